@@ -1,0 +1,88 @@
+/**
+ * Reverse-mode differentiation over the DAG. The gradient is built as nodes of
+ * the same IR — never a tape — so it can be simplified, emitted, evaluated by
+ * the reference interpreter and differentiated again (Hessian-vector products).
+ * Nothing here looks at runtime values.
+ */
+import { GradcError } from "../errors.ts";
+import { B, type Node, topo } from "../ir/graph.ts";
+import type { Model } from "../ir/model.ts";
+import { OPS, type OpDef } from "../ir/ops.ts";
+import type { Contribution, Program } from "../ir/program.ts";
+
+export type Rules = Readonly<Record<string, Pick<OpDef, "vjp">>>;
+
+export interface Gradients {
+  /** d y / d wrt[i]; zeros where y does not depend on wrt[i]. */
+  readonly grads: Node[];
+  readonly adjoints: Map<number, Node>;
+  readonly contributions: Contribution[];
+  readonly origin: Map<number, Node>;
+}
+
+/** Gradients of the scalar `y` with respect to `wrt`, as IR nodes. */
+export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OPS): Gradients {
+  if (y.shape.length !== 0)
+    throw new GradcError("E_LOSS_NOT_SCALAR", `can only differentiate a scalar, got shape [${y.shape.join(",")}]`, {
+      hint: "reduce it first, e.g. mean(...) or sum(...)",
+    });
+  const order = topo([y]);
+  // Only nodes on a path from some `wrt` leaf need an adjoint.
+  const targets = new Set(wrt.map((n) => n.id));
+  const live = new Set<number>();
+  for (const n of order) if (targets.has(n.id) || n.inputs.some((i) => live.has(i.id))) live.add(n.id);
+
+  const pending = new Map<number, Node[]>([[y.id, [b.c(1)]]]);
+  const adjoints = new Map<number, Node>();
+  const contributions: Contribution[] = [];
+  const origin = new Map<number, Node>();
+
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    const parts = pending.get(n.id);
+    if (!parts || !live.has(n.id)) continue;
+    const before = b.g.size;
+    // Fan-in: a node used several times gets the sum of its users' contributions.
+    const g = parts.reduce((acc, p) => b.add(acc, p));
+    adjoints.set(n.id, g);
+    const vjp = rules[n.op]?.vjp;
+    if (vjp && n.inputs.some((i) => live.has(i.id))) {
+      const ds = vjp(g, n.inputs, n, b);
+      ds.forEach((d, i) => {
+        const x = n.inputs[i]!;
+        if (!d || !live.has(x.id)) return;
+        contributions.push({ consumer: n, index: i, value: d });
+        (pending.get(x.id) ?? pending.set(x.id, []).get(x.id)!).push(d);
+      });
+    }
+    for (let id = before; id < b.g.size; id++) origin.set(id, n);
+  }
+  const grads = wrt.map((w) => adjoints.get(w.id) ?? b.zeros(w.shape));
+  return { grads, adjoints, contributions, origin };
+}
+
+/** The autodiff pass: the model's loss differentiated with respect to every param. */
+export function differentiate(model: Model, rules: Rules = OPS): Program {
+  const b = new B(model.graph);
+  const names = new Map(model.names);
+  for (const l of [...model.inputs, ...model.params]) names.set(l.node.id, l.name);
+  const base = { model, loss: model.loss, outputs: model.outputs, names };
+  if (!model.loss) return { ...base, grads: [], adjoints: new Map(), contributions: [], origin: new Map() };
+  const r = gradients(
+    b,
+    model.loss,
+    model.params.map((p) => p.node),
+    rules,
+  );
+  for (const [id, adj] of r.adjoints) {
+    const nm = names.get(id);
+    if (nm && !names.has(adj.id)) names.set(adj.id, `d_${nm}`);
+  }
+  return {
+    ...base,
+    grads: model.params.map((param, i) => ({ param, node: r.grads[i]! })),
+    adjoints: r.adjoints,
+    contributions: r.contributions,
+    origin: r.origin,
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Imports an emitted JS module in-process (for `gradc check`, `gradc grad` and
+ * tests). The module text comes from the emitter alone — never from a spec —
+ * and has no imports, so a data: URL is enough.
+ */
+import type { Layout } from "../lower/unroll.ts";
+
+export type Buf = Float32Array | Float64Array;
+
+export interface GeneratedModule {
+  readonly layout: Layout;
+  forward(params: Buf, inputs: Buf, arena: Buf): number | void;
+  backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void;
+}
+
+export async function importModule(js: string): Promise<GeneratedModule> {
+  return (await import(`data:text/javascript;base64,${Buffer.from(js).toString("base64")}`)) as GeneratedModule;
+}
+
+/** Buffers of the right sizes for a generated module. */
+export function buffers(layout: Layout, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
+  return {
+    params: new Arr(layout.paramSize),
+    inputs: new Arr(layout.inputSize),
+    arena: new Arr(layout.arenaSize),
+    grads: new Arr(layout.paramSize),
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * The TypeScript builder DSL for model specs. A spec file's default export is
+ * a function that receives a `ModelBuilder`:
+ *
+ *   import type { ModelBuilder } from "gradc/dsl";
+ *   export default (m: ModelBuilder) => {
+ *     const x = m.input("x", [4, 2]);
+ *     const W = m.param("W", [2, 1]);
+ *     m.loss(m.mean(m.square(x.matmul(W))));
+ *   };
+ *
+ * Elementwise ops are derived from the op table: every unary op is a method
+ * of the builder and of each tensor, every binary one takes tensors or numbers.
+ */
+import { GradcError, type Where } from "../errors.ts";
+import { B, Graph, type Node } from "../ir/graph.ts";
+import { type Init, type Leaf, type Model, type Output, checkName } from "../ir/model.ts";
+import { OPS, type OpDef } from "../ir/ops.ts";
+import type { Shape } from "../ir/shape.ts";
+
+type Ops = typeof OPS;
+type ArityOf<K extends keyof Ops> = Ops[K] extends { arity: infer A } ? A : never;
+type EwOf<N> = {
+  [K in keyof Ops]: Ops[K] extends { kind: "elementwise"; arity: N } ? (number extends ArityOf<K> ? never : K) : never;
+}[keyof Ops];
+/** Unary elementwise ops (exp, sigmoid, relu, …). */
+export type UnaryOp = EwOf<1>;
+/** Binary elementwise ops (add, mul, pow, bceLogits, …). */
+export type BinaryOp = EwOf<2>;
+
+export type Operand = T | number;
+
+/** A tensor value in a spec: an IR node plus the builder that made it. */
+export class T {
+  constructor(
+    readonly node: Node,
+    readonly m: ModelBuilder,
+  ) {}
+  get shape(): Shape {
+    return this.node.shape;
+  }
+  /** Names this value: generated code calls it `name`, its adjoint `d_name`. */
+  as(name: string): T {
+    return this.m.name(name, this);
+  }
+  add = (o: Operand) => this.m.add(this, o);
+  sub = (o: Operand) => this.m.sub(this, o);
+  mul = (o: Operand) => this.m.mul(this, o);
+  div = (o: Operand) => this.m.div(this, o);
+  pow = (o: Operand) => this.m.pow(this, o);
+  matmul = (o: T) => this.m.matmul(this, o);
+  get T(): T {
+    return this.m.transpose(this);
+  }
+  apply = (op: UnaryOp) => this.m.unary(op, this);
+  sum = (axes?: number[]) => this.m.sum(this, axes);
+  mean = (axes?: number[]) => this.m.mean(this, axes);
+}
+
+export interface ParamOptions {
+  /** Default "xavier" (Glorot uniform); "zeros" makes every hidden unit identical (symmetry). */
+  init?: Init;
+}
+export interface InputOptions {
+  /** Where `gradc check` samples this input; default [-1, 1]. */
+  range?: [number, number];
+}
+
+/** Where the current DSL call came from in the spec; supplied by the loader. */
+export type Locate = () => Where;
+
+const ewUnary = Object.entries(OPS as Record<string, OpDef>)
+  .filter(([, d]) => d.kind === "elementwise" && d.arity === 1)
+  .map(([k]) => k as UnaryOp);
+const ewBinary = Object.entries(OPS as Record<string, OpDef>)
+  .filter(([, d]) => d.kind === "elementwise" && d.arity === 2)
+  .map(([k]) => k as BinaryOp);
+
+export type ModelBuilder = Builder & { [K in UnaryOp]: (x: Operand) => T } & { [K in BinaryOp]: (a: Operand, b: Operand) => T };
+
+export class Builder {
+  readonly graph = new Graph();
+  private readonly b = new B(this.graph);
+  private readonly inputs: Leaf[] = [];
+  private readonly params: Leaf[] = [];
+  private readonly outputs: Output[] = [];
+  private lossNode?: Node;
+  private lossWhere?: Where;
+  private readonly names = new Map<number, string>();
+  private readonly locs = new Map<number, Where>();
+  private readonly declared = new Map<string, Where>();
+
+  constructor(
+    readonly modelName: string,
+    readonly source: string,
+    private readonly locate: Locate = () => ({}),
+  ) {
+    for (const op of ewUnary) (this as Record<string, unknown>)[op] = (x: Operand) => this.unary(op, x);
+    for (const op of ewBinary) (this as Record<string, unknown>)[op] = (a: Operand, c: Operand) => this.binary(op, a, c);
+  }
+
+  /** Runs `f`, attaching the spec location to any error it raises. */
+  private at<R>(f: () => R): R {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof GradcError) throw e.at(this.locate());
+      throw e;
+    }
+  }
+  private t = (n: Node) => new T(n, this as unknown as ModelBuilder);
+  private node = (x: Operand): Node => {
+    if (typeof x === "number") return this.b.c(x);
+    if (!(x instanceof T))
+      throw new GradcError("E_ARG", `expected a tensor or a number, got ${typeof x}`, {
+        hint: "pass values made by this builder (m.input, m.param, or ops on them)",
+      });
+    return x.node;
+  };
+  private claim(name: string, what: string): Where {
+    const where = this.locate();
+    checkName(name, what, where);
+    const prev = this.declared.get(name);
+    if (prev)
+      throw new GradcError("E_DUP_NAME", `${what} name '${name}' is already used${prev.line ? ` (line ${prev.line})` : ""}`, {
+        ...where,
+        hint: "every input, param, output and named value needs its own name",
+      });
+    this.declared.set(name, where);
+    return where;
+  }
+  private shapeOf(shape: unknown, what: string): number[] {
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
+      throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} is not a list of positive integers`, {
+        ...this.locate(),
+        hint: "write shapes as [rows, cols]; [] is a scalar",
+      });
+    return [...shape];
+  }
+
+  input(name: string, shape: number[], opts: InputOptions = {}): T {
+    return this.at(() => {
+      const where = this.claim(name, "input");
+      const s = this.shapeOf(shape, `input '${name}'`);
+      const node = this.graph.mk("input", [], { name, shape: s });
+      this.inputs.push({ name, node, shape: s, where, ...(opts.range ? { range: opts.range } : {}) });
+      return this.t(node);
+    });
+  }
+  param(name: string, shape: number[], opts: ParamOptions = {}): T {
+    return this.at(() => {
+      const where = this.claim(name, "param");
+      const s = this.shapeOf(shape, `param '${name}'`);
+      const node = this.graph.mk("param", [], { name, shape: s });
+      this.params.push({ name, node, shape: s, where, init: opts.init ?? "xavier" });
+      return this.t(node);
+    });
+  }
+  name(name: string, x: T): T {
+    return this.at(() => {
+      const where = this.claim(name, "value");
+      if (!this.names.has(x.node.id) && x.node.op !== "input" && x.node.op !== "param") {
+        this.names.set(x.node.id, name);
+        this.locs.set(x.node.id, where);
+      }
+      return x;
+    });
+  }
+  output(name: string, x: T): T {
+    return this.at(() => {
+      const where = this.claim(name, "output");
+      this.outputs.push({ name, node: this.node(x), where });
+      if (!this.names.has(x.node.id) && x.node.op !== "input" && x.node.op !== "param") this.names.set(x.node.id, name);
+      return x;
+    });
+  }
+  loss(x: T): T {
+    return this.at(() => {
+      if (this.lossNode) throw new GradcError("E_DUP_NAME", "loss is set twice", { hint: "a model has one loss; add the terms together" });
+      const n = this.node(x);
+      if (n.shape.length !== 0)
+        throw new GradcError("E_LOSS_NOT_SCALAR", `loss must be a scalar, got shape [${n.shape.join(",")}]`, {
+          shapes: [[...n.shape]],
+          hint: "reduce it with m.mean(...) or m.sum(...)",
+        });
+      this.lossNode = n;
+      this.lossWhere = this.locate();
+      if (!this.names.has(n.id)) this.names.set(n.id, "loss");
+      return x;
+    });
+  }
+
+  // ---- ops ---------------------------------------------------------------------
+  unary(op: UnaryOp, x: Operand): T {
+    return this.at(() => this.t(this.b.op(op, this.node(x))));
+  }
+  binary(op: BinaryOp, a: Operand, c: Operand): T {
+    return this.at(() => this.t(this.b.op(op, this.node(a), this.node(c))));
+  }
+  /** Any op of the table by name, for ops without attributes. */
+  op(op: string, ...xs: Operand[]): T {
+    return this.at(() => this.t(this.b.op(op, ...xs.map(this.node))));
+  }
+  where(c: Operand, a: Operand, x: Operand): T {
+    return this.at(() => this.t(this.b.where(this.node(c), this.node(a), this.node(x))));
+  }
+  matmul(a: T, c: T): T {
+    return this.at(() => this.t(this.b.matmul(this.node(a), this.node(c))));
+  }
+  transpose(x: T): T {
+    return this.at(() => this.t(this.b.transpose(this.node(x))));
+  }
+  reshape(x: T, shape: number[]): T {
+    return this.at(() => this.t(this.graph.mk("reshape", [this.node(x)], { shape })));
+  }
+  broadcast(x: Operand, shape: number[]): T {
+    return this.at(() => this.t(this.b.broadcast(this.node(x), this.shapeOf(shape, "broadcast"))));
+  }
+  sum(x: T, axes?: number[]): T {
+    return this.at(() => this.t(this.b.sum(this.node(x), axes)));
+  }
+  mean(x: T, axes?: number[]): T {
+    return this.at(() => {
+      const n = this.node(x);
+      this.graph.mk("sum", [n], { axes: axes ?? n.shape.map((_, i) => i) }); // validates axes first
+      return this.t(this.b.mean(n, axes));
+    });
+  }
+  softmax(x: T): T {
+    return this.op("softmax", x);
+  }
+  logsumexp(x: T): T {
+    return this.op("logsumexp", x);
+  }
+  square(x: Operand): T {
+    return this.at(() => this.t(this.b.pow(this.node(x), 2)));
+  }
+
+  // ---- losses (elementwise or per row; reduce them with mean or sum) ---------------
+  /** 0.5 (y - t)^2, elementwise. */
+  squaredError(y: T, t: Operand): T {
+    return this.at(() => this.t(this.b.mul(0.5, this.b.pow(this.b.sub(this.node(y), this.node(t)), 2))));
+  }
+  /** Binary cross-entropy of logits against targets in [0, 1], elementwise, numerically stable. */
+  bceWithLogits(logits: T, targets: Operand): T {
+    return this.binary("bceLogits", logits, targets);
+  }
+  /** Cross-entropy of softmax(logits) against target distributions, one value per row: logsumexp(x) - sum(z x). */
+  softmaxCrossEntropy(logits: T, targets: T): T {
+    return this.at(() => {
+      const x = this.node(logits);
+      const z = this.node(targets);
+      const last = x.shape.length - 1;
+      return this.t(this.b.sub(this.b.op("logsumexp", x), this.b.sum(this.b.mul(z, x), [last])));
+    });
+  }
+
+  /** The finished model (called by the loader after the spec function returns). */
+  finish(): Model {
+    if (!this.lossNode && this.outputs.length === 0)
+      throw new GradcError("E_EMPTY_MODEL", "the spec declares neither a loss nor an output", {
+        file: this.source,
+        hint: "call m.loss(...) for training, m.output(name, ...) for predictions",
+      });
+    void this.lossWhere;
+    return {
+      name: this.modelName,
+      source: this.source,
+      graph: this.graph,
+      inputs: this.inputs,
+      params: this.params,
+      outputs: this.outputs,
+      loss: this.lossNode,
+      names: this.names,
+      where: this.locs,
+    };
+  }
+}
+
+/** A fresh builder; `ModelBuilder` adds the op-table methods to `Builder`'s type. */
+export const builder = (name: string, source: string, locate?: Locate): ModelBuilder =>
+  new Builder(name, source, locate) as ModelBuilder;

@@ -1,0 +1,102 @@
+/**
+ * Loads a TypeScript model spec: bundles it with esbuild (type imports are
+ * erased, so the spec needs nothing at run time), runs its default export
+ * against a fresh builder, and maps every error back to the spec's own
+ * file:line through the bundle's source map.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import * as esbuild from "esbuild";
+import { GradcError, type Where } from "../errors.ts";
+import type { Model } from "../ir/model.ts";
+import { builder } from "./dsl.ts";
+
+/** `examples/xor/model.ts` -> `xor`; `specs/foo.ts` -> `foo`. */
+export function modelName(file: string): string {
+  const base = path.basename(file).replace(/\.[cm]?[jt]s$/, "");
+  return base === "model" ? path.basename(path.dirname(path.resolve(file))) : base;
+}
+
+/** The spec path as shown to users: relative to the working directory, with forward slashes. */
+export const displayPath = (file: string) => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join("/");
+
+export async function loadSpec(file: string, opts: { name?: string } = {}): Promise<Model> {
+  const shown = displayPath(file);
+  const abs = path.resolve(file);
+  if (!existsSync(abs))
+    throw new GradcError("E_SPEC_LOAD", `spec file not found`, { file: shown, hint: "pass the path of a model.ts, e.g. examples/xor/model.ts" });
+  const bundle = path.join(tmpdir(), `gradc-spec-${randomBytes(6).toString("hex")}.mjs`);
+  let built: esbuild.BuildResult;
+  try {
+    built = await esbuild.build({
+      entryPoints: [abs],
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      sourcemap: "external",
+      outfile: bundle,
+      logLevel: "silent",
+    });
+  } catch (e) {
+    const err = (e as esbuild.BuildFailure).errors?.[0];
+    throw new GradcError("E_SPEC_LOAD", `cannot compile the spec: ${err?.text ?? String(e)}`, {
+      file: err?.location ? displayPath(err.location.file) : shown,
+      line: err?.location?.line,
+      col: err?.location ? err.location.column + 1 : undefined,
+      hint: "the spec must be valid TypeScript exporting `default (m: ModelBuilder) => { … }`",
+    });
+  }
+  const js = built.outputFiles!.find((f) => f.path.endsWith(".mjs"))!.text;
+  const map = new SourceMap(JSON.parse(built.outputFiles!.find((f) => f.path.endsWith(".map"))!.text));
+  const bundleUrl = pathToFileURL(bundle).href;
+
+  /** The innermost stack frame inside the spec, mapped back to the spec's line and column. */
+  const locate = (stack = new Error().stack ?? ""): Where => {
+    for (const line of stack.split("\n")) {
+      const m = line.match(/(file:\/\/\S+?|\/\S+?):(\d+):(\d+)\)?\s*$/);
+      if (!m || (m[1] !== bundleUrl && m[1] !== bundle)) continue;
+      const e = map.findEntry(Number(m[2]) - 1, Number(m[3]) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+      if (e.originalSource === undefined) continue;
+      const src = e.originalSource.startsWith("file:") ? new URL(e.originalSource).pathname : path.resolve(path.dirname(bundle), e.originalSource);
+      return { file: src === abs ? shown : displayPath(src), line: e.originalLine! + 1, col: e.originalColumn! + 1 };
+    }
+    return { file: shown };
+  };
+
+  writeFileSync(bundle, js);
+  try {
+    let mod: { default?: unknown };
+    try {
+      mod = await import(bundleUrl);
+    } catch (e) {
+      throw new GradcError("E_SPEC_LOAD", `the spec threw while loading: ${(e as Error).message}`, {
+        ...locate((e as Error).stack),
+        hint: "fix the error above in the spec",
+      });
+    }
+    if (typeof mod.default !== "function")
+      throw new GradcError("E_SPEC_EXPORT", "the spec has no default export function", {
+        file: shown,
+        hint: "write `export default (m: ModelBuilder) => { … }`",
+      });
+    const m = builder(opts.name ?? modelName(file), shown, locate);
+    try {
+      (mod.default as (m: unknown) => void)(m);
+    } catch (e) {
+      if (e instanceof GradcError) throw e.at({ file: shown });
+      throw new GradcError("E_SPEC_LOAD", `the spec threw: ${(e as Error)?.message ?? String(e)}`, {
+        ...locate((e as Error)?.stack),
+        hint: "fix the error above in the spec",
+      });
+    }
+    return m.finish();
+  } finally {
+    rmSync(bundle, { force: true });
+  }
+}

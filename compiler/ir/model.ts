@@ -1,0 +1,78 @@
+/**
+ * A model as the frontends produce it: leaves (inputs, params), named
+ * outputs, an optional scalar loss, and what is known about the spec (node
+ * names for readable output, source locations for errors).
+ */
+import { GradcError, type Where } from "../errors.ts";
+import type { Graph, Node } from "./graph.ts";
+import type { Shape } from "./shape.ts";
+
+export type Init =
+  | "zeros"
+  | "ones"
+  | "xavier" // Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+  | "xavierNormal"
+  | "he" // He normal: N(0, 2 / fan_in)
+  | "heUniform"
+  | { uniform: [number, number] }
+  | { normal: [number, number] } // mean, std
+  | { value: number[] }; // explicit values (hand-set weights)
+
+export interface Leaf {
+  readonly name: string;
+  readonly node: Node;
+  readonly shape: Shape;
+  /** Params: how the runtime initializes them. */
+  readonly init?: Init;
+  /** Inputs: where `gradc check` samples them. Defaults to [-1, 1]. */
+  readonly range?: readonly [number, number];
+  readonly where?: Where;
+}
+
+export interface Output {
+  readonly name: string;
+  readonly node: Node;
+  readonly where?: Where;
+}
+
+export interface Model {
+  readonly name: string;
+  /** The spec this came from, as the user named it (for headers and errors). */
+  readonly source: string;
+  readonly graph: Graph;
+  readonly inputs: readonly Leaf[];
+  readonly params: readonly Leaf[];
+  readonly outputs: readonly Output[];
+  readonly loss?: Node;
+  /** Spec names of intermediate nodes (`h1`), by node id. */
+  readonly names: ReadonlyMap<number, string>;
+  /** Where each named node was declared. */
+  readonly where: ReadonlyMap<number, Where>;
+}
+
+const RESERVED = new Set(
+  (
+    "break case catch class const continue debugger default delete do else enum export extends false finally for " +
+    "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
+    "yield let static implements interface package private protected public await async of undefined NaN Infinity " +
+    "arguments eval constructor prototype toString valueOf hasOwnProperty Math Object Array Number"
+  ).split(" "),
+);
+
+/**
+ * Spec names become identifiers in generated code, so they must be plain
+ * ASCII identifiers: no quotes, no comment terminators, no unicode look-alikes,
+ * no reserved words, no prototype keys.
+ */
+export function checkName(name: unknown, what: string, where?: Where): string {
+  const bad = (why: string) =>
+    new GradcError("E_BAD_NAME", `${what} name ${JSON.stringify(name)} ${why}`, {
+      ...where,
+      hint: "use a plain identifier: letters, digits and _ (not starting with a digit or __), at most 64 characters, not a JS keyword",
+    });
+  if (typeof name !== "string") throw bad("is not a string");
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) throw bad("is not a valid identifier");
+  if (name.startsWith("__")) throw bad("starts with __ (reserved)");
+  if (RESERVED.has(name)) throw bad("is a reserved word");
+  return name;
+}

@@ -1,0 +1,26 @@
+/** What the passes after autodiff work on: the model plus its gradient roots, all in one IR. */
+import type { Node } from "./graph.ts";
+import type { Leaf, Model } from "./model.ts";
+
+export interface Contribution {
+  /** The primal node whose rule produced the contribution. */
+  readonly consumer: Node;
+  /** Which input of `consumer` it flows to. */
+  readonly index: number;
+  readonly value: Node;
+}
+
+export interface Program {
+  readonly model: Model;
+  readonly loss?: Node;
+  readonly outputs: readonly { readonly name: string; readonly node: Node }[];
+  /** d loss / d param, one per param, in the model's param order. */
+  readonly grads: readonly { readonly param: Leaf; readonly node: Node }[];
+  /** Primal node id -> its adjoint (the sum of its contributions). */
+  readonly adjoints: ReadonlyMap<number, Node>;
+  readonly contributions: readonly Contribution[];
+  /** Node id -> the primal node whose derivative rule built it (for comments in emitted code). */
+  readonly origin: ReadonlyMap<number, Node>;
+  /** Node id -> readable name (spec names, and `d_<name>` for their adjoints). */
+  readonly names: ReadonlyMap<number, string>;
+}

@@ -1,0 +1,118 @@
+/**
+ * Scalar expressions: what the lowering pass turns every tensor element into
+ * and what the emitter prints. Printing follows a precedence table (esbuild's
+ * js_printer style) instead of parenthesizing everything.
+ */
+export type SExpr =
+  | { readonly k: "num"; readonly v: number }
+  | { readonly k: "ref"; readonly name: string }
+  | { readonly k: "idx"; readonly arr: string; readonly i: number }
+  | { readonly k: "un"; readonly op: "-" | "!"; readonly x: SExpr }
+  | { readonly k: "bin"; readonly op: BinOp; readonly a: SExpr; readonly b: SExpr }
+  | { readonly k: "call"; readonly fn: string; readonly args: readonly SExpr[] }
+  | { readonly k: "cond"; readonly c: SExpr; readonly a: SExpr; readonly b: SExpr };
+
+export type BinOp = "+" | "-" | "*" | "/" | ">" | ">=" | "<" | "<=" | "!==" | "===";
+
+export const num = (v: number): SExpr => ({ k: "num", v });
+export const ref = (name: string): SExpr => ({ k: "ref", name });
+export const idx = (arr: string, i: number): SExpr => ({ k: "idx", arr, i });
+export const neg = (x: SExpr): SExpr => ({ k: "un", op: "-", x });
+export const bin = (op: BinOp, a: SExpr, b: SExpr): SExpr => ({ k: "bin", op, a, b });
+export const call = (fn: string, ...args: SExpr[]): SExpr => ({ k: "call", fn, args });
+export const cond = (c: SExpr, a: SExpr, b: SExpr): SExpr => ({ k: "cond", c, a, b });
+export const add = (a: SExpr, b: SExpr) => bin("+", a, b);
+export const sub = (a: SExpr, b: SExpr) => bin("-", a, b);
+export const mul = (a: SExpr, b: SExpr) => bin("*", a, b);
+export const div = (a: SExpr, b: SExpr) => bin("/", a, b);
+export const M = (fn: string, ...args: SExpr[]) => call(`Math.${fn}`, ...args);
+
+/** Left-folds a list with a binary operator: `a + b + c`. */
+export const chain = (op: BinOp, xs: readonly SExpr[]): SExpr =>
+  xs.reduce((acc, x) => bin(op, acc, x));
+
+// JS precedence levels (higher binds tighter), from the ECMAScript grammar.
+const PREC: Record<BinOp, number> = {
+  "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9, ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12,
+};
+const P_COND = 2;
+const P_UNARY = 14;
+const P_ATOM = 20;
+
+const prec = (e: SExpr): number => {
+  switch (e.k) {
+    case "num":
+      return e.v < 0 || Object.is(e.v, -0) ? P_UNARY : P_ATOM;
+    case "un":
+      return P_UNARY;
+    case "bin":
+      return PREC[e.op];
+    case "cond":
+      return P_COND;
+    default:
+      return P_ATOM;
+  }
+};
+
+export function printNum(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  if (Object.is(v, -0)) return "-0";
+  return String(v);
+}
+
+/** Prints `e` as JS, adding parentheses only where precedence or associativity needs them. */
+export function print(e: SExpr): string {
+  const wrap = (x: SExpr, min: number): string => {
+    const s = print(x);
+    return prec(x) < min ? `(${s})` : s;
+  };
+  switch (e.k) {
+    case "num":
+      return printNum(e.v);
+    case "ref":
+      return e.name;
+    case "idx":
+      return `${e.arr}[${e.i}]`;
+    case "un": {
+      // `- -x` and `--x` must not fuse into a decrement.
+      const inner = wrap(e.x, P_UNARY);
+      return e.op === "-" && inner.startsWith("-") ? `-(${inner})` : `${e.op}${inner}`;
+    }
+    case "bin": {
+      const p = PREC[e.op];
+      // Left-associative: the right operand needs parens at equal precedence.
+      return `${wrap(e.a, p)} ${e.op} ${wrap(e.b, p + 1)}`;
+    }
+    case "call":
+      return `${e.fn}(${e.args.map((a) => print(a)).join(", ")})`;
+    case "cond":
+      return `${wrap(e.c, P_COND + 1)} ? ${wrap(e.a, P_COND)} : ${wrap(e.b, P_COND)}`;
+  }
+}
+
+/** Names of locals an expression reads. */
+export function refs(e: SExpr, out: Set<string> = new Set()): Set<string> {
+  switch (e.k) {
+    case "ref":
+      out.add(e.name);
+      break;
+    case "un":
+      refs(e.x, out);
+      break;
+    case "bin":
+      refs(e.a, out);
+      refs(e.b, out);
+      break;
+    case "call":
+      for (const a of e.args) refs(a, out);
+      break;
+    case "cond":
+      refs(e.c, out);
+      refs(e.a, out);
+      refs(e.b, out);
+      break;
+  }
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * IEEE-safe algebraic simplification, constant folding and dead-code
+ * elimination, as a list of (pattern, rewrite) rules run to a fixed point.
+ *
+ * Safe means: no rewrite changes a result for any input, NaN and ±Infinity
+ * included. So `x * 1 -> x` is in, `x * 0 -> 0` is out (NaN * 0 is NaN, and
+ * Infinity * 0 too). The one liberty taken: `x + 0 -> x` maps -0 to -0 where
+ * IEEE would give +0; no result of a model depends on the sign of a zero.
+ */
+import { B, type Node, topo } from "../ir/graph.ts";
+import { opDef } from "../ir/ops.ts";
+import type { Program } from "../ir/program.ts";
+import { sameShape } from "../ir/shape.ts";
+
+type Rule = (n: Node, b: B) => Node | undefined;
+
+const isConst = (n: Node, v?: number) => n.op === "const" && (v === undefined || Object.is(n.attrs.value, v) || n.attrs.value === v);
+const fit = (b: B, x: Node, like: Node) => (sameShape(x.shape, like.shape) ? x : b.broadcast(x, like.shape));
+
+const RULES: Rule[] = [
+  // Constant folding: an elementwise op of scalar constants is a constant.
+  (n, b) =>
+    opDef(n.op).kind === "elementwise" && n.inputs.every((i) => isConst(i))
+      ? b.c(opDef(n.op).eval!(n.inputs.map((i) => Float64Array.of(i.attrs.value as number)), n)[0]!)
+      : undefined,
+  // x + 0, 0 + x, x - 0
+  (n, b) => {
+    const [x, y] = n.inputs;
+    if ((n.op === "add" || n.op === "sub") && isConst(y!, 0)) return fit(b, x!, n);
+    if (n.op === "add" && isConst(x!, 0)) return fit(b, y!, n);
+    if (n.op === "sub" && isConst(x!, 0)) return fit(b, b.neg(y!), n);
+    return undefined;
+  },
+  // x * 1, 1 * x, x / 1, x * -1
+  (n, b) => {
+    const [x, y] = n.inputs;
+    if ((n.op === "mul" || n.op === "div") && isConst(y!, 1)) return fit(b, x!, n);
+    if (n.op === "mul" && isConst(x!, 1)) return fit(b, y!, n);
+    if (n.op === "mul" && isConst(y!, -1)) return fit(b, b.neg(x!), n);
+    if (n.op === "mul" && isConst(x!, -1)) return fit(b, b.neg(y!), n);
+    return undefined;
+  },
+  // x + -y -> x - y; x - -y -> x + y; -x * y -> -(x * y) lets negations cancel
+  (n, b) => {
+    const [x, y] = n.inputs;
+    if (n.op === "add" && y!.op === "neg") return b.sub(x!, y!.inputs[0]!);
+    if (n.op === "sub" && y!.op === "neg") return b.add(x!, y!.inputs[0]!);
+    if (n.op === "neg" && x!.op === "neg") return x!.inputs[0]!;
+    if (n.op === "neg" && x!.op === "sub") return b.sub(x!.inputs[1]!, x!.inputs[0]!);
+    return undefined;
+  },
+  // x ^ 1
+  (n) => (n.op === "pow" && isConst(n.inputs[1]!, 1) && sameShape(n.inputs[0]!.shape, n.shape) ? n.inputs[0] : undefined),
+  // views of views
+  (n, b) => {
+    const [x] = n.inputs;
+    if (n.op === "transpose" && x!.op === "transpose") return x!.inputs[0]!;
+    if (n.op === "reshape" && (x!.op === "reshape" || sameShape(x!.shape, n.shape))) return b.reshape(x!.op === "reshape" ? x!.inputs[0]! : x!, n.shape);
+    if (n.op === "broadcast" && x!.op === "broadcast") return b.broadcast(x!.inputs[0]!, n.shape);
+    return undefined;
+  },
+  // where(c, a, a) -> a
+  (n) => (n.op === "where" && n.inputs[1] === n.inputs[2] && sameShape(n.inputs[1]!.shape, n.shape) ? n.inputs[1] : undefined),
+];
+
+/** Rewrites every node reachable from `roots` to a fixed point of RULES; returns old id -> new node. */
+export function rewrite(roots: readonly Node[], b: B, rules: readonly Rule[] = RULES): Map<number, Node> {
+  const done = new Map<number, Node>();
+  const visit = (n0: Node): Node => {
+    // Inputs are already rewritten (topological order); rebuild, then apply rules until none fires.
+    let n = n0.inputs.length ? b.g.mk(n0.op, n0.inputs.map((i) => done.get(i.id) ?? visit(i)), n0.attrs) : n0;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const r of rules) {
+        const m = r(n, b);
+        if (m && m !== n) {
+          n = m.inputs.some((i) => !done.has(i.id)) ? settle(m) : m;
+          changed = true;
+          break;
+        }
+      }
+    }
+    done.set(n.id, n); // a rewritten node is its own fixed point
+    return n;
+  };
+  // A rule may build nodes whose inputs were never visited; rewrite those too.
+  const settle = (m: Node): Node => {
+    for (const x of topo(m.inputs)) if (!done.has(x.id)) done.set(x.id, visit(x));
+    return b.g.mk(m.op, m.inputs.map((i) => done.get(i.id)!), m.attrs);
+  };
+  for (const n of topo(roots)) if (!done.has(n.id)) done.set(n.id, visit(n));
+  return done;
+}
+
+/** The optimize pass: simplified roots; names and origins carried to the nodes they became. DCE follows from rebuilding only what the roots reach. */
+export function simplify(p: Program): Program {
+  const b = new B(p.model.graph);
+  const roots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node), ...p.grads.map((g) => g.node)];
+  const m = rewrite(roots, b);
+  const to = (n: Node) => m.get(n.id) ?? n;
+  const names = new Map<number, string>();
+  const origin = new Map<number, Node>();
+  // Forward names first so that `h1` wins over `d_…` when simplification merges nodes.
+  const ordered = [...p.names].sort(([, a], [, c]) => Number(a.startsWith("d_")) - Number(c.startsWith("d_")));
+  for (const [id, name] of ordered) {
+    const n = m.get(id);
+    if (n && !names.has(n.id)) names.set(n.id, name);
+  }
+  for (const [id, o] of p.origin) {
+    const n = m.get(id);
+    if (n && !origin.has(n.id)) origin.set(n.id, o);
+  }
+  return {
+    ...p,
+    loss: p.loss && to(p.loss),
+    outputs: p.outputs.map((o) => ({ ...o, node: to(o.node) })),
+    grads: p.grads.map((g) => ({ ...g, node: to(g.node) })),
+    names,
+    origin,
+  };
+}
