@@ -278,5 +278,44 @@ export class Builder {
 }
 
 /** A fresh builder; `ModelBuilder` adds the op-table methods to `Builder`'s type. */
-export const builder = (name: string, source: string, locate?: Locate): ModelBuilder =>
-  new Builder(name, source, locate) as ModelBuilder;
+export function builder(name: string, source: string, locate: Locate = () => ({})): ModelBuilder {
+  // A call of an op the table does not have gets E_UNKNOWN_OP with the nearest names, not a TypeError.
+  return new Proxy(new Builder(name, source, locate), {
+    get(target, prop, recv) {
+      if (typeof prop === "string" && !(prop in target) && prop !== "then")
+        throw new GradcError("E_UNKNOWN_OP", `unknown op '${prop}'`, {
+          ...locate(),
+          op: prop,
+          hint: `did you mean ${nearest(prop, methods(target)).map((n) => `m.${n}`).join(", ")}?`,
+        });
+      return Reflect.get(target, prop, recv);
+    },
+  }) as ModelBuilder;
+}
+
+const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish"]);
+
+/** The builder's callable names: its op-table methods and its own. */
+const methods = (b: Builder): string[] =>
+  [...Object.keys(b), ...Object.getOwnPropertyNames(Builder.prototype)].filter(
+    (k) => !INTERNAL.has(k) && typeof (b as unknown as Record<string, unknown>)[k] === "function",
+  );
+
+/** The three names closest to `s` by edit distance. */
+function nearest(s: string, names: string[]): string[] {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0]!;
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = d[j]!;
+        d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return d[b.length]!;
+  };
+  const uniq = [...new Set(names)].filter((n) => n !== "constructor" && !n.startsWith("_"));
+  return uniq.sort((a, b) => dist(s, a) - dist(s, b)).slice(0, 3);
+}

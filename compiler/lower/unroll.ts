@@ -86,15 +86,29 @@ export function lower(s: Schedule): Lowered {
   m.params.forEach((l, i) => leafSlot.set(l.node.id, { arr: "params", offset: params.slots[i]!.offset }));
   m.inputs.forEach((l, i) => leafSlot.set(l.node.id, { arr: "inputs", offset: inputs.slots[i]!.offset }));
 
+  // A named view (reshape of a summed bias gradient, say) lends its name to the value it views.
+  const spec = new Map(p.names);
+  for (const [id, name] of p.names) {
+    let n = [...s.forward, ...s.backward].find((x) => x.id === id);
+    while (n && opDef(n.op).kind === "view" && !spec.has(n.inputs[0]!.id)) spec.set((n = n.inputs[0]!).id, name);
+  }
   let counter = 0;
   const base = new Map<number, string>();
   const baseName = (n: Node) => {
     let b = base.get(n.id);
-    if (!b) base.set(n.id, (b = names.fresh(p.names.get(n.id) ?? `${n.op}${counter++}`)));
+    if (!b) base.set(n.id, (b = names.fresh(spec.get(n.id) ?? `${n.op}${counter++}`)));
     return b;
   };
   const elemName = (n: Node, i: number) => (n.shape.length === 0 ? baseName(n) : names.fresh(`${baseName(n)}_${i}`));
-  const label = (n: Node) => p.names.get(n.id) ?? base.get(n.id) ?? n.op;
+  /** How a comment refers to a node: its name, a literal, or a view of one. */
+  const label = (n: Node): string =>
+    n.op === "const"
+      ? S.printNum(n.attrs.value as number)
+      : n.op === "transpose"
+        ? `${label(n.inputs[0]!)}ᵀ`
+        : opDef(n.op).kind === "view"
+          ? label(n.inputs[0]!)
+          : (base.get(n.id) ?? spec.get(n.id) ?? n.op);
 
   const elems = new Map<number, SExpr[]>();
   const definedIn = new Map<string, "forward" | "backward">();
@@ -131,12 +145,10 @@ export function lower(s: Schedule): Lowered {
         continue;
       }
       const origin = p.origin.get(n.id);
-      out.push({
-        k: "comment",
-        text: origin
-          ? `${label(n)}: from d/d(${n.op === "add" ? "fan-in" : "input"}) of ${origin.op} (${label(origin)}) — ${n.op}`
-          : `${label(n)} = ${n.op}(${n.inputs.map(label).join(", ")})`,
-      });
+      baseName(n);
+      const what = `${label(n)} = ${n.op}(${n.inputs.map(label).join(", ")})`;
+      // Backward lines say which primal op's derivative rule they come from.
+      out.push({ k: "comment", text: origin ? `${what}  ⟵ ∂ ${origin.op} ${label(origin)}` : what });
       out.push(...temps);
       const refs = es.map((e, i) => {
         const name = elemName(n, i);
@@ -159,14 +171,23 @@ export function lower(s: Schedule): Lowered {
   const needed = new Set<string>();
   for (const st of bwdFinal) if (st.k !== "comment") S.refs(st.e, needed);
   const saved = [...needed].filter((n) => definedIn.get(n) === "forward").sort((a, b) => fwdOrder(fwd, a) - fwdOrder(fwd, b));
-  let arenaOff = outputs.total;
-  const savedSlot = new Map(saved.map((n) => [n, arenaOff++]));
-
+  // Outputs come first in the arena; a saved value that is an output element is read from there.
+  const savedSlot = new Map<string, number>();
+  if (p.outputs.length) fwd.push({ k: "comment", text: "outputs" });
   p.outputs.forEach((o, i) =>
-    elems.get(o.node.id)!.forEach((e, j) => fwd.push({ k: "store", arr: "arena", i: outputs.slots[i]!.offset + j, e })),
+    elems.get(o.node.id)!.forEach((e, j) => {
+      const at = outputs.slots[i]!.offset + j;
+      fwd.push({ k: "store", arr: "arena", i: at, e });
+      if (e.k === "ref" && !savedSlot.has(e.name)) savedSlot.set(e.name, at);
+    }),
   );
-  if (saved.length) fwd.push({ k: "comment", text: "saved for backward" });
-  for (const n of saved) fwd.push({ k: "store", arr: "arena", i: savedSlot.get(n)!, e: S.ref(n) });
+  let arenaOff = outputs.total;
+  const toSave = saved.filter((n) => !savedSlot.has(n));
+  if (toSave.length) fwd.push({ k: "comment", text: "saved for backward" });
+  for (const n of toSave) {
+    savedSlot.set(n, arenaOff);
+    fwd.push({ k: "store", arr: "arena", i: arenaOff++, e: S.ref(n) });
+  }
   if (p.loss) fwd.push({ k: "return", e: elems.get(p.loss.id)![0]! });
 
   const loads: Stmt[] = saved

@@ -1,0 +1,261 @@
+/**
+ * `gradc check`: the generated derivatives against float64 central
+ * differences of the reference interpreter (PyTorch gradcheck's defaults),
+ * and the float32 build against the float64 build. When a gradient is wrong,
+ * every derivative rule used is re-checked locally to name the op at fault.
+ */
+import { importModule, buffers, type GeneratedModule } from "./emit/load.ts";
+import { type Node } from "./ir/graph.ts";
+import { evaluate } from "./ir/interp.ts";
+import type { Model } from "./ir/model.ts";
+import { opDef } from "./ir/ops.ts";
+import { size, strides } from "./ir/shape.ts";
+import { compile } from "./index.ts";
+import type { Rules } from "./autodiff/reverse.ts";
+import type { Program } from "./ir/program.ts";
+
+export interface CheckOptions {
+  seed?: number;
+  /** How many random points to check at. */
+  points?: number;
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+  /** Params larger than this are checked at this many sampled indices. */
+  maxPerParam?: number;
+  rules?: Rules;
+}
+
+export interface Mismatch {
+  readonly index: number[];
+  readonly generated: number;
+  readonly numeric: number;
+}
+
+export interface ParamReport {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly checked: number;
+  readonly size: number;
+  readonly maxAbs: number;
+  readonly maxRel: number;
+  readonly worst: number[];
+  readonly ok: boolean;
+  /** float32 build vs float64 build. */
+  readonly f32MaxAbs: number;
+  readonly f32Ok: boolean;
+  readonly firstBad?: Mismatch;
+}
+
+export interface Culprit {
+  readonly op: string;
+  readonly node: string;
+  readonly input: number;
+  readonly maxAbs: number;
+}
+
+export interface OutputReport {
+  readonly name: string;
+  readonly maxAbs: number;
+  readonly f32MaxAbs: number;
+  readonly ok: boolean;
+}
+
+export interface CheckReport {
+  readonly ok: boolean;
+  readonly points: number;
+  readonly eps: number;
+  readonly atol: number;
+  readonly rtol: number;
+  readonly params: ParamReport[];
+  readonly outputs: OutputReport[];
+  readonly loss?: { readonly generated: number; readonly reference: number; readonly ok: boolean };
+  readonly culprit?: Culprit;
+}
+
+/** Deterministic sampling for check points (mulberry32). */
+function sampler(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (lo: number, hi: number) => lo + (hi - lo) * next();
+}
+
+const unflat = (shape: readonly number[], i: number) => strides(shape).map((s, ax) => Math.floor(i / s) % shape[ax]!);
+
+/** float32 vs float64 builds: errors relative to the largest magnitude (the f32 grid of that tensor). */
+const F32_RTOL = 1e-4;
+const F32_ATOL = 1e-6;
+
+export async function checkModel(model: Model, opts: CheckOptions = {}): Promise<CheckReport> {
+  const { seed = 1, points = 2, eps = 1e-6, atol = 1e-5, rtol = 1e-3, maxPerParam = 256 } = opts;
+  const c64 = await compile(model, { precision: "f64", rules: opts.rules });
+  const c32 = await compile(model, { precision: "f32", rules: opts.rules });
+  const m64 = await importModule(c64.js);
+  const m32 = await importModule(c32.js);
+  const L = c64.lowered.layout;
+  const rand = sampler(seed);
+
+  const acc = model.params.map((p) => ({
+    name: p.name, shape: p.shape, size: size(p.shape), checked: 0,
+    maxAbs: 0, maxRel: 0, worst: [] as number[], ok: true, f32MaxAbs: 0, f32Ok: true, firstBad: undefined as Mismatch | undefined,
+  }));
+  const outs = model.outputs.map((o) => ({ name: o.name, maxAbs: 0, f32MaxAbs: 0, ok: true }));
+  let loss: CheckReport["loss"];
+  let culprit: Culprit | undefined;
+
+  for (let pt = 0; pt < points; pt++) {
+    // A point: params uniform in [-1, 1] (or their fixed values), inputs in their declared range.
+    const env = new Map<string, Float64Array>();
+    for (const p of model.params)
+      env.set(p.name, typeof p.init === "object" && "value" in p.init ? Float64Array.from(p.init.value) : Float64Array.from({ length: size(p.shape) }, () => rand(-1, 1)));
+    for (const x of model.inputs) {
+      const [lo, hi] = x.range ?? [-1, 1];
+      env.set(x.name, Float64Array.from({ length: size(x.shape) }, () => rand(lo, hi)));
+    }
+    const r64 = run(m64, env, Float64Array);
+    const r32 = run(m32, env, Float32Array);
+    const ref = evaluate([...(model.loss ? [model.loss] : []), ...model.outputs.map((o) => o.node)], env);
+
+    model.outputs.forEach((o, k) => {
+      const want = ref.get(o.node.id)!;
+      const got = r64.outputs[k]!;
+      const scale = Math.max(...Array.from(want, Math.abs), 1e-30);
+      for (let i = 0; i < want.length; i++) {
+        const e = Math.abs(got[i]! - want[i]!);
+        const e32 = Math.abs(r32.outputs[k]![i]! - got[i]!);
+        outs[k]!.maxAbs = Math.max(outs[k]!.maxAbs, e);
+        outs[k]!.f32MaxAbs = Math.max(outs[k]!.f32MaxAbs, e32);
+        if (!(e <= 1e-9 * (1 + Math.abs(want[i]!))) || !(e32 <= F32_ATOL + F32_RTOL * scale)) outs[k]!.ok = false;
+      }
+    });
+    if (!model.loss) continue;
+
+    const refLoss = ref.get(model.loss.id)![0]!;
+    const lossOk = Math.abs(r64.loss - refLoss) <= 1e-9 * (1 + Math.abs(refLoss));
+    loss = { generated: r64.loss, reference: refLoss, ok: (loss?.ok ?? true) && lossOk };
+
+    const lossAt = () => evaluate([model.loss!], env).get(model.loss!.id)![0]!;
+    model.params.forEach((p, k) => {
+      const a = acc[k]!;
+      const v = env.get(p.name)!;
+      const off = L.params[k]!.offset;
+      const all = v.length <= maxPerParam;
+      const idx = all ? v.map((_, i) => i) : Array.from({ length: maxPerParam }, () => Math.floor(rand(0, v.length)));
+      const scale = Math.max(...Array.from({ length: v.length }, (_, i) => Math.abs(r64.grads[off + i]!)), 1e-30);
+      for (let i = 0; i < v.length; i++) {
+        const e32 = Math.abs(r32.grads[off + i]! - r64.grads[off + i]!);
+        a.f32MaxAbs = Math.max(a.f32MaxAbs, e32);
+        if (!(e32 <= F32_ATOL + F32_RTOL * scale)) a.f32Ok = false;
+      }
+      for (const i of idx) {
+        const x0 = v[i]!;
+        v[i] = x0 + eps;
+        const up = lossAt();
+        v[i] = x0 - eps;
+        const down = lossAt();
+        v[i] = x0;
+        const num = (up - down) / (2 * eps);
+        const gen = r64.grads[off + i]!;
+        const abs = Math.abs(gen - num);
+        const rel = abs / Math.max(Math.abs(num), 1e-12);
+        a.checked = pt === 0 ? a.checked + 1 : a.checked;
+        if (abs > a.maxAbs || Number.isNaN(abs)) {
+          a.maxAbs = Number.isNaN(abs) ? NaN : abs;
+          a.maxRel = rel;
+          a.worst = unflat(p.shape, i);
+        }
+        if (!(abs <= atol + rtol * Math.abs(num))) {
+          a.ok = false;
+          a.firstBad ??= { index: unflat(p.shape, i), generated: gen, numeric: num };
+        }
+      }
+    });
+    if (!culprit && acc.some((a) => !a.ok)) culprit = localize(c64.program, env, eps, atol, rtol);
+  }
+  const params = acc.map((a) => ({ ...a }));
+  const ok = params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true);
+  return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit };
+}
+
+function run(mod: GeneratedModule, env: Map<string, Float64Array>, Arr: Float32ArrayConstructor | Float64ArrayConstructor) {
+  const L = mod.layout;
+  const b = buffers(L, Arr);
+  for (const p of L.params) b.params.set(env.get(p.name)!, p.offset);
+  for (const x of L.inputs) b.inputs.set(env.get(x.name)!, x.offset);
+  const loss = mod.forward(b.params, b.inputs, b.arena) ?? NaN;
+  const outputs = L.outputs.map((o) => Float64Array.from(b.arena.subarray(o.offset, o.offset + o.size)));
+  mod.backward?.(b.params, b.inputs, b.arena, b.grads);
+  return { loss, outputs, grads: Float64Array.from(b.grads) };
+}
+
+/**
+ * Re-checks each derivative rule in isolation: for a contribution of op `c`
+ * to its input i, the rule's value must equal the central difference of c's
+ * own `eval` in that input, contracted with c's adjoint. The first rule (from
+ * the loss backwards) that fails is the culprit.
+ */
+function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol: number, rtol: number): Culprit | undefined {
+  const roots: Node[] = [...p.contributions.map((c) => c.value), ...p.adjoints.values()];
+  const vals = evaluate(roots, env);
+  for (const { consumer: c, index, value } of p.contributions) {
+    const g = vals.get(p.adjoints.get(c.id)!.id)!;
+    const ins = c.inputs.map((x) => vals.get(x.id)!);
+    const got = vals.get(value.id)!;
+    const def = opDef(c.op);
+    let worst = 0;
+    let bad = false;
+    const x = Float64Array.from(ins[index]!);
+    for (let j = 0; j < x.length; j++) {
+      const f = (d: number) => {
+        const xs = ins.slice();
+        const xj = Float64Array.from(x);
+        xj[j] = x[j]! + d;
+        xs[index] = xj;
+        const y = def.eval!(xs, c);
+        return y.reduce((s, yk, k) => s + yk * g[k]!, 0);
+      };
+      const num = (f(eps) - f(-eps)) / (2 * eps);
+      const abs = Math.abs(got[j]! - num);
+      worst = Math.max(worst, Number.isNaN(abs) ? Infinity : abs);
+      if (!(abs <= atol + rtol * Math.abs(num))) bad = true;
+    }
+    if (bad) return { op: c.op, node: p.names.get(c.id) ?? `${c.op}#${c.id}`, input: index, maxAbs: worst };
+  }
+  return undefined;
+}
+
+const fmt = (x: number) => (Number.isNaN(x) ? "NaN" : x === 0 ? "0" : x.toExponential(2));
+
+/** The report as the CLI prints it. */
+export function formatReport(source: string, r: CheckReport): string {
+  const rows: string[][] = [["param", "shape", "checked", "max abs err", "max rel err", "worst index", "f32 vs f64", "status"]];
+  for (const p of r.params)
+    rows.push([
+      p.name, `[${p.shape.join(",")}]`, `${p.checked}/${p.size}`, fmt(p.maxAbs), fmt(p.maxRel),
+      `[${p.worst.join(",")}]`, fmt(p.f32MaxAbs), p.ok && p.f32Ok ? "ok" : !p.ok ? "MISMATCH" : "F32 DRIFT",
+    ]);
+  const w = rows[0]!.map((_, j) => Math.max(...rows.map((row) => row[j]!.length)));
+  const lines = [
+    `gradc check ${source}: ${r.points} point(s), central differences eps ${r.eps}, atol ${r.atol}, rtol ${r.rtol}`,
+    "",
+    ...(r.params.length ? rows.map((row) => row.map((c, j) => c.padEnd(w[j]!)).join("  ").trimEnd()) : ["(no params)"]),
+  ];
+  for (const o of r.outputs)
+    lines.push(`output ${o.name}: generated vs reference max abs err ${fmt(o.maxAbs)}, f32 vs f64 ${fmt(o.f32MaxAbs)}  ${o.ok ? "ok" : "MISMATCH"}`);
+  if (r.loss) lines.push(`loss: generated ${r.loss.generated} vs reference ${r.loss.reference}  ${r.loss.ok ? "ok" : "MISMATCH"}`);
+  for (const p of r.params)
+    if (p.firstBad)
+      lines.push(`${p.name}[${p.firstBad.index.join(",")}]: generated ${p.firstBad.generated} vs numeric ${p.firstBad.numeric}`);
+  if (r.culprit)
+    lines.push(
+      `the derivative rule of op '${r.culprit.op}' (node ${r.culprit.node}, input ${r.culprit.input}) disagrees with central differences of its eval (max abs err ${fmt(r.culprit.maxAbs)})`,
+    );
+  lines.push(r.ok ? "ok: every gradient matches" : "FAILED");
+  return lines.join("\n");
+}

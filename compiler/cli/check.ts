@@ -1,0 +1,20 @@
+import { checkModel, formatReport } from "../check.ts";
+import { parseArgs } from "../cli.ts";
+import { GradcError } from "../errors.ts";
+import { loadSpec } from "../frontend/load.ts";
+
+/** `gradc check <spec.ts> [--seed N] [--points N] [--json]` */
+export async function checkCommand(argv: string[]): Promise<number> {
+  const { flags, bools, positional } = parseArgs(argv, { flags: ["seed", "points"], bools: ["json"] });
+  if (positional.length !== 1) throw new GradcError("E_CLI", "check takes one spec file", { hint: "gradc check examples/xor/model.ts" });
+  const int = (k: string, d: number) => {
+    const v = flags.get(k)?.at(-1);
+    if (v === undefined) return d;
+    if (!/^\d+$/.test(v)) throw new GradcError("E_CLI", `--${k} must be a whole number, got '${v}'`);
+    return Number(v);
+  };
+  const model = await loadSpec(positional[0]!);
+  const report = await checkModel(model, { seed: int("seed", 1), points: int("points", 2) });
+  process.stdout.write(bools.has("json") ? `${JSON.stringify(report)}\n` : `${formatReport(model.source, report)}\n`);
+  return report.ok ? 0 : 1;
+}
