@@ -201,7 +201,10 @@ function run(mod: GeneratedModule, env: Map<string, Float64Array>, Arr: Float32A
  * the loss backwards) that fails is the culprit.
  */
 function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol: number, rtol: number): Culprit | undefined {
-  const roots: Node[] = [...p.contributions.map((c) => c.value), ...p.adjoints.values()];
+  const roots: Node[] = [
+    ...p.contributions.flatMap((c) => [c.value, ...c.consumer.inputs]),
+    ...p.adjoints.values(),
+  ];
   const vals = evaluate(roots, env);
   for (const { consumer: c, index, value } of p.contributions) {
     const g = vals.get(p.adjoints.get(c.id)!.id)!;

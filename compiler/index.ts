@@ -7,8 +7,9 @@ import { emit, type Emitted, type Precision } from "./emit/emit.ts";
 import type { Model } from "./ir/model.ts";
 import { OPS } from "./ir/ops.ts";
 import type { Program } from "./ir/program.ts";
-import { lower, type Lowered } from "./lower/unroll.ts";
+import { lower, type Lowered } from "./lower/lower.ts";
 import { simplify } from "./optimize/simplify.ts";
+import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
 
 export interface CompileOptions {
@@ -17,6 +18,8 @@ export interface CompileOptions {
   command?: string;
   /** Derivative rules (tests swap one to prove `gradc check` catches it). */
   rules?: Rules;
+  /** Nodes with at most this much work are unrolled to scalars; larger ones become loops. */
+  unrollLimit?: number;
 }
 
 export interface Compiled extends Emitted {
@@ -26,7 +29,8 @@ export interface Compiled extends Emitted {
 
 export async function compile(model: Model, opts: CompileOptions = {}): Promise<Compiled> {
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
-  const lowered = lower(schedule(program)); // schedule, then unroll to scalars and fix the arena layout
+  const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
+  const lowered = lower(plan); // scalars and loop kernels
   const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
   return { ...out, program, lowered };
 }

@@ -8,7 +8,7 @@ import * as esbuild from "esbuild";
 import * as prettier from "prettier";
 import { Project, VariableDeclarationKind } from "ts-morph";
 import * as S from "../ir/sexpr.ts";
-import type { Layout, Lowered, Stmt } from "../lower/unroll.ts";
+import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
 
 export type Precision = "f32" | "f64";
 
@@ -34,8 +34,12 @@ const printStmt = (s: Stmt): string => {
       return `// ${safeComment(s.text)}`;
     case "const":
       return `const ${s.name} = ${S.print(s.e)};`;
-    case "store":
-      return `${s.arr}[${s.i}] = ${S.print(s.e)};`;
+    case "let":
+      return `let ${s.name} = ${S.print(s.e)};`;
+    case "set":
+      return `${S.print(s.target)} ${s.op} ${S.print(s.e)};`;
+    case "for":
+      return `for (let ${s.v} = 0; ${s.v} < ${S.print(s.n)}; ${s.v}++) {\n${s.body.map(printStmt).join("\n")}\n}`;
     case "return":
       return `return ${S.print(s.e)};`;
   }

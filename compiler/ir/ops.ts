@@ -279,7 +279,7 @@ export const OPS = {
   relu: unary({
     doc: "max(x, 0) (subgradient 0 at 0)", f: (x) => (x > 0 ? x : 0),
     emit: (x) => S.cond(gt0(x), x, S.num(0)),
-    d: (x, _, b) => b.op("step", x),
+    d: (_, y, b) => b.op("step", y), // relu(x) > 0 exactly when x > 0: reuse the output, not the input
   }),
   softplus: unary({
     doc: "ln(1 + e^x), computed as max(x,0) + log1p(e^-|x|)", f: softplus,

@@ -6,7 +6,7 @@
 export type SExpr =
   | { readonly k: "num"; readonly v: number }
   | { readonly k: "ref"; readonly name: string }
-  | { readonly k: "idx"; readonly arr: string; readonly i: number }
+  | { readonly k: "idx"; readonly arr: string; readonly i: number | SExpr }
   | { readonly k: "un"; readonly op: "-" | "!"; readonly x: SExpr }
   | { readonly k: "bin"; readonly op: BinOp; readonly a: SExpr; readonly b: SExpr }
   | { readonly k: "call"; readonly fn: string; readonly args: readonly SExpr[] }
@@ -16,7 +16,7 @@ export type BinOp = "+" | "-" | "*" | "/" | ">" | ">=" | "<" | "<=" | "!==" | "=
 
 export const num = (v: number): SExpr => ({ k: "num", v });
 export const ref = (name: string): SExpr => ({ k: "ref", name });
-export const idx = (arr: string, i: number): SExpr => ({ k: "idx", arr, i });
+export const idx = (arr: string, i: number | SExpr): SExpr => ({ k: "idx", arr, i: typeof i !== "number" && i.k === "num" ? i.v : i });
 export const neg = (x: SExpr): SExpr => ({ k: "un", op: "-", x });
 export const bin = (op: BinOp, a: SExpr, b: SExpr): SExpr => ({ k: "bin", op, a, b });
 export const call = (fn: string, ...args: SExpr[]): SExpr => ({ k: "call", fn, args });
@@ -26,6 +26,22 @@ export const sub = (a: SExpr, b: SExpr) => bin("-", a, b);
 export const mul = (a: SExpr, b: SExpr) => bin("*", a, b);
 export const div = (a: SExpr, b: SExpr) => bin("/", a, b);
 export const M = (fn: string, ...args: SExpr[]) => call(`Math.${fn}`, ...args);
+
+/** a + b with literal folding (for index arithmetic). */
+export function iadd(a: SExpr, b: SExpr): SExpr {
+  if (a.k === "num" && b.k === "num") return num(a.v + b.v);
+  if (a.k === "num" && a.v === 0) return b;
+  if (b.k === "num" && b.v === 0) return a;
+  return add(a, b);
+}
+/** a * b with literal folding (for index arithmetic). */
+export function imul(a: SExpr, b: SExpr): SExpr {
+  if (a.k === "num" && b.k === "num") return num(a.v * b.v);
+  if ((a.k === "num" && a.v === 0) || (b.k === "num" && b.v === 0)) return num(0);
+  if (a.k === "num" && a.v === 1) return b;
+  if (b.k === "num" && b.v === 1) return a;
+  return mul(a, b);
+}
 
 /** Left-folds a list with a binary operator: `a + b + c`. */
 export const chain = (op: BinOp, xs: readonly SExpr[]): SExpr =>
@@ -74,7 +90,7 @@ export function print(e: SExpr): string {
     case "ref":
       return e.name;
     case "idx":
-      return `${e.arr}[${e.i}]`;
+      return `${e.arr}[${typeof e.i === "number" ? e.i : print(e.i)}]`;
     case "un": {
       // `- -x` and `--x` must not fuse into a decrement.
       const inner = wrap(e.x, P_UNARY);
@@ -97,6 +113,9 @@ export function refs(e: SExpr, out: Set<string> = new Set()): Set<string> {
   switch (e.k) {
     case "ref":
       out.add(e.name);
+      break;
+    case "idx":
+      if (typeof e.i !== "number") refs(e.i, out);
       break;
     case "un":
       refs(e.x, out);

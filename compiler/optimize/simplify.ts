@@ -14,7 +14,10 @@ import { sameShape } from "../ir/shape.ts";
 
 type Rule = (n: Node, b: B) => Node | undefined;
 
-const isConst = (n: Node, v?: number) => n.op === "const" && (v === undefined || Object.is(n.attrs.value, v) || n.attrs.value === v);
+const isConst = (n: Node, v?: number) => n.op === "const" && (v === undefined || n.attrs.value === v);
+/** A constant, or a constant broadcast to a shape. */
+const constValue = (n: Node): number | undefined =>
+  n.op === "const" ? (n.attrs.value as number) : n.op === "broadcast" && n.inputs[0]!.op === "const" ? (n.inputs[0]!.attrs.value as number) : undefined;
 const fit = (b: B, x: Node, like: Node) => (sameShape(x.shape, like.shape) ? x : b.broadcast(x, like.shape));
 
 const RULES: Rule[] = [
@@ -23,21 +26,29 @@ const RULES: Rule[] = [
     opDef(n.op).kind === "elementwise" && n.inputs.every((i) => isConst(i))
       ? b.c(opDef(n.op).eval!(n.inputs.map((i) => Float64Array.of(i.attrs.value as number)), n)[0]!)
       : undefined,
+  // An elementwise op of (broadcast) constants is a broadcast constant: fold it before it is materialized.
+  (n, b) => {
+    if (opDef(n.op).kind !== "elementwise" || !n.inputs.some((i) => i.op === "broadcast")) return undefined;
+    const cs = n.inputs.map((i) => (i.op === "broadcast" ? i.inputs[0]! : i));
+    if (!cs.every((c) => isConst(c))) return undefined;
+    const v = opDef(n.op).eval!(cs.map((c) => Float64Array.of(c.attrs.value as number)), { ...n, shape: [], inputs: cs });
+    return b.broadcast(b.c(v[0]!), n.shape);
+  },
   // x + 0, 0 + x, x - 0
   (n, b) => {
     const [x, y] = n.inputs;
-    if ((n.op === "add" || n.op === "sub") && isConst(y!, 0)) return fit(b, x!, n);
-    if (n.op === "add" && isConst(x!, 0)) return fit(b, y!, n);
-    if (n.op === "sub" && isConst(x!, 0)) return fit(b, b.neg(y!), n);
+    if ((n.op === "add" || n.op === "sub") && constValue(y!) === 0) return fit(b, x!, n);
+    if (n.op === "add" && constValue(x!) === 0) return fit(b, y!, n);
+    if (n.op === "sub" && constValue(x!) === 0) return fit(b, b.neg(y!), n);
     return undefined;
   },
   // x * 1, 1 * x, x / 1, x * -1
   (n, b) => {
     const [x, y] = n.inputs;
-    if ((n.op === "mul" || n.op === "div") && isConst(y!, 1)) return fit(b, x!, n);
-    if (n.op === "mul" && isConst(x!, 1)) return fit(b, y!, n);
-    if (n.op === "mul" && isConst(y!, -1)) return fit(b, b.neg(x!), n);
-    if (n.op === "mul" && isConst(x!, -1)) return fit(b, b.neg(y!), n);
+    if ((n.op === "mul" || n.op === "div") && constValue(y!) === 1) return fit(b, x!, n);
+    if (n.op === "mul" && constValue(x!) === 1) return fit(b, y!, n);
+    if (n.op === "mul" && constValue(y!) === -1) return fit(b, b.neg(x!), n);
+    if (n.op === "mul" && constValue(x!) === -1) return fit(b, b.neg(y!), n);
     return undefined;
   },
   // x + -y -> x - y; x - -y -> x + y; -x * y -> -(x * y) lets negations cancel
@@ -57,6 +68,8 @@ const RULES: Rule[] = [
     if (n.op === "transpose" && x!.op === "transpose") return x!.inputs[0]!;
     if (n.op === "reshape" && (x!.op === "reshape" || sameShape(x!.shape, n.shape))) return b.reshape(x!.op === "reshape" ? x!.inputs[0]! : x!, n.shape);
     if (n.op === "broadcast" && x!.op === "broadcast") return b.broadcast(x!.inputs[0]!, n.shape);
+    // A one-element value broadcasts the same from any shape: drop the reshape in between.
+    if (n.op === "broadcast" && x!.op === "reshape" && x!.inputs[0]!.shape.length === 0) return b.broadcast(x!.inputs[0]!, n.shape);
     return undefined;
   },
   // where(c, a, a) -> a

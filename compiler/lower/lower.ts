@@ -1,0 +1,615 @@
+/**
+ * Lowering: the memory plan becomes statements. Small nodes are unrolled —
+ * every element a scalar `const` — and large ones become loop kernels whose
+ * bounds and strides are literals: elementwise chains fused into one loop,
+ * elementwise epilogues fused into the matmul that feeds them, reductions
+ * fused with the elementwise chain they reduce. Code size grows with the
+ * number of tensor ops, not with tensor sizes.
+ *
+ * The result is a list of statements per function; the emitter only prints.
+ */
+import type { Node } from "../ir/graph.ts";
+import type { Init } from "../ir/model.ts";
+import { opDef } from "../ir/ops.ts";
+import * as S from "../ir/sexpr.ts";
+import type { SExpr } from "../ir/sexpr.ts";
+import { type Shape, normAxes, size, strides } from "../ir/shape.ts";
+import type { Fn, Plan } from "../plan/memory.ts";
+
+export type Stmt =
+  | { readonly k: "comment"; readonly text: string }
+  | { readonly k: "const"; readonly name: string; readonly e: SExpr }
+  | { readonly k: "let"; readonly name: string; readonly e: SExpr }
+  | { readonly k: "set"; readonly target: SExpr; readonly op: "=" | "+="; readonly e: SExpr }
+  | { readonly k: "for"; readonly v: string; readonly n: SExpr; readonly body: readonly Stmt[] }
+  | { readonly k: "return"; readonly e: SExpr };
+
+/** The buffers every generated function takes, by their parameter names. */
+export const BUFFERS = ["params", "inputs", "arena", "grads"] as const;
+export type Buffer = (typeof BUFFERS)[number];
+
+export interface Slot {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface Layout {
+  readonly name: string;
+  readonly source: string;
+  readonly params: readonly (Slot & { readonly init: Init })[];
+  readonly paramSize: number;
+  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number] })[];
+  readonly inputSize: number;
+  /** Outputs live at the start of the arena. */
+  readonly outputs: readonly Slot[];
+  /** Outputs, then every planned intermediate. */
+  readonly arenaSize: number;
+  readonly hasLoss: boolean;
+}
+
+export interface Lowered {
+  readonly layout: Layout;
+  readonly forward: readonly Stmt[];
+  readonly backward: readonly Stmt[];
+  /** Helper functions the statements call (by name), e.g. `nthRoot`. */
+  readonly helpers: readonly string[];
+  /** Arena floats with no reuse, for the compile report. */
+  readonly naiveArenaSize: number;
+}
+
+/** Names the emitted module itself uses; spec names that equal one get a suffix. */
+const RESERVED = new Set([...BUFFERS, "Math", "layout", "forward", "backward", "nthRoot", "Buf", "n"]);
+
+class Names {
+  private readonly used = new Set(RESERVED);
+  fresh(want: string): string {
+    let n = want;
+    while (this.used.has(n)) n += "_";
+    this.used.add(n);
+    return n;
+  }
+}
+
+/** A strided view of a buffer: element (i0, i1, …) is at base + Σ i_d st_d. */
+interface Access {
+  readonly arr: Buffer;
+  readonly base: number;
+  readonly st: readonly number[];
+}
+
+const slots = <T extends { name: string; shape: Shape }>(xs: readonly T[]) => {
+  let off = 0;
+  const out = xs.map((x) => {
+    const s = { ...x, shape: [...x.shape], offset: off, size: size(x.shape) };
+    off += s.size;
+    return s;
+  });
+  return { slots: out, total: off };
+};
+
+const contiguous = (a: Access, shape: Shape) => strides(shape).every((s, d) => shape[d] === 1 || s === a.st[d]);
+const unflat = (shape: Shape, i: number) => strides(shape).map((s, d) => Math.floor(i / s) % shape[d]!);
+const at = (a: Access, vars: readonly SExpr[]) =>
+  S.idx(a.arr, vars.reduce((e, v, d) => S.iadd(e, S.imul(v, S.num(a.st[d]!))), S.num(a.base) as SExpr));
+
+export function lower(plan: Plan): Lowered {
+  const p = plan.program;
+  const m = p.model;
+  const T = plan.unrollLimit;
+  const names = new Names();
+  const params = slots(m.params.map((l) => ({ name: l.name, shape: l.shape, init: l.init ?? ("xavier" as Init) })));
+  const inputs = slots(m.inputs.map((l) => ({ name: l.name, shape: l.shape, ...(l.range ? { range: l.range } : {}) })));
+  const outputs = p.outputs.map((o, i) => ({ name: o.name, shape: [...o.node.shape], offset: plan.outputOffsets[i]!, size: size(o.node.shape) }));
+  const leafAccess = new Map<number, Access>();
+  m.params.forEach((l, i) => leafAccess.set(l.node.id, { arr: "params", base: params.slots[i]!.offset, st: strides(l.shape) }));
+  m.inputs.forEach((l, i) => leafAccess.set(l.node.id, { arr: "inputs", base: inputs.slots[i]!.offset, st: strides(l.shape) }));
+
+  // ---- names -------------------------------------------------------------------
+  // A named view (the reshape of a summed bias gradient, say) lends its name to the value it views.
+  const spec = new Map(p.names);
+  const all = [...plan.forward, ...plan.backward];
+  const byId = new Map(all.map((n) => [n.id, n]));
+  for (const [id, name] of p.names) {
+    let n = byId.get(id);
+    while (n && opDef(n.op).kind === "view" && !spec.has(n.inputs[0]!.id)) spec.set((n = n.inputs[0]!).id, name);
+  }
+  let counter = 0;
+  const base = new Map<number, string>();
+  const baseName = (n: Node) => {
+    let b = base.get(n.id);
+    if (!b) base.set(n.id, (b = names.fresh(spec.get(n.id) ?? `${n.op}${counter++}`)));
+    return b;
+  };
+  const elemName = (n: Node, i: number) => (n.shape.length === 0 ? baseName(n) : names.fresh(`${baseName(n)}_${i}`));
+  /** How a comment refers to a node: its name, a literal, or a view of one. */
+  const label = (n: Node): string =>
+    n.op === "const"
+      ? S.printNum(n.attrs.value as number)
+      : n.op === "transpose"
+        ? `${label(n.inputs[0]!)}ᵀ`
+        : opDef(n.op).kind === "view"
+          ? label(n.inputs[0]!)
+          : (base.get(n.id) ?? spec.get(n.id) ?? n.op);
+  const describe = (n: Node) => {
+    baseName(n);
+    const what = `${label(n)} = ${n.op}(${n.inputs.map(label).join(", ")})`;
+    const origin = p.origin.get(n.id);
+    // Backward lines say which primal op's derivative rule they come from.
+    return origin ? `${what}  ⟵ ∂ ${origin.op} ${label(origin)}` : what;
+  };
+
+  // ---- values --------------------------------------------------------------------
+  /** Per-element scalar expressions of unrolled values (locals or literals). */
+  const elems = new Map<number, SExpr[]>();
+  /** Where stored values (and leaves) live. */
+  const access = new Map<number, Access>(leafAccess);
+  /** Locals that any function may load on demand: leaf elements and stored forward scalars. */
+  const loadable = new Map<string, SExpr>();
+  const definedIn = new Map<string, Fn>();
+
+  const accessOf = (n: Node): Access | undefined => {
+    const hit = access.get(n.id);
+    if (hit) return hit;
+    if (opDef(n.op).kind !== "view") return undefined;
+    const a = accessOf(n.inputs[0]!);
+    if (!a) return undefined;
+    const x = n.inputs[0]!;
+    let r: Access | undefined;
+    if (n.op === "transpose") r = { ...a, st: [a.st[1]!, a.st[0]!] };
+    else if (n.op === "reshape") r = contiguous(a, x.shape) ? { ...a, st: strides(n.shape) } : undefined;
+    else {
+      const off = n.shape.length - x.shape.length;
+      r = { ...a, st: n.shape.map((d, i) => (i < off || (x.shape[i - off] === 1 && d !== 1) ? 0 : a.st[i - off]!)) };
+    }
+    if (r) access.set(n.id, r);
+    return r;
+  };
+
+  /** Unrolled elements of a node (views and constants alias; big stored values are read by literal index). */
+  const elemsOf = (n: Node): SExpr[] => {
+    const hit = elems.get(n.id);
+    if (hit) return hit;
+    const def = opDef(n.op);
+    let es: SExpr[];
+    if (n.op === "const") es = def.lower!([], n, noTemps);
+    else if (def.kind === "leaf" && size(n.shape) <= T) {
+      const a = leafAccess.get(n.id)!;
+      es = Array.from({ length: size(n.shape) }, (_, i) => {
+        const name = elemName(n, i);
+        loadable.set(name, S.idx(a.arr, a.base + i));
+        return S.ref(name);
+      });
+    } else if (def.kind === "view" && (elems.has(n.inputs[0]!.id) || size(n.shape) <= T))
+      es = def.lower!([elemsOf(n.inputs[0]!)], n, noTemps);
+    else {
+      const a = accessOf(n);
+      if (!a) throw new Error(`internal: ${n.op}#${n.id} has neither elements nor storage`);
+      es = Array.from({ length: size(n.shape) }, (_, i) => at(a, unflat(n.shape, i).map(S.num)));
+    }
+    elems.set(n.id, es);
+    return es;
+  };
+  const noTemps = { temp: (e: SExpr) => e };
+
+  // ---- loop kernels ------------------------------------------------------------------
+  let loopVar = 0;
+  const fresh = (want: string) => names.fresh(want);
+
+  /**
+   * Loops over `shape`: one flat loop when every read can use the flat index
+   * (`vars` is then empty), else one loop per axis.
+   */
+  const loops = (shape: Shape, flat: boolean, body: (vars: SExpr[], flatIndex: SExpr) => Stmt[]): Stmt[] => {
+    if (flat || shape.length <= 1) {
+      const v = fresh(`i${loopVar++}`);
+      return [{ k: "for", v, n: S.num(size(shape)), body: body(shape.length === 1 ? [S.ref(v)] : [], S.ref(v)) }];
+    }
+    const vs = shape.map(() => fresh(`i${loopVar++}`));
+    const fi = strides(shape).reduce((e, st, d) => S.iadd(e, S.imul(S.ref(vs[d]!), S.num(st))), S.num(0) as SExpr);
+    let inner: Stmt[] = body(vs.map(S.ref), fi);
+    for (let d = shape.length - 1; d >= 0; d--) inner = [{ k: "for", v: vs[d]!, n: S.num(shape[d]!), body: inner }];
+    return inner;
+  };
+
+  /** Inputs of a fused group that are read from storage or locals (not computed inside the group). */
+  const groupReads = (root: Node): Node[] => {
+    const out: Node[] = [];
+    const walk = (n: Node) => {
+      for (const x of n.inputs) {
+        if (plan.nodes.get(x.id)?.fusedInto === n.id) walk(x);
+        else out.push(x);
+      }
+    };
+    walk(root);
+    return out;
+  };
+  /** Can every read of the group use the root's flat index? */
+  const flatReads = (root: Node, shape: Shape) =>
+    groupReads(root).every((x) => {
+      if (size(x.shape) === 1) return true;
+      if (x.shape.length !== shape.length || size(x.shape) !== size(shape)) return false;
+      const a = accessOf(x);
+      return a !== undefined && contiguous(a, x.shape);
+    });
+
+  /**
+   * The element of `x` that a kernel over `shape` reads at `vars` (numpy
+   * broadcasting from `x`'s shape to `shape`), computing fused producers inline
+   * into `body`. `pinned` supplies values computed by the kernel itself (a
+   * matmul's accumulator).
+   */
+  const read = (x: Node, shape: Shape, vars: SExpr[], flat: SExpr | undefined, body: Stmt[], pinned: Map<number, SExpr>): SExpr => {
+    const pin = pinned.get(x.id);
+    if (pin) return pin;
+    const src = plan.source(x);
+    if (src.op === "const") return elemsOf(src)[0]!;
+    if (plan.nodes.get(x.id)?.fusedInto !== undefined) {
+      // A fused producer: computed right here, at the same index, into a loop-local const.
+      const ins = x.inputs.map((i) => [read(i, x.shape, vars, flat, body, pinned)]);
+      const name = fresh(`${baseName(x)}_v`);
+      body.push({ k: "const", name, e: opDef(x.op).lower!(ins, scalarNode(x), noTemps)[0]! });
+      return S.ref(name);
+    }
+    if (size(x.shape) === 1) {
+      const es = elems.get(x.id);
+      if (es) return es[0]!;
+      const a = accessOf(x);
+      return a ? S.idx(a.arr, a.base) : elemsOf(x)[0]!;
+    }
+    const a = accessOf(x);
+    if (!a) throw new Error(`internal: ${x.op}#${x.id} is read by a loop but not stored`);
+    if (flat) return S.idx(a.arr, S.iadd(S.num(a.base), flat));
+    const off = shape.length - x.shape.length;
+    return at(a, x.shape.map((d, i) => (d === 1 ? S.num(0) : vars[i + off]!)));
+  };
+
+  const destOf = (n: Node): Access => {
+    const st = plan.nodes.get(n.id)!.store!;
+    const a = { arr: st.arr as Buffer, base: st.offset, st: strides(n.shape) };
+    access.set(n.id, a);
+    return a;
+  };
+
+  /** The kernel of a loop node (the root of its fused group). */
+  const kernel = (n: Node): Stmt[] => {
+    const def = opDef(n.op);
+    const dest = destOf(n);
+    const out: Stmt[] = [];
+    if (def.kind === "elementwise") {
+      const mm = findFusedMatmul(n);
+      if (mm) return matmulKernel(mm, n, dest);
+      const flat = flatReads(n, n.shape);
+      out.push(
+        ...loops(n.shape, flat, (vars, fi) => {
+          const body: Stmt[] = [];
+          const e = def.lower!(n.inputs.map((x) => [read(x, n.shape, vars, flat ? fi : undefined, body, new Map())]), scalarNode(n), noTemps)[0]!;
+          body.push({ k: "set", target: S.idx(dest.arr, S.iadd(S.num(dest.base), fi)), op: "=", e });
+          return body;
+        }),
+      );
+      return out;
+    }
+    if (def.kind === "reduce") {
+      const x = n.inputs[0]!;
+      const axes = normAxes(n.attrs.axes as number[], x.shape.length)!;
+      const flat = n.shape.length === 0 && flatReads(n, x.shape);
+      if (n.shape.length === 0) {
+        const acc = fresh(`${baseName(n)}_acc`);
+        out.push({ k: "let", name: acc, e: S.num(0) });
+        out.push(
+          ...loops(x.shape, flat, (vars, fi) => {
+            const body: Stmt[] = [];
+            body.push({ k: "set", target: S.ref(acc), op: "+=", e: read(x, x.shape, vars, flat ? fi : undefined, body, new Map()) });
+            return body;
+          }),
+        );
+        out.push({ k: "set", target: S.idx(dest.arr, dest.base), op: "=", e: S.ref(acc) });
+        elems.set(n.id, [S.ref(acc)]);
+        return out;
+      }
+      out.push(...zero(dest, size(n.shape)));
+      const keptSt = strides(n.shape);
+      out.push(
+        ...loops(x.shape, false, (vars) => {
+          const body: Stmt[] = [];
+          const e = read(x, x.shape, vars, undefined, body, new Map());
+          let k = 0;
+          const o = vars.reduce((acc, v, d) => (axes.includes(d) ? acc : S.iadd(acc, S.imul(v, S.num(keptSt[k++]!)))), S.num(dest.base) as SExpr);
+          body.push({ k: "set", target: S.idx(dest.arr, o), op: "+=", e });
+          return body;
+        }),
+      );
+      return out;
+    }
+    if (def.kind === "matmul") return matmulKernel(n, n, dest);
+    if (def.kind === "rowwise") {
+      const x = n.inputs[0]!;
+      const rn = x.shape[x.shape.length - 1]!;
+      const rows = size(x.shape) / rn;
+      const outN = size(n.shape) / rows;
+      const r = fresh(`r${loopVar++}`);
+      const body: Stmt[] = [];
+      const rb = fresh(`${r}_base`);
+      body.push({ k: "const", name: rb, e: S.imul(S.ref(r), S.num(rn)) });
+      const row = Array.from({ length: rn }, (_, j) => read(x, x.shape, [], S.iadd(S.ref(rb), S.num(j)), body, new Map()));
+      let t = 0;
+      const ctx = {
+        temp: (e: SExpr) => {
+          const name = fresh(`${baseName(n)}_t${t++}`);
+          body.push({ k: "const", name, e });
+          return S.ref(name);
+        },
+      };
+      const rowNode = { ...n, shape: n.shape.length === x.shape.length ? [rn] : [], inputs: [{ ...x, shape: [rn] }] };
+      const es = def.lower!([row], rowNode, ctx);
+      es.forEach((e, j) =>
+        body.push({ k: "set", target: S.idx(dest.arr, S.iadd(S.num(dest.base), S.iadd(S.imul(S.ref(r), S.num(outN)), S.num(j)))), op: "=", e }),
+      );
+      return [{ k: "for", v: r, n: S.num(rows), body }];
+    }
+    throw new Error(`internal: no loop kernel for ${n.op}`);
+  };
+
+  /** The matmul fused somewhere inside an elementwise group, if any. */
+  const findFusedMatmul = (root: Node): Node | undefined => {
+    for (const x of root.inputs) {
+      if (plan.nodes.get(x.id)?.fusedInto !== root.id) continue;
+      if (x.op === "matmul") return x;
+      const deeper = findFusedMatmul(x);
+      if (deeper) return deeper;
+    }
+    return undefined;
+  };
+
+  const zero = (dest: Access, count: number): Stmt[] =>
+    loops([count], true, (_, fi) => [{ k: "set", target: S.idx(dest.arr, S.iadd(S.num(dest.base), fi)), op: "=", e: S.num(0) }]);
+
+  /**
+   * C = A·B into `dest`, then the elementwise epilogue of `root` (root === mm: none).
+   * The loop order follows the operands' layouts so the innermost loop runs over
+   * contiguous memory: i-p-j (axpy rows) when B is row-major, i-j-p (dot
+   * products) when B is a transposed matrix (dX = dY·Wᵀ), p-i-j (outer
+   * products) when A is transposed (dW = Xᵀ·dY).
+   */
+  const matmulKernel = (mm: Node, root: Node, dest: Access): Stmt[] => {
+    const [A, B] = mm.inputs as [Node, Node];
+    const a = accessOf(A) ?? storedCopyError(A);
+    const b = accessOf(B) ?? storedCopyError(B);
+    const [M, K] = A.shape as [number, number];
+    const N = B.shape[1]!;
+    const i = fresh(`i${loopVar++}`);
+    const j = fresh(`j${loopVar++}`);
+    const pv = fresh(`p${loopVar++}`);
+    const [I, J, P] = [S.ref(i), S.ref(j), S.ref(pv)];
+    const aAt = (r: SExpr, c: SExpr) => at(a, [r, c]);
+    const bAt = (r: SExpr, c: SExpr) => at(b, [r, c]);
+    const dAt = (r: SExpr, c: SExpr) => at(dest, [r, c]);
+    const epilogue = (acc: SExpr, body: Stmt[]): SExpr =>
+      root === mm ? acc : opDef(root.op).lower!(root.inputs.map((x) => [read(x, root.shape, [I, J], undefined, body, new Map([[mm.id, acc]]))]), scalarNode(root), noTemps)[0]!;
+    const epiPass = (): Stmt[] =>
+      root === mm
+        ? []
+        : [
+            {
+              k: "for", v: i, n: S.num(M),
+              body: [{ k: "for", v: j, n: S.num(N), body: withBody((body) => [{ k: "set", target: dAt(I, J), op: "=", e: epilogue(dAt(I, J), body) }]) }],
+            },
+          ];
+    const comment: Stmt = { k: "comment", text: `[${M}x${K}]·[${K}x${N}]` };
+    if (b.st[0] === 1 && b.st[1] !== 1) {
+      // dot form: C[i,j] = Σ_p A[i,p] B[p,j], B stored transposed
+      const acc = fresh("acc");
+      return [comment, {
+        k: "for", v: i, n: S.num(M),
+        body: [{
+          k: "for", v: j, n: S.num(N),
+          body: withBody((body) => [
+            { k: "let", name: acc, e: S.num(0) },
+            { k: "for", v: pv, n: S.num(K), body: [{ k: "set", target: S.ref(acc), op: "+=", e: S.mul(aAt(I, P), bAt(P, J)) }] },
+            { k: "set", target: dAt(I, J), op: "=", e: epilogue(S.ref(acc), body) },
+          ], true),
+        }],
+      }];
+    }
+    if (a.st[0] === 1 && a.st[1] !== 1) {
+      // outer-product form: C = Σ_p A[:,p] ⊗ B[p,:], A stored transposed
+      const av = fresh("a");
+      return [comment, ...zero(dest, M * N), {
+        k: "for", v: pv, n: S.num(K),
+        body: [{
+          k: "for", v: i, n: S.num(M),
+          body: [
+            { k: "const", name: av, e: aAt(I, P) },
+            { k: "for", v: j, n: S.num(N), body: [{ k: "set", target: dAt(I, J), op: "+=", e: S.mul(S.ref(av), bAt(P, J)) }] },
+          ],
+        }],
+      }, ...epiPass()];
+    }
+    // axpy form: row i of C accumulates A[i,p] · row p of B; the epilogue runs while the row is hot
+    const av = fresh("a");
+    return [comment, {
+      k: "for", v: i, n: S.num(M),
+      body: [
+        { k: "for", v: j, n: S.num(N), body: [{ k: "set", target: dAt(I, J), op: "=", e: S.num(0) }] },
+        {
+          k: "for", v: pv, n: S.num(K),
+          body: [
+            { k: "const", name: av, e: aAt(I, P) },
+            { k: "for", v: j, n: S.num(N), body: [{ k: "set", target: dAt(I, J), op: "+=", e: S.mul(S.ref(av), bAt(P, J)) }] },
+          ],
+        },
+        ...(root === mm
+          ? []
+          : [{ k: "for" as const, v: j, n: S.num(N), body: withBody((body) => [{ k: "set" as const, target: dAt(I, J), op: "=" as const, e: epilogue(dAt(I, J), body) }]) }]),
+      ],
+    }];
+  };
+  /** Runs `f` with a body it can prepend fused temporaries to; `tempsFirst` keeps `let acc` first. */
+  const withBody = (f: (body: Stmt[]) => Stmt[], tempsAfterFirst = false): Stmt[] => {
+    const body: Stmt[] = [];
+    const tail = f(body);
+    if (!tempsAfterFirst) return [...body, ...tail];
+    // The epilogue's temporaries go after the accumulation loop, before the final store.
+    return [...tail.slice(0, -1), ...body, tail[tail.length - 1]!];
+  };
+  const storedCopyError = (x: Node): never => {
+    throw new Error(`internal: matmul operand ${x.op}#${x.id} has no strided storage`);
+  };
+
+  // ---- functions -----------------------------------------------------------------------
+  const run = (nodes: readonly Node[], fn: Fn): Stmt[] => {
+    const out: Stmt[] = [];
+    for (const n of nodes) {
+      const np = plan.nodes.get(n.id)!;
+      if (np.fn !== fn || np.fusedInto !== undefined || np.mode === "leaf" || np.mode === "const" || np.mode === "view") continue;
+      out.push({ k: "comment", text: describe(n) });
+      if (np.mode === "loop") {
+        out.push(...kernel(n));
+        continue;
+      }
+      const def = opDef(n.op);
+      let t = 0;
+      const ctx = {
+        temp: (e: SExpr) => {
+          const name = fresh(`${baseName(n)}_t${t++}`);
+          out.push({ k: "const", name, e });
+          definedIn.set(name, fn);
+          return S.ref(name);
+        },
+      };
+      const es = def.lower!(n.inputs.map(elemsOf), n, ctx);
+      const refs = es.map((e, i) => {
+        const name = elemName(n, i);
+        out.push({ k: "const", name, e });
+        definedIn.set(name, fn);
+        return S.ref(name);
+      });
+      elems.set(n.id, refs);
+      if (np.store) {
+        const dest = destOf(n);
+        refs.forEach((r, i) => {
+          out.push({ k: "set", target: S.idx(dest.arr, dest.base + i), op: "=", e: r });
+          if (dest.arr === "arena") loadable.set((r as { name: string }).name, S.idx("arena", dest.base + i));
+        });
+      }
+    }
+    return out;
+  };
+
+  /** Copies `x` into a slot unless the plan already computed it there. */
+  const copyTo = (x: Node, arr: Buffer, offset: number): Stmt[] => {
+    const src = plan.source(x);
+    const st = plan.nodes.get(src.id)?.store;
+    if (st && st.arr === arr && st.offset === offset && size(src.shape) === size(x.shape) && (x === src || x.op === "reshape")) return [];
+    if (size(x.shape) <= T || elems.has(x.id))
+      return elemsOf(x).map((e, i) => ({ k: "set", target: S.idx(arr, offset + i), op: "=", e }) as Stmt);
+    const flat = flatReads({ ...x, inputs: [x] } as Node, x.shape);
+    return loops(x.shape, flat, (vars, fi) => {
+      const body: Stmt[] = [];
+      body.push({ k: "set", target: S.idx(arr, S.iadd(S.num(offset), fi)), op: "=", e: read(x, x.shape, vars, flat ? fi : undefined, body, new Map()) });
+      return body;
+    });
+  };
+
+  const fwd = run(plan.forward, "forward");
+  const outCopies = p.outputs.flatMap((o, i) => copyTo(o.node, "arena", outputs[i]!.offset));
+  if (outCopies.length) fwd.push({ k: "comment", text: "outputs" }, ...outCopies);
+  if (p.loss) fwd.push({ k: "return", e: elemsOf(p.loss)[0]! });
+
+  const bwd = run(plan.backward, "backward");
+  const gradCopies = p.grads.flatMap((g, i) => copyTo(g.node, "grads", params.slots[i]!.offset));
+  if (gradCopies.length) bwd.push({ k: "comment", text: "gradients" }, ...gradCopies);
+
+  const finish = (stmts: Stmt[], fn: Fn): Stmt[] => {
+    const body = dropUnused(stmts);
+    const used = new Set<string>();
+    walk(body, (e) => S.refs(e, used));
+    // Leaves and values saved by forward are loaded once at the top, under their own names.
+    const loads: Stmt[] = [...used]
+      .filter((nm) => loadable.has(nm) && definedIn.get(nm) !== fn)
+      .sort((x, y) => loadOrder(loadable.get(x)!) - loadOrder(loadable.get(y)!))
+      .map((nm) => ({ k: "const", name: nm, e: loadable.get(nm)! }));
+    return [...loads, ...body];
+  };
+  const forward = finish(fwd, "forward");
+  const backward = p.loss ? finish(bwd, "backward") : [];
+  const helpers = new Set<string>();
+  walk([...forward, ...backward], (e) => collectCalls(e, helpers));
+
+  return {
+    layout: {
+      name: m.name,
+      source: m.source,
+      params: params.slots,
+      paramSize: params.total,
+      inputs: inputs.slots,
+      inputSize: inputs.total,
+      outputs,
+      arenaSize: plan.arenaSize,
+      hasLoss: p.loss !== undefined,
+    },
+    forward,
+    backward,
+    helpers: [...helpers].sort(),
+    naiveArenaSize: plan.naiveSize,
+  };
+}
+
+/** A node seen as one element of itself: for applying an elementwise op's template inside a loop. */
+function scalarNode(n: Node): Node {
+  return { ...n, shape: [], inputs: n.inputs.map((i) => ({ ...i, shape: [] })) };
+}
+
+/** Saved arena values first, then params, then inputs — each in memory order. */
+function loadOrder(e: SExpr): number {
+  if (e.k !== "idx" || typeof e.i !== "number") return 0;
+  return { arena: 0, params: 1, inputs: 2, grads: 3 }[e.arr as Buffer] * 1e9 + e.i;
+}
+
+/** Visits every expression in a statement tree. */
+export function walk(stmts: readonly Stmt[], f: (e: SExpr) => void): void {
+  for (const s of stmts) {
+    if (s.k === "comment") continue;
+    if (s.k === "for") {
+      f(s.n);
+      walk(s.body, f);
+      continue;
+    }
+    if (s.k === "set") f(s.target);
+    f(s.e);
+  }
+}
+
+/** Removes `const`s nobody reads (every statement is pure), and comments left heading nothing. */
+function dropUnused(stmts: readonly Stmt[]): Stmt[] {
+  let cur = [...stmts];
+  for (;;) {
+    const used = new Set<string>();
+    walk(cur, (e) => S.refs(e, used));
+    const next = cur.filter((s) => s.k !== "const" || used.has(s.name));
+    if (next.length === cur.length) break;
+    cur = next;
+  }
+  return cur.filter((s, i) => s.k !== "comment" || (cur[i + 1] !== undefined && cur[i + 1]!.k !== "comment"));
+}
+
+function collectCalls(e: SExpr, out: Set<string>): void {
+  switch (e.k) {
+    case "call":
+      if (!e.fn.startsWith("Math.")) out.add(e.fn);
+      e.args.forEach((a) => collectCalls(a, out));
+      break;
+    case "un":
+      collectCalls(e.x, out);
+      break;
+    case "bin":
+      collectCalls(e.a, out);
+      collectCalls(e.b, out);
+      break;
+    case "cond":
+      [e.c, e.a, e.b].forEach((a) => collectCalls(a, out));
+      break;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The memory plan: how each scheduled node is computed (unrolled to scalars
+ * or as a loop kernel), which elementwise nodes are fused into the kernel
+ * that consumes them, and where every stored value lives — one arena, with
+ * offsets assigned by liveness so values whose lifetimes do not overlap share
+ * space, and in-place reuse for elementwise kernels.
+ */
+import type { Node } from "../ir/graph.ts";
+import { opDef } from "../ir/ops.ts";
+import { size } from "../ir/shape.ts";
+import type { Schedule } from "./schedule.ts";
+
+export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
+export type Fn = "forward" | "backward";
+
+export interface NodePlan {
+  readonly mode: Mode;
+  readonly fn: Fn;
+  /** Position in forward-then-backward order. */
+  readonly pos: number;
+  /** The consumer whose kernel computes this node inline (never stored). */
+  fusedInto?: number;
+  /** Where the value is stored, if it is. */
+  store?: { readonly arr: "arena" | "grads"; readonly offset: number };
+}
+
+export interface Plan extends Schedule {
+  readonly nodes: ReadonlyMap<number, NodePlan>;
+  /** Outputs occupy the start of the arena, in order. */
+  readonly outputOffsets: readonly number[];
+  readonly arenaSize: number;
+  /** What the arena would take with no reuse (every stored value its own slot). */
+  readonly naiveSize: number;
+  readonly unrollLimit: number;
+  /** Non-view source of a node (through reshape/broadcast/transpose). */
+  source(n: Node): Node;
+}
+
+export interface PlanOptions {
+  /** Nodes whose work (elements × reduction length) is at most this are unrolled to scalars. */
+  unrollLimit?: number;
+}
+
+export const DEFAULT_UNROLL_LIMIT = 32;
+
+/** Elements touched to compute a node: what decides unrolled vs loop. */
+export function work(n: Node): number {
+  const def = opDef(n.op);
+  if (def.kind === "reduce" || def.kind === "rowwise") return size(n.inputs[0]!.shape);
+  if (def.kind === "matmul") return size(n.shape) * n.inputs[0]!.shape[1]!;
+  return size(n.shape);
+}
+
+const isView = (n: Node) => opDef(n.op).kind === "view";
+
+export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
+  const T = opts.unrollLimit ?? DEFAULT_UNROLL_LIMIT;
+  const p = s.program;
+  const order = [...s.forward.map((n) => [n, "forward"] as const), ...s.backward.map((n) => [n, "backward"] as const)];
+  const nodes = new Map<number, NodePlan>();
+  order.forEach(([n, fn], pos) => {
+    const def = opDef(n.op);
+    const mode: Mode =
+      n.op === "const" ? "const" : def.kind === "leaf" ? "leaf" : def.kind === "view" ? "view" : work(n) <= T ? "unroll" : "loop";
+    if (!nodes.has(n.id)) nodes.set(n.id, { mode, fn, pos });
+  });
+  const source = (n: Node): Node => (isView(n) ? source(n.inputs[0]!) : n);
+  const byId = new Map(order.map(([n]) => [n.id, n]));
+
+  // Who reads each (non-view) value; views are looked through.
+  const users = new Map<number, Node[]>();
+  for (const [n] of order) {
+    if (isView(n) || opDef(n.op).kind === "leaf") continue;
+    for (const i of n.inputs) {
+      const src = source(i);
+      (users.get(src.id) ?? users.set(src.id, []).get(src.id)!).push(n);
+    }
+  }
+  const outputRoots = new Set(p.outputs.map((o) => source(o.node).id));
+  const gradRoots = new Map<number, number>(); // source id -> param index
+  p.grads.forEach((g, i) => gradRoots.set(source(g.node).id, i));
+  const rootIds = new Set([...outputRoots, ...gradRoots.keys(), ...(p.loss ? [p.loss.id] : [])]);
+
+  // Fusion, consumers first: an elementwise (or matmul) loop node with a single
+  // same-shape elementwise (or sum) consumer in the same function is computed inside it.
+  const hasMatmul = new Map<number, boolean>();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const [n] = order[k]!;
+    const np = nodes.get(n.id)!;
+    if (np.mode !== "loop" || np.pos !== k) continue;
+    const kind = opDef(n.op).kind;
+    hasMatmul.set(n.id, (hasMatmul.get(n.id) ?? false) || kind === "matmul");
+    const us = users.get(n.id) ?? [];
+    if (rootIds.has(n.id) || us.length !== 1) continue;
+    const c = us[0]!;
+    const cp = nodes.get(c.id)!;
+    const ck = opDef(c.op).kind;
+    if (cp.mode !== "loop" || cp.fn !== np.fn || !c.inputs.includes(n)) continue;
+    const root = groupRoot(nodes, c.id);
+    const okShape =
+      (ck === "elementwise" && size(c.shape) === size(n.shape) && c.shape.length === n.shape.length) || ck === "reduce";
+    const okKind = kind === "elementwise" || (kind === "matmul" && ck === "elementwise");
+    if (!okShape || !okKind) continue;
+    const rootIsSum = opDef(byId.get(root)!.op).kind === "reduce";
+    if ((kind === "matmul" || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
+    np.fusedInto = c.id;
+    if (hasMatmul.get(n.id)) {
+      // The whole chain up to the group's root now contains a matmul.
+      for (let r: number | undefined = c.id; r !== undefined; r = nodes.get(r)!.fusedInto) hasMatmul.set(r, true);
+    }
+  }
+
+  // Storage: which values must be in memory.
+  const stored: Node[] = [];
+  for (const [k, [n, fn]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (np.pos !== k || np.fusedInto !== undefined) continue;
+    if (np.mode === "loop") {
+      stored.push(n);
+      continue;
+    }
+    if (np.mode !== "unroll") continue;
+    const us = users.get(n.id) ?? [];
+    const readByLoop = size(n.shape) > 1 && us.some((u) => nodes.get(u.id)!.mode === "loop");
+    const crossesFn = us.some((u) => nodes.get(u.id)!.fn !== fn);
+    if (readByLoop || crossesFn || outputRoots.has(n.id)) stored.push(n);
+  }
+
+  // Fixed slots: outputs at the start of the arena, gradients straight into `grads`.
+  const outputOffsets: number[] = [];
+  let top = 0;
+  for (const o of p.outputs) {
+    outputOffsets.push(top);
+    top += size(o.node.shape);
+  }
+  const fixedArena = new Map<number, number>();
+  p.outputs.forEach((o, i) => {
+    const src = source(o.node);
+    if (!fixedArena.has(src.id) && size(src.shape) === size(o.node.shape) && nodes.get(src.id)?.mode !== "leaf" && src.op !== "const")
+      fixedArena.set(src.id, outputOffsets[i]!);
+  });
+  const paramOffsets: number[] = [];
+  p.grads.reduce((off, g) => (paramOffsets.push(off), off + size(g.param.shape)), 0);
+  const pos = (n: Node) => nodes.get(groupRoot(nodes, n.id))!.pos;
+  const naiveSize = top + stored.reduce((a, n) => a + size(n.shape), 0);
+
+  // Liveness: a value lives from its kernel to its last reader's kernel.
+  const end = new Map<number, number>();
+  for (const n of stored) end.set(n.id, Math.max(pos(n), ...(users.get(n.id) ?? []).map(pos)));
+
+  const free: { off: number; size: number }[] = [];
+  const live: { n: Node; off: number; end: number }[] = [];
+  const release = (t: number) => {
+    for (let i = live.length - 1; i >= 0; i--)
+      if (live[i]!.end < t) {
+        const l = live.splice(i, 1)[0]!;
+        free.push({ off: l.off, size: size(l.n.shape) });
+      }
+    free.sort((a, b) => a.off - b.off);
+    for (let i = free.length - 2; i >= 0; i--)
+      if (free[i]!.off + free[i]!.size === free[i + 1]!.off) {
+        free[i]!.size += free[i + 1]!.size;
+        free.splice(i + 1, 1);
+      }
+  };
+  for (const n of stored.sort((a, b) => pos(a) - pos(b))) {
+    const np = nodes.get(n.id)!;
+    const fixed = fixedArena.get(n.id);
+    if (fixed !== undefined) {
+      np.store = { arr: "arena", offset: fixed };
+      continue;
+    }
+    const g = gradRoots.get(n.id);
+    if (g !== undefined && np.fn === "backward" && (users.get(n.id) ?? []).length === 0) {
+      np.store = { arr: "grads", offset: paramOffsets[g]! };
+      continue;
+    }
+    const t = pos(n);
+    release(t);
+    const sz = size(n.shape);
+    // In place: a pure elementwise kernel may overwrite an input read at the same index that dies here.
+    const inPlace =
+      np.mode === "loop" && opDef(n.op).kind === "elementwise" && !hasMatmul.get(n.id)
+        ? live.find((l) => l.end === t && size(l.n.shape) === sz && n.inputs.some((i) => sameIndex(i, l.n, n)))
+        : undefined;
+    let off: number;
+    if (inPlace) {
+      off = inPlace.off;
+      live.splice(live.indexOf(inPlace), 1);
+    } else {
+      const slot = free.find((f) => f.size >= sz);
+      if (slot) {
+        off = slot.off;
+        slot.off += sz;
+        slot.size -= sz;
+        if (slot.size === 0) free.splice(free.indexOf(slot), 1);
+      } else {
+        off = top;
+        top += sz;
+      }
+    }
+    np.store = { arr: "arena", offset: off };
+    live.push({ n, off, end: end.get(n.id)! });
+  }
+  return { ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, source };
+}
+
+/** The id of the kernel a node is computed in: its own, or that of the root of its fusion chain. */
+export function groupRoot(nodes: ReadonlyMap<number, NodePlan>, id: number): number {
+  for (let f = nodes.get(id)?.fusedInto; f !== undefined; f = nodes.get(id)?.fusedInto) id = f;
+  return id;
+}
+
+/** Does `consumer` read `input` (possibly through a reshape of `src`) at its own flat index? */
+function sameIndex(input: Node, src: Node, consumer: Node): boolean {
+  let x = input;
+  while (x.op === "reshape") x = x.inputs[0]!;
+  return x === src && size(input.shape) === size(consumer.shape) && input.shape.length === consumer.shape.length;
+}
