@@ -93,7 +93,7 @@ const F32_RTOL = 1e-4;
 const F32_ATOL = 1e-6;
 
 export async function checkModel(model: Model, opts: CheckOptions = {}): Promise<CheckReport> {
-  const { seed = 1, points = 2, eps = 1e-6, atol = 1e-5, rtol = 1e-3, maxPerParam = 256 } = opts;
+  const { seed = 1, points = 2, eps = 1e-6, atol = 1e-5, rtol = 1e-3, maxPerParam = 64 } = opts;
   const c64 = await compile(model, { precision: "f64", rules: opts.rules });
   const c32 = await compile(model, { precision: "f32", rules: opts.rules });
   const m64 = await importModule(c64.js);
@@ -118,9 +118,11 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
       const [lo, hi] = x.range ?? [-1, 1];
       env.set(x.name, Float64Array.from({ length: size(x.shape) }, () => rand(lo, hi)));
     }
-    const r64 = run(m64, env, Float64Array);
-    const r32 = run(m32, env, Float32Array);
-    const ref = evaluate([...(model.loss ? [model.loss] : []), ...model.outputs.map((o) => o.node)], env);
+    // A batched model is checked with a full batch first, then with a partial one (n = B - 1).
+    const n = model.batch !== undefined && pt % 2 === 1 ? Math.max(1, model.batch - 1) : model.batch;
+    const r64 = run(m64, env, Float64Array, n);
+    const r32 = run(m32, env, Float32Array, n);
+    const ref = evaluate([...(model.loss ? [model.loss] : []), ...model.outputs.map((o) => o.node)], env, new Map(), n);
 
     model.outputs.forEach((o, k) => {
       const want = ref.get(o.node.id)!;
@@ -140,7 +142,7 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
     const lossOk = Math.abs(r64.loss - refLoss) <= 1e-9 * (1 + Math.abs(refLoss));
     loss = { generated: r64.loss, reference: refLoss, ok: (loss?.ok ?? true) && lossOk };
 
-    const lossAt = () => evaluate([model.loss!], env).get(model.loss!.id)![0]!;
+    const lossAt = () => evaluate([model.loss!], env, new Map(), n).get(model.loss!.id)![0]!;
     model.params.forEach((p, k) => {
       const a = acc[k]!;
       const v = env.get(p.name)!;
@@ -176,21 +178,22 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
         }
       }
     });
-    if (!culprit && acc.some((a) => !a.ok)) culprit = localize(c64.program, env, eps, atol, rtol);
+    if (!culprit && acc.some((a) => !a.ok)) culprit = localize(c64.program, env, eps, atol, rtol, n);
   }
   const params = acc.map((a) => ({ ...a }));
   const ok = params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true);
   return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit };
 }
 
-function run(mod: GeneratedModule, env: Map<string, Float64Array>, Arr: Float32ArrayConstructor | Float64ArrayConstructor) {
+function run(mod: GeneratedModule, env: Map<string, Float64Array>, Arr: Float32ArrayConstructor | Float64ArrayConstructor, n?: number) {
   const L = mod.layout;
   const b = buffers(L, Arr);
   for (const p of L.params) b.params.set(env.get(p.name)!, p.offset);
   for (const x of L.inputs) b.inputs.set(env.get(x.name)!, x.offset);
-  const loss = mod.forward(b.params, b.inputs, b.arena) ?? NaN;
+  mod.forward(b.params, b.inputs, b.arena, n);
+  const loss = L.lossOffset !== undefined ? b.arena[L.lossOffset]! : NaN;
   const outputs = L.outputs.map((o) => Float64Array.from(b.arena.subarray(o.offset, o.offset + o.size)));
-  mod.backward?.(b.params, b.inputs, b.arena, b.grads);
+  mod.backward?.(b.params, b.inputs, b.arena, b.grads, n);
   return { loss, outputs, grads: Float64Array.from(b.grads) };
 }
 
@@ -200,12 +203,12 @@ function run(mod: GeneratedModule, env: Map<string, Float64Array>, Arr: Float32A
  * own `eval` in that input, contracted with c's adjoint. The first rule (from
  * the loss backwards) that fails is the culprit.
  */
-function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol: number, rtol: number): Culprit | undefined {
+function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol: number, rtol: number, n?: number): Culprit | undefined {
   const roots: Node[] = [
     ...p.contributions.flatMap((c) => [c.value, ...c.consumer.inputs]),
     ...p.adjoints.values(),
   ];
-  const vals = evaluate(roots, env);
+  const vals = evaluate(roots, env, new Map(), n);
   for (const { consumer: c, index, value } of p.contributions) {
     const g = vals.get(p.adjoints.get(c.id)!.id)!;
     const ins = c.inputs.map((x) => vals.get(x.id)!);

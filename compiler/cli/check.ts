@@ -3,9 +3,12 @@ import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
 import { loadSpec } from "../frontend/load.ts";
 
-/** `gradc check <spec.ts> [--seed N] [--points N] [--json]` */
+/**
+ * `gradc check <spec.ts> [--seed N] [--points N] [--samples N] [--json]`: every element of a
+ * param up to --samples elements, else --samples random ones, at --points random points.
+ */
 export async function checkCommand(argv: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(argv, { flags: ["seed", "points"], bools: ["json"] });
+  const { flags, bools, positional } = parseArgs(argv, { flags: ["seed", "points", "samples"], bools: ["json"] });
   if (positional.length !== 1) throw new GradcError("E_CLI", "check takes one spec file", { hint: "gradc check examples/xor/model.ts" });
   const int = (k: string, d: number) => {
     const v = flags.get(k)?.at(-1);
@@ -14,7 +17,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return Number(v);
   };
   const model = await loadSpec(positional[0]!);
-  const report = await checkModel(model, { seed: int("seed", 1), points: int("points", 2) });
+  const report = await checkModel(model, { seed: int("seed", 1), points: int("points", 2), maxPerParam: int("samples", 64) });
   process.stdout.write(bools.has("json") ? `${JSON.stringify(report)}\n` : `${formatReport(model.source, report)}\n`);
   return report.ok ? 0 : 1;
 }

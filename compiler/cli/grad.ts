@@ -83,7 +83,8 @@ export async function gradCommand(argv: string[]): Promise<number> {
     const buf = buffers(layout, Float64Array);
     for (const s of layout.params) buf.params[s.offset] = p.values.get(s.name)!;
     for (const s of layout.inputs) buf.inputs[s.offset] = p.values.get(s.name)!;
-    const value = mod.forward(buf.params, buf.inputs, buf.arena) as number;
+    mod.forward(buf.params, buf.inputs, buf.arena);
+    const value = buf.arena[layout.lossOffset!]!;
     mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
     const grad = layout.params.map((s) => [s.name, buf.grads[s.offset]!] as const);
     if (bools.has("json")) {

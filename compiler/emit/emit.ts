@@ -40,8 +40,6 @@ const printStmt = (s: Stmt): string => {
       return `${S.print(s.target)} ${s.op} ${S.print(s.e)};`;
     case "for":
       return `for (let ${s.v} = 0; ${s.v} < ${S.print(s.n)}; ${s.v}++) {\n${s.body.map(printStmt).join("\n")}\n}`;
-    case "return":
-      return `return ${S.print(s.e)};`;
   }
 };
 
@@ -72,16 +70,18 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
     { name: "inputs", type: "Buf" },
     { name: "arena", type: "Buf" },
   ];
+  const batch = l.layout.batch !== undefined ? [{ name: "n", initializer: String(l.layout.batch) }] : [];
   file.addFunction({
     isExported: true,
     name: "forward",
     docs: [
-      l.layout.hasLoss
-        ? "Computes the outputs into `arena` and returns the loss; saves what `backward` needs in `arena`."
-        : "Computes the outputs into `arena`.",
+      (l.layout.hasLoss
+        ? "Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs."
+        : "Computes the outputs into `arena`.") +
+        (batch.length ? `\nOnly the first \`n\` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.` : ""),
     ],
-    parameters: sig,
-    returnType: l.layout.hasLoss ? "number" : "void",
+    parameters: [...sig, ...batch],
+    returnType: "void",
     statements: l.forward.map(printStmt),
   });
   if (l.layout.hasLoss)
@@ -89,7 +89,7 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
       isExported: true,
       name: "backward",
       docs: ["Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers."],
-      parameters: [...sig, { name: "grads", type: "Buf" }],
+      parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
       statements: l.backward.map(printStmt),
     });

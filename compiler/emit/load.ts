@@ -9,8 +9,8 @@ export type Buf = Float32Array | Float64Array;
 
 export interface GeneratedModule {
   readonly layout: Layout;
-  forward(params: Buf, inputs: Buf, arena: Buf): number | void;
-  backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void;
+  forward(params: Buf, inputs: Buf, arena: Buf, n?: number): void;
+  backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
 }
 
 export async function importModule(js: string): Promise<GeneratedModule> {

@@ -16,7 +16,7 @@ import { GradcError, type Where } from "../errors.ts";
 import { B, Graph, type Node } from "../ir/graph.ts";
 import { type Init, type Leaf, type Model, type Output, checkName } from "../ir/model.ts";
 import { OPS, type OpDef } from "../ir/ops.ts";
-import type { Shape } from "../ir/shape.ts";
+import { type Shape, size } from "../ir/shape.ts";
 
 type Ops = typeof OPS;
 type ArityOf<K extends keyof Ops> = Ops[K] extends { arity: infer A } ? A : never;
@@ -89,6 +89,8 @@ export class Builder {
   private readonly names = new Map<number, string>();
   private readonly locs = new Map<number, Where>();
   private readonly declared = new Map<string, Where>();
+  private maxBatch?: number;
+  private readonly batchedMemo = new Map<number, boolean>();
 
   constructor(
     readonly modelName: string,
@@ -133,17 +135,69 @@ export class Builder {
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
       throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} is not a list of positive integers`, {
         ...this.locate(),
-        hint: "write shapes as [rows, cols]; [] is a scalar",
+        hint: 'write shapes as [rows, cols]; [] is a scalar; "batch" only as the first axis of an input',
       });
     return [...shape];
   }
 
-  input(name: string, shape: number[], opts: InputOptions = {}): T {
+  /** Is the leading axis of `n` the batch axis (one row per example)? */
+  private batched(n: Node): boolean {
+    const hit = this.batchedMemo.get(n.id);
+    if (hit !== undefined) return hit;
+    const kind = (OPS as Record<string, OpDef>)[n.op]!.kind;
+    const r =
+      n.op === "input"
+        ? n.attrs.batch === 1
+        : kind === "elementwise" || n.op === "broadcast"
+          ? n.inputs.some((i) => i.shape.length === n.shape.length && this.batched(i))
+          : n.op === "matmul" || n.op === "softmax"
+            ? this.batched(n.inputs[0]!)
+            : n.op === "logsumexp" || n.op === "reshape"
+              ? n.shape.length > 0 && n.shape[0] === n.inputs[0]!.shape[0] && this.batched(n.inputs[0]!)
+              : n.op === "sum"
+                ? !(n.attrs.axes as number[]).some((a) => a === 0 || a === -n.inputs[0]!.shape.length) && this.batched(n.inputs[0]!)
+                : false;
+    this.batchedMemo.set(n.id, r);
+    return r;
+  }
+
+  /** Zeros the padding rows (n..B-1) of a batched value before it is reduced over the batch axis. */
+  private maskRows(x: Node, axes: readonly number[] | undefined): Node {
+    const ax = axes ?? x.shape.map((_, i) => i);
+    if (!this.batched(x) || !ax.some((a) => a === 0 || a === -x.shape.length)) return x;
+    const mask = this.graph.mk("batchMask", [], { max: this.maxBatch! });
+    const rows = this.b.broadcast(this.b.reshape(mask, [this.maxBatch!, ...x.shape.slice(1).map(() => 1)]), x.shape);
+    return this.b.where(rows, x, 0);
+  }
+
+  /**
+   * Declares the largest batch a step takes; inputs then use "batch" for their
+   * leading axis, and a step may run on any n <= size examples: `mean` and `sum`
+   * over the batch axis count only the first n rows.
+   */
+  batch(size: number): number {
+    return this.at(() => {
+      if (!Number.isInteger(size) || size < 1 || size > 1 << 20)
+        throw new GradcError("E_BAD_ATTR", `batch size ${String(size)} is not a positive integer`, { ...this.locate(), hint: "write m.batch(64)" });
+      if (this.maxBatch !== undefined && this.maxBatch !== size)
+        throw new GradcError("E_BAD_ATTR", `batch size set twice (${this.maxBatch}, then ${size})`, { ...this.locate(), hint: "call m.batch once" });
+      this.maxBatch = size;
+      return size;
+    });
+  }
+
+  input(name: string, shape: (number | "batch")[], opts: InputOptions = {}): T {
     return this.at(() => {
       const where = this.claim(name, "input");
-      const s = this.shapeOf(shape, `input '${name}'`);
-      const node = this.graph.mk("input", [], { name, shape: s });
-      this.inputs.push({ name, node, shape: s, where, ...(opts.range ? { range: opts.range } : {}) });
+      const batched = Array.isArray(shape) && shape[0] === "batch";
+      if (batched && this.maxBatch === undefined)
+        throw new GradcError("E_BAD_ATTR", `input '${name}' has a "batch" axis but no batch size is declared`, {
+          ...where,
+          hint: "declare it first: m.batch(64)",
+        });
+      const s = this.shapeOf(batched ? [this.maxBatch, ...shape.slice(1)] : shape, `input '${name}'`);
+      const node = this.graph.mk("input", [], { name, shape: s, ...(batched ? { batch: 1 } : {}) });
+      this.inputs.push({ name, node, shape: s, where, ...(batched ? { batched } : {}), ...(opts.range ? { range: opts.range } : {}) });
       return this.t(node);
     });
   }
@@ -217,13 +271,22 @@ export class Builder {
     return this.at(() => this.t(this.b.broadcast(this.node(x), this.shapeOf(shape, "broadcast"))));
   }
   sum(x: T, axes?: number[]): T {
-    return this.at(() => this.t(this.b.sum(this.node(x), axes)));
-  }
-  mean(x: T, axes?: number[]): T {
     return this.at(() => {
       const n = this.node(x);
       this.graph.mk("sum", [n], { axes: axes ?? n.shape.map((_, i) => i) }); // validates axes first
-      return this.t(this.b.mean(n, axes));
+      return this.t(this.b.sum(this.maskRows(n, axes), axes));
+    });
+  }
+  /** Mean over `axes` (default all); over the batch axis it divides by n, the real examples. */
+  mean(x: T, axes?: number[]): T {
+    return this.at(() => {
+      const n = this.node(x);
+      const s = this.graph.mk("sum", [n], { axes: axes ?? n.shape.map((_, i) => i) }); // validates axes first
+      const masked = this.maskRows(n, axes);
+      if (masked === n) return this.t(this.b.mean(n, axes));
+      const rest = size(n.shape) / size(s.shape) / this.maxBatch!;
+      const count = this.b.mul(this.graph.mk("batchSize", [], { max: this.maxBatch! }), rest);
+      return this.t(this.b.div(this.b.sum(masked, axes), count));
     });
   }
   softmax(x: T): T {
@@ -271,6 +334,7 @@ export class Builder {
       params: this.params,
       outputs: this.outputs,
       loss: this.lossNode,
+      ...(this.maxBatch !== undefined ? { batch: this.maxBatch } : {}),
       names: this.names,
       where: this.locs,
     };

@@ -32,10 +32,13 @@ export class ShapeError extends Error {
   }
 }
 
+/** Attribute values keyed exactly: JSON would print -0 as 0 and NaN, ±Infinity as null, merging distinct constants. */
+const exact = (v: AttrValue): string =>
+  typeof v === "number" ? (Object.is(v, -0) ? "-0" : String(v)) : typeof v === "string" ? JSON.stringify(v) : `[${v.map(exact).join(",")}]`;
 const attrKey = (attrs: Attrs): string =>
   Object.keys(attrs)
     .sort()
-    .map((k) => `${k}=${JSON.stringify(attrs[k])}`)
+    .map((k) => `${k}=${exact(attrs[k]!)}`)
     .join(",");
 
 export class Graph {

@@ -19,6 +19,8 @@ export function evaluate(
   roots: readonly Node[],
   leaves: Bindings,
   overrides: ReadonlyMap<number, Float64Array> = new Map(),
+  /** Real examples in a batched step (default: the full compiled batch). */
+  batch?: number,
 ): Map<number, Float64Array> {
   const vals = new Map<number, Float64Array>();
   for (const n of topo(roots)) {
@@ -28,6 +30,12 @@ export function evaluate(
       continue;
     }
     const def = opDef(n.op);
+    if (n.op === "batchSize" || n.op === "batchMask") {
+      const max = n.attrs.max as number;
+      const k = batch ?? max;
+      vals.set(n.id, n.op === "batchSize" ? Float64Array.of(k) : Float64Array.from({ length: max }, (_, r) => (r < k ? 1 : 0)));
+      continue;
+    }
     if (n.op === "input" || n.op === "param") {
       const name = n.attrs.name as string;
       const v = lookup(leaves, name);

@@ -14,9 +14,9 @@ export type Init =
   | "xavierNormal"
   | "he" // He normal: N(0, 2 / fan_in)
   | "heUniform"
-  | { uniform: [number, number] }
-  | { normal: [number, number] } // mean, std
-  | { value: number[] }; // explicit values (hand-set weights)
+  | { readonly uniform: readonly [number, number] }
+  | { readonly normal: readonly [number, number] } // mean, std
+  | { readonly value: readonly number[] }; // explicit values (hand-set weights)
 
 export interface Leaf {
   readonly name: string;
@@ -24,6 +24,8 @@ export interface Leaf {
   readonly shape: Shape;
   /** Params: how the runtime initializes them. */
   readonly init?: Init;
+  /** Inputs: the leading axis is the batch axis. */
+  readonly batched?: boolean;
   /** Inputs: where `gradc check` samples them. Defaults to [-1, 1]. */
   readonly range?: readonly [number, number];
   readonly where?: Where;
@@ -44,6 +46,8 @@ export interface Model {
   readonly params: readonly Leaf[];
   readonly outputs: readonly Output[];
   readonly loss?: Node;
+  /** The compiled (maximum) batch size, when inputs have a "batch" axis. */
+  readonly batch?: number;
   /** Spec names of intermediate nodes (`h1`), by node id. */
   readonly names: ReadonlyMap<number, string>;
   /** Where each named node was declared. */

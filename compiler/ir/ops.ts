@@ -74,13 +74,22 @@ function elementwise<A extends number>(o: {
     vjp,
     eval(ins, node) {
       const n = size(node.shape);
-      const maps = node.inputs.map((x) => broadcastIndex(node.shape, x.shape));
       const out = new Float64Array(n);
-      const args = new Array<number>(ins.length);
-      for (let i = 0; i < n; i++) {
-        for (let k = 0; k < ins.length; k++) args[k] = ins[k]![maps[k]![i]!]!;
-        out[i] = o.f(...args);
-      }
+      const f = o.f;
+      // Same-shape inputs index directly; broadcast ones through a (cached) index map.
+      const get = ins.map((x, k) => {
+        if (x.length === n) return (i: number) => x[i]!;
+        if (x.length === 1) return () => x[0]!;
+        const m = bcastMap(node, k);
+        return (i: number) => x[m[i]!]!;
+      });
+      if (ins.length === 1) {
+        const [a] = get as [(i: number) => number];
+        for (let i = 0; i < n; i++) out[i] = f(a(i));
+      } else if (ins.length === 2) {
+        const [a, b] = get as [(i: number) => number, (i: number) => number];
+        for (let i = 0; i < n; i++) out[i] = f(a(i), b(i));
+      } else for (let i = 0; i < n; i++) out[i] = f(...get.map((g) => g(i)));
       return out;
     },
     lower(ins, node) {
@@ -115,6 +124,14 @@ const unary = (o: {
 const recip = (b: B, x: Node) => b.div(1, x);
 const sqrtOf = (b: B, x: Node) => b.op("sqrt", x);
 
+const bcastMaps = new WeakMap<Node, Int32Array[]>();
+/** Flat index into input k for each output element of an elementwise node (memoized per node). */
+function bcastMap(node: Node, k: number): Int32Array {
+  let ms = bcastMaps.get(node);
+  if (!ms) bcastMaps.set(node, (ms = []));
+  return (ms[k] ??= broadcastIndex(node.shape, node.inputs[k]!.shape));
+}
+
 /** Index of the last axis, for row-wise ops (softmax, logsumexp). */
 const rows = (shape: Shape) => {
   const n = shape.length ? shape[shape.length - 1]! : 1;
@@ -138,6 +155,20 @@ export const OPS = {
   // ---- leaves --------------------------------------------------------------
   input: leaf("a value the caller supplies each step (features, targets)"),
   param: leaf("a trainable parameter; gradients are taken with respect to these"),
+  batchSize: {
+    arity: 0,
+    kind: "leaf",
+    doc: "n, the number of real examples in this step (1 <= n <= the compiled batch size)",
+    shape: () => [],
+    vjp: null,
+  },
+  batchMask: {
+    arity: 0,
+    kind: "leaf",
+    doc: "[B] with 1 for the first n rows and 0 for the padding rows",
+    shape: (_, attrs) => [attrs.max as number],
+    vjp: null,
+  },
   const: {
     arity: 0,
     kind: "leaf",
@@ -167,7 +198,10 @@ export const OPS = {
     // d(a/b)/db = -(a/b)/b reuses the output.
     vjp: (g, [, y], out, b) => [b.div(g, y!), b.neg(b.div(b.mul(g, out), y!))],
   }),
-  neg: unary({ doc: "-x", mathjs: "unaryMinus", f: (x) => -x, emit: S.neg, d: null }),
+  neg: elementwise({
+    doc: "-x", arity: 1, mathjs: "unaryMinus", f: (x) => -x, emit: S.neg,
+    vjp: (g, _, __, b) => [b.neg(g)], // d/dx -x = -1
+  }),
   pow: elementwise({
     doc: "x ^ y (real: NaN for a negative base with a fractional exponent)", arity: 2, mathjs: "pow",
     f: Math.pow,
@@ -203,7 +237,11 @@ export const OPS = {
   where: elementwise({
     doc: "where(c, a, b): a where c != 0, else b; the unselected branch gets exactly 0 (never NaN)", arity: 3,
     f: (c, a, b) => (c !== 0 ? a : b),
-    emit: (c, a, b) => S.cond(S.bin("!==", c, S.num(0)), a, b),
+    // A 0/1 condition written as `t ? 1 : 0` selects on `t` directly.
+    emit: (c, a, b) =>
+      c.k === "cond" && c.a.k === "num" && c.a.v === 1 && c.b.k === "num" && c.b.v === 0
+        ? S.cond(c.c, a, b)
+        : S.cond(S.bin("!==", c, S.num(0)), a, b),
     vjp: (g, [c], _, b) => [null, b.where(c!, g, 0), b.where(c!, 0, g)],
   }),
 

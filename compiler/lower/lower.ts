@@ -21,12 +21,12 @@ export type Stmt =
   | { readonly k: "const"; readonly name: string; readonly e: SExpr }
   | { readonly k: "let"; readonly name: string; readonly e: SExpr }
   | { readonly k: "set"; readonly target: SExpr; readonly op: "=" | "+="; readonly e: SExpr }
-  | { readonly k: "for"; readonly v: string; readonly n: SExpr; readonly body: readonly Stmt[] }
-  | { readonly k: "return"; readonly e: SExpr };
+  | { readonly k: "for"; readonly v: string; readonly n: SExpr; readonly body: readonly Stmt[] };
 
 /** The buffers every generated function takes, by their parameter names. */
 export const BUFFERS = ["params", "inputs", "arena", "grads"] as const;
-export type Buffer = (typeof BUFFERS)[number];
+/** `mask` is virtual: element i of the batch mask is `i < n ? 1 : 0`, never stored. */
+export type Buffer = (typeof BUFFERS)[number] | "mask";
 
 export interface Slot {
   readonly name: string;
@@ -44,8 +44,12 @@ export interface Layout {
   readonly inputSize: number;
   /** Outputs live at the start of the arena. */
   readonly outputs: readonly Slot[];
-  /** Outputs, then every planned intermediate. */
+  /** Outputs, then every planned intermediate, then the loss. */
   readonly arenaSize: number;
+  /** Where `forward` writes the loss. */
+  readonly lossOffset?: number;
+  /** The compiled batch size B: functions take n <= B real examples (rows n..B-1 of batched inputs must be finite, e.g. zero). */
+  readonly batch?: number;
   readonly hasLoss: boolean;
 }
 
@@ -92,7 +96,10 @@ const slots = <T extends { name: string; shape: Shape }>(xs: readonly T[]) => {
 const contiguous = (a: Access, shape: Shape) => strides(shape).every((s, d) => shape[d] === 1 || s === a.st[d]);
 const unflat = (shape: Shape, i: number) => strides(shape).map((s, d) => Math.floor(i / s) % shape[d]!);
 const at = (a: Access, vars: readonly SExpr[]) =>
-  S.idx(a.arr, vars.reduce((e, v, d) => S.iadd(e, S.imul(v, S.num(a.st[d]!))), S.num(a.base) as SExpr));
+  element(a.arr, vars.reduce((e, v, d) => S.iadd(e, S.imul(v, S.num(a.st[d]!))), S.num(a.base) as SExpr));
+/** A buffer element; for the virtual batch mask, the comparison that defines it. */
+const element = (arr: Buffer, i: SExpr): SExpr =>
+  arr === "mask" ? S.cond(S.bin("<", i, S.ref("n")), S.num(1), S.num(0)) : S.idx(arr, i);
 
 export function lower(plan: Plan): Lowered {
   const p = plan.program;
@@ -103,6 +110,8 @@ export function lower(plan: Plan): Lowered {
   const inputs = slots(m.inputs.map((l) => ({ name: l.name, shape: l.shape, ...(l.range ? { range: l.range } : {}) })));
   const outputs = p.outputs.map((o, i) => ({ name: o.name, shape: [...o.node.shape], offset: plan.outputOffsets[i]!, size: size(o.node.shape) }));
   const leafAccess = new Map<number, Access>();
+  for (const n of [...plan.forward, ...plan.backward])
+    if (n.op === "batchMask") leafAccess.set(n.id, { arr: "mask", base: 0, st: [1] });
   m.params.forEach((l, i) => leafAccess.set(l.node.id, { arr: "params", base: params.slots[i]!.offset, st: strides(l.shape) }));
   m.inputs.forEach((l, i) => leafAccess.set(l.node.id, { arr: "inputs", base: inputs.slots[i]!.offset, st: strides(l.shape) }));
 
@@ -174,6 +183,8 @@ export function lower(plan: Plan): Lowered {
     const def = opDef(n.op);
     let es: SExpr[];
     if (n.op === "const") es = def.lower!([], n, noTemps);
+    else if (n.op === "batchSize") es = [S.ref("n")];
+    else if (n.op === "batchMask") es = Array.from({ length: size(n.shape) }, (_, i) => element("mask", S.num(i)));
     else if (def.kind === "leaf" && size(n.shape) <= T) {
       const a = leafAccess.get(n.id)!;
       es = Array.from({ length: size(n.shape) }, (_, i) => {
@@ -245,6 +256,9 @@ export function lower(plan: Plan): Lowered {
     if (pin) return pin;
     const src = plan.source(x);
     if (src.op === "const") return elemsOf(src)[0]!;
+    // A view of a one-element value (a broadcast scalar adjoint, say) is that value everywhere.
+    if (size(src.shape) === 1 && src.op !== "batchMask" && !access.has(src.id) && plan.nodes.get(src.id)?.fusedInto === undefined)
+      return elemsOf(src)[0]!;
     if (plan.nodes.get(x.id)?.fusedInto !== undefined) {
       // A fused producer: computed right here, at the same index, into a loop-local const.
       const ins = x.inputs.map((i) => [read(i, x.shape, vars, flat, body, pinned)]);
@@ -256,11 +270,11 @@ export function lower(plan: Plan): Lowered {
       const es = elems.get(x.id);
       if (es) return es[0]!;
       const a = accessOf(x);
-      return a ? S.idx(a.arr, a.base) : elemsOf(x)[0]!;
+      return a ? element(a.arr, S.num(a.base)) : elemsOf(x)[0]!;
     }
     const a = accessOf(x);
     if (!a) throw new Error(`internal: ${x.op}#${x.id} is read by a loop but not stored`);
-    if (flat) return S.idx(a.arr, S.iadd(S.num(a.base), flat));
+    if (flat) return element(a.arr, S.iadd(S.num(a.base), flat));
     const off = shape.length - x.shape.length;
     return at(a, x.shape.map((d, i) => (d === 1 ? S.num(0) : vars[i + off]!)));
   };
@@ -516,7 +530,9 @@ export function lower(plan: Plan): Lowered {
   const fwd = run(plan.forward, "forward");
   const outCopies = p.outputs.flatMap((o, i) => copyTo(o.node, "arena", outputs[i]!.offset));
   if (outCopies.length) fwd.push({ k: "comment", text: "outputs" }, ...outCopies);
-  if (p.loss) fwd.push({ k: "return", e: elemsOf(p.loss)[0]! });
+  // The loss goes to an arena slot, not a return value: returning a double boxes it (one allocation per call).
+  const lossOffset = plan.arenaSize;
+  if (p.loss) fwd.push({ k: "set", target: S.idx("arena", lossOffset), op: "=", e: elemsOf(p.loss)[0]! });
 
   const bwd = run(plan.backward, "backward");
   const gradCopies = p.grads.flatMap((g, i) => copyTo(g.node, "grads", params.slots[i]!.offset));
@@ -547,7 +563,9 @@ export function lower(plan: Plan): Lowered {
       inputs: inputs.slots,
       inputSize: inputs.total,
       outputs,
-      arenaSize: plan.arenaSize,
+      arenaSize: plan.arenaSize + (p.loss ? 1 : 0),
+      ...(p.loss ? { lossOffset } : {}),
+      ...(m.batch !== undefined ? { batch: m.batch } : {}),
       hasLoss: p.loss !== undefined,
     },
     forward,
@@ -565,7 +583,8 @@ function scalarNode(n: Node): Node {
 /** Saved arena values first, then params, then inputs — each in memory order. */
 function loadOrder(e: SExpr): number {
   if (e.k !== "idx" || typeof e.i !== "number") return 0;
-  return { arena: 0, params: 1, inputs: 2, grads: 3 }[e.arr as Buffer] * 1e9 + e.i;
+  const rank: Record<string, number> = { arena: 0, params: 1, inputs: 2, grads: 3 };
+  return (rank[e.arr] ?? 4) * 1e9 + e.i;
 }
 
 /** Visits every expression in a statement tree. */

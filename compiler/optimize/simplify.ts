@@ -14,25 +14,22 @@ import { sameShape } from "../ir/shape.ts";
 
 type Rule = (n: Node, b: B) => Node | undefined;
 
-const isConst = (n: Node, v?: number) => n.op === "const" && (v === undefined || n.attrs.value === v);
-/** A constant, or a constant broadcast to a shape. */
+/** A constant, possibly seen through views (reshaped or broadcast). */
 const constValue = (n: Node): number | undefined =>
-  n.op === "const" ? (n.attrs.value as number) : n.op === "broadcast" && n.inputs[0]!.op === "const" ? (n.inputs[0]!.attrs.value as number) : undefined;
+  n.op === "const" ? (n.attrs.value as number) : opDef(n.op).kind === "view" ? constValue(n.inputs[0]!) : undefined;
+const isConst = (n: Node, v?: number) => {
+  const c = constValue(n);
+  return c !== undefined && (v === undefined || c === v);
+};
 const fit = (b: B, x: Node, like: Node) => (sameShape(x.shape, like.shape) ? x : b.broadcast(x, like.shape));
 
 const RULES: Rule[] = [
-  // Constant folding: an elementwise op of scalar constants is a constant.
-  (n, b) =>
-    opDef(n.op).kind === "elementwise" && n.inputs.every((i) => isConst(i))
-      ? b.c(opDef(n.op).eval!(n.inputs.map((i) => Float64Array.of(i.attrs.value as number)), n)[0]!)
-      : undefined,
-  // An elementwise op of (broadcast) constants is a broadcast constant: fold it before it is materialized.
+  // Constant folding: an elementwise op of (reshaped, broadcast) constants is a constant of its shape.
   (n, b) => {
-    if (opDef(n.op).kind !== "elementwise" || !n.inputs.some((i) => i.op === "broadcast")) return undefined;
-    const cs = n.inputs.map((i) => (i.op === "broadcast" ? i.inputs[0]! : i));
-    if (!cs.every((c) => isConst(c))) return undefined;
-    const v = opDef(n.op).eval!(cs.map((c) => Float64Array.of(c.attrs.value as number)), { ...n, shape: [], inputs: cs });
-    return b.broadcast(b.c(v[0]!), n.shape);
+    if (opDef(n.op).kind !== "elementwise" || !n.inputs.every((i) => isConst(i))) return undefined;
+    const cs = n.inputs.map((i) => b.c(constValue(i)!));
+    const v = opDef(n.op).eval!(cs.map((c) => Float64Array.of(c.attrs.value as number)), { ...n, shape: [], inputs: cs })[0]!;
+    return fit(b, b.c(v), n);
   },
   // x + 0, 0 + x, x - 0
   (n, b) => {

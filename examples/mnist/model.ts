@@ -3,8 +3,9 @@
 import type { ModelBuilder } from "../../compiler/frontend/dsl.ts";
 
 export default (m: ModelBuilder) => {
-  const x = m.input("x", [64, 784], { range: [0, 1] });
-  const y = m.input("y", [64, 10], { range: [0, 1] });
+  m.batch(64);
+  const x = m.input("x", ["batch", 784], { range: [0, 1] });
+  const y = m.input("y", ["batch", 10], { range: [0, 1] });
   const W1 = m.param("W1", [784, 128], { init: "he" });
   const b1 = m.param("b1", [1, 128], { init: "zeros" });
   const W2 = m.param("W2", [128, 10], { init: "xavier" });
