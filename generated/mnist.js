@@ -22,169 +22,356 @@ const layout = {
   hasLoss: true
 };
 function forward(params, inputs, arena, n = 64) {
-  for (let i0 = 0; i0 < 64; i0++) {
-    for (let j1 = 0; j1 < 128; j1++) {
-      arena[640 + i0 * 128 + j1] = 0;
+  for (let i = 0; i < 64; i += 4) {
+    const c0 = 640 + i * 128;
+    const c1 = 640 + (i + 1) * 128;
+    const c2 = 640 + (i + 2) * 128;
+    const c3 = 640 + (i + 3) * 128;
+    for (let j = 0; j < 128; j++) {
+      arena[c0 + j] = 0;
+      arena[c1 + j] = 0;
+      arena[c2 + j] = 0;
+      arena[c3 + j] = 0;
     }
-    for (let p2 = 0; p2 < 784; p2++) {
-      const a = inputs[i0 * 784 + p2];
-      for (let j1 = 0; j1 < 128; j1++) {
-        arena[640 + i0 * 128 + j1] += a * params[p2 * 128 + j1];
+    for (let p = 0; p < 784; p += 4) {
+      const x00 = inputs[i * 784 + p];
+      const x01 = inputs[i * 784 + (p + 1)];
+      const x02 = inputs[i * 784 + (p + 2)];
+      const x03 = inputs[i * 784 + (p + 3)];
+      const x10 = inputs[(i + 1) * 784 + p];
+      const x11 = inputs[(i + 1) * 784 + (p + 1)];
+      const x12 = inputs[(i + 1) * 784 + (p + 2)];
+      const x13 = inputs[(i + 1) * 784 + (p + 3)];
+      const x20 = inputs[(i + 2) * 784 + p];
+      const x21 = inputs[(i + 2) * 784 + (p + 1)];
+      const x22 = inputs[(i + 2) * 784 + (p + 2)];
+      const x23 = inputs[(i + 2) * 784 + (p + 3)];
+      const x30 = inputs[(i + 3) * 784 + p];
+      const x31 = inputs[(i + 3) * 784 + (p + 1)];
+      const x32 = inputs[(i + 3) * 784 + (p + 2)];
+      const x33 = inputs[(i + 3) * 784 + (p + 3)];
+      const b0 = p * 128;
+      const b1 = (p + 1) * 128;
+      const b2 = (p + 2) * 128;
+      const b3 = (p + 3) * 128;
+      for (let j = 0; j < 128; j++) {
+        const y0 = params[b0 + j];
+        const y1 = params[b1 + j];
+        const y2 = params[b2 + j];
+        const y3 = params[b3 + j];
+        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
+        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
+        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
+        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
       }
     }
-    for (let j1 = 0; j1 < 128; j1++) {
-      const add0_v = arena[640 + i0 * 128 + j1] + params[100352 + j1];
-      arena[640 + i0 * 128 + j1] = add0_v > 0 ? add0_v : 0;
+    for (let j = 0; j < 128; j++) {
+      const add0_v = arena[c0 + j] + params[100352 + j];
+      arena[c0 + j] = add0_v > 0 ? add0_v : 0;
+    }
+    for (let j = 0; j < 128; j++) {
+      const add0_v2 = arena[c1 + j] + params[100352 + j];
+      arena[c1 + j] = add0_v2 > 0 ? add0_v2 : 0;
+    }
+    for (let j = 0; j < 128; j++) {
+      const add0_v3 = arena[c2 + j] + params[100352 + j];
+      arena[c2 + j] = add0_v3 > 0 ? add0_v3 : 0;
+    }
+    for (let j = 0; j < 128; j++) {
+      const add0_v4 = arena[c3 + j] + params[100352 + j];
+      arena[c3 + j] = add0_v4 > 0 ? add0_v4 : 0;
     }
   }
-  for (let i3 = 0; i3 < 64; i3++) {
-    for (let j4 = 0; j4 < 10; j4++) {
-      arena[8832 + i3 * 10 + j4] = 0;
+  for (let i = 0; i < 64; i += 4) {
+    const c0 = 8832 + i * 10;
+    const c1 = 8832 + (i + 1) * 10;
+    const c2 = 8832 + (i + 2) * 10;
+    const c3 = 8832 + (i + 3) * 10;
+    for (let j = 0; j < 10; j++) {
+      arena[c0 + j] = 0;
+      arena[c1 + j] = 0;
+      arena[c2 + j] = 0;
+      arena[c3 + j] = 0;
     }
-    for (let p5 = 0; p5 < 128; p5++) {
-      const a_ = arena[640 + i3 * 128 + p5];
-      for (let j4 = 0; j4 < 10; j4++) {
-        arena[8832 + i3 * 10 + j4] += a_ * params[100480 + p5 * 10 + j4];
+    for (let p = 0; p < 128; p += 4) {
+      const x00 = arena[640 + i * 128 + p];
+      const x01 = arena[640 + i * 128 + (p + 1)];
+      const x02 = arena[640 + i * 128 + (p + 2)];
+      const x03 = arena[640 + i * 128 + (p + 3)];
+      const x10 = arena[640 + (i + 1) * 128 + p];
+      const x11 = arena[640 + (i + 1) * 128 + (p + 1)];
+      const x12 = arena[640 + (i + 1) * 128 + (p + 2)];
+      const x13 = arena[640 + (i + 1) * 128 + (p + 3)];
+      const x20 = arena[640 + (i + 2) * 128 + p];
+      const x21 = arena[640 + (i + 2) * 128 + (p + 1)];
+      const x22 = arena[640 + (i + 2) * 128 + (p + 2)];
+      const x23 = arena[640 + (i + 2) * 128 + (p + 3)];
+      const x30 = arena[640 + (i + 3) * 128 + p];
+      const x31 = arena[640 + (i + 3) * 128 + (p + 1)];
+      const x32 = arena[640 + (i + 3) * 128 + (p + 2)];
+      const x33 = arena[640 + (i + 3) * 128 + (p + 3)];
+      const b0 = 100480 + p * 10;
+      const b1 = 100480 + (p + 1) * 10;
+      const b2 = 100480 + (p + 2) * 10;
+      const b3 = 100480 + (p + 3) * 10;
+      for (let j = 0; j < 10; j++) {
+        const y0 = params[b0 + j];
+        const y1 = params[b1 + j];
+        const y2 = params[b2 + j];
+        const y3 = params[b3 + j];
+        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
+        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
+        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
+        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
       }
     }
-    for (let j4 = 0; j4 < 10; j4++) {
-      arena[8832 + i3 * 10 + j4] = arena[8832 + i3 * 10 + j4] + params[101760 + j4];
+    for (let j = 0; j < 10; j++) {
+      arena[c0 + j] = arena[c0 + j] + params[101760 + j];
+    }
+    for (let j = 0; j < 10; j++) {
+      arena[c1 + j] = arena[c1 + j] + params[101760 + j];
+    }
+    for (let j = 0; j < 10; j++) {
+      arena[c2 + j] = arena[c2 + j] + params[101760 + j];
+    }
+    for (let j = 0; j < 10; j++) {
+      arena[c3 + j] = arena[c3 + j] + params[101760 + j];
     }
   }
-  for (let r6 = 0; r6 < 64; r6++) {
-    const r6_base = r6 * 10;
+  for (let r = 0; r < 64; r++) {
+    const r_base = r * 10;
     const logsumexp1_t0 = Math.max(
-      arena[8832 + r6_base],
-      arena[8832 + (r6_base + 1)],
-      arena[8832 + (r6_base + 2)],
-      arena[8832 + (r6_base + 3)],
-      arena[8832 + (r6_base + 4)],
-      arena[8832 + (r6_base + 5)],
-      arena[8832 + (r6_base + 6)],
-      arena[8832 + (r6_base + 7)],
-      arena[8832 + (r6_base + 8)],
-      arena[8832 + (r6_base + 9)]
+      arena[8832 + r_base],
+      arena[8832 + (r_base + 1)],
+      arena[8832 + (r_base + 2)],
+      arena[8832 + (r_base + 3)],
+      arena[8832 + (r_base + 4)],
+      arena[8832 + (r_base + 5)],
+      arena[8832 + (r_base + 6)],
+      arena[8832 + (r_base + 7)],
+      arena[8832 + (r_base + 8)],
+      arena[8832 + (r_base + 9)]
     );
-    arena[9472 + r6] = logsumexp1_t0 + Math.log(
-      Math.exp(arena[8832 + r6_base] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 1)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 2)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 3)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 4)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 5)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 6)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 7)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 8)] - logsumexp1_t0) + Math.exp(arena[8832 + (r6_base + 9)] - logsumexp1_t0)
+    arena[9472 + r] = logsumexp1_t0 + Math.log(
+      Math.exp(arena[8832 + r_base] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 1)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 2)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 3)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 4)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 5)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 6)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 7)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 8)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 9)] - logsumexp1_t0)
     );
   }
-  for (let i7 = 0; i7 < 64; i7++) {
-    arena[9536 + i7] = 0;
+  for (let i = 0; i < 64; i++) {
+    arena[9536 + i] = 0;
   }
-  for (let i8 = 0; i8 < 64; i8++) {
-    for (let i9 = 0; i9 < 10; i9++) {
-      const mul3_v = inputs[50176 + i8 * 10 + i9] * arena[8832 + i8 * 10 + i9];
-      arena[9536 + i8] += mul3_v;
+  for (let i2 = 0; i2 < 64; i2++) {
+    for (let i3 = 0; i3 < 10; i3++) {
+      const mul3_v = inputs[50176 + i2 * 10 + i3] * arena[8832 + i2 * 10 + i3];
+      arena[9536 + i2] += mul3_v;
     }
   }
   let sum4_acc = 0;
-  for (let i10 = 0; i10 < 64; i10++) {
-    const sub5_v = arena[9472 + i10] - arena[9536 + i10];
-    const where6_v = i10 < n ? sub5_v : 0;
+  for (let i = 0; i < 64; i++) {
+    const sub5_v = arena[9472 + i] - arena[9536 + i];
+    const where6_v = i < n ? sub5_v : 0;
     sum4_acc += where6_v;
   }
   arena[9600] = sum4_acc;
   const loss = sum4_acc / n;
-  for (let r11 = 0; r11 < 64; r11++) {
-    const r11_base = r11 * 10;
+  for (let r = 0; r < 64; r++) {
+    const r_base = r * 10;
     const probs_t0 = Math.max(
-      arena[8832 + r11_base],
-      arena[8832 + (r11_base + 1)],
-      arena[8832 + (r11_base + 2)],
-      arena[8832 + (r11_base + 3)],
-      arena[8832 + (r11_base + 4)],
-      arena[8832 + (r11_base + 5)],
-      arena[8832 + (r11_base + 6)],
-      arena[8832 + (r11_base + 7)],
-      arena[8832 + (r11_base + 8)],
-      arena[8832 + (r11_base + 9)]
+      arena[8832 + r_base],
+      arena[8832 + (r_base + 1)],
+      arena[8832 + (r_base + 2)],
+      arena[8832 + (r_base + 3)],
+      arena[8832 + (r_base + 4)],
+      arena[8832 + (r_base + 5)],
+      arena[8832 + (r_base + 6)],
+      arena[8832 + (r_base + 7)],
+      arena[8832 + (r_base + 8)],
+      arena[8832 + (r_base + 9)]
     );
-    const probs_t1 = Math.exp(arena[8832 + r11_base] - probs_t0);
-    const probs_t2 = Math.exp(arena[8832 + (r11_base + 1)] - probs_t0);
-    const probs_t3 = Math.exp(arena[8832 + (r11_base + 2)] - probs_t0);
-    const probs_t4 = Math.exp(arena[8832 + (r11_base + 3)] - probs_t0);
-    const probs_t5 = Math.exp(arena[8832 + (r11_base + 4)] - probs_t0);
-    const probs_t6 = Math.exp(arena[8832 + (r11_base + 5)] - probs_t0);
-    const probs_t7 = Math.exp(arena[8832 + (r11_base + 6)] - probs_t0);
-    const probs_t8 = Math.exp(arena[8832 + (r11_base + 7)] - probs_t0);
-    const probs_t9 = Math.exp(arena[8832 + (r11_base + 8)] - probs_t0);
-    const probs_t10 = Math.exp(arena[8832 + (r11_base + 9)] - probs_t0);
+    const probs_t1 = Math.exp(arena[8832 + r_base] - probs_t0);
+    const probs_t2 = Math.exp(arena[8832 + (r_base + 1)] - probs_t0);
+    const probs_t3 = Math.exp(arena[8832 + (r_base + 2)] - probs_t0);
+    const probs_t4 = Math.exp(arena[8832 + (r_base + 3)] - probs_t0);
+    const probs_t5 = Math.exp(arena[8832 + (r_base + 4)] - probs_t0);
+    const probs_t6 = Math.exp(arena[8832 + (r_base + 5)] - probs_t0);
+    const probs_t7 = Math.exp(arena[8832 + (r_base + 6)] - probs_t0);
+    const probs_t8 = Math.exp(arena[8832 + (r_base + 7)] - probs_t0);
+    const probs_t9 = Math.exp(arena[8832 + (r_base + 8)] - probs_t0);
+    const probs_t10 = Math.exp(arena[8832 + (r_base + 9)] - probs_t0);
     const probs_t11 = 1 / (probs_t1 + probs_t2 + probs_t3 + probs_t4 + probs_t5 + probs_t6 + probs_t7 + probs_t8 + probs_t9 + probs_t10);
-    arena[r11 * 10] = probs_t1 * probs_t11;
-    arena[r11 * 10 + 1] = probs_t2 * probs_t11;
-    arena[r11 * 10 + 2] = probs_t3 * probs_t11;
-    arena[r11 * 10 + 3] = probs_t4 * probs_t11;
-    arena[r11 * 10 + 4] = probs_t5 * probs_t11;
-    arena[r11 * 10 + 5] = probs_t6 * probs_t11;
-    arena[r11 * 10 + 6] = probs_t7 * probs_t11;
-    arena[r11 * 10 + 7] = probs_t8 * probs_t11;
-    arena[r11 * 10 + 8] = probs_t9 * probs_t11;
-    arena[r11 * 10 + 9] = probs_t10 * probs_t11;
+    arena[r * 10] = probs_t1 * probs_t11;
+    arena[r * 10 + 1] = probs_t2 * probs_t11;
+    arena[r * 10 + 2] = probs_t3 * probs_t11;
+    arena[r * 10 + 3] = probs_t4 * probs_t11;
+    arena[r * 10 + 4] = probs_t5 * probs_t11;
+    arena[r * 10 + 5] = probs_t6 * probs_t11;
+    arena[r * 10 + 6] = probs_t7 * probs_t11;
+    arena[r * 10 + 7] = probs_t8 * probs_t11;
+    arena[r * 10 + 8] = probs_t9 * probs_t11;
+    arena[r * 10 + 9] = probs_t10 * probs_t11;
   }
   arena[17793] = loss;
 }
 function backward(params, inputs, arena, grads, n = 64) {
   const div7 = 1 / n;
-  for (let i12 = 0; i12 < 64; i12++) {
-    arena[8832 + i12] = i12 < n ? div7 : 0;
+  for (let i = 0; i < 64; i++) {
+    arena[8832 + i] = i < n ? div7 : 0;
   }
-  for (let i13 = 0; i13 < 64; i13++) {
-    arena[8896 + i13] = -arena[8832 + i13];
+  for (let i = 0; i < 64; i++) {
+    arena[8896 + i] = -arena[8832 + i];
   }
-  for (let i14 = 0; i14 < 64; i14++) {
-    for (let i15 = 0; i15 < 10; i15++) {
-      const mul10_v = arena[8896 + i14] * inputs[50176 + i14 * 10 + i15];
-      const mul11_v = arena[8832 + i14] * arena[i14 * 10 + i15];
-      arena[8960 + (i14 * 10 + i15)] = mul10_v + mul11_v;
+  for (let i = 0; i < 64; i++) {
+    for (let i2 = 0; i2 < 10; i2++) {
+      const mul10_v = arena[8896 + i] * inputs[50176 + i * 10 + i2];
+      const mul11_v = arena[8832 + i] * arena[i * 10 + i2];
+      arena[8960 + (i * 10 + i2)] = mul10_v + mul11_v;
     }
   }
-  for (let i16 = 0; i16 < 64; i16++) {
-    for (let j17 = 0; j17 < 128; j17++) {
-      let acc = 0;
-      for (let p18 = 0; p18 < 10; p18++) {
-        acc += arena[8960 + i16 * 10 + p18] * params[100480 + p18 + j17 * 10];
+  for (let i = 0; i < 64; i += 2) {
+    for (let j = 0; j < 128; j += 4) {
+      let acc00 = 0;
+      let acc01 = 0;
+      let acc02 = 0;
+      let acc03 = 0;
+      let acc10 = 0;
+      let acc11 = 0;
+      let acc12 = 0;
+      let acc13 = 0;
+      for (let p = 0; p < 10; p++) {
+        const a0 = arena[8960 + i * 10 + p];
+        const a1 = arena[8960 + (i + 1) * 10 + p];
+        const b0 = params[100480 + p + j * 10];
+        const b1 = params[100480 + p + (j + 1) * 10];
+        const b2 = params[100480 + p + (j + 2) * 10];
+        const b3 = params[100480 + p + (j + 3) * 10];
+        acc00 += a0 * b0;
+        acc01 += a0 * b1;
+        acc02 += a0 * b2;
+        acc03 += a0 * b3;
+        acc10 += a1 * b0;
+        acc11 += a1 * b1;
+        acc12 += a1 * b2;
+        acc13 += a1 * b3;
       }
-      const step13_v = arena[640 + i16 * 128 + j17] > 0 ? 1 : 0;
-      arena[9601 + i16 * 128 + j17] = acc * step13_v;
+      const step13_v = arena[640 + i * 128 + j] > 0 ? 1 : 0;
+      const step13_v2 = arena[640 + i * 128 + (j + 1)] > 0 ? 1 : 0;
+      const step13_v3 = arena[640 + i * 128 + (j + 2)] > 0 ? 1 : 0;
+      const step13_v4 = arena[640 + i * 128 + (j + 3)] > 0 ? 1 : 0;
+      const step13_v5 = arena[640 + (i + 1) * 128 + j] > 0 ? 1 : 0;
+      const step13_v6 = arena[640 + (i + 1) * 128 + (j + 1)] > 0 ? 1 : 0;
+      const step13_v7 = arena[640 + (i + 1) * 128 + (j + 2)] > 0 ? 1 : 0;
+      const step13_v8 = arena[640 + (i + 1) * 128 + (j + 3)] > 0 ? 1 : 0;
+      arena[9601 + i * 128 + j] = acc00 * step13_v;
+      arena[9601 + i * 128 + (j + 1)] = acc01 * step13_v2;
+      arena[9601 + i * 128 + (j + 2)] = acc02 * step13_v3;
+      arena[9601 + i * 128 + (j + 3)] = acc03 * step13_v4;
+      arena[9601 + (i + 1) * 128 + j] = acc10 * step13_v5;
+      arena[9601 + (i + 1) * 128 + (j + 1)] = acc11 * step13_v6;
+      arena[9601 + (i + 1) * 128 + (j + 2)] = acc12 * step13_v7;
+      arena[9601 + (i + 1) * 128 + (j + 3)] = acc13 * step13_v8;
     }
   }
-  for (let i22 = 0; i22 < 100352; i22++) {
-    grads[i22] = 0;
-  }
-  for (let p21 = 0; p21 < 64; p21++) {
-    for (let i19 = 0; i19 < 784; i19++) {
-      const a__ = inputs[i19 + p21 * 784];
-      for (let j20 = 0; j20 < 128; j20++) {
-        grads[i19 * 128 + j20] += a__ * arena[9601 + p21 * 128 + j20];
+  for (let i = 0; i < 784; i += 4) {
+    const c0 = i * 128;
+    const c1 = (i + 1) * 128;
+    const c2 = (i + 2) * 128;
+    const c3 = (i + 3) * 128;
+    for (let j = 0; j < 128; j++) {
+      grads[c0 + j] = 0;
+      grads[c1 + j] = 0;
+      grads[c2 + j] = 0;
+      grads[c3 + j] = 0;
+    }
+    for (let p = 0; p < 64; p += 4) {
+      const x00 = inputs[i + p * 784];
+      const x01 = inputs[i + (p + 1) * 784];
+      const x02 = inputs[i + (p + 2) * 784];
+      const x03 = inputs[i + (p + 3) * 784];
+      const x10 = inputs[i + 1 + p * 784];
+      const x11 = inputs[i + 1 + (p + 1) * 784];
+      const x12 = inputs[i + 1 + (p + 2) * 784];
+      const x13 = inputs[i + 1 + (p + 3) * 784];
+      const x20 = inputs[i + 2 + p * 784];
+      const x21 = inputs[i + 2 + (p + 1) * 784];
+      const x22 = inputs[i + 2 + (p + 2) * 784];
+      const x23 = inputs[i + 2 + (p + 3) * 784];
+      const x30 = inputs[i + 3 + p * 784];
+      const x31 = inputs[i + 3 + (p + 1) * 784];
+      const x32 = inputs[i + 3 + (p + 2) * 784];
+      const x33 = inputs[i + 3 + (p + 3) * 784];
+      const b0 = 9601 + p * 128;
+      const b1 = 9601 + (p + 1) * 128;
+      const b2 = 9601 + (p + 2) * 128;
+      const b3 = 9601 + (p + 3) * 128;
+      for (let j = 0; j < 128; j++) {
+        const y0 = arena[b0 + j];
+        const y1 = arena[b1 + j];
+        const y2 = arena[b2 + j];
+        const y3 = arena[b3 + j];
+        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
+        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
+        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
+        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
       }
     }
   }
-  for (let i23 = 0; i23 < 128; i23++) {
-    grads[100352 + i23] = 0;
+  for (let i = 0; i < 128; i++) {
+    grads[100352 + i] = 0;
   }
-  for (let i24 = 0; i24 < 64; i24++) {
-    for (let i25 = 0; i25 < 128; i25++) {
-      grads[100352 + i25] += arena[9601 + i24 * 128 + i25];
+  for (let i2 = 0; i2 < 64; i2++) {
+    for (let i3 = 0; i3 < 128; i3++) {
+      grads[100352 + i3] += arena[9601 + i2 * 128 + i3];
     }
   }
-  for (let i29 = 0; i29 < 1280; i29++) {
-    grads[100480 + i29] = 0;
-  }
-  for (let p28 = 0; p28 < 64; p28++) {
-    for (let i26 = 0; i26 < 128; i26++) {
-      const a___ = arena[640 + i26 + p28 * 128];
-      for (let j27 = 0; j27 < 10; j27++) {
-        grads[100480 + i26 * 10 + j27] += a___ * arena[8960 + p28 * 10 + j27];
+  for (let i = 0; i < 128; i += 4) {
+    const c0 = 100480 + i * 10;
+    const c1 = 100480 + (i + 1) * 10;
+    const c2 = 100480 + (i + 2) * 10;
+    const c3 = 100480 + (i + 3) * 10;
+    for (let j = 0; j < 10; j++) {
+      grads[c0 + j] = 0;
+      grads[c1 + j] = 0;
+      grads[c2 + j] = 0;
+      grads[c3 + j] = 0;
+    }
+    for (let p = 0; p < 64; p += 4) {
+      const x00 = arena[640 + i + p * 128];
+      const x01 = arena[640 + i + (p + 1) * 128];
+      const x02 = arena[640 + i + (p + 2) * 128];
+      const x03 = arena[640 + i + (p + 3) * 128];
+      const x10 = arena[640 + (i + 1) + p * 128];
+      const x11 = arena[640 + (i + 1) + (p + 1) * 128];
+      const x12 = arena[640 + (i + 1) + (p + 2) * 128];
+      const x13 = arena[640 + (i + 1) + (p + 3) * 128];
+      const x20 = arena[640 + (i + 2) + p * 128];
+      const x21 = arena[640 + (i + 2) + (p + 1) * 128];
+      const x22 = arena[640 + (i + 2) + (p + 2) * 128];
+      const x23 = arena[640 + (i + 2) + (p + 3) * 128];
+      const x30 = arena[640 + (i + 3) + p * 128];
+      const x31 = arena[640 + (i + 3) + (p + 1) * 128];
+      const x32 = arena[640 + (i + 3) + (p + 2) * 128];
+      const x33 = arena[640 + (i + 3) + (p + 3) * 128];
+      const b0 = 8960 + p * 10;
+      const b1 = 8960 + (p + 1) * 10;
+      const b2 = 8960 + (p + 2) * 10;
+      const b3 = 8960 + (p + 3) * 10;
+      for (let j = 0; j < 10; j++) {
+        const y0 = arena[b0 + j];
+        const y1 = arena[b1 + j];
+        const y2 = arena[b2 + j];
+        const y3 = arena[b3 + j];
+        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
+        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
+        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
+        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
       }
     }
   }
-  for (let i30 = 0; i30 < 10; i30++) {
-    grads[101760 + i30] = 0;
+  for (let i = 0; i < 10; i++) {
+    grads[101760 + i] = 0;
   }
-  for (let i31 = 0; i31 < 64; i31++) {
-    for (let i32 = 0; i32 < 10; i32++) {
-      grads[101760 + i32] += arena[8960 + i31 * 10 + i32];
+  for (let i2 = 0; i2 < 64; i2++) {
+    for (let i3 = 0; i3 < 10; i3++) {
+      grads[101760 + i3] += arena[8960 + i2 * 10 + i3];
     }
   }
 }

@@ -39,7 +39,7 @@ const printStmt = (s: Stmt): string => {
     case "set":
       return `${S.print(s.target)} ${s.op} ${S.print(s.e)};`;
     case "for":
-      return `for (let ${s.v} = 0; ${s.v} < ${S.print(s.n)}; ${s.v}++) {\n${s.body.map(printStmt).join("\n")}\n}`;
+      return `for (let ${s.v} = ${s.from ? S.print(s.from) : "0"}; ${s.v} < ${S.print(s.n)}; ${s.step && s.step !== 1 ? `${s.v} += ${s.step}` : `${s.v}++`}) {\n${s.body.map(printStmt).join("\n")}\n}`;
   }
 };
 

@@ -12,7 +12,7 @@ export type SExpr =
   | { readonly k: "call"; readonly fn: string; readonly args: readonly SExpr[] }
   | { readonly k: "cond"; readonly c: SExpr; readonly a: SExpr; readonly b: SExpr };
 
-export type BinOp = "+" | "-" | "*" | "/" | ">" | ">=" | "<" | "<=" | "!==" | "===";
+export type BinOp = "+" | "-" | "*" | "/" | "%" | ">" | ">=" | "<" | "<=" | "!==" | "===";
 
 export const num = (v: number): SExpr => ({ k: "num", v });
 export const ref = (name: string): SExpr => ({ k: "ref", name });
@@ -49,7 +49,7 @@ export const chain = (op: BinOp, xs: readonly SExpr[]): SExpr =>
 
 // JS precedence levels (higher binds tighter), from the ECMAScript grammar.
 const PREC: Record<BinOp, number> = {
-  "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9, ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12,
+  "===": 8, "!==": 8, "<": 9, "<=": 9, ">": 9, ">=": 9, "+": 11, "-": 11, "*": 12, "/": 12, "%": 12,
 };
 const P_COND = 2;
 const P_UNARY = 14;

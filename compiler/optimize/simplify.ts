@@ -2,10 +2,10 @@
  * IEEE-safe algebraic simplification, constant folding and dead-code
  * elimination, as a list of (pattern, rewrite) rules run to a fixed point.
  *
- * Safe means: no rewrite changes a result for any input, NaN and ±Infinity
- * included. So `x * 1 -> x` is in, `x * 0 -> 0` is out (NaN * 0 is NaN, and
- * Infinity * 0 too). The one liberty taken: `x + 0 -> x` maps -0 to -0 where
- * IEEE would give +0; no result of a model depends on the sign of a zero.
+ * Safe means: no rewrite changes a result for any input, NaN, ±Infinity and
+ * the sign of zero included. So `x * 1 -> x` and `x - 0 -> x` are in, while
+ * `x * 0 -> 0` (NaN * 0 is NaN), `x + 0 -> x` (-0 + 0 is +0) and
+ * `-(x - y) -> y - x` (-(0) is -0, 0 - 0 is +0) are out.
  */
 import { B, type Node, topo } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
@@ -29,14 +29,15 @@ const RULES: Rule[] = [
     if (opDef(n.op).kind !== "elementwise" || !n.inputs.every((i) => isConst(i))) return undefined;
     const cs = n.inputs.map((i) => b.c(constValue(i)!));
     const v = opDef(n.op).eval!(cs.map((c) => Float64Array.of(c.attrs.value as number)), { ...n, shape: [], inputs: cs })[0]!;
-    return fit(b, b.c(v), n);
+    return Number.isNaN(v) ? undefined : fit(b, b.c(v), n); // a NaN stays the expression that makes it
   },
-  // x + 0, 0 + x, x - 0
+  // x - 0 and x + -0 are x for every x; x + 0 is not (-0 + 0 is +0)
   (n, b) => {
     const [x, y] = n.inputs;
-    if ((n.op === "add" || n.op === "sub") && constValue(y!) === 0) return fit(b, x!, n);
-    if (n.op === "add" && constValue(x!) === 0) return fit(b, y!, n);
-    if (n.op === "sub" && constValue(x!) === 0) return fit(b, b.neg(y!), n);
+    if (n.op === "sub" && Object.is(constValue(y!), 0)) return fit(b, x!, n);
+    if (n.op === "add" && Object.is(constValue(y!), -0)) return fit(b, x!, n);
+    if (n.op === "add" && Object.is(constValue(x!), -0)) return fit(b, y!, n);
+    if (n.op === "sub" && Object.is(constValue(x!), -0)) return fit(b, b.neg(y!), n); // -0 - y is -y, zeros included
     return undefined;
   },
   // x * 1, 1 * x, x / 1, x * -1
@@ -48,13 +49,12 @@ const RULES: Rule[] = [
     if (n.op === "mul" && constValue(x!) === -1) return fit(b, b.neg(y!), n);
     return undefined;
   },
-  // x + -y -> x - y; x - -y -> x + y; -x * y -> -(x * y) lets negations cancel
+  // x + -y -> x - y and x - -y -> x + y (IEEE defines subtraction so), --x -> x
   (n, b) => {
     const [x, y] = n.inputs;
     if (n.op === "add" && y!.op === "neg") return b.sub(x!, y!.inputs[0]!);
     if (n.op === "sub" && y!.op === "neg") return b.add(x!, y!.inputs[0]!);
     if (n.op === "neg" && x!.op === "neg") return x!.inputs[0]!;
-    if (n.op === "neg" && x!.op === "sub") return b.sub(x!.inputs[1]!, x!.inputs[0]!);
     return undefined;
   },
   // x ^ 1

@@ -34,6 +34,8 @@ export interface Plan extends Schedule {
   readonly unrollLimit: number;
   /** Non-view source of a node (through reshape/broadcast/transpose). */
   source(n: Node): Node;
+  /** Does a node hold its source's elements in the source's order (itself, or reshapes of it)? */
+  sameOrder(n: Node): boolean;
 }
 
 export interface PlanOptions {
@@ -65,6 +67,8 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     if (!nodes.has(n.id)) nodes.set(n.id, { mode, fn, pos });
   });
   const source = (n: Node): Node => (isView(n) ? source(n.inputs[0]!) : n);
+  /** Does `n` hold its source's elements in the source's order (itself, or reshapes of it)? */
+  const sameOrder = (n: Node): boolean => !isView(n) || (n.op === "reshape" && sameOrder(n.inputs[0]!));
   const byId = new Map(order.map(([n]) => [n.id, n]));
 
   // Who reads each (non-view) value; views are looked through.
@@ -77,8 +81,11 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
   }
   const outputRoots = new Set(p.outputs.map((o) => source(o.node).id));
-  const gradRoots = new Map<number, number>(); // source id -> param index
-  p.grads.forEach((g, i) => gradRoots.set(source(g.node).id, i));
+  const gradRoots = new Map<number, number>(); // source id -> param index, where the gradient is that value in order
+  p.grads.forEach((g, i) => {
+    if (sameOrder(g.node) && !gradRoots.has(source(g.node).id)) gradRoots.set(source(g.node).id, i);
+  });
+  const gradSources = new Set(p.grads.map((g) => source(g.node).id));
   const rootIds = new Set([...outputRoots, ...gradRoots.keys(), ...(p.loss ? [p.loss.id] : [])]);
 
   // Fusion, consumers first: an elementwise (or matmul) loop node with a single
@@ -110,6 +117,10 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
   }
 
+  /** Everything the kernel rooted at `root` reads: inputs of the root and of the nodes fused into it. */
+  const groupInputs = (root: Node): Node[] =>
+    root.inputs.flatMap((x) => (nodes.get(x.id)?.fusedInto === root.id ? groupInputs(x) : [x]));
+
   // Storage: which values must be in memory.
   const stored: Node[] = [];
   for (const [k, [n, fn]] of order.entries()) {
@@ -122,7 +133,8 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     if (np.mode !== "unroll") continue;
     const us = users.get(n.id) ?? [];
     const readByLoop = size(n.shape) > 1 && us.some((u) => nodes.get(u.id)!.mode === "loop");
-    const crossesFn = us.some((u) => nodes.get(u.id)!.fn !== fn);
+    // Read by the other function — as an input, or as a gradient copied out at the end of backward.
+    const crossesFn = us.some((u) => nodes.get(u.id)!.fn !== fn) || (fn === "forward" && gradSources.has(n.id));
     if (readByLoop || crossesFn || outputRoots.has(n.id)) stored.push(n);
   }
 
@@ -136,7 +148,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   const fixedArena = new Map<number, number>();
   p.outputs.forEach((o, i) => {
     const src = source(o.node);
-    if (!fixedArena.has(src.id) && size(src.shape) === size(o.node.shape) && nodes.get(src.id)?.mode !== "leaf" && src.op !== "const")
+    if (!fixedArena.has(src.id) && sameOrder(o.node) && nodes.get(src.id)?.mode !== "leaf" && src.op !== "const")
       fixedArena.set(src.id, outputOffsets[i]!);
   });
   const paramOffsets: number[] = [];
@@ -147,6 +159,14 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   // Liveness: a value lives from its kernel to its last reader's kernel.
   const end = new Map<number, number>();
   for (const n of stored) end.set(n.id, Math.max(pos(n), ...(users.get(n.id) ?? []).map(pos)));
+  // Outputs are copied out after the last forward kernel, gradients after the last backward one.
+  const copyOut = (x: Node, at: number) => {
+    const src = source(x);
+    if (end.has(src.id)) end.set(src.id, Math.max(end.get(src.id)!, at));
+  };
+  for (const o of p.outputs) copyOut(o.node, s.forward.length);
+  for (const g of p.grads) copyOut(g.node, order.length);
+  if (p.loss) copyOut(p.loss, s.forward.length);
 
   const free: { off: number; size: number }[] = [];
   const live: { n: Node; off: number; end: number }[] = [];
@@ -179,9 +199,17 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     release(t);
     const sz = size(n.shape);
     // In place: a pure elementwise kernel may overwrite an input read at the same index that dies here.
+    const reads = groupInputs(n);
     const inPlace =
       np.mode === "loop" && opDef(n.op).kind === "elementwise" && !hasMatmul.get(n.id)
-        ? live.find((l) => l.end === t && size(l.n.shape) === sz && n.inputs.some((i) => sameIndex(i, l.n, n)))
+        ? live.find(
+            (l) =>
+              l.end === t &&
+              size(l.n.shape) === sz &&
+              // every read of that buffer in the kernel must be at the kernel's own index (not transposed, not broadcast)
+              reads.some((i) => source(i) === l.n) &&
+              reads.every((i) => source(i) !== l.n || sameIndex(i, l.n, n)),
+          )
         : undefined;
     let off: number;
     if (inPlace) {
@@ -202,7 +230,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     np.store = { arr: "arena", offset: off };
     live.push({ n, off, end: end.get(n.id)! });
   }
-  return { ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, source };
+  return { ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, source, sameOrder };
 }
 
 /** The id of the kernel a node is computed in: its own, or that of the root of its fusion chain. */
