@@ -14,40 +14,13 @@ const layout = {
   ],
   inputSize: 32,
   outputs: [{ name: "p", shape: [8, 1], offset: 0, size: 8 }],
-  arenaSize: 9,
-  lossOffset: 8,
+  arenaSize: 17,
+  lossOffset: 16,
   batch: 8,
   hasLoss: true
 };
 function forward(params, inputs, arena, n = 8) {
-  const w_0 = params[0];
-  const w_1 = params[1];
-  const w_2 = params[2];
   const b_0 = params[3];
-  const x_0 = inputs[0];
-  const x_1 = inputs[1];
-  const x_2 = inputs[2];
-  const x_3 = inputs[3];
-  const x_4 = inputs[4];
-  const x_5 = inputs[5];
-  const x_6 = inputs[6];
-  const x_7 = inputs[7];
-  const x_8 = inputs[8];
-  const x_9 = inputs[9];
-  const x_10 = inputs[10];
-  const x_11 = inputs[11];
-  const x_12 = inputs[12];
-  const x_13 = inputs[13];
-  const x_14 = inputs[14];
-  const x_15 = inputs[15];
-  const x_16 = inputs[16];
-  const x_17 = inputs[17];
-  const x_18 = inputs[18];
-  const x_19 = inputs[19];
-  const x_20 = inputs[20];
-  const x_21 = inputs[21];
-  const x_22 = inputs[22];
-  const x_23 = inputs[23];
   const t_0 = inputs[24];
   const t_1 = inputs[25];
   const t_2 = inputs[26];
@@ -56,22 +29,44 @@ function forward(params, inputs, arena, n = 8) {
   const t_5 = inputs[29];
   const t_6 = inputs[30];
   const t_7 = inputs[31];
-  const matmul0_0 = x_0 * w_0 + x_1 * w_1 + x_2 * w_2;
-  const matmul0_1 = x_3 * w_0 + x_4 * w_1 + x_5 * w_2;
-  const matmul0_2 = x_6 * w_0 + x_7 * w_1 + x_8 * w_2;
-  const matmul0_3 = x_9 * w_0 + x_10 * w_1 + x_11 * w_2;
-  const matmul0_4 = x_12 * w_0 + x_13 * w_1 + x_14 * w_2;
-  const matmul0_5 = x_15 * w_0 + x_16 * w_1 + x_17 * w_2;
-  const matmul0_6 = x_18 * w_0 + x_19 * w_1 + x_20 * w_2;
-  const matmul0_7 = x_21 * w_0 + x_22 * w_1 + x_23 * w_2;
-  const logit_0 = matmul0_0 + b_0;
-  const logit_1 = matmul0_1 + b_0;
-  const logit_2 = matmul0_2 + b_0;
-  const logit_3 = matmul0_3 + b_0;
-  const logit_4 = matmul0_4 + b_0;
-  const logit_5 = matmul0_5 + b_0;
-  const logit_6 = matmul0_6 + b_0;
-  const logit_7 = matmul0_7 + b_0;
+  for (let i = 0; i < 8; i += 4) {
+    const c0 = 8 + i;
+    const c1 = 8 + (i + 1);
+    const c2 = 8 + (i + 2);
+    const c3 = 8 + (i + 3);
+    const a0 = i * 3;
+    const a1 = (i + 1) * 3;
+    const a2 = (i + 2) * 3;
+    const a3 = (i + 3) * 3;
+    for (let j = 0; j < 1; j++) {
+      arena[c0 + j] = 0;
+      arena[c1 + j] = 0;
+      arena[c2 + j] = 0;
+      arena[c3 + j] = 0;
+    }
+    for (let p = 0; p < 3; p++) {
+      const x00 = inputs[a0 + p];
+      const x10 = inputs[a1 + p];
+      const x20 = inputs[a2 + p];
+      const x30 = inputs[a3 + p];
+      const b0 = p;
+      for (let j = 0; j < 1; j++) {
+        const y0 = params[b0 + j];
+        arena[c0 + j] += x00 * y0;
+        arena[c1 + j] += x10 * y0;
+        arena[c2 + j] += x20 * y0;
+        arena[c3 + j] += x30 * y0;
+      }
+    }
+  }
+  const logit_0 = arena[8] + b_0;
+  const logit_1 = arena[9] + b_0;
+  const logit_2 = arena[10] + b_0;
+  const logit_3 = arena[11] + b_0;
+  const logit_4 = arena[12] + b_0;
+  const logit_5 = arena[13] + b_0;
+  const logit_6 = arena[14] + b_0;
+  const logit_7 = arena[15] + b_0;
   const bceLogits1_0 = Math.max(logit_0, 0) - logit_0 * t_0 + Math.log1p(Math.exp(-Math.abs(logit_0)));
   const bceLogits1_1 = Math.max(logit_1, 0) - logit_1 * t_1 + Math.log1p(Math.exp(-Math.abs(logit_1)));
   const bceLogits1_2 = Math.max(logit_2, 0) - logit_2 * t_2 + Math.log1p(Math.exp(-Math.abs(logit_2)));
@@ -106,7 +101,7 @@ function forward(params, inputs, arena, n = 8) {
   arena[5] = p_5;
   arena[6] = p_6;
   arena[7] = p_7;
-  arena[8] = loss;
+  arena[16] = loss;
 }
 function backward(params, inputs, arena, grads, n = 8) {
   const p_0 = arena[0];
@@ -117,30 +112,6 @@ function backward(params, inputs, arena, grads, n = 8) {
   const p_5 = arena[5];
   const p_6 = arena[6];
   const p_7 = arena[7];
-  const x_0 = inputs[0];
-  const x_1 = inputs[1];
-  const x_2 = inputs[2];
-  const x_3 = inputs[3];
-  const x_4 = inputs[4];
-  const x_5 = inputs[5];
-  const x_6 = inputs[6];
-  const x_7 = inputs[7];
-  const x_8 = inputs[8];
-  const x_9 = inputs[9];
-  const x_10 = inputs[10];
-  const x_11 = inputs[11];
-  const x_12 = inputs[12];
-  const x_13 = inputs[13];
-  const x_14 = inputs[14];
-  const x_15 = inputs[15];
-  const x_16 = inputs[16];
-  const x_17 = inputs[17];
-  const x_18 = inputs[18];
-  const x_19 = inputs[19];
-  const x_20 = inputs[20];
-  const x_21 = inputs[21];
-  const x_22 = inputs[22];
-  const x_23 = inputs[23];
   const t_0 = inputs[24];
   const t_1 = inputs[25];
   const t_2 = inputs[26];
@@ -174,13 +145,56 @@ function backward(params, inputs, arena, grads, n = 8) {
   const d_logit_5 = where5_5 * sub6_5;
   const d_logit_6 = where5_6 * sub6_6;
   const d_logit_7 = where5_7 * sub6_7;
-  const d_w_0 = x_0 * d_logit_0 + x_3 * d_logit_1 + x_6 * d_logit_2 + x_9 * d_logit_3 + x_12 * d_logit_4 + x_15 * d_logit_5 + x_18 * d_logit_6 + x_21 * d_logit_7;
-  const d_w_1 = x_1 * d_logit_0 + x_4 * d_logit_1 + x_7 * d_logit_2 + x_10 * d_logit_3 + x_13 * d_logit_4 + x_16 * d_logit_5 + x_19 * d_logit_6 + x_22 * d_logit_7;
-  const d_w_2 = x_2 * d_logit_0 + x_5 * d_logit_1 + x_8 * d_logit_2 + x_11 * d_logit_3 + x_14 * d_logit_4 + x_17 * d_logit_5 + x_20 * d_logit_6 + x_23 * d_logit_7;
+  arena[8] = d_logit_0;
+  arena[9] = d_logit_1;
+  arena[10] = d_logit_2;
+  arena[11] = d_logit_3;
+  arena[12] = d_logit_4;
+  arena[13] = d_logit_5;
+  arena[14] = d_logit_6;
+  arena[15] = d_logit_7;
+  for (let i = 0; i < 3; i += 3) {
+    const c0 = i;
+    const c1 = i + 1;
+    const c2 = i + 2;
+    for (let j = 0; j < 1; j++) {
+      grads[c0 + j] = 0;
+      grads[c1 + j] = 0;
+      grads[c2 + j] = 0;
+    }
+    for (let p2 = 0; p2 < 8; p2 += 4) {
+      const q0 = p2 * 3;
+      const q1 = (p2 + 1) * 3;
+      const q2 = (p2 + 2) * 3;
+      const q3 = (p2 + 3) * 3;
+      const x00 = inputs[q0 + i];
+      const x01 = inputs[q1 + i];
+      const x02 = inputs[q2 + i];
+      const x03 = inputs[q3 + i];
+      const x10 = inputs[q0 + (i + 1)];
+      const x11 = inputs[q1 + (i + 1)];
+      const x12 = inputs[q2 + (i + 1)];
+      const x13 = inputs[q3 + (i + 1)];
+      const x20 = inputs[q0 + (i + 2)];
+      const x21 = inputs[q1 + (i + 2)];
+      const x22 = inputs[q2 + (i + 2)];
+      const x23 = inputs[q3 + (i + 2)];
+      const b0 = 8 + p2;
+      const b1 = 8 + (p2 + 1);
+      const b2 = 8 + (p2 + 2);
+      const b3 = 8 + (p2 + 3);
+      for (let j = 0; j < 1; j++) {
+        const y0 = arena[b0 + j];
+        const y1 = arena[b1 + j];
+        const y2 = arena[b2 + j];
+        const y3 = arena[b3 + j];
+        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
+        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
+        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
+      }
+    }
+  }
   const d_b_0 = d_logit_0 + d_logit_1 + d_logit_2 + d_logit_3 + d_logit_4 + d_logit_5 + d_logit_6 + d_logit_7;
-  grads[0] = d_w_0;
-  grads[1] = d_w_1;
-  grads[2] = d_w_2;
   grads[3] = d_b_0;
 }
 export {

@@ -37,6 +37,10 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
     const c1 = 640 + (i + 1) * 128;
     const c2 = 640 + (i + 2) * 128;
     const c3 = 640 + (i + 3) * 128;
+    const a0 = i * 784;
+    const a1 = (i + 1) * 784;
+    const a2 = (i + 2) * 784;
+    const a3 = (i + 3) * 784;
     for (let j = 0; j < 128; j++) {
       arena[c0 + j] = 0;
       arena[c1 + j] = 0;
@@ -44,22 +48,22 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[c3 + j] = 0;
     }
     for (let p = 0; p < 784; p += 4) {
-      const x00 = inputs[i * 784 + p];
-      const x01 = inputs[i * 784 + (p + 1)];
-      const x02 = inputs[i * 784 + (p + 2)];
-      const x03 = inputs[i * 784 + (p + 3)];
-      const x10 = inputs[(i + 1) * 784 + p];
-      const x11 = inputs[(i + 1) * 784 + (p + 1)];
-      const x12 = inputs[(i + 1) * 784 + (p + 2)];
-      const x13 = inputs[(i + 1) * 784 + (p + 3)];
-      const x20 = inputs[(i + 2) * 784 + p];
-      const x21 = inputs[(i + 2) * 784 + (p + 1)];
-      const x22 = inputs[(i + 2) * 784 + (p + 2)];
-      const x23 = inputs[(i + 2) * 784 + (p + 3)];
-      const x30 = inputs[(i + 3) * 784 + p];
-      const x31 = inputs[(i + 3) * 784 + (p + 1)];
-      const x32 = inputs[(i + 3) * 784 + (p + 2)];
-      const x33 = inputs[(i + 3) * 784 + (p + 3)];
+      const x00 = inputs[a0 + p];
+      const x01 = inputs[a0 + p + 1];
+      const x02 = inputs[a0 + p + 2];
+      const x03 = inputs[a0 + p + 3];
+      const x10 = inputs[a1 + p];
+      const x11 = inputs[a1 + p + 1];
+      const x12 = inputs[a1 + p + 2];
+      const x13 = inputs[a1 + p + 3];
+      const x20 = inputs[a2 + p];
+      const x21 = inputs[a2 + p + 1];
+      const x22 = inputs[a2 + p + 2];
+      const x23 = inputs[a2 + p + 3];
+      const x30 = inputs[a3 + p];
+      const x31 = inputs[a3 + p + 1];
+      const x32 = inputs[a3 + p + 2];
+      const x33 = inputs[a3 + p + 3];
       const b0 = p * 128;
       const b1 = (p + 1) * 128;
       const b2 = (p + 2) * 128;
@@ -92,13 +96,16 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[c3 + j] = add0_v4 > 0 ? add0_v4 : 0;
     }
   }
-
   // [64x128]·[128x10] + fused add epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = 8832 + i * 10;
     const c1 = 8832 + (i + 1) * 10;
     const c2 = 8832 + (i + 2) * 10;
     const c3 = 8832 + (i + 3) * 10;
+    const a0 = 640 + i * 128;
+    const a1 = 640 + (i + 1) * 128;
+    const a2 = 640 + (i + 2) * 128;
+    const a3 = 640 + (i + 3) * 128;
     for (let j = 0; j < 10; j++) {
       arena[c0 + j] = 0;
       arena[c1 + j] = 0;
@@ -106,22 +113,22 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[c3 + j] = 0;
     }
     for (let p = 0; p < 128; p += 4) {
-      const x00 = arena[640 + i * 128 + p];
-      const x01 = arena[640 + i * 128 + (p + 1)];
-      const x02 = arena[640 + i * 128 + (p + 2)];
-      const x03 = arena[640 + i * 128 + (p + 3)];
-      const x10 = arena[640 + (i + 1) * 128 + p];
-      const x11 = arena[640 + (i + 1) * 128 + (p + 1)];
-      const x12 = arena[640 + (i + 1) * 128 + (p + 2)];
-      const x13 = arena[640 + (i + 1) * 128 + (p + 3)];
-      const x20 = arena[640 + (i + 2) * 128 + p];
-      const x21 = arena[640 + (i + 2) * 128 + (p + 1)];
-      const x22 = arena[640 + (i + 2) * 128 + (p + 2)];
-      const x23 = arena[640 + (i + 2) * 128 + (p + 3)];
-      const x30 = arena[640 + (i + 3) * 128 + p];
-      const x31 = arena[640 + (i + 3) * 128 + (p + 1)];
-      const x32 = arena[640 + (i + 3) * 128 + (p + 2)];
-      const x33 = arena[640 + (i + 3) * 128 + (p + 3)];
+      const x00 = arena[a0 + p];
+      const x01 = arena[a0 + p + 1];
+      const x02 = arena[a0 + p + 2];
+      const x03 = arena[a0 + p + 3];
+      const x10 = arena[a1 + p];
+      const x11 = arena[a1 + p + 1];
+      const x12 = arena[a1 + p + 2];
+      const x13 = arena[a1 + p + 3];
+      const x20 = arena[a2 + p];
+      const x21 = arena[a2 + p + 1];
+      const x22 = arena[a2 + p + 2];
+      const x23 = arena[a2 + p + 3];
+      const x30 = arena[a3 + p];
+      const x31 = arena[a3 + p + 1];
+      const x32 = arena[a3 + p + 2];
+      const x33 = arena[a3 + p + 3];
       const b0 = 100480 + p * 10;
       const b1 = 100480 + (p + 1) * 10;
       const b2 = 100480 + (p + 2) * 10;
@@ -150,7 +157,6 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[c3 + j] = arena[c3 + j] + params[101760 + j];
     }
   }
-
   // logsumexp1 = logsumexp(logits)
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
@@ -181,19 +187,16 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
           Math.exp(arena[8832 + (r_base + 9)] - logsumexp1_t0),
       );
   }
-
   // sum2 = sum(mul)
   for (let i = 0; i < 64; i++) {
     arena[9536 + i] = 0;
   }
-
   for (let i2 = 0; i2 < 64; i2++) {
     for (let i3 = 0; i3 < 10; i3++) {
       const mul3_v = inputs[50176 + i2 * 10 + i3] * arena[8832 + i2 * 10 + i3];
       arena[9536 + i2] += mul3_v;
     }
   }
-
   // sum4 = sum(where)
   let sum4_acc = 0;
   for (let i = 0; i < 64; i++) {
@@ -201,7 +204,6 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
     const where6_v = i < n ? sub5_v : 0;
     sum4_acc += where6_v;
   }
-
   arena[9600] = sum4_acc;
   // loss = div(sum4, batchSize)
   const loss = sum4_acc / n;
@@ -253,7 +255,6 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
     arena[r * 10 + 8] = probs_t9 * probs_t11;
     arena[r * 10 + 9] = probs_t10 * probs_t11;
   }
-
   arena[17793] = loss;
 }
 
@@ -265,12 +266,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   for (let i = 0; i < 64; i++) {
     arena[8832 + i] = i < n ? div7 : 0;
   }
-
   // neg9 = neg(where8)  ⟵ ∂ sub sub5
   for (let i = 0; i < 64; i++) {
     arena[8896 + i] = -arena[8832 + i];
   }
-
   // d_logits = add(mul, mul)  ⟵ ∂ add logits
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
@@ -279,7 +278,6 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       arena[8960 + (i * 10 + i2)] = mul10_v + mul11_v;
     }
   }
-
   // [64x10]·[10x128] + fused mul epilogue
   for (let i = 0; i < 64; i += 2) {
     for (let j = 0; j < 128; j += 4) {
@@ -325,7 +323,6 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       arena[9601 + (i + 1) * 128 + (j + 3)] = acc13 * step13_v8;
     }
   }
-
   // [784x64]·[64x128]
   for (let i = 0; i < 784; i += 4) {
     const c0 = i * 128;
@@ -339,22 +336,26 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       grads[c3 + j] = 0;
     }
     for (let p = 0; p < 64; p += 4) {
-      const x00 = inputs[i + p * 784];
-      const x01 = inputs[i + (p + 1) * 784];
-      const x02 = inputs[i + (p + 2) * 784];
-      const x03 = inputs[i + (p + 3) * 784];
-      const x10 = inputs[i + 1 + p * 784];
-      const x11 = inputs[i + 1 + (p + 1) * 784];
-      const x12 = inputs[i + 1 + (p + 2) * 784];
-      const x13 = inputs[i + 1 + (p + 3) * 784];
-      const x20 = inputs[i + 2 + p * 784];
-      const x21 = inputs[i + 2 + (p + 1) * 784];
-      const x22 = inputs[i + 2 + (p + 2) * 784];
-      const x23 = inputs[i + 2 + (p + 3) * 784];
-      const x30 = inputs[i + 3 + p * 784];
-      const x31 = inputs[i + 3 + (p + 1) * 784];
-      const x32 = inputs[i + 3 + (p + 2) * 784];
-      const x33 = inputs[i + 3 + (p + 3) * 784];
+      const q0 = p * 784;
+      const q1 = (p + 1) * 784;
+      const q2 = (p + 2) * 784;
+      const q3 = (p + 3) * 784;
+      const x00 = inputs[q0 + i];
+      const x01 = inputs[q1 + i];
+      const x02 = inputs[q2 + i];
+      const x03 = inputs[q3 + i];
+      const x10 = inputs[q0 + (i + 1)];
+      const x11 = inputs[q1 + (i + 1)];
+      const x12 = inputs[q2 + (i + 1)];
+      const x13 = inputs[q3 + (i + 1)];
+      const x20 = inputs[q0 + (i + 2)];
+      const x21 = inputs[q1 + (i + 2)];
+      const x22 = inputs[q2 + (i + 2)];
+      const x23 = inputs[q3 + (i + 2)];
+      const x30 = inputs[q0 + (i + 3)];
+      const x31 = inputs[q1 + (i + 3)];
+      const x32 = inputs[q2 + (i + 3)];
+      const x33 = inputs[q3 + (i + 3)];
       const b0 = 9601 + p * 128;
       const b1 = 9601 + (p + 1) * 128;
       const b2 = 9601 + (p + 2) * 128;
@@ -371,18 +372,15 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       }
     }
   }
-
   // d_b1 = sum(mul12)  ⟵ ∂ add add0
   for (let i = 0; i < 128; i++) {
     grads[100352 + i] = 0;
   }
-
   for (let i2 = 0; i2 < 64; i2++) {
     for (let i3 = 0; i3 < 128; i3++) {
       grads[100352 + i3] += arena[9601 + i2 * 128 + i3];
     }
   }
-
   // [128x64]·[64x10]
   for (let i = 0; i < 128; i += 4) {
     const c0 = 100480 + i * 10;
@@ -396,22 +394,26 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       grads[c3 + j] = 0;
     }
     for (let p = 0; p < 64; p += 4) {
-      const x00 = arena[640 + i + p * 128];
-      const x01 = arena[640 + i + (p + 1) * 128];
-      const x02 = arena[640 + i + (p + 2) * 128];
-      const x03 = arena[640 + i + (p + 3) * 128];
-      const x10 = arena[640 + (i + 1) + p * 128];
-      const x11 = arena[640 + (i + 1) + (p + 1) * 128];
-      const x12 = arena[640 + (i + 1) + (p + 2) * 128];
-      const x13 = arena[640 + (i + 1) + (p + 3) * 128];
-      const x20 = arena[640 + (i + 2) + p * 128];
-      const x21 = arena[640 + (i + 2) + (p + 1) * 128];
-      const x22 = arena[640 + (i + 2) + (p + 2) * 128];
-      const x23 = arena[640 + (i + 2) + (p + 3) * 128];
-      const x30 = arena[640 + (i + 3) + p * 128];
-      const x31 = arena[640 + (i + 3) + (p + 1) * 128];
-      const x32 = arena[640 + (i + 3) + (p + 2) * 128];
-      const x33 = arena[640 + (i + 3) + (p + 3) * 128];
+      const q0 = 640 + p * 128;
+      const q1 = 640 + (p + 1) * 128;
+      const q2 = 640 + (p + 2) * 128;
+      const q3 = 640 + (p + 3) * 128;
+      const x00 = arena[q0 + i];
+      const x01 = arena[q1 + i];
+      const x02 = arena[q2 + i];
+      const x03 = arena[q3 + i];
+      const x10 = arena[q0 + (i + 1)];
+      const x11 = arena[q1 + (i + 1)];
+      const x12 = arena[q2 + (i + 1)];
+      const x13 = arena[q3 + (i + 1)];
+      const x20 = arena[q0 + (i + 2)];
+      const x21 = arena[q1 + (i + 2)];
+      const x22 = arena[q2 + (i + 2)];
+      const x23 = arena[q3 + (i + 2)];
+      const x30 = arena[q0 + (i + 3)];
+      const x31 = arena[q1 + (i + 3)];
+      const x32 = arena[q2 + (i + 3)];
+      const x33 = arena[q3 + (i + 3)];
       const b0 = 8960 + p * 10;
       const b1 = 8960 + (p + 1) * 10;
       const b2 = 8960 + (p + 2) * 10;
@@ -428,12 +430,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       }
     }
   }
-
   // d_b2 = sum(d_logits)  ⟵ ∂ add logits
   for (let i = 0; i < 10; i++) {
     grads[101760 + i] = 0;
   }
-
   for (let i2 = 0; i2 < 64; i2++) {
     for (let i3 = 0; i3 < 10; i3++) {
       grads[101760 + i3] += arena[8960 + i2 * 10 + i3];

@@ -30,7 +30,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     `compiled ${L.source} -> ${Object.keys(files).map(displayPath).join(", ")}\n` +
       `  ${L.params.length} params (${L.paramSize} floats), ${L.inputs.length} inputs (${L.inputSize} floats), ` +
-      `arena ${L.arenaSize} floats, ${lines} lines of TypeScript, ${ms.toFixed(0)} ms\n`,
+      `arena ${L.arenaSize} floats (${c.lowered.naiveArenaSize} without reuse), ${lines} lines of TypeScript, ${ms.toFixed(0)} ms\n`,
   );
   return 0;
 }

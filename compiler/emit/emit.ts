@@ -51,6 +51,7 @@ export function header(layout: Layout, cmd: string): string {
 }
 
 export async function emit(l: Lowered, opts: { precision?: Precision; command?: string } = {}): Promise<Emitted> {
+  const t0 = performance.now();
   const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
   const project = new Project({ useInMemoryFileSystem: true });
   const file = project.createSourceFile("out.ts");
@@ -82,7 +83,7 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
     ],
     parameters: [...sig, ...batch],
     returnType: "void",
-    statements: l.forward.map(printStmt),
+    statements: [l.forward.map(printStmt).join("\n")], // one block of text: ts-morph re-indents it once
   });
   if (l.layout.hasLoss)
     file.addFunction({
@@ -91,11 +92,14 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
       docs: ["Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers."],
       parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
-      statements: l.backward.map(printStmt),
+      statements: [l.backward.map(printStmt).join("\n")],
     });
 
   const raw = file.getFullText();
+  const t1 = performance.now();
   const ts = await prettier.format(`${head}\n\n${raw}`, { parser: "typescript", printWidth: 110 });
+  const t2 = performance.now();
   const { code } = await esbuild.transform(ts, { loader: "ts", format: "esm", target: "es2022" });
+  if (process.env.GRADC_PROFILE) console.error(`emit: ts-morph ${(t1 - t0) | 0} ms, prettier ${(t2 - t1) | 0} ms, esbuild ${(performance.now() - t2) | 0} ms`);
   return { ts, js: `${head}\n${code}` };
 }

@@ -493,6 +493,11 @@ export function lower(plan: Plan): Lowered {
       const rows = Array.from({ length: R }, (_, r) => add(r_(i), n(r)));
       const c = rows.map((_, r) => fresh(`c${r}`)); // row bases of C
       const body: Stmt[] = rows.map((row, r) => ({ k: "const", name: c[r]!, e: add(n(dest.base), mulc(row, N)) }));
+      const aRow = a.st[1] === 1 ? rows.map((row, r) => {
+        const name = fresh(`a${r}`);
+        body.push({ k: "const", name, e: add(n(a.base), mulc(row, a.st[0]!)) });
+        return name;
+      }) : [];
       const j = fresh("j");
       const cAt = (r: number) => element(dest.arr, add(r_(c[r]!), r_(j)));
       body.push(...forStep(j, 0, N, 1, rows.map((_, r) => ({ k: "set", target: cAt(r), op: "=", e: n(0) }) as Stmt)));
@@ -500,9 +505,17 @@ export function lower(plan: Plan): Lowered {
         const p = fresh("p");
         const ps = Array.from({ length: U }, (_, u) => add(r_(p), n(u)));
         const inner: Stmt[] = [];
+        // A's elements for the block; the address arithmetic is hoisted to a base per row of A
+        // (A row-major) or per column (A transposed, as in dW = Xᵀ·dY).
+        const colBase = a.st[1] !== 1 ? ps.map((pu, u) => {
+          const name = fresh(`q${u}`);
+          inner.push({ k: "const", name, e: add(n(a.base), mulc(pu, a.st[1]!)) });
+          return name;
+        }) : undefined;
         const xs = rows.map((row, r) => ps.map((pu, u) => {
           const name = fresh(`x${r}${u}`);
-          inner.push({ k: "const", name, e: element(a.arr, addr(a, row, pu)) });
+          const at = colBase ? add(r_(colBase[u]!), mulc(row, a.st[0]!)) : add(add(r_(aRow[r]!), r_(p)), n(u));
+          inner.push({ k: "const", name, e: element(a.arr, at) });
           return name;
         }));
         const bRow = ps.map((pu, u) => {

@@ -43,7 +43,7 @@ export interface PlanOptions {
   unrollLimit?: number;
 }
 
-export const DEFAULT_UNROLL_LIMIT = 32;
+export const DEFAULT_UNROLL_LIMIT = 16;
 
 /** Elements touched to compute a node: what decides unrolled vs loop. */
 export function work(n: Node): number {
