@@ -24,6 +24,8 @@ export interface CheckOptions {
   /** Params larger than this are checked at this many sampled indices. */
   maxPerParam?: number;
   rules?: Rules;
+  /** Called as central differences progress (each costs two interpreter runs of the whole model). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Mismatch {
@@ -108,12 +110,17 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
   const outs = model.outputs.map((o) => ({ name: o.name, maxAbs: 0, f32MaxAbs: 0, ok: true }));
   let loss: CheckReport["loss"];
   let culprit: Culprit | undefined;
+  const total = points * model.params.reduce((t, p) => t + Math.min(size(p.shape), maxPerParam), 0);
+  let done = 0;
 
   for (let pt = 0; pt < points; pt++) {
-    // A point: params uniform in [-1, 1] (or their fixed values), inputs in their declared range.
+    // A point: matrices uniform at Glorot scale (what training sees; U(-1,1) would saturate a
+    // wide layer), other params uniform in [-1, 1], fixed values as given; inputs in their range.
     const env = new Map<string, Float64Array>();
-    for (const p of model.params)
-      env.set(p.name, typeof p.init === "object" && "value" in p.init ? Float64Array.from(p.init.value) : Float64Array.from({ length: size(p.shape) }, () => rand(-1, 1)));
+    for (const p of model.params) {
+      const a = p.shape.length >= 2 ? Math.sqrt(6 / (p.shape[0]! + p.shape[p.shape.length - 1]!)) : 1;
+      env.set(p.name, typeof p.init === "object" && "value" in p.init ? Float64Array.from(p.init.value) : Float64Array.from({ length: size(p.shape) }, () => rand(-a, a)));
+    }
     for (const x of model.inputs) {
       const [lo, hi] = x.range ?? [-1, 1];
       env.set(x.name, Float64Array.from({ length: size(x.shape) }, () => rand(lo, hi)));
@@ -163,6 +170,7 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
         const down = lossAt();
         v[i] = x0;
         const num = (up - down) / (2 * eps);
+        opts.onProgress?.(++done, total);
         const gen = r64.grads[off + i]!;
         const abs = Math.abs(gen - num);
         const rel = abs / Math.max(Math.abs(num), 1e-12);

@@ -17,7 +17,14 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return Number(v);
   };
   const model = await loadSpec(positional[0]!);
-  const report = await checkModel(model, { seed: int("seed", 1), points: int("points", 2), maxPerParam: int("samples", 64) });
+  // A progress line for long checks, on a terminal only.
+  const tty = process.stderr.isTTY && !process.env.CI;
+  const onProgress = tty
+    ? (done: number, total: number) => {
+        if (done % 8 === 0 || done === total) process.stderr.write(`\rcentral differences ${done}/${total}${done === total ? "\n" : ""}`);
+      }
+    : undefined;
+  const report = await checkModel(model, { seed: int("seed", 1), points: int("points", 2), maxPerParam: int("samples", 64), onProgress });
   process.stdout.write(bools.has("json") ? `${JSON.stringify(report)}\n` : `${formatReport(model.source, report)}\n`);
   return report.ok ? 0 : 1;
 }
