@@ -20,6 +20,11 @@ export interface CompileOptions {
   rules?: Rules;
   /** Nodes with at most this much work are unrolled to scalars; larger ones become loops. */
   unrollLimit?: number;
+  /**
+   * Large matmuls as WebAssembly SIMD kernels ("wasm"), as JS loops ("js"), or
+   * wasm when the build is float32 and has a matmul big enough to pay ("auto", default).
+   */
+  backend?: "js" | "wasm" | "auto";
 }
 
 export interface Compiled extends Emitted {
@@ -30,7 +35,8 @@ export interface Compiled extends Emitted {
 export async function compile(model: Model, opts: CompileOptions = {}): Promise<Compiled> {
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
   const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
-  const lowered = lower(plan); // scalars and loop kernels
+  const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";
+  const lowered = lower(plan, { wasm, ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) }); // scalars, JS loops, wasm SIMD matmuls
   const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
   return { ...out, program, lowered };
 }

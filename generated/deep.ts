@@ -24,338 +24,93 @@ export const layout = {
   ],
   inputSize: 8512,
   outputs: [{ name: "probs", shape: [32, 10], offset: 0, size: 320 }],
-  arenaSize: 66242,
+  arenaSize: 131780,
+  memory: { params: 0, grads: 1062960, inputs: 2125920, arena: 2159968, pages: 42 },
   lossOffset: 66241,
   batch: 32,
   hasLoss: true,
 } as const;
 
 export type Buf = Float32Array;
+/** 14 WebAssembly SIMD matmul kernel(s), 7989 bytes, built by gradc with binaryen. */
+const wasmModule = new WebAssembly.Module(
+  Uint8Array.from(
+    atob(
+      "AGFzbQEAAAABBAFgAAACEAEDZW52Bm1lbW9yeQIBKioDDw4AAAAAAAAAAAAAAAAAAAdZDgNtbTAAAANtbTEAAQNtbTIAAgNtbTMAAwNtbTQABANtbTUABQNtbTYABgNtbTcABwNtbTgACANtbTkACQRtbTEwAAoEbW0xMQALBG1tMTIADARtbTEzAA0Kpj0O8gMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUEKdEHg4IEBaiEAIAJBAnQhAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgKACP0TIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAAKgKAEP0TIgYgD/3mAf3kASELIAwgBiAF/eYB/eQBIQwgDSAAKgKAGP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEEEaiEAIANBgAhqIQMgBEEBaiIEQYACSQ0ACyABQQh0IAJqQQJ0QeD0gwFqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUEgSQ0ACwv3AwIFfwt7A0BBACECA0D9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBCABQQp0QeD0gwFqIQAgAkECdEGAiBBqIQMDQCAHIAAqAgD9EyIFIAP9AAQAIg/95gH95AEhByAIIAUgA/0ABBAiBf3mAf3kASEIIAkgACoCgAj9EyIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgACoCgBD9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCgBj9EyIGIA/95gH95AEhDSAOIAYgBf3mAf3kASEOIABBBGohACADQYAIaiEDIARBAWoiBEGAAkkNAAsgAUEIdCACakECdEHg9IUBaiIAIAf9CwQAIAAgCP0LBBAgACAJ/QsEgAggACAK/QsEkAggACAL/QsEgBAgACAM/QsEkBAgACAN/QsEgBggACAO/QsEkBggAkEIaiICQYACSQ0ACyABQQRqIgFBIEkNAAsL9wMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUEKdEHg9IUBaiEAIAJBAnRBgJAgaiEDA0AgByAAKgIA/RMiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAAqAoAI/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAoAQ/RMiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAAqAoAY/RMiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQQRqIQAgA0GACGohAyAEQQFqIgRBgAJJDQALIAFBCHQgAmpBAnRB4PSHAWoiACAH/QsEACAAIAj9CwQQIAAgCf0LBIAIIAAgCv0LBJAIIAAgC/0LBIAQIAAgDP0LBJAQIAAgDf0LBIAYIAAgDv0LBJAYIAJBCGoiAkGAAkkNAAsgAUEEaiIBQSBJDQALC/cDAgV/C3sDQEEAIQIDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAFBCnRB4PSHAWohACACQQJ0QYCYMGohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgKACP0TIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAAKgKAEP0TIgYgD/3mAf3kASELIAwgBiAF/eYB/eQBIQwgDSAAKgKAGP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEEEaiEAIANBgAhqIQMgBEEBaiIEQYACSQ0ACyABQQh0IAJqQQJ0QeD0iQFqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUEgSQ0ACwuCBwMFfwF9C3sDQEEAIQEDQP0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ9BACEAIAJBCnRB4PSJAWohAyABQQJ0QYCgwABqIQQDQCAIIAMqAgD9EyIGIAT9AAQAIhD95gH95AEhCCAJIAYgBP0ABBAiBv3mAf3kASEJIAogAyoCgAj9EyIHIBD95gH95AEhCiALIAcgBv3mAf3kASELIAwgAyoCgBD9EyIHIBD95gH95AEhDCANIAcgBv3mAf3kASENIA4gAyoCgBj9EyIHIBD95gH95AEhDiAPIAcgBv3mAf3kASEPIANBBGohAyAEQShqIQQgAEEBaiIAQYACSQ0ACyACQQpsIAFqQQJ0QeD0iwFqIgAgCP0LBAAgACAJ/QsEECAAIAr9CwQoIAAgC/0LBDggACAM/QsEUCAAIA39CwRgIAAgDv0LBHggACAP/QsEiAEgAUEIaiIBQQhJDQALQQghAQNAQwAAAAAhBUEAIQADQCAFIAJBCHQgAGpBAnRB4PSJAWoqAgAgAEEKbCABakECdEGAoMAAaioCAJSSIQUgAEEBaiIAQYACSQ0ACyACQQpsIAFqQQJ0QeD0iwFqIAU4AgBDAAAAACEFQQAhAANAIAUgAkEIdCAAakECdEHg/IkBaioCACAAQQpsIAFqQQJ0QYCgwABqKgIAlJIhBSAAQQFqIgBBgAJJDQALIAJBCmwgAWpBAnRBiPWLAWogBTgCAEMAAAAAIQVBACEAA0AgBSACQQh0IABqQQJ0QeCEigFqKgIAIABBCmwgAWpBAnRBgKDAAGoqAgCUkiEFIABBAWoiAEGAAkkNAAsgAkEKbCABakECdEGw9YsBaiAFOAIAQwAAAAAhBUEAIQADQCAFIAJBCHQgAGpBAnRB4IyKAWoqAgAgAEEKbCABakECdEGAoMAAaioCAJSSIQUgAEEBaiIAQYACSQ0ACyACQQpsIAFqQQJ0Qdj1iwFqIAU4AgAgAUEBaiIBQQpJDQALIAJBBGoiAkEgSQ0ACwv0AwIFfwt7A0BBACECA0D9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBCABQShsQeD2iwFqIQAgAkECdEHwgJQBaiEDA0AgByAAKgIA/RMiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAAqAij9EyIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgACoCUP0TIgYgD/3mAf3kASELIAwgBiAF/eYB/eQBIQwgDSAAKgJ4/RMiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQQRqIQAgA0GACGohAyAEQQFqIgRBCkkNAAsgAUEIdCACakECdEHkgIwBaiIAIAf9CwQAIAAgCP0LBBAgACAJ/QsEgAggACAK/QsEkAggACAL/QsEgBAgACAM/QsEkBAgACAN/QsEgBggACAO/QsEkBggAkEIaiICQYACSQ0ACyABQQRqIgFBIEkNAAsL+AMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUEKdEHkgIwBaiEAIAJBAnRB8ICUAWohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgKACP0TIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAAKgKAEP0TIgYgD/3mAf3kASELIAwgBiAF/eYB/eQBIQwgDSAAKgKAGP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEEEaiEAIANBgAhqIQMgBEEBaiIEQYACSQ0ACyABQQh0IAJqQQJ0QeSAjgFqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUEgSQ0ACwv4AwIFfwt7A0BBACECA0D9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBCABQQp0QeSAjgFqIQAgAkECdEHwgJQBaiEDA0AgByAAKgIA/RMiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAAqAoAI/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAoAQ/RMiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAAqAoAY/RMiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQQRqIQAgA0GACGohAyAEQQFqIgRBgAJJDQALIAFBCHQgAmpBAnRB5ICQAWoiACAH/QsEACAAIAj9CwQQIAAgCf0LBIAIIAAgCv0LBJAIIAAgC/0LBIAQIAAgDP0LBJAQIAAgDf0LBIAYIAAgDv0LBJAYIAJBCGoiAkGAAkkNAAsgAUEEaiIBQSBJDQALC/gDAgV/C3sDQEEAIQIDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAFBCnRB5ICQAWohACACQQJ0QfCAlAFqIQMDQCAHIAAqAgD9EyIFIAP9AAQAIg/95gH95AEhByAIIAUgA/0ABBAiBf3mAf3kASEIIAkgACoCgAj9EyIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgACoCgBD9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCgBj9EyIGIA/95gH95AEhDSAOIAYgBf3mAf3kASEOIABBBGohACADQYAIaiEDIARBAWoiBEGAAkkNAAsgAUEIdCACakECdEHkgJIBaiIAIAf9CwQAIAAgCP0LBBAgACAJ/QsEgAggACAK/QsEkAggACAL/QsEgBAgACAM/QsEkBAgACAN/QsEgBggACAO/QsEkBggAkEIaiICQYACSQ0ACyABQQRqIgFBIEkNAAsL9gMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUECdEHg4IEBaiEAIAJBAnRB5ICSAWohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgIE/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAgj9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCDP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEGACGohACADQYAIaiEDIARBAWoiBEEgSQ0ACyABQQh0IAJqQQJ0QbDwwABqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUGAAkkNAAsL9gMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUECdEHg9IMBaiEAIAJBAnRB5ICQAWohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgIE/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAgj9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCDP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEGACGohACADQYAIaiEDIARBAWoiBEEgSQ0ACyABQQh0IAJqQQJ0QbD40ABqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUGAAkkNAAsL9gMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUECdEHg9IUBaiEAIAJBAnRB5ICOAWohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgIE/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAgj9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCDP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEGACGohACADQYAIaiEDIARBAWoiBEEgSQ0ACyABQQh0IAJqQQJ0QbCA4QBqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUGAAkkNAAsL9gMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUECdEHg9IcBaiEAIAJBAnRB5ICMAWohAwNAIAcgACoCAP0TIgUgA/0ABAAiD/3mAf3kASEHIAggBSAD/QAEECIF/eYB/eQBIQggCSAAKgIE/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAgj9EyIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gACoCDP0TIgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEGACGohACADQYAIaiEDIARBAWoiBEEgSQ0ACyABQQh0IAJqQQJ0QbCI8QBqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSACCAAIAr9CwSQCCAAIAv9CwSAECAAIAz9CwSQECAAIA39CwSAGCAAIA79CwSQGCACQQhqIgJBgAJJDQALIAFBBGoiAUGAAkkNAAsL/AYDBX8BfQt7A0BBACEBA0D9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhACACQQJ0QeD0iQFqIQMgAUECdEHg9osBaiEEA0AgCCADKgIA/RMiBiAE/QAEACIQ/eYB/eQBIQggCSAGIAT9AAQQIgb95gH95AEhCSAKIAMqAgT9EyIHIBD95gH95AEhCiALIAcgBv3mAf3kASELIAwgAyoCCP0TIgcgEP3mAf3kASEMIA0gByAG/eYB/eQBIQ0gDiADKgIM/RMiByAQ/eYB/eQBIQ4gDyAHIAb95gH95AEhDyADQYAIaiEDIARBKGohBCAAQQFqIgBBIEkNAAsgAkEKbCABakECdEGwkIEBaiIAIAj9CwQAIAAgCf0LBBAgACAK/QsEKCAAIAv9CwQ4IAAgDP0LBFAgACAN/QsEYCAAIA79CwR4IAAgD/0LBIgBIAFBCGoiAUEISQ0AC0EIIQEDQEMAAAAAIQVBACEAA0AgBSACIABBCHRqQQJ0QeD0iQFqKgIAIABBCmwgAWpBAnRB4PaLAWoqAgCUkiEFIABBAWoiAEEgSQ0ACyACQQpsIAFqQQJ0QbCQgQFqIAU4AgBDAAAAACEFQQAhAANAIAUgAEEIdCACakECdEHk9IkBaioCACAAQQpsIAFqQQJ0QeD2iwFqKgIAlJIhBSAAQQFqIgBBIEkNAAsgAkEKbCABakECdEHYkIEBaiAFOAIAQwAAAAAhBUEAIQADQCAFIABBCHQgAmpBAnRB6PSJAWoqAgAgAEEKbCABakECdEHg9osBaioCAJSSIQUgAEEBaiIAQSBJDQALIAJBCmwgAWpBAnRBgJGBAWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQh0IAJqQQJ0Qez0iQFqKgIAIABBCmwgAWpBAnRB4PaLAWoqAgCUkiEFIABBAWoiAEEgSQ0ACyACQQpsIAFqQQJ0QaiRgQFqIAU4AgAgAUEBaiIBQQpJDQALIAJBBGoiAkGAAkkNAAsL",
+    ),
+    (c) => c.charCodeAt(0),
+  ),
+);
+type Kernels = { readonly [name: string]: () => void };
+const instances = new WeakMap<ArrayBufferLike, Kernels>();
+
+/** Buffers in a fresh WebAssembly.Memory (never grown) with its own kernel instance: `forward` and `backward` must get these, not arrays made elsewhere. */
+export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
+  const memory = new WebAssembly.Memory({ initial: 42, maximum: 42 });
+  instances.set(
+    memory.buffer,
+    new WebAssembly.Instance(wasmModule, { env: { memory } }).exports as unknown as Kernels,
+  );
+  return {
+    params: new Float32Array(memory.buffer, 0, layout.paramSize),
+    inputs: new Float32Array(memory.buffer, 2125920, layout.inputSize),
+    arena: new Float32Array(memory.buffer, 2159968, layout.arenaSize),
+    grads: new Float32Array(memory.buffer, 1062960, layout.paramSize),
+  };
+}
+
+function kernels(params: Buf): Kernels {
+  const k = instances.get(params.buffer);
+  if (k === undefined)
+    throw new Error(
+      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()",
+    );
+  return k;
+}
 
 /**
  * Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs.
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
+  const k = kernels(params);
   // [32x256]·[256x256] + fused relu epilogue
-  for (let i = 0; i < 32; i += 4) {
-    const c0 = 320 + i * 256;
-    const c1 = 320 + (i + 1) * 256;
-    const c2 = 320 + (i + 2) * 256;
-    const c3 = 320 + (i + 3) * 256;
-    const a0 = i * 256;
-    const a1 = (i + 1) * 256;
-    const a2 = (i + 2) * 256;
-    const a3 = (i + 3) * 256;
+  k.mm0();
+  for (let i = 0; i < 32; i++) {
     for (let j = 0; j < 256; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 256; p += 4) {
-      const x00 = inputs[a0 + p];
-      const x01 = inputs[a0 + p + 1];
-      const x02 = inputs[a0 + p + 2];
-      const x03 = inputs[a0 + p + 3];
-      const x10 = inputs[a1 + p];
-      const x11 = inputs[a1 + p + 1];
-      const x12 = inputs[a1 + p + 2];
-      const x13 = inputs[a1 + p + 3];
-      const x20 = inputs[a2 + p];
-      const x21 = inputs[a2 + p + 1];
-      const x22 = inputs[a2 + p + 2];
-      const x23 = inputs[a2 + p + 3];
-      const x30 = inputs[a3 + p];
-      const x31 = inputs[a3 + p + 1];
-      const x32 = inputs[a3 + p + 2];
-      const x33 = inputs[a3 + p + 3];
-      const b0 = p * 256;
-      const b1 = (p + 1) * 256;
-      const b2 = (p + 2) * 256;
-      const b3 = (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 256; j++) {
-      const add0_v = arena[c0 + j] + params[65536 + j];
-      arena[c0 + j] = add0_v > 0 ? add0_v : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add0_v2 = arena[c1 + j] + params[65536 + j];
-      arena[c1 + j] = add0_v2 > 0 ? add0_v2 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add0_v3 = arena[c2 + j] + params[65536 + j];
-      arena[c2 + j] = add0_v3 > 0 ? add0_v3 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add0_v4 = arena[c3 + j] + params[65536 + j];
-      arena[c3 + j] = add0_v4 > 0 ? add0_v4 : 0;
+      const add0_v = arena[320 + i * 256 + j] + params[65536 + j];
+      arena[320 + i * 256 + j] = add0_v > 0 ? add0_v : 0;
     }
   }
   // [32x256]·[256x256] + fused relu epilogue
-  for (let i = 0; i < 32; i += 4) {
-    const c0 = 8512 + i * 256;
-    const c1 = 8512 + (i + 1) * 256;
-    const c2 = 8512 + (i + 2) * 256;
-    const c3 = 8512 + (i + 3) * 256;
-    const a0 = 320 + i * 256;
-    const a1 = 320 + (i + 1) * 256;
-    const a2 = 320 + (i + 2) * 256;
-    const a3 = 320 + (i + 3) * 256;
+  k.mm1();
+  for (let i = 0; i < 32; i++) {
     for (let j = 0; j < 256; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 256; p += 4) {
-      const x00 = arena[a0 + p];
-      const x01 = arena[a0 + p + 1];
-      const x02 = arena[a0 + p + 2];
-      const x03 = arena[a0 + p + 3];
-      const x10 = arena[a1 + p];
-      const x11 = arena[a1 + p + 1];
-      const x12 = arena[a1 + p + 2];
-      const x13 = arena[a1 + p + 3];
-      const x20 = arena[a2 + p];
-      const x21 = arena[a2 + p + 1];
-      const x22 = arena[a2 + p + 2];
-      const x23 = arena[a2 + p + 3];
-      const x30 = arena[a3 + p];
-      const x31 = arena[a3 + p + 1];
-      const x32 = arena[a3 + p + 2];
-      const x33 = arena[a3 + p + 3];
-      const b0 = 65792 + p * 256;
-      const b1 = 65792 + (p + 1) * 256;
-      const b2 = 65792 + (p + 2) * 256;
-      const b3 = 65792 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 256; j++) {
-      const add1_v = arena[c0 + j] + params[131328 + j];
-      arena[c0 + j] = add1_v > 0 ? add1_v : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add1_v2 = arena[c1 + j] + params[131328 + j];
-      arena[c1 + j] = add1_v2 > 0 ? add1_v2 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add1_v3 = arena[c2 + j] + params[131328 + j];
-      arena[c2 + j] = add1_v3 > 0 ? add1_v3 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add1_v4 = arena[c3 + j] + params[131328 + j];
-      arena[c3 + j] = add1_v4 > 0 ? add1_v4 : 0;
+      const add1_v = arena[8512 + i * 256 + j] + params[131328 + j];
+      arena[8512 + i * 256 + j] = add1_v > 0 ? add1_v : 0;
     }
   }
   // [32x256]·[256x256] + fused relu epilogue
-  for (let i = 0; i < 32; i += 4) {
-    const c0 = 16704 + i * 256;
-    const c1 = 16704 + (i + 1) * 256;
-    const c2 = 16704 + (i + 2) * 256;
-    const c3 = 16704 + (i + 3) * 256;
-    const a0 = 8512 + i * 256;
-    const a1 = 8512 + (i + 1) * 256;
-    const a2 = 8512 + (i + 2) * 256;
-    const a3 = 8512 + (i + 3) * 256;
+  k.mm2();
+  for (let i = 0; i < 32; i++) {
     for (let j = 0; j < 256; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 256; p += 4) {
-      const x00 = arena[a0 + p];
-      const x01 = arena[a0 + p + 1];
-      const x02 = arena[a0 + p + 2];
-      const x03 = arena[a0 + p + 3];
-      const x10 = arena[a1 + p];
-      const x11 = arena[a1 + p + 1];
-      const x12 = arena[a1 + p + 2];
-      const x13 = arena[a1 + p + 3];
-      const x20 = arena[a2 + p];
-      const x21 = arena[a2 + p + 1];
-      const x22 = arena[a2 + p + 2];
-      const x23 = arena[a2 + p + 3];
-      const x30 = arena[a3 + p];
-      const x31 = arena[a3 + p + 1];
-      const x32 = arena[a3 + p + 2];
-      const x33 = arena[a3 + p + 3];
-      const b0 = 131584 + p * 256;
-      const b1 = 131584 + (p + 1) * 256;
-      const b2 = 131584 + (p + 2) * 256;
-      const b3 = 131584 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 256; j++) {
-      const add2_v = arena[c0 + j] + params[197120 + j];
-      arena[c0 + j] = add2_v > 0 ? add2_v : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add2_v2 = arena[c1 + j] + params[197120 + j];
-      arena[c1 + j] = add2_v2 > 0 ? add2_v2 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add2_v3 = arena[c2 + j] + params[197120 + j];
-      arena[c2 + j] = add2_v3 > 0 ? add2_v3 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add2_v4 = arena[c3 + j] + params[197120 + j];
-      arena[c3 + j] = add2_v4 > 0 ? add2_v4 : 0;
+      const add2_v = arena[16704 + i * 256 + j] + params[197120 + j];
+      arena[16704 + i * 256 + j] = add2_v > 0 ? add2_v : 0;
     }
   }
   // [32x256]·[256x256] + fused relu epilogue
-  for (let i = 0; i < 32; i += 4) {
-    const c0 = 24896 + i * 256;
-    const c1 = 24896 + (i + 1) * 256;
-    const c2 = 24896 + (i + 2) * 256;
-    const c3 = 24896 + (i + 3) * 256;
-    const a0 = 16704 + i * 256;
-    const a1 = 16704 + (i + 1) * 256;
-    const a2 = 16704 + (i + 2) * 256;
-    const a3 = 16704 + (i + 3) * 256;
+  k.mm3();
+  for (let i = 0; i < 32; i++) {
     for (let j = 0; j < 256; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 256; p += 4) {
-      const x00 = arena[a0 + p];
-      const x01 = arena[a0 + p + 1];
-      const x02 = arena[a0 + p + 2];
-      const x03 = arena[a0 + p + 3];
-      const x10 = arena[a1 + p];
-      const x11 = arena[a1 + p + 1];
-      const x12 = arena[a1 + p + 2];
-      const x13 = arena[a1 + p + 3];
-      const x20 = arena[a2 + p];
-      const x21 = arena[a2 + p + 1];
-      const x22 = arena[a2 + p + 2];
-      const x23 = arena[a2 + p + 3];
-      const x30 = arena[a3 + p];
-      const x31 = arena[a3 + p + 1];
-      const x32 = arena[a3 + p + 2];
-      const x33 = arena[a3 + p + 3];
-      const b0 = 197376 + p * 256;
-      const b1 = 197376 + (p + 1) * 256;
-      const b2 = 197376 + (p + 2) * 256;
-      const b3 = 197376 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 256; j++) {
-      const add3_v = arena[c0 + j] + params[262912 + j];
-      arena[c0 + j] = add3_v > 0 ? add3_v : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add3_v2 = arena[c1 + j] + params[262912 + j];
-      arena[c1 + j] = add3_v2 > 0 ? add3_v2 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add3_v3 = arena[c2 + j] + params[262912 + j];
-      arena[c2 + j] = add3_v3 > 0 ? add3_v3 : 0;
-    }
-    for (let j = 0; j < 256; j++) {
-      const add3_v4 = arena[c3 + j] + params[262912 + j];
-      arena[c3 + j] = add3_v4 > 0 ? add3_v4 : 0;
+      const add3_v = arena[24896 + i * 256 + j] + params[262912 + j];
+      arena[24896 + i * 256 + j] = add3_v > 0 ? add3_v : 0;
     }
   }
   // [32x256]·[256x10] + fused add epilogue
-  for (let i = 0; i < 32; i += 4) {
-    const c0 = 33088 + i * 10;
-    const c1 = 33088 + (i + 1) * 10;
-    const c2 = 33088 + (i + 2) * 10;
-    const c3 = 33088 + (i + 3) * 10;
-    const a0 = 24896 + i * 256;
-    const a1 = 24896 + (i + 1) * 256;
-    const a2 = 24896 + (i + 2) * 256;
-    const a3 = 24896 + (i + 3) * 256;
+  k.mm4();
+  for (let i = 0; i < 32; i++) {
     for (let j = 0; j < 10; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 256; p += 4) {
-      const x00 = arena[a0 + p];
-      const x01 = arena[a0 + p + 1];
-      const x02 = arena[a0 + p + 2];
-      const x03 = arena[a0 + p + 3];
-      const x10 = arena[a1 + p];
-      const x11 = arena[a1 + p + 1];
-      const x12 = arena[a1 + p + 2];
-      const x13 = arena[a1 + p + 3];
-      const x20 = arena[a2 + p];
-      const x21 = arena[a2 + p + 1];
-      const x22 = arena[a2 + p + 2];
-      const x23 = arena[a2 + p + 3];
-      const x30 = arena[a3 + p];
-      const x31 = arena[a3 + p + 1];
-      const x32 = arena[a3 + p + 2];
-      const x33 = arena[a3 + p + 3];
-      const b0 = 263168 + p * 10;
-      const b1 = 263168 + (p + 1) * 10;
-      const b2 = 263168 + (p + 2) * 10;
-      const b3 = 263168 + (p + 3) * 10;
-      for (let j = 0; j < 10; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c0 + j] = arena[c0 + j] + params[265728 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c1 + j] = arena[c1 + j] + params[265728 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c2 + j] = arena[c2 + j] + params[265728 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c3 + j] = arena[c3 + j] + params[265728 + j];
+      arena[33088 + i * 10 + j] = arena[33088 + i * 10 + j] + params[265728 + j];
     }
   }
   // logsumexp4 = logsumexp(logits)
@@ -390,13 +145,12 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
   }
   // sum5 = sum(mul)
   for (let i = 0; i < 32; i++) {
-    arena[33440 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 10; i3++) {
-      const mul6_v = inputs[8192 + i2 * 10 + i3] * arena[33088 + i2 * 10 + i3];
-      arena[33440 + i2] += mul6_v;
+    let acc = 0;
+    for (let i2 = 0; i2 < 10; i2++) {
+      const mul6_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
+      acc += mul6_v;
     }
+    arena[33440 + i] = acc;
   }
   // sum7 = sum(where)
   let sum7_acc = 0;
@@ -461,6 +215,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 32): void {
+  const k = kernels(params);
   // div10 = div(1, batchSize)  ⟵ ∂ div div
   const div10 = 1 / n;
   // where11 = where(batchMask, div10, 0)  ⟵ ∂ where where9
@@ -479,474 +234,106 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
       arena[33152 + (i * 10 + i2)] = mul13_v + mul14_v;
     }
   }
-  // [32x10]·[10x256] + fused mul epilogue
-  for (let i = 0; i < 32; i += 2) {
-    for (let j = 0; j < 256; j += 4) {
-      let acc00 = 0;
-      let acc01 = 0;
-      let acc02 = 0;
-      let acc03 = 0;
-      let acc10 = 0;
-      let acc11 = 0;
-      let acc12 = 0;
-      let acc13 = 0;
-      for (let p = 0; p < 10; p++) {
-        const a0 = arena[33152 + i * 10 + p];
-        const a1 = arena[33152 + (i + 1) * 10 + p];
-        const b0 = params[263168 + p + j * 10];
-        const b1 = params[263168 + p + (j + 1) * 10];
-        const b2 = params[263168 + p + (j + 2) * 10];
-        const b3 = params[263168 + p + (j + 3) * 10];
-        acc00 += a0 * b0;
-        acc01 += a0 * b1;
-        acc02 += a0 * b2;
-        acc03 += a0 * b3;
-        acc10 += a1 * b0;
-        acc11 += a1 * b1;
-        acc12 += a1 * b2;
-        acc13 += a1 * b3;
-      }
-      const step16_v = arena[24896 + i * 256 + j] > 0 ? 1 : 0;
-      const step16_v2 = arena[24896 + i * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step16_v3 = arena[24896 + i * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step16_v4 = arena[24896 + i * 256 + (j + 3)] > 0 ? 1 : 0;
-      const step16_v5 = arena[24896 + (i + 1) * 256 + j] > 0 ? 1 : 0;
-      const step16_v6 = arena[24896 + (i + 1) * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step16_v7 = arena[24896 + (i + 1) * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step16_v8 = arena[24896 + (i + 1) * 256 + (j + 3)] > 0 ? 1 : 0;
-      arena[33473 + i * 256 + j] = acc00 * step16_v;
-      arena[33473 + i * 256 + (j + 1)] = acc01 * step16_v2;
-      arena[33473 + i * 256 + (j + 2)] = acc02 * step16_v3;
-      arena[33473 + i * 256 + (j + 3)] = acc03 * step16_v4;
-      arena[33473 + (i + 1) * 256 + j] = acc10 * step16_v5;
-      arena[33473 + (i + 1) * 256 + (j + 1)] = acc11 * step16_v6;
-      arena[33473 + (i + 1) * 256 + (j + 2)] = acc12 * step16_v7;
-      arena[33473 + (i + 1) * 256 + (j + 3)] = acc13 * step16_v8;
+  // B in row-major order for the kernel
+  for (let p = 0; p < 10; p++) {
+    for (let j = 0; j < 256; j++) {
+      arena[66244 + p * 256 + j] = params[263168 + p + j * 10];
     }
   }
-  // [32x256]·[256x256] + fused mul epilogue
-  for (let i = 0; i < 32; i += 2) {
-    for (let j = 0; j < 256; j += 4) {
-      let acc00 = 0;
-      let acc01 = 0;
-      let acc02 = 0;
-      let acc03 = 0;
-      let acc10 = 0;
-      let acc11 = 0;
-      let acc12 = 0;
-      let acc13 = 0;
-      for (let p = 0; p < 256; p++) {
-        const a0 = arena[33473 + i * 256 + p];
-        const a1 = arena[33473 + (i + 1) * 256 + p];
-        const b0 = params[197376 + p + j * 256];
-        const b1 = params[197376 + p + (j + 1) * 256];
-        const b2 = params[197376 + p + (j + 2) * 256];
-        const b3 = params[197376 + p + (j + 3) * 256];
-        acc00 += a0 * b0;
-        acc01 += a0 * b1;
-        acc02 += a0 * b2;
-        acc03 += a0 * b3;
-        acc10 += a1 * b0;
-        acc11 += a1 * b1;
-        acc12 += a1 * b2;
-        acc13 += a1 * b3;
-      }
-      const step18_v = arena[16704 + i * 256 + j] > 0 ? 1 : 0;
-      const step18_v2 = arena[16704 + i * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step18_v3 = arena[16704 + i * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step18_v4 = arena[16704 + i * 256 + (j + 3)] > 0 ? 1 : 0;
-      const step18_v5 = arena[16704 + (i + 1) * 256 + j] > 0 ? 1 : 0;
-      const step18_v6 = arena[16704 + (i + 1) * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step18_v7 = arena[16704 + (i + 1) * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step18_v8 = arena[16704 + (i + 1) * 256 + (j + 3)] > 0 ? 1 : 0;
-      arena[41665 + i * 256 + j] = acc00 * step18_v;
-      arena[41665 + i * 256 + (j + 1)] = acc01 * step18_v2;
-      arena[41665 + i * 256 + (j + 2)] = acc02 * step18_v3;
-      arena[41665 + i * 256 + (j + 3)] = acc03 * step18_v4;
-      arena[41665 + (i + 1) * 256 + j] = acc10 * step18_v5;
-      arena[41665 + (i + 1) * 256 + (j + 1)] = acc11 * step18_v6;
-      arena[41665 + (i + 1) * 256 + (j + 2)] = acc12 * step18_v7;
-      arena[41665 + (i + 1) * 256 + (j + 3)] = acc13 * step18_v8;
+  k.mm5();
+  for (let i = 0; i < 32; i++) {
+    for (let j2 = 0; j2 < 256; j2++) {
+      const step16_v = arena[24896 + i * 256 + j2] > 0 ? 1 : 0;
+      arena[33473 + i * 256 + j2] = arena[33473 + i * 256 + j2] * step16_v;
     }
   }
-  // [32x256]·[256x256] + fused mul epilogue
-  for (let i = 0; i < 32; i += 2) {
-    for (let j = 0; j < 256; j += 4) {
-      let acc00 = 0;
-      let acc01 = 0;
-      let acc02 = 0;
-      let acc03 = 0;
-      let acc10 = 0;
-      let acc11 = 0;
-      let acc12 = 0;
-      let acc13 = 0;
-      for (let p = 0; p < 256; p++) {
-        const a0 = arena[41665 + i * 256 + p];
-        const a1 = arena[41665 + (i + 1) * 256 + p];
-        const b0 = params[131584 + p + j * 256];
-        const b1 = params[131584 + p + (j + 1) * 256];
-        const b2 = params[131584 + p + (j + 2) * 256];
-        const b3 = params[131584 + p + (j + 3) * 256];
-        acc00 += a0 * b0;
-        acc01 += a0 * b1;
-        acc02 += a0 * b2;
-        acc03 += a0 * b3;
-        acc10 += a1 * b0;
-        acc11 += a1 * b1;
-        acc12 += a1 * b2;
-        acc13 += a1 * b3;
-      }
-      const step20_v = arena[8512 + i * 256 + j] > 0 ? 1 : 0;
-      const step20_v2 = arena[8512 + i * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step20_v3 = arena[8512 + i * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step20_v4 = arena[8512 + i * 256 + (j + 3)] > 0 ? 1 : 0;
-      const step20_v5 = arena[8512 + (i + 1) * 256 + j] > 0 ? 1 : 0;
-      const step20_v6 = arena[8512 + (i + 1) * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step20_v7 = arena[8512 + (i + 1) * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step20_v8 = arena[8512 + (i + 1) * 256 + (j + 3)] > 0 ? 1 : 0;
-      arena[49857 + i * 256 + j] = acc00 * step20_v;
-      arena[49857 + i * 256 + (j + 1)] = acc01 * step20_v2;
-      arena[49857 + i * 256 + (j + 2)] = acc02 * step20_v3;
-      arena[49857 + i * 256 + (j + 3)] = acc03 * step20_v4;
-      arena[49857 + (i + 1) * 256 + j] = acc10 * step20_v5;
-      arena[49857 + (i + 1) * 256 + (j + 1)] = acc11 * step20_v6;
-      arena[49857 + (i + 1) * 256 + (j + 2)] = acc12 * step20_v7;
-      arena[49857 + (i + 1) * 256 + (j + 3)] = acc13 * step20_v8;
+  // B in row-major order for the kernel
+  for (let p = 0; p < 256; p++) {
+    for (let j = 0; j < 256; j++) {
+      arena[66244 + p * 256 + j] = params[197376 + p + j * 256];
     }
   }
-  // [32x256]·[256x256] + fused mul epilogue
-  for (let i = 0; i < 32; i += 2) {
-    for (let j = 0; j < 256; j += 4) {
-      let acc00 = 0;
-      let acc01 = 0;
-      let acc02 = 0;
-      let acc03 = 0;
-      let acc10 = 0;
-      let acc11 = 0;
-      let acc12 = 0;
-      let acc13 = 0;
-      for (let p = 0; p < 256; p++) {
-        const a0 = arena[49857 + i * 256 + p];
-        const a1 = arena[49857 + (i + 1) * 256 + p];
-        const b0 = params[65792 + p + j * 256];
-        const b1 = params[65792 + p + (j + 1) * 256];
-        const b2 = params[65792 + p + (j + 2) * 256];
-        const b3 = params[65792 + p + (j + 3) * 256];
-        acc00 += a0 * b0;
-        acc01 += a0 * b1;
-        acc02 += a0 * b2;
-        acc03 += a0 * b3;
-        acc10 += a1 * b0;
-        acc11 += a1 * b1;
-        acc12 += a1 * b2;
-        acc13 += a1 * b3;
-      }
-      const step22_v = arena[320 + i * 256 + j] > 0 ? 1 : 0;
-      const step22_v2 = arena[320 + i * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step22_v3 = arena[320 + i * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step22_v4 = arena[320 + i * 256 + (j + 3)] > 0 ? 1 : 0;
-      const step22_v5 = arena[320 + (i + 1) * 256 + j] > 0 ? 1 : 0;
-      const step22_v6 = arena[320 + (i + 1) * 256 + (j + 1)] > 0 ? 1 : 0;
-      const step22_v7 = arena[320 + (i + 1) * 256 + (j + 2)] > 0 ? 1 : 0;
-      const step22_v8 = arena[320 + (i + 1) * 256 + (j + 3)] > 0 ? 1 : 0;
-      arena[58049 + i * 256 + j] = acc00 * step22_v;
-      arena[58049 + i * 256 + (j + 1)] = acc01 * step22_v2;
-      arena[58049 + i * 256 + (j + 2)] = acc02 * step22_v3;
-      arena[58049 + i * 256 + (j + 3)] = acc03 * step22_v4;
-      arena[58049 + (i + 1) * 256 + j] = acc10 * step22_v5;
-      arena[58049 + (i + 1) * 256 + (j + 1)] = acc11 * step22_v6;
-      arena[58049 + (i + 1) * 256 + (j + 2)] = acc12 * step22_v7;
-      arena[58049 + (i + 1) * 256 + (j + 3)] = acc13 * step22_v8;
+  k.mm6();
+  for (let i = 0; i < 32; i++) {
+    for (let j2 = 0; j2 < 256; j2++) {
+      const step18_v = arena[16704 + i * 256 + j2] > 0 ? 1 : 0;
+      arena[41665 + i * 256 + j2] = arena[41665 + i * 256 + j2] * step18_v;
+    }
+  }
+  // B in row-major order for the kernel
+  for (let p = 0; p < 256; p++) {
+    for (let j = 0; j < 256; j++) {
+      arena[66244 + p * 256 + j] = params[131584 + p + j * 256];
+    }
+  }
+  k.mm7();
+  for (let i = 0; i < 32; i++) {
+    for (let j2 = 0; j2 < 256; j2++) {
+      const step20_v = arena[8512 + i * 256 + j2] > 0 ? 1 : 0;
+      arena[49857 + i * 256 + j2] = arena[49857 + i * 256 + j2] * step20_v;
+    }
+  }
+  // B in row-major order for the kernel
+  for (let p = 0; p < 256; p++) {
+    for (let j = 0; j < 256; j++) {
+      arena[66244 + p * 256 + j] = params[65792 + p + j * 256];
+    }
+  }
+  k.mm8();
+  for (let i = 0; i < 32; i++) {
+    for (let j2 = 0; j2 < 256; j2++) {
+      const step22_v = arena[320 + i * 256 + j2] > 0 ? 1 : 0;
+      arena[58049 + i * 256 + j2] = arena[58049 + i * 256 + j2] * step22_v;
     }
   }
   // [256x32]·[32x256]
-  for (let i = 0; i < 256; i += 4) {
-    const c0 = i * 256;
-    const c1 = (i + 1) * 256;
-    const c2 = (i + 2) * 256;
-    const c3 = (i + 3) * 256;
-    for (let j = 0; j < 256; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 32; p += 4) {
-      const q0 = p * 256;
-      const q1 = (p + 1) * 256;
-      const q2 = (p + 2) * 256;
-      const q3 = (p + 3) * 256;
-      const x00 = inputs[q0 + i];
-      const x01 = inputs[q1 + i];
-      const x02 = inputs[q2 + i];
-      const x03 = inputs[q3 + i];
-      const x10 = inputs[q0 + (i + 1)];
-      const x11 = inputs[q1 + (i + 1)];
-      const x12 = inputs[q2 + (i + 1)];
-      const x13 = inputs[q3 + (i + 1)];
-      const x20 = inputs[q0 + (i + 2)];
-      const x21 = inputs[q1 + (i + 2)];
-      const x22 = inputs[q2 + (i + 2)];
-      const x23 = inputs[q3 + (i + 2)];
-      const x30 = inputs[q0 + (i + 3)];
-      const x31 = inputs[q1 + (i + 3)];
-      const x32 = inputs[q2 + (i + 3)];
-      const x33 = inputs[q3 + (i + 3)];
-      const b0 = 58049 + p * 256;
-      const b1 = 58049 + (p + 1) * 256;
-      const b2 = 58049 + (p + 2) * 256;
-      const b3 = 58049 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-  }
+  k.mm9();
   // d_b1 = sum(mul21)  ⟵ ∂ add add0
-  for (let i = 0; i < 256; i++) {
-    grads[65536 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 256; i3++) {
-      grads[65536 + i3] += arena[58049 + i2 * 256 + i3];
+  for (let i2 = 0; i2 < 256; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 32; i++) {
+      acc += arena[58049 + i * 256 + i2];
     }
+    grads[65536 + i2] = acc;
   }
   // [256x32]·[32x256]
-  for (let i = 0; i < 256; i += 4) {
-    const c0 = 65792 + i * 256;
-    const c1 = 65792 + (i + 1) * 256;
-    const c2 = 65792 + (i + 2) * 256;
-    const c3 = 65792 + (i + 3) * 256;
-    for (let j = 0; j < 256; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 32; p += 4) {
-      const q0 = 320 + p * 256;
-      const q1 = 320 + (p + 1) * 256;
-      const q2 = 320 + (p + 2) * 256;
-      const q3 = 320 + (p + 3) * 256;
-      const x00 = arena[q0 + i];
-      const x01 = arena[q1 + i];
-      const x02 = arena[q2 + i];
-      const x03 = arena[q3 + i];
-      const x10 = arena[q0 + (i + 1)];
-      const x11 = arena[q1 + (i + 1)];
-      const x12 = arena[q2 + (i + 1)];
-      const x13 = arena[q3 + (i + 1)];
-      const x20 = arena[q0 + (i + 2)];
-      const x21 = arena[q1 + (i + 2)];
-      const x22 = arena[q2 + (i + 2)];
-      const x23 = arena[q3 + (i + 2)];
-      const x30 = arena[q0 + (i + 3)];
-      const x31 = arena[q1 + (i + 3)];
-      const x32 = arena[q2 + (i + 3)];
-      const x33 = arena[q3 + (i + 3)];
-      const b0 = 49857 + p * 256;
-      const b1 = 49857 + (p + 1) * 256;
-      const b2 = 49857 + (p + 2) * 256;
-      const b3 = 49857 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-  }
+  k.mm10();
   // d_b2 = sum(mul19)  ⟵ ∂ add add1
-  for (let i = 0; i < 256; i++) {
-    grads[131328 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 256; i3++) {
-      grads[131328 + i3] += arena[49857 + i2 * 256 + i3];
+  for (let i2 = 0; i2 < 256; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 32; i++) {
+      acc += arena[49857 + i * 256 + i2];
     }
+    grads[131328 + i2] = acc;
   }
   // [256x32]·[32x256]
-  for (let i = 0; i < 256; i += 4) {
-    const c0 = 131584 + i * 256;
-    const c1 = 131584 + (i + 1) * 256;
-    const c2 = 131584 + (i + 2) * 256;
-    const c3 = 131584 + (i + 3) * 256;
-    for (let j = 0; j < 256; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 32; p += 4) {
-      const q0 = 8512 + p * 256;
-      const q1 = 8512 + (p + 1) * 256;
-      const q2 = 8512 + (p + 2) * 256;
-      const q3 = 8512 + (p + 3) * 256;
-      const x00 = arena[q0 + i];
-      const x01 = arena[q1 + i];
-      const x02 = arena[q2 + i];
-      const x03 = arena[q3 + i];
-      const x10 = arena[q0 + (i + 1)];
-      const x11 = arena[q1 + (i + 1)];
-      const x12 = arena[q2 + (i + 1)];
-      const x13 = arena[q3 + (i + 1)];
-      const x20 = arena[q0 + (i + 2)];
-      const x21 = arena[q1 + (i + 2)];
-      const x22 = arena[q2 + (i + 2)];
-      const x23 = arena[q3 + (i + 2)];
-      const x30 = arena[q0 + (i + 3)];
-      const x31 = arena[q1 + (i + 3)];
-      const x32 = arena[q2 + (i + 3)];
-      const x33 = arena[q3 + (i + 3)];
-      const b0 = 41665 + p * 256;
-      const b1 = 41665 + (p + 1) * 256;
-      const b2 = 41665 + (p + 2) * 256;
-      const b3 = 41665 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-  }
+  k.mm11();
   // d_b3 = sum(mul17)  ⟵ ∂ add add2
-  for (let i = 0; i < 256; i++) {
-    grads[197120 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 256; i3++) {
-      grads[197120 + i3] += arena[41665 + i2 * 256 + i3];
+  for (let i2 = 0; i2 < 256; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 32; i++) {
+      acc += arena[41665 + i * 256 + i2];
     }
+    grads[197120 + i2] = acc;
   }
   // [256x32]·[32x256]
-  for (let i = 0; i < 256; i += 4) {
-    const c0 = 197376 + i * 256;
-    const c1 = 197376 + (i + 1) * 256;
-    const c2 = 197376 + (i + 2) * 256;
-    const c3 = 197376 + (i + 3) * 256;
-    for (let j = 0; j < 256; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 32; p += 4) {
-      const q0 = 16704 + p * 256;
-      const q1 = 16704 + (p + 1) * 256;
-      const q2 = 16704 + (p + 2) * 256;
-      const q3 = 16704 + (p + 3) * 256;
-      const x00 = arena[q0 + i];
-      const x01 = arena[q1 + i];
-      const x02 = arena[q2 + i];
-      const x03 = arena[q3 + i];
-      const x10 = arena[q0 + (i + 1)];
-      const x11 = arena[q1 + (i + 1)];
-      const x12 = arena[q2 + (i + 1)];
-      const x13 = arena[q3 + (i + 1)];
-      const x20 = arena[q0 + (i + 2)];
-      const x21 = arena[q1 + (i + 2)];
-      const x22 = arena[q2 + (i + 2)];
-      const x23 = arena[q3 + (i + 2)];
-      const x30 = arena[q0 + (i + 3)];
-      const x31 = arena[q1 + (i + 3)];
-      const x32 = arena[q2 + (i + 3)];
-      const x33 = arena[q3 + (i + 3)];
-      const b0 = 33473 + p * 256;
-      const b1 = 33473 + (p + 1) * 256;
-      const b2 = 33473 + (p + 2) * 256;
-      const b3 = 33473 + (p + 3) * 256;
-      for (let j = 0; j < 256; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-  }
+  k.mm12();
   // d_b4 = sum(mul15)  ⟵ ∂ add add3
-  for (let i = 0; i < 256; i++) {
-    grads[262912 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 256; i3++) {
-      grads[262912 + i3] += arena[33473 + i2 * 256 + i3];
+  for (let i2 = 0; i2 < 256; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 32; i++) {
+      acc += arena[33473 + i * 256 + i2];
     }
+    grads[262912 + i2] = acc;
   }
   // [256x32]·[32x10]
-  for (let i = 0; i < 256; i += 4) {
-    const c0 = 263168 + i * 10;
-    const c1 = 263168 + (i + 1) * 10;
-    const c2 = 263168 + (i + 2) * 10;
-    const c3 = 263168 + (i + 3) * 10;
-    for (let j = 0; j < 10; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 32; p += 4) {
-      const q0 = 24896 + p * 256;
-      const q1 = 24896 + (p + 1) * 256;
-      const q2 = 24896 + (p + 2) * 256;
-      const q3 = 24896 + (p + 3) * 256;
-      const x00 = arena[q0 + i];
-      const x01 = arena[q1 + i];
-      const x02 = arena[q2 + i];
-      const x03 = arena[q3 + i];
-      const x10 = arena[q0 + (i + 1)];
-      const x11 = arena[q1 + (i + 1)];
-      const x12 = arena[q2 + (i + 1)];
-      const x13 = arena[q3 + (i + 1)];
-      const x20 = arena[q0 + (i + 2)];
-      const x21 = arena[q1 + (i + 2)];
-      const x22 = arena[q2 + (i + 2)];
-      const x23 = arena[q3 + (i + 2)];
-      const x30 = arena[q0 + (i + 3)];
-      const x31 = arena[q1 + (i + 3)];
-      const x32 = arena[q2 + (i + 3)];
-      const x33 = arena[q3 + (i + 3)];
-      const b0 = 33152 + p * 10;
-      const b1 = 33152 + (p + 1) * 10;
-      const b2 = 33152 + (p + 2) * 10;
-      const b3 = 33152 + (p + 3) * 10;
-      for (let j = 0; j < 10; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-  }
+  k.mm13();
   // d_b5 = sum(d_logits)  ⟵ ∂ add logits
-  for (let i = 0; i < 10; i++) {
-    grads[265728 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 32; i2++) {
-    for (let i3 = 0; i3 < 10; i3++) {
-      grads[265728 + i3] += arena[33152 + i2 * 10 + i3];
+  for (let i2 = 0; i2 < 10; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 32; i++) {
+      acc += arena[33152 + i * 10 + i2];
     }
+    grads[265728 + i2] = acc;
   }
 }

@@ -25,6 +25,16 @@ export const layout = {
 
 export type Buf = Float32Array;
 
+/** Fresh zeroed buffers of the sizes `forward` and `backward` take. */
+export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize),
+  };
+}
+
 /** Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs. */
 export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   const Wh_0 = params[0];

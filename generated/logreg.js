@@ -19,6 +19,14 @@ const layout = {
   batch: 8,
   hasLoss: true
 };
+function buffers() {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize)
+  };
+}
 function forward(params, inputs, arena, n = 8) {
   const b_0 = params[3];
   const t_0 = inputs[24];
@@ -199,6 +207,7 @@ function backward(params, inputs, arena, grads, n = 8) {
 }
 export {
   backward,
+  buffers,
   forward,
   layout
 };

@@ -24,6 +24,16 @@ export const layout = {
 
 export type Buf = Float32Array;
 
+/** Fresh zeroed buffers of the sizes `forward` and `backward` take. */
+export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize),
+  };
+}
+
 /**
  * Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs.
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.

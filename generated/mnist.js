@@ -16,134 +16,55 @@ const layout = {
   ],
   inputSize: 50816,
   outputs: [{ name: "probs", shape: [64, 10], offset: 0, size: 640 }],
-  arenaSize: 17794,
+  arenaSize: 19076,
+  memory: { params: 0, grads: 407088, inputs: 814176, arena: 1017440, pages: 17 },
   lossOffset: 17793,
   batch: 64,
   hasLoss: true
 };
+const wasmModule = new WebAssembly.Module(
+  Uint8Array.from(
+    atob(
+      "AGFzbQEAAAABBAFgAAACEAEDZW52Bm1lbW9yeQIBEREDBgUAAAAAAAcfBQNtbTAAAANtbTEAAQNtbTIAAgNtbTMAAwNtbTQABArXGQXyAwIFfwt7A0BBACECA0D9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEOQQAhBCABQcAYbEHg2DFqIQAgAkECdCEDA0AgByAAKgIA/RMiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAAqAsAY/RMiBiAP/eYB/eQBIQkgCiAGIAX95gH95AEhCiALIAAqAoAx/RMiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAAqAsBJ/RMiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQQRqIQAgA0GABGohAyAEQQFqIgRBkAZJDQALIAFBB3QgAmpBAnRB4KA+aiIAIAf9CwQAIAAgCP0LBBAgACAJ/QsEgAQgACAK/QsEkAQgACAL/QsEgAggACAM/QsEkAggACAN/QsEgAwgACAO/QsEkAwgAkEIaiICQYABSQ0ACyABQQRqIgFBwABJDQALC/kGAwV/AX0LewNAQQAhAQNA/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ79DAAAAAAAAAAAAAAAAAAAAAAhD0EAIQAgAkEJdEHgoD5qIQMgAUECdEGAxBhqIQQDQCAIIAMqAgD9EyIGIAT9AAQAIhD95gH95AEhCCAJIAYgBP0ABBAiBv3mAf3kASEJIAogAyoCgAT9EyIHIBD95gH95AEhCiALIAcgBv3mAf3kASELIAwgAyoCgAj9EyIHIBD95gH95AEhDCANIAcgBv3mAf3kASENIA4gAyoCgAz9EyIHIBD95gH95AEhDiAPIAcgBv3mAf3kASEPIANBBGohAyAEQShqIQQgAEEBaiIAQYABSQ0ACyACQQpsIAFqQQJ0QeCgwABqIgAgCP0LBAAgACAJ/QsEECAAIAr9CwQoIAAgC/0LBDggACAM/QsEUCAAIA39CwRgIAAgDv0LBHggACAP/QsEiAEgAUEIaiIBQQhJDQALQQghAQNAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4KA+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEHgoMAAaiAFOAIAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4KQ+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEGIocAAaiAFOAIAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4Kg+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEGwocAAaiAFOAIAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4Kw+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEHYocAAaiAFOAIAIAFBAWoiAUEKSQ0ACyACQQRqIgJBwABJDQALC/UDAgV/C3sDQEEAIQIDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAFBKGxB4KTAAGohACACQQJ0QfC4wgBqIQMDQCAHIAAqAgD9EyIFIAP9AAQAIg/95gH95AEhByAIIAUgA/0ABBAiBf3mAf3kASEIIAkgACoCKP0TIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAAKgJQ/RMiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAAqAnj9EyIGIA/95gH95AEhDSAOIAYgBf3mAf3kASEOIABBBGohACADQYAEaiEDIARBAWoiBEEKSQ0ACyABQQd0IAJqQQJ0QeS4wABqIgAgB/0LBAAgACAI/QsEECAAIAn9CwSABCAAIAr9CwSQBCAAIAv9CwSACCAAIAz9CwSQCCAAIA39CwSADCAAIA79CwSQDCACQQhqIgJBgAFJDQALIAFBBGoiAUHAAEkNAAsL9QMCBX8LewNAQQAhAgNA/QwAAAAAAAAAAAAAAAAAAAAAIQf9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDkEAIQQgAUECdEHg2DFqIQAgAkECdEHkuMAAaiEDA0AgByAAKgIA/RMiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAAqAgT9EyIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgACoCCP0TIgYgD/3mAf3kASELIAwgBiAF/eYB/eQBIQwgDSAAKgIM/RMiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQcAYaiEAIANBgARqIQMgBEEBaiIEQcAASQ0ACyABQQd0IAJqQQJ0QbDsGGoiACAH/QsEACAAIAj9CwQQIAAgCf0LBIAEIAAgCv0LBJAEIAAgC/0LBIAIIAAgDP0LBJAIIAAgDf0LBIAMIAAgDv0LBJAMIAJBCGoiAkGAAUkNAAsgAUEEaiIBQZAGSQ0ACwv3BgMFfwF9C3sDQEEAIQEDQP0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ9BACEAIAJBAnRB4KA+aiEDIAFBAnRB4KTAAGohBANAIAggAyoCAP0TIgYgBP0ABAAiEP3mAf3kASEIIAkgBiAE/QAEECIG/eYB/eQBIQkgCiADKgIE/RMiByAQ/eYB/eQBIQogCyAHIAb95gH95AEhCyAMIAMqAgj9EyIHIBD95gH95AEhDCANIAcgBv3mAf3kASENIA4gAyoCDP0TIgcgEP3mAf3kASEOIA8gByAG/eYB/eQBIQ8gA0GABGohAyAEQShqIQQgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QbCwMWoiACAI/QsEACAAIAn9CwQQIAAgCv0LBCggACAL/QsEOCAAIAz9CwRQIAAgDf0LBGAgACAO/QsEeCAAIA/9CwSIASABQQhqIgFBCEkNAAtBCCEBA0BDAAAAACEFQQAhAANAIAUgAiAAQQd0akECdEHgoD5qKgIAIABBCmwgAWpBAnRB4KTAAGoqAgCUkiEFIABBAWoiAEHAAEkNAAsgAkEKbCABakECdEGwsDFqIAU4AgBDAAAAACEFQQAhAANAIAUgAEEHdCACakECdEHkoD5qKgIAIABBCmwgAWpBAnRB4KTAAGoqAgCUkiEFIABBAWoiAEHAAEkNAAsgAkEKbCABakECdEHYsDFqIAU4AgBDAAAAACEFQQAhAANAIAUgAEEHdCACakECdEHooD5qKgIAIABBCmwgAWpBAnRB4KTAAGoqAgCUkiEFIABBAWoiAEHAAEkNAAsgAkEKbCABakECdEGAsTFqIAU4AgBDAAAAACEFQQAhAANAIAUgAEEHdCACakECdEHsoD5qKgIAIABBCmwgAWpBAnRB4KTAAGoqAgCUkiEFIABBAWoiAEHAAEkNAAsgAkEKbCABakECdEGosTFqIAU4AgAgAUEBaiIBQQpJDQALIAJBBGoiAkGAAUkNAAsL"
+    ),
+    (c) => c.charCodeAt(0)
+  )
+);
+const instances = /* @__PURE__ */ new WeakMap();
+function buffers() {
+  const memory = new WebAssembly.Memory({ initial: 17, maximum: 17 });
+  instances.set(
+    memory.buffer,
+    new WebAssembly.Instance(wasmModule, { env: { memory } }).exports
+  );
+  return {
+    params: new Float32Array(memory.buffer, 0, layout.paramSize),
+    inputs: new Float32Array(memory.buffer, 814176, layout.inputSize),
+    arena: new Float32Array(memory.buffer, 1017440, layout.arenaSize),
+    grads: new Float32Array(memory.buffer, 407088, layout.paramSize)
+  };
+}
+function kernels(params) {
+  const k = instances.get(params.buffer);
+  if (k === void 0)
+    throw new Error(
+      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()"
+    );
+  return k;
+}
 function forward(params, inputs, arena, n = 64) {
-  for (let i = 0; i < 64; i += 4) {
-    const c0 = 640 + i * 128;
-    const c1 = 640 + (i + 1) * 128;
-    const c2 = 640 + (i + 2) * 128;
-    const c3 = 640 + (i + 3) * 128;
-    const a0 = i * 784;
-    const a1 = (i + 1) * 784;
-    const a2 = (i + 2) * 784;
-    const a3 = (i + 3) * 784;
+  const k = kernels(params);
+  k.mm0();
+  for (let i = 0; i < 64; i++) {
     for (let j = 0; j < 128; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 784; p += 4) {
-      const x00 = inputs[a0 + p];
-      const x01 = inputs[a0 + p + 1];
-      const x02 = inputs[a0 + p + 2];
-      const x03 = inputs[a0 + p + 3];
-      const x10 = inputs[a1 + p];
-      const x11 = inputs[a1 + p + 1];
-      const x12 = inputs[a1 + p + 2];
-      const x13 = inputs[a1 + p + 3];
-      const x20 = inputs[a2 + p];
-      const x21 = inputs[a2 + p + 1];
-      const x22 = inputs[a2 + p + 2];
-      const x23 = inputs[a2 + p + 3];
-      const x30 = inputs[a3 + p];
-      const x31 = inputs[a3 + p + 1];
-      const x32 = inputs[a3 + p + 2];
-      const x33 = inputs[a3 + p + 3];
-      const b0 = p * 128;
-      const b1 = (p + 1) * 128;
-      const b2 = (p + 2) * 128;
-      const b3 = (p + 3) * 128;
-      for (let j = 0; j < 128; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 128; j++) {
-      const add0_v = arena[c0 + j] + params[100352 + j];
-      arena[c0 + j] = add0_v > 0 ? add0_v : 0;
-    }
-    for (let j = 0; j < 128; j++) {
-      const add0_v2 = arena[c1 + j] + params[100352 + j];
-      arena[c1 + j] = add0_v2 > 0 ? add0_v2 : 0;
-    }
-    for (let j = 0; j < 128; j++) {
-      const add0_v3 = arena[c2 + j] + params[100352 + j];
-      arena[c2 + j] = add0_v3 > 0 ? add0_v3 : 0;
-    }
-    for (let j = 0; j < 128; j++) {
-      const add0_v4 = arena[c3 + j] + params[100352 + j];
-      arena[c3 + j] = add0_v4 > 0 ? add0_v4 : 0;
+      const add0_v = arena[640 + i * 128 + j] + params[100352 + j];
+      arena[640 + i * 128 + j] = add0_v > 0 ? add0_v : 0;
     }
   }
-  for (let i = 0; i < 64; i += 4) {
-    const c0 = 8832 + i * 10;
-    const c1 = 8832 + (i + 1) * 10;
-    const c2 = 8832 + (i + 2) * 10;
-    const c3 = 8832 + (i + 3) * 10;
-    const a0 = 640 + i * 128;
-    const a1 = 640 + (i + 1) * 128;
-    const a2 = 640 + (i + 2) * 128;
-    const a3 = 640 + (i + 3) * 128;
+  k.mm1();
+  for (let i = 0; i < 64; i++) {
     for (let j = 0; j < 10; j++) {
-      arena[c0 + j] = 0;
-      arena[c1 + j] = 0;
-      arena[c2 + j] = 0;
-      arena[c3 + j] = 0;
-    }
-    for (let p = 0; p < 128; p += 4) {
-      const x00 = arena[a0 + p];
-      const x01 = arena[a0 + p + 1];
-      const x02 = arena[a0 + p + 2];
-      const x03 = arena[a0 + p + 3];
-      const x10 = arena[a1 + p];
-      const x11 = arena[a1 + p + 1];
-      const x12 = arena[a1 + p + 2];
-      const x13 = arena[a1 + p + 3];
-      const x20 = arena[a2 + p];
-      const x21 = arena[a2 + p + 1];
-      const x22 = arena[a2 + p + 2];
-      const x23 = arena[a2 + p + 3];
-      const x30 = arena[a3 + p];
-      const x31 = arena[a3 + p + 1];
-      const x32 = arena[a3 + p + 2];
-      const x33 = arena[a3 + p + 3];
-      const b0 = 100480 + p * 10;
-      const b1 = 100480 + (p + 1) * 10;
-      const b2 = 100480 + (p + 2) * 10;
-      const b3 = 100480 + (p + 3) * 10;
-      for (let j = 0; j < 10; j++) {
-        const y0 = params[b0 + j];
-        const y1 = params[b1 + j];
-        const y2 = params[b2 + j];
-        const y3 = params[b3 + j];
-        arena[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        arena[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        arena[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        arena[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c0 + j] = arena[c0 + j] + params[101760 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c1 + j] = arena[c1 + j] + params[101760 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c2 + j] = arena[c2 + j] + params[101760 + j];
-    }
-    for (let j = 0; j < 10; j++) {
-      arena[c3 + j] = arena[c3 + j] + params[101760 + j];
+      arena[8832 + i * 10 + j] = arena[8832 + i * 10 + j] + params[101760 + j];
     }
   }
   for (let r = 0; r < 64; r++) {
@@ -165,13 +86,12 @@ function forward(params, inputs, arena, n = 64) {
     );
   }
   for (let i = 0; i < 64; i++) {
-    arena[9536 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 64; i2++) {
-    for (let i3 = 0; i3 < 10; i3++) {
-      const mul3_v = inputs[50176 + i2 * 10 + i3] * arena[8832 + i2 * 10 + i3];
-      arena[9536 + i2] += mul3_v;
+    let acc = 0;
+    for (let i2 = 0; i2 < 10; i2++) {
+      const mul3_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
+      acc += mul3_v;
     }
+    arena[9536 + i] = acc;
   }
   let sum4_acc = 0;
   for (let i = 0; i < 64; i++) {
@@ -220,6 +140,7 @@ function forward(params, inputs, arena, n = 64) {
   arena[17793] = loss;
 }
 function backward(params, inputs, arena, grads, n = 64) {
+  const k = kernels(params);
   const div7 = 1 / n;
   for (let i = 0; i < 64; i++) {
     arena[8832 + i] = i < n ? div7 : 0;
@@ -234,165 +155,38 @@ function backward(params, inputs, arena, grads, n = 64) {
       arena[8960 + (i * 10 + i2)] = mul10_v + mul11_v;
     }
   }
-  for (let i = 0; i < 64; i += 2) {
-    for (let j = 0; j < 128; j += 4) {
-      let acc00 = 0;
-      let acc01 = 0;
-      let acc02 = 0;
-      let acc03 = 0;
-      let acc10 = 0;
-      let acc11 = 0;
-      let acc12 = 0;
-      let acc13 = 0;
-      for (let p = 0; p < 10; p++) {
-        const a0 = arena[8960 + i * 10 + p];
-        const a1 = arena[8960 + (i + 1) * 10 + p];
-        const b0 = params[100480 + p + j * 10];
-        const b1 = params[100480 + p + (j + 1) * 10];
-        const b2 = params[100480 + p + (j + 2) * 10];
-        const b3 = params[100480 + p + (j + 3) * 10];
-        acc00 += a0 * b0;
-        acc01 += a0 * b1;
-        acc02 += a0 * b2;
-        acc03 += a0 * b3;
-        acc10 += a1 * b0;
-        acc11 += a1 * b1;
-        acc12 += a1 * b2;
-        acc13 += a1 * b3;
-      }
-      const step13_v = arena[640 + i * 128 + j] > 0 ? 1 : 0;
-      const step13_v2 = arena[640 + i * 128 + (j + 1)] > 0 ? 1 : 0;
-      const step13_v3 = arena[640 + i * 128 + (j + 2)] > 0 ? 1 : 0;
-      const step13_v4 = arena[640 + i * 128 + (j + 3)] > 0 ? 1 : 0;
-      const step13_v5 = arena[640 + (i + 1) * 128 + j] > 0 ? 1 : 0;
-      const step13_v6 = arena[640 + (i + 1) * 128 + (j + 1)] > 0 ? 1 : 0;
-      const step13_v7 = arena[640 + (i + 1) * 128 + (j + 2)] > 0 ? 1 : 0;
-      const step13_v8 = arena[640 + (i + 1) * 128 + (j + 3)] > 0 ? 1 : 0;
-      arena[9601 + i * 128 + j] = acc00 * step13_v;
-      arena[9601 + i * 128 + (j + 1)] = acc01 * step13_v2;
-      arena[9601 + i * 128 + (j + 2)] = acc02 * step13_v3;
-      arena[9601 + i * 128 + (j + 3)] = acc03 * step13_v4;
-      arena[9601 + (i + 1) * 128 + j] = acc10 * step13_v5;
-      arena[9601 + (i + 1) * 128 + (j + 1)] = acc11 * step13_v6;
-      arena[9601 + (i + 1) * 128 + (j + 2)] = acc12 * step13_v7;
-      arena[9601 + (i + 1) * 128 + (j + 3)] = acc13 * step13_v8;
-    }
-  }
-  for (let i = 0; i < 784; i += 4) {
-    const c0 = i * 128;
-    const c1 = (i + 1) * 128;
-    const c2 = (i + 2) * 128;
-    const c3 = (i + 3) * 128;
+  for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 128; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
-    }
-    for (let p = 0; p < 64; p += 4) {
-      const q0 = p * 784;
-      const q1 = (p + 1) * 784;
-      const q2 = (p + 2) * 784;
-      const q3 = (p + 3) * 784;
-      const x00 = inputs[q0 + i];
-      const x01 = inputs[q1 + i];
-      const x02 = inputs[q2 + i];
-      const x03 = inputs[q3 + i];
-      const x10 = inputs[q0 + (i + 1)];
-      const x11 = inputs[q1 + (i + 1)];
-      const x12 = inputs[q2 + (i + 1)];
-      const x13 = inputs[q3 + (i + 1)];
-      const x20 = inputs[q0 + (i + 2)];
-      const x21 = inputs[q1 + (i + 2)];
-      const x22 = inputs[q2 + (i + 2)];
-      const x23 = inputs[q3 + (i + 2)];
-      const x30 = inputs[q0 + (i + 3)];
-      const x31 = inputs[q1 + (i + 3)];
-      const x32 = inputs[q2 + (i + 3)];
-      const x33 = inputs[q3 + (i + 3)];
-      const b0 = 9601 + p * 128;
-      const b1 = 9601 + (p + 1) * 128;
-      const b2 = 9601 + (p + 2) * 128;
-      const b3 = 9601 + (p + 3) * 128;
-      for (let j = 0; j < 128; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
+      arena[17796 + p * 128 + j] = params[100480 + p + j * 10];
     }
   }
-  for (let i = 0; i < 128; i++) {
-    grads[100352 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 64; i2++) {
-    for (let i3 = 0; i3 < 128; i3++) {
-      grads[100352 + i3] += arena[9601 + i2 * 128 + i3];
+  k.mm2();
+  for (let i = 0; i < 64; i++) {
+    for (let j2 = 0; j2 < 128; j2++) {
+      const step13_v = arena[640 + i * 128 + j2] > 0 ? 1 : 0;
+      arena[9601 + i * 128 + j2] = arena[9601 + i * 128 + j2] * step13_v;
     }
   }
-  for (let i = 0; i < 128; i += 4) {
-    const c0 = 100480 + i * 10;
-    const c1 = 100480 + (i + 1) * 10;
-    const c2 = 100480 + (i + 2) * 10;
-    const c3 = 100480 + (i + 3) * 10;
-    for (let j = 0; j < 10; j++) {
-      grads[c0 + j] = 0;
-      grads[c1 + j] = 0;
-      grads[c2 + j] = 0;
-      grads[c3 + j] = 0;
+  k.mm3();
+  for (let i2 = 0; i2 < 128; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 64; i++) {
+      acc += arena[9601 + i * 128 + i2];
     }
-    for (let p = 0; p < 64; p += 4) {
-      const q0 = 640 + p * 128;
-      const q1 = 640 + (p + 1) * 128;
-      const q2 = 640 + (p + 2) * 128;
-      const q3 = 640 + (p + 3) * 128;
-      const x00 = arena[q0 + i];
-      const x01 = arena[q1 + i];
-      const x02 = arena[q2 + i];
-      const x03 = arena[q3 + i];
-      const x10 = arena[q0 + (i + 1)];
-      const x11 = arena[q1 + (i + 1)];
-      const x12 = arena[q2 + (i + 1)];
-      const x13 = arena[q3 + (i + 1)];
-      const x20 = arena[q0 + (i + 2)];
-      const x21 = arena[q1 + (i + 2)];
-      const x22 = arena[q2 + (i + 2)];
-      const x23 = arena[q3 + (i + 2)];
-      const x30 = arena[q0 + (i + 3)];
-      const x31 = arena[q1 + (i + 3)];
-      const x32 = arena[q2 + (i + 3)];
-      const x33 = arena[q3 + (i + 3)];
-      const b0 = 8960 + p * 10;
-      const b1 = 8960 + (p + 1) * 10;
-      const b2 = 8960 + (p + 2) * 10;
-      const b3 = 8960 + (p + 3) * 10;
-      for (let j = 0; j < 10; j++) {
-        const y0 = arena[b0 + j];
-        const y1 = arena[b1 + j];
-        const y2 = arena[b2 + j];
-        const y3 = arena[b3 + j];
-        grads[c0 + j] += x00 * y0 + x01 * y1 + x02 * y2 + x03 * y3;
-        grads[c1 + j] += x10 * y0 + x11 * y1 + x12 * y2 + x13 * y3;
-        grads[c2 + j] += x20 * y0 + x21 * y1 + x22 * y2 + x23 * y3;
-        grads[c3 + j] += x30 * y0 + x31 * y1 + x32 * y2 + x33 * y3;
-      }
-    }
+    grads[100352 + i2] = acc;
   }
-  for (let i = 0; i < 10; i++) {
-    grads[101760 + i] = 0;
-  }
-  for (let i2 = 0; i2 < 64; i2++) {
-    for (let i3 = 0; i3 < 10; i3++) {
-      grads[101760 + i3] += arena[8960 + i2 * 10 + i3];
+  k.mm4();
+  for (let i2 = 0; i2 < 10; i2++) {
+    let acc = 0;
+    for (let i = 0; i < 64; i++) {
+      acc += arena[8960 + i * 10 + i2];
     }
+    grads[101760 + i2] = acc;
   }
 }
 export {
   backward,
+  buffers,
   forward,
   layout
 };

@@ -27,6 +27,14 @@ const layout = {
   arenaSize: 16,
   hasLoss: false
 };
+function buffers() {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize)
+  };
+}
 function forward(params, inputs, arena) {
   const w_and_0 = params[0];
   const w_and_1 = params[1];
@@ -144,6 +152,7 @@ function forward(params, inputs, arena) {
   arena[15] = xor_3;
 }
 export {
+  buffers,
   forward,
   layout
 };

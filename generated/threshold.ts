@@ -32,6 +32,16 @@ export const layout = {
 
 export type Buf = Float32Array;
 
+/** Fresh zeroed buffers of the sizes `forward` and `backward` take. */
+export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize),
+  };
+}
+
 /** Computes the outputs into `arena`. */
 export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   const w_and_0 = params[0];

@@ -20,6 +20,14 @@ const layout = {
   lossOffset: 12,
   hasLoss: true
 };
+function buffers() {
+  return {
+    params: new Float32Array(layout.paramSize),
+    inputs: new Float32Array(layout.inputSize),
+    arena: new Float32Array(layout.arenaSize),
+    grads: new Float32Array(layout.paramSize)
+  };
+}
 function forward(params, inputs, arena) {
   const W1_0 = params[0];
   const W1_1 = params[1];
@@ -186,6 +194,7 @@ function backward(params, inputs, arena, grads) {
 }
 export {
   backward,
+  buffers,
   forward,
   layout
 };

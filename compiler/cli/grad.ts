@@ -9,7 +9,7 @@ import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
 import { formulaSymbols, parseFormula } from "../frontend/formula.ts";
 import { compile } from "../index.ts";
-import { buffers, importModule } from "../emit/load.ts";
+import { importModule } from "../emit/load.ts";
 
 export const GRAD_USAGE = `usage: gradc grad "<formula>" [--wrt a,b] [--at a=1,b=2,x=3 …] [--json] [--code]
 
@@ -80,7 +80,7 @@ export async function gradCommand(argv: string[]): Promise<number> {
   const out: string[] = [];
   if (bools.has("code")) out.push(compiled.ts.trimEnd(), "");
   points.forEach((p, i) => {
-    const buf = buffers(layout, Float64Array);
+    const buf = mod.buffers();
     for (const s of layout.params) buf.params[s.offset] = p.values.get(s.name)!;
     for (const s of layout.inputs) buf.inputs[s.offset] = p.values.get(s.name)!;
     mod.forward(buf.params, buf.inputs, buf.arena);

@@ -9,6 +9,7 @@ import * as prettier from "prettier";
 import { Project, VariableDeclarationKind } from "ts-morph";
 import * as S from "../ir/sexpr.ts";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
+import { buildWasm } from "./wasm.ts";
 
 export type Precision = "f32" | "f64";
 
@@ -38,6 +39,8 @@ const printStmt = (s: Stmt): string => {
       return `let ${s.name} = ${S.print(s.e)};`;
     case "set":
       return `${S.print(s.target)} ${s.op} ${S.print(s.e)};`;
+    case "call":
+      return `k.${s.fn}();`;
     case "for":
       return `for (let ${s.v} = ${s.from ? S.print(s.from) : "0"}; ${s.v} < ${S.print(s.n)}; ${s.step && s.step !== 1 ? `${s.v} += ${s.step}` : `${s.v}++`}) {\n${s.body.map(printStmt).join("\n")}\n}`;
   }
@@ -66,6 +69,53 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
   file.addTypeAlias({ isExported: true, name: "Buf", type: arr });
   for (const h of l.helpers) file.addStatements(HELPERS[h]!);
 
+  const L = l.layout;
+  const views = (make: (size: string, region: keyof NonNullable<Layout["memory"]>) => string) =>
+    `{ params: ${make("layout.paramSize", "params")}, inputs: ${make("layout.inputSize", "inputs")}, arena: ${make("layout.arenaSize", "arena")}, grads: ${make("layout.paramSize", "grads")} }`;
+  if (!L.memory) {
+    file.addFunction({
+      isExported: true,
+      name: "buffers",
+      docs: ["Fresh zeroed buffers of the sizes `forward` and `backward` take."],
+      returnType: "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }",
+      statements: [`return ${views((size) => `new ${arr}(${size})`)};`],
+    });
+  } else {
+    // The wasm kernels and the JS code share one memory: the four buffers are views of it.
+    const bytes = buildWasm(l.kernels, L.memory.pages);
+    file.addStatements([
+      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s), ${bytes.length} bytes, built by gradc with binaryen. */`,
+      `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
+      `type Kernels = { readonly [name: string]: () => void };`,
+      `const instances = new WeakMap<ArrayBufferLike, Kernels>();`,
+    ]);
+    file.addFunction({
+      isExported: true,
+      name: "buffers",
+      docs: [
+        "Buffers in a fresh WebAssembly.Memory (never grown) with its own kernel instance: `forward` and `backward` must get these, not arrays made elsewhere.",
+      ],
+      returnType: "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }",
+      statements: [
+        `const memory = new WebAssembly.Memory({ initial: ${L.memory.pages}, maximum: ${L.memory.pages} });`,
+        `instances.set(memory.buffer, new WebAssembly.Instance(wasmModule, { env: { memory } }).exports as unknown as Kernels);`,
+        `return ${views((size, region) => `new Float32Array(memory.buffer, ${L.memory![region]}, ${size})`)};`,
+      ],
+    });
+    file.addFunction({
+      name: "kernels",
+      parameters: [{ name: "params", type: "Buf" }],
+      returnType: "Kernels",
+      statements: [
+        `const k = instances.get(params.buffer);`,
+        `if (k === undefined) throw new Error("gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()");`,
+        `return k;`,
+      ],
+    });
+  }
+  const usesKernels = (stmts: readonly Stmt[]): boolean => stmts.some((s) => s.k === "call" || (s.k === "for" && usesKernels(s.body)));
+  const prologue = (stmts: readonly Stmt[]) => (usesKernels(stmts) ? ["const k = kernels(params);"] : []);
+
   const sig = [
     { name: "params", type: "Buf" },
     { name: "inputs", type: "Buf" },
@@ -83,7 +133,7 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
     ],
     parameters: [...sig, ...batch],
     returnType: "void",
-    statements: [l.forward.map(printStmt).join("\n")], // one block of text: ts-morph re-indents it once
+    statements: [[...prologue(l.forward), ...l.forward.map(printStmt)].join("\n")], // one block of text: ts-morph re-indents it once
   });
   if (l.layout.hasLoss)
     file.addFunction({
@@ -92,7 +142,7 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
       docs: ["Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers."],
       parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
-      statements: [l.backward.map(printStmt).join("\n")],
+      statements: [[...prologue(l.backward), ...l.backward.map(printStmt)].join("\n")],
     });
 
   const raw = file.getFullText();

@@ -9,20 +9,12 @@ export type Buf = Float32Array | Float64Array;
 
 export interface GeneratedModule {
   readonly layout: Layout;
+  /** Buffers of the sizes the module needs (with wasm kernels: views of its own memory — the only ones it accepts). */
+  buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
   forward(params: Buf, inputs: Buf, arena: Buf, n?: number): void;
   backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
 }
 
 export async function importModule(js: string): Promise<GeneratedModule> {
   return (await import(`data:text/javascript;base64,${Buffer.from(js).toString("base64")}`)) as GeneratedModule;
-}
-
-/** Buffers of the right sizes for a generated module. */
-export function buffers(layout: Layout, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
-  return {
-    params: new Arr(layout.paramSize),
-    inputs: new Arr(layout.inputSize),
-    arena: new Arr(layout.arenaSize),
-    grads: new Arr(layout.paramSize),
-  };
 }

@@ -15,12 +15,15 @@ import * as S from "../ir/sexpr.ts";
 import type { SExpr } from "../ir/sexpr.ts";
 import { type Shape, normAxes, size, strides } from "../ir/shape.ts";
 import type { Fn, Plan } from "../plan/memory.ts";
+import type { MatmulKernel } from "../emit/wasm.ts";
 
 export type Stmt =
   | { readonly k: "comment"; readonly text: string }
   | { readonly k: "const"; readonly name: string; readonly e: SExpr }
   | { readonly k: "let"; readonly name: string; readonly e: SExpr }
   | { readonly k: "set"; readonly target: SExpr; readonly op: "=" | "+="; readonly e: SExpr }
+  /** Runs wasm kernel `fn` (it reads and writes the shared memory). */
+  | { readonly k: "call"; readonly fn: string }
   /** `for (let v = from; v < n; v += step)`; from 0 and step 1 unless given. */
   | { readonly k: "for"; readonly v: string; readonly from?: SExpr; readonly n: SExpr; readonly step?: number; readonly body: readonly Stmt[] };
 
@@ -52,6 +55,8 @@ export interface Layout {
   /** The compiled batch size B: functions take n <= B real examples (rows n..B-1 of batched inputs must be finite, e.g. zero). */
   readonly batch?: number;
   readonly hasLoss: boolean;
+  /** With wasm kernels: the byte offset of each buffer in the module's one WebAssembly.Memory, and its size in pages. */
+  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
 }
 
 export interface Lowered {
@@ -60,6 +65,8 @@ export interface Lowered {
   readonly backward: readonly Stmt[];
   /** Helper functions the statements call (by name), e.g. `nthRoot`. */
   readonly helpers: readonly string[];
+  /** WebAssembly SIMD kernels the statements call (`call` statements), built by the emitter. */
+  readonly kernels: readonly MatmulKernel[];
   /** Arena floats with no reuse, for the compile report. */
   readonly naiveArenaSize: number;
 }
@@ -113,7 +120,17 @@ const at = (a: Access, vars: readonly SExpr[]) =>
 const element = (arr: Buffer, i: SExpr): SExpr =>
   arr === "mask" ? S.cond(S.bin("<", i, S.ref("n")), S.num(1), S.num(0)) : S.idx(arr, i);
 
-export function lower(plan: Plan): Lowered {
+export interface LowerOptions {
+  /** Large f32 matmuls as WebAssembly SIMD kernels (the JS loops otherwise). */
+  readonly wasm?: boolean;
+  /** Multiply-adds from which a matmul goes to wasm (default WASM_MIN_WORK). */
+  readonly wasmMinWork?: number;
+}
+
+/** Matmuls with at least this many multiply-adds (and 4+ rows) go to wasm when it is on. */
+export const WASM_MIN_WORK = 1 << 14;
+
+export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
   const p = plan.program;
   const m = p.model;
   const T = plan.unrollLimit;
@@ -121,6 +138,17 @@ export function lower(plan: Plan): Lowered {
   const params = slots(m.params.map((l) => ({ name: l.name, shape: l.shape, init: l.init ?? ("xavier" as Init) })));
   const inputs = slots(m.inputs.map((l) => ({ name: l.name, shape: l.shape, ...(l.range ? { range: l.range } : {}) })));
   const outputs = p.outputs.map((o, i) => ({ name: o.name, shape: [...o.node.shape], offset: plan.outputOffsets[i]!, size: size(o.node.shape) }));
+  // The arena: outputs and planned values, the loss, then (wasm) scratch for transposed matmul operands.
+  const lossOffset = plan.arenaSize;
+  const scratchAt = Math.ceil((lossOffset + 1) / 4) * 4; // 16-byte aligned for SIMD loads
+  let scratch = 0;
+  const kernels: MatmulKernel[] = [];
+  // With wasm, all four buffers are views of one WebAssembly.Memory: params, grads, inputs, arena.
+  const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+  const region: Record<string, number> = { params: 0 };
+  region.grads = align16(params.total * 4);
+  region.inputs = align16(region.grads + params.total * 4);
+  region.arena = align16(region.inputs + inputs.total * 4);
   const leafAccess = new Map<number, Access>();
   for (const n of [...plan.forward, ...plan.backward])
     if (n.op === "batchMask") leafAccess.set(n.id, { arr: "mask", base: 0, st: [1] });
@@ -348,18 +376,24 @@ export function lower(plan: Plan): Lowered {
         elems.set(n.id, [S.ref(acc)]);
         return out;
       }
-      out.push(...zero(dest, size(n.shape)));
+      // Kept axes outside, summed axes inside: each output is accumulated in a local (float64)
+      // and stored once, instead of rounding through the float32 arena at every term.
+      const vars = x.shape.map(() => S.num(0) as SExpr);
+      const names_ = x.shape.map(() => fresh("i"));
+      names_.forEach((nm, d) => (vars[d] = S.ref(nm)));
+      const acc = fresh("acc");
+      const body: Stmt[] = [];
+      const e = read(x, x.shape, vars, undefined, body, new Map());
+      let inner: Stmt[] = [...body, { k: "set", target: S.ref(acc), op: "+=", e }];
+      for (let d = x.shape.length - 1; d >= 0; d--)
+        if (axes.includes(d)) inner = [{ k: "for", v: names_[d]!, n: S.num(x.shape[d]!), body: inner }];
       const keptSt = strides(n.shape);
-      out.push(
-        ...loops(x.shape, false, (vars) => {
-          const body: Stmt[] = [];
-          const e = read(x, x.shape, vars, undefined, body, new Map());
-          let k = 0;
-          const o = vars.reduce((acc, v, d) => (axes.includes(d) ? acc : S.iadd(acc, S.imul(v, S.num(keptSt[k++]!)))), S.num(dest.base) as SExpr);
-          body.push({ k: "set", target: S.idx(dest.arr, o), op: "+=", e });
-          return body;
-        }),
-      );
+      let k = 0;
+      const o = names_.reduce((a, nm, d) => (axes.includes(d) ? a : S.iadd(a, S.imul(S.ref(nm), S.num(keptSt[k++]!)))), S.num(dest.base) as SExpr);
+      let outer: Stmt[] = [{ k: "let", name: acc, e: S.num(0) }, ...inner, { k: "set", target: S.idx(dest.arr, o), op: "=", e: S.ref(acc) }];
+      for (let d = x.shape.length - 1; d >= 0; d--)
+        if (!axes.includes(d)) outer = [{ k: "for", v: names_[d]!, n: S.num(x.shape[d]!), body: outer }];
+      out.push(...outer);
       return out;
     }
     if (def.kind === "matmul") return matmulKernel(n, n, dest);
@@ -429,7 +463,7 @@ export function lower(plan: Plan): Lowered {
   const matmulKernel = (mm: Node, root: Node, dest: Access): Stmt[] => {
     const [A, B] = mm.inputs as [Node, Node];
     const a = accessOf(A) ?? storedCopyError(A);
-    const b = accessOf(B) ?? storedCopyError(B);
+    let b = accessOf(B) ?? storedCopyError(B);
     const [M, K] = A.shape as [number, number];
     const N = B.shape[1]!;
     const n = (v: number) => S.num(v);
@@ -446,7 +480,9 @@ export function lower(plan: Plan): Lowered {
       to > from && body.length ? [{ k: "for", v, from: n(from), n: n(to), step, body }] : [];
     const comment: Stmt = { k: "comment", text: `[${M}x${K}]·[${K}x${N}]${root === mm ? "" : ` + fused ${root.op} epilogue`}` };
 
-    if (b.st[0] === 1 && b.st[1] !== 1) {
+    const useWasm = opts.wasm === true && M >= 4 && M * N * K >= (opts.wasmMinWork ?? WASM_MIN_WORK) && a.arr !== "mask" && b.arr !== "mask";
+
+    if (!useWasm && b.st[0] === 1 && b.st[1] !== 1) {
       // dot form
       const block = (RI: number, SJ: number, iFrom: number, iTo: number, jFrom: number, jTo: number): Stmt[] => {
         const i = fresh("i");
@@ -539,8 +575,47 @@ export function lower(plan: Plan): Lowered {
         });
       return forStep(i, iFrom, iTo, R, body);
     };
+    if (useWasm) return wasmMatmul();
     const iMain = M - (M % R);
     return [comment, ...rowsBlock(R, 0, iMain), ...rowsBlock(1, iMain, M)];
+
+    /**
+     * Rows 0..M4 in a wasm SIMD kernel (compiler/emit/wasm.ts), the rest by the
+     * JS loops above. B must be row-major for the kernel: a transposed B
+     * (dX = dY·Wᵀ) is first copied to arena scratch — K·N moves against M·N·K
+     * multiply-adds. The epilogue runs over the kernel's rows afterwards.
+     */
+    function wasmMatmul(): Stmt[] {
+      const out: Stmt[] = [comment];
+      let bk = b;
+      if (b.st[1] !== 1 || b.st[0] !== N) {
+        scratch = Math.max(scratch, K * N);
+        bk = { arr: "arena", base: scratchAt, st: [N, 1] };
+        const [pv, jv] = [fresh("p"), fresh("j")];
+        out.push({ k: "comment", text: "B in row-major order for the kernel" });
+        out.push(
+          ...forStep(pv, 0, K, 1, forStep(jv, 0, N, 1, [
+            { k: "set", target: element("arena", addr(bk, r_(pv), r_(jv))), op: "=", e: element(b.arr, addr(b, r_(pv), r_(jv))) },
+          ])),
+        );
+      }
+      const M4 = M - (M % 4);
+      const name = `mm${kernels.length}`;
+      const bytes = (x: Access) => region[x.arr]! + x.base * 4;
+      kernels.push({ name, M4, N, K, aBase: bytes(a), sa0: a.st[0]!, sa1: a.st[1]!, bBase: bytes(bk), cBase: bytes(dest) });
+      out.push({ k: "call", fn: name });
+      if (root !== mm) {
+        const [iv, jv] = [fresh("i"), fresh("j")];
+        out.push(
+          ...forStep(iv, 0, M4, 1, forStep(jv, 0, N, 1, withBody((body) => [
+            { k: "set", target: element(dest.arr, addr(dest, r_(iv), r_(jv))), op: "=", e: epilogue(element(dest.arr, addr(dest, r_(iv), r_(jv))), r_(iv), r_(jv), body) },
+          ]))),
+        );
+      }
+      // Rows past the last multiple of 4: the JS kernel (with its own epilogue), reading B where the kernel did.
+      b = bk;
+      return [...out, ...rowsBlock(1, M4, M)];
+    }
   };
   /** Runs `f` with a body it can prepend fused temporaries to; `tempsFirst` keeps `let acc` first. */
   const withBody = (f: (body: Stmt[]) => Stmt[], tempsAfterFirst = false): Stmt[] => {
@@ -619,7 +694,6 @@ export function lower(plan: Plan): Lowered {
   const outCopies = p.outputs.flatMap((o, i) => copyTo(o.node, "arena", outputs[i]!.offset));
   if (outCopies.length) fwd.push({ k: "comment", text: "outputs" }, ...outCopies);
   // The loss goes to an arena slot, not a return value: returning a double boxes it (one allocation per call).
-  const lossOffset = plan.arenaSize;
   if (p.loss) fwd.push({ k: "set", target: S.idx("arena", lossOffset), op: "=", e: elemsOf(p.loss)[0]! });
 
   const bwd = run(plan.backward, "backward");
@@ -651,7 +725,10 @@ export function lower(plan: Plan): Lowered {
       inputs: inputs.slots,
       inputSize: inputs.total,
       outputs,
-      arenaSize: plan.arenaSize + (p.loss ? 1 : 0),
+      arenaSize: scratch ? scratchAt + scratch : plan.arenaSize + (p.loss ? 1 : 0),
+      ...(kernels.length
+        ? { memory: { ...region, pages: Math.ceil((region.arena! + (scratchAt + scratch) * 4) / 65536) } as Layout["memory"] }
+        : {}),
       ...(p.loss ? { lossOffset } : {}),
       ...(m.batch !== undefined ? { batch: m.batch } : {}),
       hasLoss: p.loss !== undefined,
@@ -659,6 +736,7 @@ export function lower(plan: Plan): Lowered {
     forward,
     backward,
     helpers: [...helpers].sort(),
+    kernels,
     naiveArenaSize: plan.naiveSize,
   };
 }
@@ -678,7 +756,7 @@ function loadOrder(e: SExpr): number {
 /** Visits every expression in a statement tree. */
 export function walk(stmts: readonly Stmt[], f: (e: SExpr) => void): void {
   for (const s of stmts) {
-    if (s.k === "comment") continue;
+    if (s.k === "comment" || s.k === "call") continue;
     if (s.k === "for") {
       f(s.n);
       if (s.from) f(s.from);
