@@ -25,6 +25,8 @@ export interface CompileOptions {
    * wasm when the build is float32 and has a matmul big enough to pay ("auto", default).
    */
   backend?: "js" | "wasm" | "auto";
+  /** Export a typed `createTrainer` that imports gradc/runtime (for files on disk; see emit.ts). */
+  trainer?: boolean;
 }
 
 export interface Compiled extends Emitted {

@@ -5,13 +5,14 @@ import { GradcError } from "../errors.ts";
 import { displayPath, loadSpec } from "../frontend/load.ts";
 import { compile } from "../index.ts";
 import { writeAtomically } from "./write.ts";
+import { opsMarkdown } from "../docs.ts";
 
 const outDirArg = (d: string) => `${displayPath(d)}/`;
 
 async function build(spec: string, outDir: string) {
   const t0 = performance.now();
   const model = await loadSpec(spec);
-  const c = await compile(model, { command: `npx gradc compile ${model.source} -o ${outDirArg(outDir)}` });
+  const c = await compile(model, { command: `npx gradc compile ${model.source} -o ${outDirArg(outDir)}`, trainer: true });
   const ms = performance.now() - t0;
   const base = path.join(outDir, model.name);
   return { model, c, ms, files: { [`${base}.ts`]: c.ts, [`${base}.js`]: c.js } as Record<string, string> };
@@ -57,8 +58,13 @@ export async function regenCommand(argv: string[]): Promise<number> {
     }
     if (!bools.has("check")) writeAtomically(files);
   }
+  // The op reference, from the op table.
+  const doc = { "docs/ops.md": opsMarkdown() };
+  expected.add(path.resolve("docs/ops.md"));
+  if (!existsSync("docs/ops.md") || readFileSync("docs/ops.md", "utf8") !== doc["docs/ops.md"]) stale.push("docs/ops.md");
+  if (!bools.has("check")) writeAtomically(doc);
   const extra = existsSync(outDir)
-    ? readdirSync(outDir).map((f) => path.join(outDir, f)).filter((f) => !expected.has(path.resolve(f)))
+    ? readdirSync(outDir).map((f) => path.join(outDir, f)).filter((f) => !expected.has(path.resolve(f)) && !path.basename(f).startsWith("."))
     : [];
   if (bools.has("check")) {
     if (stale.length || extra.length)

@@ -9,7 +9,6 @@ import * as prettier from "prettier";
 import { Project, VariableDeclarationKind } from "ts-morph";
 import * as S from "../ir/sexpr.ts";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
-import { buildWasm } from "./wasm.ts";
 
 export type Precision = "f32" | "f64";
 
@@ -53,7 +52,19 @@ export function header(layout: Layout, cmd: string): string {
   ].join("\n");
 }
 
-export async function emit(l: Lowered, opts: { precision?: Precision; command?: string } = {}): Promise<Emitted> {
+export interface EmitOptions {
+  precision?: Precision;
+  /** The command shown in the header. */
+  command?: string;
+  /**
+   * Also export a typed `createTrainer(opts)` bound to this model. It imports
+   * `gradc/runtime`, so it is for files written to disk; modules imported in
+   * memory (check, grad, tests) leave it out.
+   */
+  trainer?: boolean;
+}
+
+export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
   const t0 = performance.now();
   const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
   const project = new Project({ useInMemoryFileSystem: true });
@@ -82,6 +93,7 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
     });
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
+    const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
     const bytes = buildWasm(l.kernels, L.memory.pages);
     file.addStatements([
       `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s), ${bytes.length} bytes, built by gradc with binaryen. */`,
@@ -145,6 +157,22 @@ export async function emit(l: Lowered, opts: { precision?: Precision; command?: 
       statements: [[...prologue(l.backward), ...l.backward.map(printStmt)].join("\n")],
     });
 
+  if (opts.trainer && l.layout.hasLoss) {
+    file.insertImportDeclaration(0, {
+      moduleSpecifier: "gradc/runtime",
+      namedImports: [{ name: "createTrainer", alias: "trainerFor" }, { name: "TrainerOptions", isTypeOnly: true }],
+    });
+    file.addFunction({
+      isExported: true,
+      name: "createTrainer",
+      docs: [
+        "A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,\n" +
+          "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
+      ],
+      parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
+      statements: ["return trainerFor({ layout, buffers, forward, backward }, opts);"],
+    });
+  }
   const raw = file.getFullText();
   const t1 = performance.now();
   const ts = await prettier.format(`${head}\n\n${raw}`, { parser: "typescript", printWidth: 110 });
