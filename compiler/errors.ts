@@ -11,6 +11,7 @@ export type ErrorCode =
   | "E_SHAPE" // shapes that the op's shape rule rejects
   | "E_BAD_NAME" // a name that is not a safe identifier
   | "E_DUP_NAME" // two leaves or outputs with one name
+  | "E_UNUSED" // a param the loss (or, without a loss, every output) does not depend on
   | "E_BAD_ATTR" // an attribute of the wrong kind (axis out of range, non-finite constant…)
   | "E_NO_LOSS" // a trainer asked for but the spec has no loss
   | "E_LOSS_NOT_SCALAR" // the loss is not shape []

@@ -188,17 +188,17 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 64): void {
   const k = kernels(params);
-  // div7 = div(1, batchSize)  ⟵ ∂ div div
+  // div7 = div(1, batchSize)
   const div7 = 1 / n;
-  // where8 = where(batchMask, div7, 0)  ⟵ ∂ where where6
+  // where8 = where(batchMask, div7, 0)
   for (let i = 0; i < 64; i++) {
     arena[8832 + i] = i < n ? div7 : 0;
   }
-  // neg9 = neg(where8)  ⟵ ∂ sub sub5
+  // neg9 = neg(where8)
   for (let i = 0; i < 64; i++) {
     arena[8896 + i] = -arena[8832 + i];
   }
-  // d_logits = add(mul, mul)  ⟵ ∂ add logits
+  // d_logits = add(mul, mul)
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
       const mul10_v = arena[8896 + i] * inputs[50176 + i * 10 + i2];
@@ -221,7 +221,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   }
   // [784x64]·[64x128]
   k.mm3();
-  // d_b1 = sum(mul12)  ⟵ ∂ add add0
+  // d_b1 = sum(mul12)
   for (let i2 = 0; i2 < 128; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -231,7 +231,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   }
   // [128x64]·[64x10]
   k.mm4();
-  // d_b2 = sum(d_logits)  ⟵ ∂ add logits
+  // d_b2 = sum(d_logits)
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {

@@ -8,7 +8,7 @@
  * relative) divided by 2 eps swamps the difference quotient.
  */
 import type { Buf, Module } from "./types.ts";
-import { RuntimeError } from "./types.ts";
+import { ownBuffers, RuntimeError } from "./types.ts";
 
 /**
  * The central-difference gradient of `f` at `params`. Each `params[i]` is
@@ -123,14 +123,22 @@ export function checkModule(
   const m = mod as Module<Float64Array>;
   const { layout } = m;
   if (!layout.hasLoss || !m.backward) throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss to check`);
-  const arena = new Float64Array(layout.arenaSize);
-  const grads = new Float64Array(layout.paramSize);
-  m.forward(params, inputs, arena);
-  m.backward(params, inputs, arena, grads);
+  // The module's own buffers when it has them (a module with wasm kernels accepts only those).
+  const own = ownBuffers(m);
+  if (own) {
+    own.params.set(params);
+    own.inputs.set(inputs);
+  }
+  const p0 = own?.params ?? params;
+  const inp = own?.inputs ?? inputs;
+  const arena = own?.arena ?? new Float64Array(layout.arenaSize);
+  const grads = own?.grads ?? new Float64Array(layout.paramSize);
+  m.forward(p0, inp, arena);
+  m.backward(p0, inp, arena, grads);
   const f = (p: Float64Array) => {
-    m.forward(p, inputs, arena);
+    m.forward(p, inp, arena);
     return arena[layout.lossOffset!]!;
   };
-  const numeric = numericGrad(f, params, opts.eps ?? 1e-6, opts.indices);
+  const numeric = numericGrad(f, p0, opts.eps ?? 1e-6, opts.indices);
   return compareGrads(grads, numeric, opts);
 }

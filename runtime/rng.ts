@@ -42,14 +42,28 @@ export class Rng {
   private hasSpare = false;
 
   constructor(seed = 0) {
+    this.reseed(seed);
+  }
+
+  /**
+   * Restarts the stream as `new Rng(seed)` would, in place (allocates nothing,
+   * so a training loop can reseed per epoch).
+   */
+  reseed(seed: number): this {
     // splitmix32 fills the state: x += golden ratio, output mix32(x).
     let x = deriveSeed(seed);
-    const next = () => mix32((x = (x + 0x9e3779b9) | 0));
-    this.a = next() | 0;
-    this.b = next() | 0;
-    this.c = next() | 0;
-    this.d = next() | 0;
+    x = (x + 0x9e3779b9) | 0;
+    this.a = mix32(x) | 0;
+    x = (x + 0x9e3779b9) | 0;
+    this.b = mix32(x) | 0;
+    x = (x + 0x9e3779b9) | 0;
+    this.c = mix32(x) | 0;
+    x = (x + 0x9e3779b9) | 0;
+    this.d = mix32(x) | 0;
+    this.hasSpare = false;
+    this.spare = 0;
     for (let i = 0; i < 12; i++) this.uint32(); // warm up, as the sfc32 reference does
+    return this;
   }
 
   /** The next 32-bit unsigned integer (sfc32). */
@@ -98,6 +112,36 @@ export class Rng {
     this.spare = r * Math.sin(theta);
     this.hasSpare = true;
     return mean + std * r * Math.cos(theta);
+  }
+
+  /**
+   * Inverted dropout in place on `buf[start .. end)`: each element becomes 0
+   * with probability p, else is scaled by 1 / (1 - p), so its expectation is
+   * unchanged. Draws one `float()` per element, in order, exactly as
+   * `buf[i] = this.float() < p ? 0 : buf[i] / (1 - p)` would; written as one
+   * loop over the state in locals so that it allocates nothing and makes no
+   * call per element.
+   */
+  dropout(buf: { length: number; [i: number]: number }, start: number, end: number, p: number): void {
+    const scale = 1 / (1 - p);
+    const cut = p * TWO_POW_32; // float() < p  <=>  uint32 < p * 2^32
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (let i = start; i < end; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      buf[i] = t >>> 0 < cut ? 0 : buf[i]! * scale;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
   }
 
   /** Shuffles `a` in place (Fisher–Yates: every permutation equally likely) and returns it. */

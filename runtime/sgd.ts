@@ -22,7 +22,7 @@
  */
 import { initParams } from "./init.ts";
 import { deriveSeed, Rng } from "./rng.ts";
-import { type ArrayCtor, type Buf, type Init, type Layout, type Module, RuntimeError } from "./types.ts";
+import { type ArrayCtor, type Buf, type Init, type Layout, type Module, ownBuffers, RuntimeError } from "./types.ts";
 
 /** N examples per input, by input name; each flattened row-major. */
 export type Dataset = Readonly<Record<string, ArrayLike<number>>>;
@@ -173,17 +173,20 @@ export function train<A extends Buf = Float32Array>(mod: Module<A>, opts: TrainO
 
   // ---- everything the loop touches, allocated once ----------------------------------
   const p = plan(layout, opts.data, Arr, false);
+  // The module's own buffers when it has them (a module with wasm kernels accepts only those).
+  const own = ownBuffers(mod);
   let params: A;
   if (opts.params) {
     if (opts.params.length !== layout.paramSize)
       throw new RuntimeError("E_ARG", `params has ${opts.params.length} elements, layout '${layout.name}' needs ${layout.paramSize}`);
-    params = opts.params;
+    params = own ? own.params : opts.params;
+    if (own) params.set(opts.params);
   } else {
-    params = initParams(layout, new Arr(layout.paramSize), seed, opts.init);
+    params = initParams(layout, own?.params ?? new Arr(layout.paramSize), seed, opts.init);
   }
-  const inputs = new Arr(layout.inputSize);
-  const arena = new Arr(layout.arenaSize);
-  const grads = new Arr(layout.paramSize);
+  const inputs = own?.inputs ?? new Arr(layout.inputSize);
+  const arena = own?.arena ?? new Arr(layout.arenaSize);
+  const grads = own?.grads ?? new Arr(layout.paramSize);
   const velocity = new Arr(layout.paramSize);
   const order = identity(p.n);
   const rng = new Rng(deriveSeed(seed, "shuffle"));
@@ -211,6 +214,10 @@ export function train<A extends Buf = Float32Array>(mod: Module<A>, opts: TrainO
     epoch++;
     if (onEpoch && onEpoch(epoch, loss) === false) break;
   }
+  if (own && opts.params) {
+    opts.params.set(params); // trained in the module's memory; hand back the caller's array, as documented
+    params = opts.params;
+  }
   return { params, loss, epochs: epoch, steps };
 }
 
@@ -236,14 +243,17 @@ export function predict<A extends Buf = Float32Array>(
         "E_ARG",
         `output '${o.name}' has shape [${o.shape.join(",")}]; predict needs axis 0 to be the batch axis (${p.batch})`,
       );
-  const inputs = new Arr(layout.inputSize);
-  const arena = new Arr(layout.arenaSize);
+  const own = ownBuffers(mod);
+  if (own) own.params.set(params);
+  const weights = own?.params ?? params;
+  const inputs = own?.inputs ?? new Arr(layout.inputSize);
+  const arena = own?.arena ?? new Arr(layout.arenaSize);
   const order = identity(p.n);
   const result: Record<string, A> = {};
   for (const o of layout.outputs) result[o.name] = new Arr((o.size / p.batch) * p.n);
   for (let start = 0; start < p.n; start += p.batch) {
     pack(p, order, start, inputs);
-    mod.forward(params, inputs, arena);
+    mod.forward(weights, inputs, arena);
     const rowsHere = Math.min(p.batch, p.n - start);
     for (const o of layout.outputs) {
       const row = o.size / p.batch;

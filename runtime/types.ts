@@ -33,7 +33,12 @@ export interface Layout {
   readonly source: string;
   readonly params: readonly (Slot & { readonly init: Init })[];
   readonly paramSize: number;
-  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number] })[];
+  /**
+   * `dropout`, when present, marks a dropout-mask input (see runtime/trainer.ts):
+   * the trainer fills it with a fresh inverted-dropout mask of this drop rate
+   * every training step and with ones for evaluation and prediction.
+   */
+  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number]; readonly dropout?: number })[];
   readonly inputSize: number;
   /** Outputs live at the start of the arena. */
   readonly outputs: readonly Slot[];
@@ -52,6 +57,13 @@ export interface Layout {
  */
 export interface Module<A extends Buf = Float32Array> {
   readonly layout: Layout;
+  /**
+   * Fresh buffers of the sizes the module needs. A module with wasm kernels
+   * hands out views of its own WebAssembly.Memory and accepts only those, so
+   * the runtime takes its buffers from here whenever a module has it
+   * (hand-written modules may leave it out: plain arrays are allocated).
+   */
+  buffers?(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
   /** Writes the outputs (at `layout.outputs[i].offset`) and the loss (at `layout.lossOffset`) into `arena`. */
   forward(params: A, inputs: A, arena: A, n?: number): void;
   /** Writes d loss / d params into `grads`; call after `forward` on the same buffers. Absent without a loss. */
@@ -60,13 +72,41 @@ export interface Module<A extends Buf = Float32Array> {
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;
 
-/** Errors the runtime raises for bad arguments; `code` matches the compiler's error codes. */
+/**
+ * The runtime's error codes; stable, so callers can branch on them.
+ *
+ *   E_ARG                 a bad argument or option
+ *   E_NO_LOSS             the model has no loss, so it cannot be trained
+ *   E_BATCH               a batch size the compiled module cannot take
+ *   E_DATA                a data set that does not fit the model (missing input, ragged rows, NaN), or unparsable CSV/JSON
+ *   E_DIVERGED            a non-finite loss or gradient stopped training (see `DivergedError`)
+ *   E_CHECKPOINT_MODEL    a checkpoint written for another model (name or parameter shapes differ)
+ *   E_CHECKPOINT_CORRUPT  a checkpoint that is not valid JSON, is truncated, or fails its checksum
+ *   E_IO                  a file that cannot be read or written
+ */
+export type RuntimeErrorCode =
+  | "E_ARG"
+  | "E_NO_LOSS"
+  | "E_BATCH"
+  | "E_DATA"
+  | "E_DIVERGED"
+  | "E_CHECKPOINT_MODEL"
+  | "E_CHECKPOINT_CORRUPT"
+  | "E_IO";
+
+/** Errors the runtime raises; `code` is stable (see `RuntimeErrorCode`), the message says what to fix. */
 export class RuntimeError extends Error {
   constructor(
-    readonly code: "E_ARG" | "E_NO_LOSS",
+    readonly code: RuntimeErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "RuntimeError";
   }
+}
+
+/** The module's own buffers (`mod.buffers()`), typed as its array type, or undefined when it has none. */
+export function ownBuffers<A extends Buf>(mod: Module<A>): { params: A; inputs: A; arena: A; grads: A } | undefined {
+  return mod.buffers?.() as { params: A; inputs: A; arena: A; grads: A } | undefined;
 }

@@ -10,12 +10,22 @@
  *   };
  *
  * Elementwise ops are derived from the op table: every unary op is a method
- * of the builder and of each tensor, every binary one takes tensors or numbers.
+ * of the builder (`m.exp(x)`; on a tensor, `x.apply("exp")`), every binary
+ * one takes tensors or numbers.
+ *
+ * Checks that need the whole spec run in `finish()`: a model must compute
+ * something (E_EMPTY_MODEL), and every param must be used (E_UNUSED): with a
+ * loss, the loss must depend on it through ops that have a derivative (else
+ * its gradient is always 0 and it never trains); without a loss, some output
+ * must read it. Inputs may be unused (targets of a loss a forward-only build
+ * leaves out, or features one variant of a model ignores): the caller fills
+ * them either way, so they cost nothing and mean no mistake.
  */
+import { gradients } from "../autodiff/reverse.ts";
 import { GradcError, type Where } from "../errors.ts";
-import { B, Graph, type Node } from "../ir/graph.ts";
+import { B, Graph, type Node, topo } from "../ir/graph.ts";
 import { type Init, type Leaf, type Model, type Output, checkName } from "../ir/model.ts";
-import { OPS, type OpDef } from "../ir/ops.ts";
+import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
 import { type Shape, size } from "../ir/shape.ts";
 
 type Ops = typeof OPS;
@@ -112,7 +122,16 @@ export class Builder {
   }
   private t = (n: Node) => new T(n, this as unknown as ModelBuilder);
   private node = (x: Operand): Node => {
-    if (typeof x === "number") return this.b.c(x);
+    if (typeof x === "number") {
+      if (!Number.isFinite(x))
+        throw new GradcError("E_BAD_ATTR", `constant ${String(x)} is not a finite number`, {
+          op: "const",
+          hint: Number.isNaN(x)
+            ? "a NaN constant makes every value it touches NaN; check the expression that computed it"
+            : "a literal beyond ±1.8e308 overflows to Infinity; use a finite bound (e.g. 1e30), or m.where(c, x, y) to mask",
+        });
+      return this.b.c(x);
+    }
     if (!(x instanceof T))
       throw new GradcError("E_ARG", `expected a tensor or a number, got ${typeof x}`, {
         hint: "pass values made by this builder (m.input, m.param, or ops on them)",
@@ -136,6 +155,11 @@ export class Builder {
       throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} is not a list of positive integers`, {
         ...this.locate(),
         hint: 'write shapes as [rows, cols]; [] is a scalar; "batch" only as the first axis of an input',
+      });
+    if (size(shape as number[]) > MAX_ELEMENTS)
+      throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} has ${size(shape as number[])} elements, more than the ${MAX_ELEMENTS} gradc allows in one tensor`, {
+        ...this.locate(),
+        hint: "every tensor lives in one preallocated arena; split the layer, or lower the batch size",
       });
     return [...shape];
   }
@@ -253,7 +277,24 @@ export class Builder {
   }
   /** Any op of the table by name, for ops without attributes. */
   op(op: string, ...xs: Operand[]): T {
-    return this.at(() => this.t(this.b.op(op, ...xs.map(this.node))));
+    return this.at(() => {
+      const def = typeof op === "string" && Object.hasOwn(OPS, op) ? (OPS as Record<string, OpDef>)[op]! : undefined;
+      if (!def || def.kind === "leaf")
+        throw new GradcError("E_UNKNOWN_OP", def ? `m.op cannot build the leaf '${op}'` : `unknown op '${String(op)}'`, {
+          op: String(op),
+          hint: def
+            ? "declare leaves with m.input(name, shape) and m.param(name, shape); write constants as numbers"
+            : `did you mean ${nearest(String(op), opNames.filter((k) => opDef(k).kind !== "leaf")).map((k) => `"${k}"`).join(", ")}?`,
+        });
+      if (Object.hasOwn(ATTR_OPS, op))
+        throw new GradcError("E_BAD_ATTR", `m.op("${op}") has no way to pass its attributes`, { op, hint: `write ${ATTR_OPS[op]}` });
+      if (xs.length !== def.arity)
+        throw new GradcError("E_ARITY", `${op}: takes ${def.arity} input(s), got ${xs.length}`, {
+          op,
+          hint: `call m.op("${op}"${Array.from({ length: def.arity }, (_, i) => `, x${i}`).join("")})`,
+        });
+      return this.t(this.b.op(op, ...xs.map(this.node)));
+    });
   }
   where(c: Operand, a: Operand, x: Operand): T {
     return this.at(() => this.t(this.b.where(this.node(c), this.node(a), this.node(x))));
@@ -318,6 +359,36 @@ export class Builder {
     });
   }
 
+  /**
+   * E_UNUSED: with a loss, every param must get a gradient — the loss depends on it
+   * through ops with a derivative; without one, some output must read it.
+   */
+  private checkUnused(): void {
+    if (!this.params.length) return;
+    let unused: Leaf[];
+    let why: string;
+    if (this.lossNode) {
+      const reach = new Set(topo([this.lossNode]).map((n) => n.id));
+      const { adjoints } = gradients(this.b, this.lossNode, this.params.map((p) => p.node));
+      unused = this.params.filter((p) => !adjoints.has(p.node.id));
+      why = reach.has(unused[0]?.node.id ?? -1)
+        ? "the loss depends on it only through ops without a derivative (step, sign, ge, a where condition): its gradient is always 0"
+        : "the loss does not depend on it";
+    } else {
+      const reach = new Set(topo(this.outputs.map((o) => o.node)).map((n) => n.id));
+      unused = this.params.filter((p) => !reach.has(p.node.id));
+      why = "no output depends on it";
+    }
+    const [first, ...rest] = unused;
+    if (!first) return;
+    const more = rest.length ? ` (so are ${rest.map((p) => `'${p.name}'`).join(", ")})` : "";
+    throw new GradcError("E_UNUSED", `param '${first.name}' is unused: ${why}${more}`, {
+      ...first.where,
+      file: first.where?.file ?? this.source,
+      hint: "use it in the loss, make it an m.input if it is data, or delete it (a param with no gradient never trains)",
+    });
+  }
+
   /** The finished model (called by the loader after the spec function returns). */
   finish(): Model {
     if (!this.lossNode && this.outputs.length === 0)
@@ -325,7 +396,7 @@ export class Builder {
         file: this.source,
         hint: "call m.loss(...) for training, m.output(name, ...) for predictions",
       });
-    void this.lossWhere;
+    this.checkUnused();
     return {
       name: this.modelName,
       source: this.source,
@@ -340,6 +411,25 @@ export class Builder {
     };
   }
 }
+
+/** The largest tensor a spec may declare (elements): 2^26 floats are 256 MiB in float32. */
+export const MAX_ELEMENTS = 1 << 26;
+
+/** Ops with attributes: `m.op` cannot build them, their own builder methods can. */
+const ATTR_OPS: Record<string, string> = { sum: "m.sum(x, axes)", reshape: "m.reshape(x, shape)", broadcast: "m.broadcast(x, shape)" };
+
+/** A unary op called as a tensor method (`x.relu()`) gets E_UNKNOWN_OP naming the builder call, not a TypeError. */
+const tensorMembers = new Set([...Object.keys(new T(undefined as never, undefined as never)), ...Object.getOwnPropertyNames(T.prototype)]);
+for (const op of opNames)
+  if (!tensorMembers.has(op) && opDef(op).kind !== "leaf")
+    Object.defineProperty(T.prototype, op, {
+      get() {
+        throw new GradcError("E_UNKNOWN_OP", `tensors have no method '${op}'`, {
+          op,
+          hint: opDef(op).arity === 1 ? `write m.${op}(x) or x.apply("${op}")` : `write m.${op}(x, …)`,
+        });
+      },
+    });
 
 /** A fresh builder; `ModelBuilder` adds the op-table methods to `Builder`'s type. */
 export function builder(name: string, source: string, locate: Locate = () => ({})): ModelBuilder {

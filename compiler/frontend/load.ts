@@ -86,13 +86,22 @@ export async function loadSpec(file: string, opts: { name?: string } = {}): Prom
         hint: "write `export default (m: ModelBuilder) => { … }`",
       });
     const m = builder(opts.name ?? modelName(file), shown, locate);
+    let ret: unknown;
     try {
-      (mod.default as (m: unknown) => void)(m);
+      ret = (mod.default as (m: unknown) => unknown)(m);
     } catch (e) {
-      if (e instanceof GradcError) throw e.at({ file: shown });
+      // A GradcError raised outside a builder call (e.g. `x.relu()`) gets the spec line from its own stack.
+      if (e instanceof GradcError) throw e.at(locate(e.stack));
       throw new GradcError("E_SPEC_LOAD", `the spec threw: ${(e as Error)?.message ?? String(e)}`, {
         ...locate((e as Error)?.stack),
         hint: "fix the error above in the spec",
+      });
+    }
+    if (typeof (ret as { then?: unknown } | null)?.then === "function") {
+      (ret as Promise<unknown>).then(undefined, () => {}); // its later failure must not surface as an unhandled rejection
+      throw new GradcError("E_SPEC_EXPORT", "the spec's default export returned a Promise (an async function?)", {
+        file: shown,
+        hint: "the model is built synchronously: write `export default (m: ModelBuilder) => { … }` without async/await",
       });
     }
     return m.finish();

@@ -5,25 +5,21 @@
 //
 //   npx gradc compile examples/lecture/model.ts -o generated/ && npx tsx examples/lecture/train.ts
 import * as lecture from "../../generated/lecture.js";
-import { predict, train } from "../../runtime/index.ts";
+import { createTrainer, dataset, sgd } from "../../runtime/index.ts";
 
-const data = {
-  x: [0, 0, 0, 1, 1, 0, 1, 1],
-  t: [0, 1, 1, 0],
-};
+const data = dataset({ x: [[0, 0], [0, 1], [1, 0], [1, 1]], t: [0, 1, 1, 0] });
 
+// Compiled without m.batch, the model takes exactly its one row per step: 4 steps per epoch.
+const t = createTrainer(lecture, { optimizer: sgd({ lr: 0.3 }), seed: 0 });
 const start = performance.now();
-const result = train(lecture, {
-  data,
-  lr: 0.3,
+const history = t.fit(data, {
   epochs: 500,
-  seed: 0,
-  onEpoch: (epoch, loss) => {
-    if (epoch === 1 || epoch % 50 === 0) console.log(`epoch ${String(epoch).padStart(4)}  mean loss ${loss.toExponential(3)}`);
+  onEpoch: (e) => {
+    if (e.epoch === 1 || e.epoch % 50 === 0) console.log(`epoch ${String(e.epoch).padStart(4)}  mean loss ${e.loss.toExponential(3)}`);
   },
 });
 const ms = performance.now() - start;
-console.log(`${result.steps} steps (${result.epochs} epochs of 4 patterns) in ${ms.toFixed(1)} ms`);
+console.log(`${t.steps} steps (${history.epochs.length} epochs of 4 patterns) in ${ms.toFixed(1)} ms`);
 
-const { y } = predict(lecture, result.params, { x: data.x });
-for (let i = 0; i < 4; i++) console.log(`  x = (${data.x[2 * i]}, ${data.x[2 * i + 1]})  target ${data.t[i]}   y = ${y![i]!.toFixed(4)}`);
+const y = t.predict(data.x);
+for (let i = 0; i < 4; i++) console.log(`  x = (${data.x[2 * i]}, ${data.x[2 * i + 1]})  target ${data.t[i]}   y = ${y[i]!.toFixed(4)}`);

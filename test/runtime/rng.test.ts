@@ -139,3 +139,18 @@ describe("Rng.shuffle", () => {
     expect(chiSquare([...counts.values()])).toBeLessThan(60); // 23 dof, P(> 60) ~ 4e-5
   });
 });
+
+describe("Rng.dropout", () => {
+  it("draws exactly as float() < p ? 0 : x / (1 - p), element by element, in place", () => {
+    const a = new Rng(9);
+    const b = new Rng(9);
+    const buf = Float32Array.from({ length: 1000 }, (_, i) => i + 1);
+    const want = Array.from(buf, (v) => Math.fround(b.float() < 0.3 ? 0 : v * (1 / 0.7)));
+    a.dropout(buf, 0, 1000, 0.3);
+    expect(Array.from(buf)).toEqual(want);
+    expect(a.uint32()).toBe(b.uint32()); // the same stream position after
+    const zeros = buf.filter((v) => v === 0).length;
+    expect(zeros).toBeGreaterThan(240);
+    expect(zeros).toBeLessThan(360);
+  });
+});

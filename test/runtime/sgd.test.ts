@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { predict, sgdStep, train, type Layout, type Module } from "../../runtime/index.ts";
 
 /**
- * Least squares y = x w with x [B,1], t [B,1], w [1,1]: L = mean 0.5 (x w - t)^2.
- * Records every batch it sees.
+ * Least squares y = x w with x [B,1], t [B,1], w [1,1]: L = mean 0.5 (x w - t)^2,
+ * written at arena[B] (layout.lossOffset). Records every batch it sees.
  */
 function linear(batch: number) {
   const layout: Layout = {
@@ -19,7 +19,8 @@ function linear(batch: number) {
     ],
     inputSize: 2 * batch,
     outputs: [{ name: "y", shape: [batch, 1], offset: 0, size: batch }],
-    arenaSize: batch,
+    arenaSize: batch + 1,
+    lossOffset: batch,
     hasLoss: true,
   };
   const seen: number[][] = [];
@@ -32,7 +33,7 @@ function linear(batch: number) {
         arena[i] = inp[i]! * p[0]!;
         loss += 0.5 * (arena[i]! - inp[batch + i]!) ** 2;
       }
-      return loss / batch;
+      arena[batch] = loss / batch;
     },
     backward(p, inp, arena, g) {
       let d = 0;

