@@ -124,6 +124,12 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
       env.set(p.name, typeof p.init === "object" && "value" in p.init ? Float64Array.from(p.init.value) : Float64Array.from({ length: size(p.shape) }, () => rand(-a, a)));
     }
     for (const x of model.inputs) {
+      if (x.dropout !== undefined) {
+        // a dropout mask as training fills it: 0 with probability p, else 1/(1-p)
+        const keep = 1 / (1 - x.dropout);
+        env.set(x.name, Float64Array.from({ length: size(x.shape) }, () => (rand(0, 1) < x.dropout! ? 0 : keep)));
+        continue;
+      }
       const [lo, hi] = x.range ?? [-1, 1];
       env.set(x.name, Float64Array.from({ length: size(x.shape) }, () => rand(lo, hi)));
     }

@@ -21,8 +21,8 @@ export const layout = {
   ],
   paramSize: 265738,
   inputs: [
-    { name: "x", shape: [32, 256], range: [0, 1], offset: 0, size: 8192 },
-    { name: "y", shape: [32, 10], range: [0, 1], offset: 8192, size: 320 },
+    { name: "x", shape: [32, 256], range: [0, 1], batched: true, offset: 0, size: 8192 },
+    { name: "y", shape: [32, 10], range: [0, 1], batched: true, offset: 8192, size: 320 },
   ],
   inputSize: 8512,
   outputs: [{ name: "probs", shape: [32, 10], offset: 0, size: 320 }],
@@ -218,17 +218,17 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 32): void {
   const k = kernels(params);
-  // div10 = div(1, batchSize)  ⟵ ∂ div div
+  // div10 = div(1, batchSize)
   const div10 = 1 / n;
-  // where11 = where(batchMask, div10, 0)  ⟵ ∂ where where9
+  // where11 = where(batchMask, div10, 0)
   for (let i = 0; i < 32; i++) {
     arena[33088 + i] = i < n ? div10 : 0;
   }
-  // neg12 = neg(where11)  ⟵ ∂ sub sub8
+  // neg12 = neg(where11)
   for (let i = 0; i < 32; i++) {
     arena[33120 + i] = -arena[33088 + i];
   }
-  // d_logits = add(mul, mul)  ⟵ ∂ add logits
+  // d_logits = add(mul, mul)
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
       const mul13_v = arena[33120 + i] * inputs[8192 + i * 10 + i2];
@@ -290,7 +290,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm9();
-  // d_b1 = sum(mul21)  ⟵ ∂ add add0
+  // d_b1 = sum(mul21)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -300,7 +300,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm10();
-  // d_b2 = sum(mul19)  ⟵ ∂ add add1
+  // d_b2 = sum(mul19)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -310,7 +310,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm11();
-  // d_b3 = sum(mul17)  ⟵ ∂ add add2
+  // d_b3 = sum(mul17)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -320,7 +320,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm12();
-  // d_b4 = sum(mul15)  ⟵ ∂ add add3
+  // d_b4 = sum(mul15)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -330,7 +330,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x10]
   k.mm13();
-  // d_b5 = sum(d_logits)  ⟵ ∂ add logits
+  // d_b5 = sum(d_logits)
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {

@@ -15,8 +15,8 @@ export const layout = {
   ],
   paramSize: 67,
   inputs: [
-    { name: "x", shape: [16, 4], range: [-2, 2], offset: 0, size: 64 },
-    { name: "y", shape: [16, 3], range: [0, 1], offset: 64, size: 48 },
+    { name: "x", shape: [16, 4], range: [-2, 2], batched: true, offset: 0, size: 64 },
+    { name: "y", shape: [16, 3], range: [0, 1], batched: true, offset: 64, size: 48 },
   ],
   inputSize: 112,
   outputs: [{ name: "probs", shape: [16, 3], offset: 0, size: 48 }],
@@ -261,9 +261,9 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
-  // div7 = div(1, batchSize)  ⟵ ∂ div div
+  // div7 = div(1, batchSize)
   const div7 = 1 / n;
-  // where8 = where(batchMask, div7, 0)  ⟵ ∂ where where5
+  // where8 = where(batchMask, div7, 0)
   const where8_0 = 0 < n ? div7 : 0;
   const where8_1 = 1 < n ? div7 : 0;
   const where8_2 = 2 < n ? div7 : 0;
@@ -296,7 +296,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   arena[189] = where8_13;
   arena[190] = where8_14;
   arena[191] = where8_15;
-  // neg9 = neg(where8)  ⟵ ∂ sub sub4
+  // neg9 = neg(where8)
   const neg9_0 = -where8_0;
   const neg9_1 = -where8_1;
   const neg9_2 = -where8_2;
@@ -329,7 +329,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   arena[205] = neg9_13;
   arena[206] = neg9_14;
   arena[207] = neg9_15;
-  // d_logits = add(mul, mul)  ⟵ ∂ add logits
+  // d_logits = add(mul, mul)
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
       const mul10_v = arena[192 + i] * inputs[64 + i * 3 + i2];
@@ -439,7 +439,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       }
     }
   }
-  // d_b1 = sum(mul12)  ⟵ ∂ add add0
+  // d_b1 = sum(mul12)
   for (let i2 = 0; i2 < 8; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
@@ -496,7 +496,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       }
     }
   }
-  // d_b2 = sum(d_logits)  ⟵ ∂ add logits
+  // d_b2 = sum(d_logits)
   for (let i2 = 0; i2 < 3; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {

@@ -13,8 +13,8 @@ export const layout = {
   ],
   paramSize: 4,
   inputs: [
-    { name: "x", shape: [8, 3], offset: 0, size: 24 },
-    { name: "t", shape: [8, 1], range: [0, 1], offset: 24, size: 8 },
+    { name: "x", shape: [8, 3], batched: true, offset: 0, size: 24 },
+    { name: "t", shape: [8, 1], range: [0, 1], batched: true, offset: 24, size: 8 },
   ],
   inputSize: 32,
   outputs: [{ name: "p", shape: [8, 1], offset: 0, size: 8 }],
@@ -150,9 +150,9 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   const t_5 = inputs[29];
   const t_6 = inputs[30];
   const t_7 = inputs[31];
-  // div4 = div(1, batchSize)  ⟵ ∂ div div
+  // div4 = div(1, batchSize)
   const div4 = 1 / n;
-  // where5 = where(batchMask, div4, 0)  ⟵ ∂ where where2
+  // where5 = where(batchMask, div4, 0)
   const where5_0 = 0 < n ? div4 : 0;
   const where5_1 = 1 < n ? div4 : 0;
   const where5_2 = 2 < n ? div4 : 0;
@@ -161,7 +161,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   const where5_5 = 5 < n ? div4 : 0;
   const where5_6 = 6 < n ? div4 : 0;
   const where5_7 = 7 < n ? div4 : 0;
-  // sub6 = sub(p, t)  ⟵ ∂ bceLogits bceLogits1
+  // sub6 = sub(p, t)
   const sub6_0 = p_0 - t_0;
   const sub6_1 = p_1 - t_1;
   const sub6_2 = p_2 - t_2;
@@ -170,7 +170,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   const sub6_5 = p_5 - t_5;
   const sub6_6 = p_6 - t_6;
   const sub6_7 = p_7 - t_7;
-  // d_logit = mul(where5, sub6)  ⟵ ∂ bceLogits bceLogits1
+  // d_logit = mul(where5, sub6)
   const d_logit_0 = where5_0 * sub6_0;
   const d_logit_1 = where5_1 * sub6_1;
   const d_logit_2 = where5_2 * sub6_2;
@@ -229,7 +229,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
       }
     }
   }
-  // d_b = sum(d_logit)  ⟵ ∂ add logit
+  // d_b = sum(d_logit)
   const d_b_0 = d_logit_0 + d_logit_1 + d_logit_2 + d_logit_3 + d_logit_4 + d_logit_5 + d_logit_6 + d_logit_7;
   // gradients
   grads[3] = d_b_0;

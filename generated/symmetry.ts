@@ -165,7 +165,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       arena[c3 + j] = 1 / (1 + Math.exp(-add1_v4));
     }
   }
-  // sub2 = sub(y, t)  ⟵ ∂ pow pow
+  // sub2 = sub(y, t)
   for (let i = 0; i < 64; i++) {
     arena[192 + i] = arena[i] - inputs[384 + i];
   }
@@ -182,7 +182,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
-  // mul5 = mul(d_y, mul)  ⟵ ∂ sigmoid y
+  // mul5 = mul(d_y, mul)
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 1; i2++) {
       const mul6_v = 2 * arena[192 + i];
@@ -319,7 +319,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b1 = sum(mul9)  ⟵ ∂ add add0
+  // d_b1 = sum(mul9)
   for (let i2 = 0; i2 < 2; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -362,7 +362,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b2 = sum(mul5)  ⟵ ∂ add add1
+  // d_b2 = sum(mul5)
   for (let i2 = 0; i2 < 1; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {

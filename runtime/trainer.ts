@@ -95,7 +95,7 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
   readonly l2Params?: readonly string[];
   /** Drop rate for the features during fit: one rate for every data input but the target, or rates by input name. */
   readonly inputDropout?: number | Readonly<Record<string, number>>;
-  /** Drop rates of `dropout_*` mask inputs whose layout slot does not carry one: one for all, or by mask name. */
+  /** Drop rates of `dropout_*` mask inputs (default: the rate in the layout, from `m.dropout(x, p)`): one for all, or by mask name. */
   readonly dropout?: number | Readonly<Record<string, number>>;
   /** Initialize every parameter this way instead of by the spec's inits (e.g. "zeros" to see symmetry fail). */
   readonly init?: Init;
@@ -380,7 +380,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     this.maskSize = Int32Array.from(masks, (s) => s.size);
     this.maskDrop = Float64Array.from(masks, (s) => {
       const given = typeof opts.dropout === "number" ? opts.dropout : opts.dropout?.[s.name];
-      const p = s.dropout ?? given;
+      const p = given ?? s.dropout; // the trainer's option overrides the rate the spec compiled in
       if (p === undefined)
         throw new RuntimeError("E_ARG", `input '${s.name}' is a dropout mask with no rate; pass dropout: { ${s.name}: 0.5 } (or one rate for all masks: dropout: 0.5)`);
       return rate(`dropout rate of '${s.name}'`, p);

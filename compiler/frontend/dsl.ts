@@ -100,6 +100,7 @@ export class Builder {
   private readonly locs = new Map<number, Where>();
   private readonly declared = new Map<string, Where>();
   private maxBatch?: number;
+  private dropouts = 0;
   private readonly batchedMemo = new Map<number, boolean>();
 
   constructor(
@@ -336,6 +337,25 @@ export class Builder {
   logsumexp(x: T): T {
     return this.op("logsumexp", x);
   }
+  /**
+   * Inverted dropout: x times a mask input `dropout_<name>` of x's shape that
+   * the trainer fills each step (each entry 0 with probability p, else
+   * 1/(1-p)) and with ones for evaluation and prediction. The mask is data,
+   * so no gradient flows into it.
+   */
+  dropout(x: T, p: number, name?: string): T {
+    return this.at(() => {
+      if (typeof p !== "number" || !(p >= 0 && p < 1))
+        throw new GradcError("E_BAD_ATTR", `dropout rate ${String(p)} is not in [0, 1)`, { ...this.locate(), op: "dropout", hint: "write m.dropout(h, 0.5)" });
+      const n = this.node(x);
+      const maskName = `dropout_${name ?? this.dropouts++}`;
+      const where = this.claim(maskName, "dropout mask");
+      const batched = this.batched(n);
+      const mask = this.graph.mk("input", [], { name: maskName, shape: [...n.shape], ...(batched ? { batch: 1 } : {}) });
+      this.inputs.push({ name: maskName, node: mask, shape: n.shape, where, dropout: p, ...(batched ? { batched } : {}) });
+      return this.t(this.b.mul(n, mask));
+    });
+  }
   square(x: Operand): T {
     return this.at(() => this.t(this.b.pow(this.node(x), 2)));
   }
@@ -447,7 +467,7 @@ export function builder(name: string, source: string, locate: Locate = () => ({}
   }) as ModelBuilder;
 }
 
-const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish"]);
+const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "maskRows", "dropouts"]);
 
 /** The builder's callable names: its op-table methods and its own. */
 const methods = (b: Builder): string[] =>

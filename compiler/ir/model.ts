@@ -26,6 +26,8 @@ export interface Leaf {
   readonly init?: Init;
   /** Inputs: the leading axis is the batch axis. */
   readonly batched?: boolean;
+  /** Inputs: a dropout mask with this drop rate (the trainer fills it: 0 or 1/(1-p) while training, 1 otherwise). */
+  readonly dropout?: number;
   /** Inputs: where `gradc check` samples them. Defaults to [-1, 1]. */
   readonly range?: readonly [number, number];
   readonly where?: Where;

@@ -44,7 +44,8 @@ export interface Layout {
   readonly source: string;
   readonly params: readonly (Slot & { readonly init: Init })[];
   readonly paramSize: number;
-  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number] })[];
+  /** `batched`: the leading axis is the batch axis; `dropout`: a mask input with that drop rate, filled by the trainer. */
+  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number]; readonly batched?: true; readonly dropout?: number })[];
   readonly inputSize: number;
   /** Outputs live at the start of the arena. */
   readonly outputs: readonly Slot[];
@@ -136,7 +137,15 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
   const T = plan.unrollLimit;
   const names = new Names();
   const params = slots(m.params.map((l) => ({ name: l.name, shape: l.shape, init: l.init ?? ("xavier" as Init) })));
-  const inputs = slots(m.inputs.map((l) => ({ name: l.name, shape: l.shape, ...(l.range ? { range: l.range } : {}) })));
+  const inputs = slots(
+    m.inputs.map((l) => ({
+      name: l.name,
+      shape: l.shape,
+      ...(l.range ? { range: l.range } : {}),
+      ...(l.batched ? { batched: true as const } : {}),
+      ...(l.dropout !== undefined ? { dropout: l.dropout } : {}),
+    })),
+  );
   const outputs = p.outputs.map((o, i) => ({ name: o.name, shape: [...o.node.shape], offset: plan.outputOffsets[i]!, size: size(o.node.shape) }));
   // The arena: outputs and planned values, the loss, then (wasm) scratch for transposed matmul operands.
   const lossOffset = plan.arenaSize;
