@@ -1,0 +1,23 @@
+/** What run-one.ts drives: one implementation training one workload. */
+export interface Impl {
+  /** Puts the initial parameters back and restarts the batch cycle (batch 0 next). */
+  reset(): void;
+  /** Runs `steps` plain SGD steps, cycling through the batches. */
+  run(steps: number): void;
+  /** The loss computed by the last step's forward pass (waits for pending work). */
+  lastLoss(): number;
+  /** Facts worth printing (backend, threads, …). */
+  readonly info: Record<string, string>;
+}
+
+export const IMPLS = ["gradc", "hand", "hand-naive", "tfjs-cpu", "tfjs-wasm", "jax-wasm"] as const;
+export type ImplName = (typeof IMPLS)[number];
+
+export const IMPL_LABEL: Record<ImplName, string> = {
+  gradc: "gradc",
+  hand: "hand-written JS",
+  "hand-naive": "hand-written, naive i-k-j",
+  "tfjs-cpu": "tfjs-core cpu",
+  "tfjs-wasm": "tfjs wasm",
+  "jax-wasm": "jax-js wasm jit",
+};
