@@ -94,13 +94,67 @@ function backward(params, inputs, arena, grads) {
   grads[7] = d_Wo_1;
   grads[8] = d_y_0;
 }
+function step(params, inputs, arena, grads) {
+  const Wh_0 = params[0];
+  const Wh_1 = params[1];
+  const Wh_2 = params[2];
+  const Wh_3 = params[3];
+  const bh_0 = params[4];
+  const bh_1 = params[5];
+  const Wo_0 = params[6];
+  const Wo_1 = params[7];
+  const bo_0 = params[8];
+  const x_0 = inputs[0];
+  const x_1 = inputs[1];
+  const t_0 = inputs[2];
+  const matmul0_0 = x_0 * Wh_0 + x_1 * Wh_2;
+  const matmul0_1 = x_0 * Wh_1 + x_1 * Wh_3;
+  const h_0 = matmul0_0 + bh_0;
+  const h_1 = matmul0_1 + bh_1;
+  const z_0 = 1 / (1 + Math.exp(-h_0));
+  const z_1 = 1 / (1 + Math.exp(-h_1));
+  const matmul1_0 = z_0 * Wo_0 + z_1 * Wo_1;
+  const y_0 = matmul1_0 + bo_0;
+  arena[0] = y_0;
+  const sub2_0 = y_0 - t_0;
+  const pow3_0 = sub2_0 * sub2_0;
+  const mul4_0 = 0.5 * pow3_0;
+  const loss = mul4_0;
+  arena[4] = loss;
+  const mul5_0 = 2 * sub2_0;
+  const d_y_0 = 0.5 * mul5_0;
+  const d_z_0 = d_y_0 * Wo_0;
+  const d_z_1 = d_y_0 * Wo_1;
+  const sub6_0 = 1 - z_0;
+  const sub6_1 = 1 - z_1;
+  const mul7_0 = z_0 * sub6_0;
+  const mul7_1 = z_1 * sub6_1;
+  const d_h_0 = d_z_0 * mul7_0;
+  const d_h_1 = d_z_1 * mul7_1;
+  const d_Wh_0 = x_0 * d_h_0;
+  const d_Wh_1 = x_0 * d_h_1;
+  const d_Wh_2 = x_1 * d_h_0;
+  const d_Wh_3 = x_1 * d_h_1;
+  const d_Wo_0 = z_0 * d_y_0;
+  const d_Wo_1 = z_1 * d_y_0;
+  grads[0] = d_Wh_0;
+  grads[1] = d_Wh_1;
+  grads[2] = d_Wh_2;
+  grads[3] = d_Wh_3;
+  grads[4] = d_h_0;
+  grads[5] = d_h_1;
+  grads[6] = d_Wo_0;
+  grads[7] = d_Wo_1;
+  grads[8] = d_y_0;
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, step }, opts);
 }
 export {
   backward,
   buffers,
   createTrainer,
   forward,
-  layout
+  layout,
+  step
 };

@@ -193,13 +193,142 @@ function backward(params, inputs, arena, grads) {
   grads[7] = d_W2_1;
   grads[8] = d_b2_0;
 }
+function step(params, inputs, arena, grads) {
+  const W1_0 = params[0];
+  const W1_1 = params[1];
+  const W1_2 = params[2];
+  const W1_3 = params[3];
+  const b1_0 = params[4];
+  const b1_1 = params[5];
+  const W2_0 = params[6];
+  const W2_1 = params[7];
+  const b2_0 = params[8];
+  const x_0 = inputs[0];
+  const x_1 = inputs[1];
+  const x_2 = inputs[2];
+  const x_3 = inputs[3];
+  const x_4 = inputs[4];
+  const x_5 = inputs[5];
+  const x_6 = inputs[6];
+  const x_7 = inputs[7];
+  const t_0 = inputs[8];
+  const t_1 = inputs[9];
+  const t_2 = inputs[10];
+  const t_3 = inputs[11];
+  const matmul0_0 = x_0 * W1_0 + x_1 * W1_2;
+  const matmul0_1 = x_0 * W1_1 + x_1 * W1_3;
+  const matmul0_2 = x_2 * W1_0 + x_3 * W1_2;
+  const matmul0_3 = x_2 * W1_1 + x_3 * W1_3;
+  const matmul0_4 = x_4 * W1_0 + x_5 * W1_2;
+  const matmul0_5 = x_4 * W1_1 + x_5 * W1_3;
+  const matmul0_6 = x_6 * W1_0 + x_7 * W1_2;
+  const matmul0_7 = x_6 * W1_1 + x_7 * W1_3;
+  const add1_0 = matmul0_0 + b1_0;
+  const add1_1 = matmul0_1 + b1_1;
+  const add1_2 = matmul0_2 + b1_0;
+  const add1_3 = matmul0_3 + b1_1;
+  const add1_4 = matmul0_4 + b1_0;
+  const add1_5 = matmul0_5 + b1_1;
+  const add1_6 = matmul0_6 + b1_0;
+  const add1_7 = matmul0_7 + b1_1;
+  const h_0 = 1 / (1 + Math.exp(-add1_0));
+  const h_1 = 1 / (1 + Math.exp(-add1_1));
+  const h_2 = 1 / (1 + Math.exp(-add1_2));
+  const h_3 = 1 / (1 + Math.exp(-add1_3));
+  const h_4 = 1 / (1 + Math.exp(-add1_4));
+  const h_5 = 1 / (1 + Math.exp(-add1_5));
+  const h_6 = 1 / (1 + Math.exp(-add1_6));
+  const h_7 = 1 / (1 + Math.exp(-add1_7));
+  const matmul2_0 = h_0 * W2_0 + h_1 * W2_1;
+  const matmul2_1 = h_2 * W2_0 + h_3 * W2_1;
+  const matmul2_2 = h_4 * W2_0 + h_5 * W2_1;
+  const matmul2_3 = h_6 * W2_0 + h_7 * W2_1;
+  const z_0 = matmul2_0 + b2_0;
+  const z_1 = matmul2_1 + b2_0;
+  const z_2 = matmul2_2 + b2_0;
+  const z_3 = matmul2_3 + b2_0;
+  const bceLogits3_0 = Math.max(z_0, 0) - z_0 * t_0 + Math.log1p(Math.exp(-Math.abs(z_0)));
+  const bceLogits3_1 = Math.max(z_1, 0) - z_1 * t_1 + Math.log1p(Math.exp(-Math.abs(z_1)));
+  const bceLogits3_2 = Math.max(z_2, 0) - z_2 * t_2 + Math.log1p(Math.exp(-Math.abs(z_2)));
+  const bceLogits3_3 = Math.max(z_3, 0) - z_3 * t_3 + Math.log1p(Math.exp(-Math.abs(z_3)));
+  const sum4 = bceLogits3_0 + bceLogits3_1 + bceLogits3_2 + bceLogits3_3;
+  const loss = sum4 / 4;
+  const y_0 = 1 / (1 + Math.exp(-z_0));
+  const y_1 = 1 / (1 + Math.exp(-z_1));
+  const y_2 = 1 / (1 + Math.exp(-z_2));
+  const y_3 = 1 / (1 + Math.exp(-z_3));
+  arena[0] = y_0;
+  arena[1] = y_1;
+  arena[2] = y_2;
+  arena[3] = y_3;
+  arena[12] = loss;
+  const sub5_0 = y_0 - t_0;
+  const sub5_1 = y_1 - t_1;
+  const sub5_2 = y_2 - t_2;
+  const sub5_3 = y_3 - t_3;
+  const d_z_0 = 0.25 * sub5_0;
+  const d_z_1 = 0.25 * sub5_1;
+  const d_z_2 = 0.25 * sub5_2;
+  const d_z_3 = 0.25 * sub5_3;
+  const d_h_0 = d_z_0 * W2_0;
+  const d_h_1 = d_z_0 * W2_1;
+  const d_h_2 = d_z_1 * W2_0;
+  const d_h_3 = d_z_1 * W2_1;
+  const d_h_4 = d_z_2 * W2_0;
+  const d_h_5 = d_z_2 * W2_1;
+  const d_h_6 = d_z_3 * W2_0;
+  const d_h_7 = d_z_3 * W2_1;
+  const sub6_0 = 1 - h_0;
+  const sub6_1 = 1 - h_1;
+  const sub6_2 = 1 - h_2;
+  const sub6_3 = 1 - h_3;
+  const sub6_4 = 1 - h_4;
+  const sub6_5 = 1 - h_5;
+  const sub6_6 = 1 - h_6;
+  const sub6_7 = 1 - h_7;
+  const mul7_0 = h_0 * sub6_0;
+  const mul7_1 = h_1 * sub6_1;
+  const mul7_2 = h_2 * sub6_2;
+  const mul7_3 = h_3 * sub6_3;
+  const mul7_4 = h_4 * sub6_4;
+  const mul7_5 = h_5 * sub6_5;
+  const mul7_6 = h_6 * sub6_6;
+  const mul7_7 = h_7 * sub6_7;
+  const mul8_0 = d_h_0 * mul7_0;
+  const mul8_1 = d_h_1 * mul7_1;
+  const mul8_2 = d_h_2 * mul7_2;
+  const mul8_3 = d_h_3 * mul7_3;
+  const mul8_4 = d_h_4 * mul7_4;
+  const mul8_5 = d_h_5 * mul7_5;
+  const mul8_6 = d_h_6 * mul7_6;
+  const mul8_7 = d_h_7 * mul7_7;
+  const d_W1_0 = x_0 * mul8_0 + x_2 * mul8_2 + x_4 * mul8_4 + x_6 * mul8_6;
+  const d_W1_1 = x_0 * mul8_1 + x_2 * mul8_3 + x_4 * mul8_5 + x_6 * mul8_7;
+  const d_W1_2 = x_1 * mul8_0 + x_3 * mul8_2 + x_5 * mul8_4 + x_7 * mul8_6;
+  const d_W1_3 = x_1 * mul8_1 + x_3 * mul8_3 + x_5 * mul8_5 + x_7 * mul8_7;
+  const d_b1_0 = mul8_0 + mul8_2 + mul8_4 + mul8_6;
+  const d_b1_1 = mul8_1 + mul8_3 + mul8_5 + mul8_7;
+  const d_W2_0 = h_0 * d_z_0 + h_2 * d_z_1 + h_4 * d_z_2 + h_6 * d_z_3;
+  const d_W2_1 = h_1 * d_z_0 + h_3 * d_z_1 + h_5 * d_z_2 + h_7 * d_z_3;
+  const d_b2_0 = d_z_0 + d_z_1 + d_z_2 + d_z_3;
+  grads[0] = d_W1_0;
+  grads[1] = d_W1_1;
+  grads[2] = d_W1_2;
+  grads[3] = d_W1_3;
+  grads[4] = d_b1_0;
+  grads[5] = d_b1_1;
+  grads[6] = d_W2_0;
+  grads[7] = d_W2_1;
+  grads[8] = d_b2_0;
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, step }, opts);
 }
 export {
   backward,
   buffers,
   createTrainer,
   forward,
-  layout
+  layout,
+  step
 };

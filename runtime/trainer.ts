@@ -581,10 +581,12 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const grads = this.grads;
     const arena = this.arena;
     this.pack(feed, order, start, n, true);
-    this.module.forward(params, this.inputs, arena, n);
+    const mod = this.module;
+    if (mod.step) mod.step(params, this.inputs, arena, grads, n); // fused: forward values stay in locals
+    else mod.forward(params, this.inputs, arena, n);
     const loss = arena[this.lossAt]!;
     if (loss - loss !== 0) this.diverged("loss", loss);
-    this.module.backward!(params, this.inputs, arena, grads, n);
+    if (!mod.step) mod.backward!(params, this.inputs, arena, grads, n);
     const l2 = this.l2;
     if (l2 > 0) {
       const d = this.decay;

@@ -68,6 +68,8 @@ export interface Module<A extends Buf = Float32Array> {
   forward(params: A, inputs: A, arena: A, n?: number): void;
   /** Writes d loss / d params into `grads`; call after `forward` on the same buffers. Absent without a loss. */
   backward?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
+  /** `forward` then `backward` in one call, forward values kept in locals (generated for fully unrolled models). */
+  step?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
 }
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;

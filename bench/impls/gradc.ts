@@ -10,6 +10,7 @@ export async function create(w: Workload, p: Problem, jsFile: string): Promise<I
   const { layout } = mod;
   const backward = mod.backward;
   const forward = mod.forward;
+  const fused = (mod as { step?: typeof backward }).step;
   if (!backward || layout.lossOffset === undefined) throw new Error(`${w.name}: the generated module has no backward/loss`);
   // the layout must hold exactly the workload's parameters, with the same shapes
   const init = new Float32Array(layout.paramSize);
@@ -61,9 +62,12 @@ export async function create(w: Workload, p: Problem, jsFile: string): Promise<I
         const inp = feed[k]!;
         if (copyIn) inp.set(batches[k]!);
         k = k + 1 === nb ? 0 : k + 1;
-        forward(params, inp, arena);
+        if (fused) fused(params, inp, arena, grads); // forward + backward in one function (unrolled models)
+        else {
+          forward(params, inp, arena);
+          backward(params, inp, arena, grads);
+        }
         loss[0] = arena[lossAt]!;
-        backward(params, inp, arena, grads);
         sgd(params, grads, lr);
       }
     },

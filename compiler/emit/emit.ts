@@ -157,6 +157,15 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       statements: [[...prologue(l.backward), ...l.backward.map(printStmt)].join("\n")],
     });
 
+  if (l.step)
+    file.addFunction({
+      isExported: true,
+      name: "step",
+      docs: ["`forward` then `backward` in one call — the same results, with the forward values kept in locals."],
+      parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
+      returnType: "void",
+      statements: [[...prologue(l.step), ...l.step.map(printStmt)].join("\n")],
+    });
   if (opts.trainer && l.layout.hasLoss) {
     file.insertImportDeclaration(0, {
       moduleSpecifier: "gradc/runtime",
@@ -170,7 +179,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
           "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       ],
       parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
-      statements: ["return trainerFor({ layout, buffers, forward, backward }, opts);"],
+      statements: [`return trainerFor({ layout, buffers, forward, backward${l.step ? ", step" : ""} }, opts);`],
     });
   }
   const raw = file.getFullText();

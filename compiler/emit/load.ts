@@ -13,6 +13,8 @@ export interface GeneratedModule {
   buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
   forward(params: Buf, inputs: Buf, arena: Buf, n?: number): void;
   backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
+  /** forward + backward fused (fully unrolled models). */
+  step?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
 }
 
 export async function importModule(js: string): Promise<GeneratedModule> {

@@ -24,7 +24,7 @@
 import { gradients } from "../autodiff/reverse.ts";
 import { GradcError, type Where } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
-import { type Init, type Leaf, type Model, type Output, checkName } from "../ir/model.ts";
+import { type Init, type Leaf, type Model, type Output, checkName, showValue } from "../ir/model.ts";
 import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
 import { type Shape, size } from "../ir/shape.ts";
 
@@ -152,16 +152,18 @@ export class Builder {
     return where;
   }
   private shapeOf(shape: unknown, what: string): number[] {
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
-      throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} is not a list of positive integers`, {
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1))
+      throw new GradcError("E_BAD_ATTR", `${what}: shape ${showValue(shape)} is not a list of positive integers`, {
         ...this.locate(),
         hint: 'write shapes as [rows, cols]; [] is a scalar; "batch" only as the first axis of an input',
       });
-    if (size(shape as number[]) > MAX_ELEMENTS)
-      throw new GradcError("E_BAD_ATTR", `${what}: shape ${JSON.stringify(shape)} has ${size(shape as number[])} elements, more than the ${MAX_ELEMENTS} gradc allows in one tensor`, {
-        ...this.locate(),
-        hint: "every tensor lives in one preallocated arena; split the layer, or lower the batch size",
-      });
+    const big = shape.find((d) => d > MAX_DIM);
+    if (big !== undefined || size(shape) > MAX_ELEMENTS)
+      throw new GradcError(
+        "E_BAD_ATTR",
+        `${what}: shape ${showValue(shape)} is too large: ${big !== undefined ? `an axis of ${big} (at most ${MAX_DIM})` : `${size(shape)} elements (at most ${MAX_ELEMENTS})`}`,
+        { ...this.locate(), hint: "every tensor lives in one preallocated arena; split the layer, or lower the batch size" },
+      );
     return [...shape];
   }
 
@@ -271,10 +273,34 @@ export class Builder {
 
   // ---- ops ---------------------------------------------------------------------
   unary(op: UnaryOp, x: Operand): T {
-    return this.at(() => this.t(this.b.op(op, this.node(x))));
+    return this.at(() => this.t(this.b.op(this.known(op, ewUnary, "unary"), this.node(x))));
   }
   binary(op: BinaryOp, a: Operand, c: Operand): T {
-    return this.at(() => this.t(this.b.op(op, this.node(a), this.node(c))));
+    return this.at(() => this.t(this.b.op(this.known(op, ewBinary, "binary"), this.node(a), this.node(c))));
+  }
+  /** `op` if it is one of `ops`, else E_UNKNOWN_OP naming the nearest ones (`x.apply("rleu")`). */
+  private known(op: string, ops: readonly string[], what: string): string {
+    if (ops.includes(op)) return op;
+    throw new GradcError("E_UNKNOWN_OP", `unknown ${what} op '${String(op)}'`, {
+      op: String(op),
+      hint: `did you mean ${nearest(String(op), [...ops]).map((k) => `"${k}"`).join(", ")}?`,
+    });
+  }
+  /** Validates the `axes` of a sum or mean of `n` (before the op's shape rule sees them). */
+  private axes(n: Node, axes: unknown, what: string): void {
+    if (axes === undefined) return;
+    const rank = n.shape.length;
+    const bad = (why: string) =>
+      new GradcError("E_SHAPE", `${what}: axes ${JSON.stringify(axes) ?? String(axes)} ${why} (input shape [${n.shape.join(",")}])`, {
+        op: "sum",
+        shapes: [[...n.shape]],
+        hint: "axes is a list of axis numbers counting from 0 (-1 is the last axis), e.g. m.sum(x, [1])",
+      });
+    if (!Array.isArray(axes)) throw bad("is not a list");
+    const norm = axes.map((a) => (typeof a === "number" && a < 0 ? a + rank : a));
+    if (norm.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) throw bad(`out of range for rank ${rank}`);
+    const dup = norm.find((a, i) => norm.indexOf(a) !== i);
+    if (dup !== undefined) throw bad(`name axis ${dup} twice`);
   }
   /** Any op of the table by name, for ops without attributes. */
   op(op: string, ...xs: Operand[]): T {
@@ -315,6 +341,7 @@ export class Builder {
   sum(x: T, axes?: number[]): T {
     return this.at(() => {
       const n = this.node(x);
+      this.axes(n, axes, "sum");
       this.graph.mk("sum", [n], { axes: axes ?? n.shape.map((_, i) => i) }); // validates axes first
       return this.t(this.b.sum(this.maskRows(n, axes), axes));
     });
@@ -323,6 +350,7 @@ export class Builder {
   mean(x: T, axes?: number[]): T {
     return this.at(() => {
       const n = this.node(x);
+      this.axes(n, axes, "mean");
       const s = this.graph.mk("sum", [n], { axes: axes ?? n.shape.map((_, i) => i) }); // validates axes first
       const masked = this.maskRows(n, axes);
       if (masked === n) return this.t(this.b.mean(n, axes));
@@ -432,8 +460,9 @@ export class Builder {
   }
 }
 
-/** The largest tensor a spec may declare (elements): 2^26 floats are 256 MiB in float32. */
+/** The largest tensor a spec may declare (elements; 2^26 floats are 256 MiB in float32), and the longest axis. */
 export const MAX_ELEMENTS = 1 << 26;
+export const MAX_DIM = 1 << 24;
 
 /** Ops with attributes: `m.op` cannot build them, their own builder methods can. */
 const ATTR_OPS: Record<string, string> = { sum: "m.sum(x, axes)", reshape: "m.reshape(x, shape)", broadcast: "m.broadcast(x, shape)" };

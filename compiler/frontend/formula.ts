@@ -132,6 +132,9 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
           const token = typeof v === "string" ? /["']/ : wordRe(String(v));
           throw unsupported(`the ${text}`, token, "formulas compute with numbers only");
         }
+        // A literal past ±1.8e308 reads as Infinity; only the constant `Infinity` may mean that.
+        if (!Number.isFinite(v))
+          throw formulaError(src, "a number too large for float64 (it would read as Infinity)", colOf(src, /\d[\d.]*e\+?\d{3,}/i), "write a number below 1.8e308, or Infinity if you mean it");
         return b.c(v);
       }
       case "SymbolNode": {
@@ -186,7 +189,9 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
             src,
             `${name} takes ${want} argument${want === "1" ? "" : "s"}, got ${f.args.length}`,
             col,
-            name === "log" ? "log(x) is the natural log, log(x, base) any other base" : undefined,
+            name === "log"
+              ? "log(x) is the natural log, log(x, base) any other base"
+              : `write ${[...byArity.keys()].map((k) => `${name}(${["x", "y", "z"].slice(0, k).join(", ")})`).join(" or ")}`,
           );
         }
         return b.op(op, ...f.args.map(build));
@@ -218,7 +223,7 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
   try {
     value = build(root);
   } catch (e) {
-    if (e instanceof RangeError) throw formulaError(src, "the formula is nested too deeply", undefined, undefined);
+    if (e instanceof RangeError) throw formulaError(src, "the formula is nested too deeply", undefined, DEEP_HINT);
     throw e;
   }
 
@@ -248,9 +253,14 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
 
 // ---------------------------------------------------------------------------
 
+const DEEP_HINT = "flatten the parentheses, or write a model spec (gradc compile) for a larger computation";
+
 function parseSource(src: string): MathNode {
   if (typeof src !== "string" || src.trim() === "")
     throw new GradcError("E_PARSE", "the formula is empty", { hint: 'write an expression, e.g. "0.5*(w*x - t)^2"' });
+  // mathjs reads `#` as the start of a comment: `x # y` would silently be `x`.
+  if (src.includes("#"))
+    throw located("E_PARSE", src, "cannot parse formula: '#' starts a comment, which formulas do not allow", src.indexOf("#") + 1, "remove the # and what follows it");
   try {
     return mathjs.parse(src);
   } catch (e) {
@@ -267,7 +277,7 @@ function parseSource(src: string): MathNode {
         "formulas use mathjs syntax: 2x, x^2, sin(x), log(x, 2)",
       );
     }
-    if (e instanceof RangeError) throw formulaError(src, "the formula is nested too deeply", undefined, undefined);
+    if (e instanceof RangeError) throw formulaError(src, "the formula is nested too deeply", undefined, DEEP_HINT);
     throw e;
   }
 }

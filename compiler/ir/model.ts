@@ -72,7 +72,7 @@ const RESERVED = new Set(
  */
 export function checkName(name: unknown, what: string, where?: Where): string {
   const bad = (why: string) =>
-    new GradcError("E_BAD_NAME", `${what} name ${JSON.stringify(name)} ${why}`, {
+    new GradcError("E_BAD_NAME", `${what} name ${showValue(name)} ${why}`, {
       ...where,
       hint: "use a plain identifier: letters, digits and _ (not starting with a digit or __), at most 64 characters, not a JS keyword",
     });
@@ -81,4 +81,17 @@ export function checkName(name: unknown, what: string, where?: Where): string {
   if (name.startsWith("__")) throw bad("starts with __ (reserved)");
   if (RESERVED.has(name)) throw bad("is a reserved word");
   return name;
+}
+
+/**
+ * A value from a spec as an error message shows it: strings quoted with every
+ * character outside printable ASCII escaped (no raw newlines, line separators
+ * or bidi controls reach the terminal), other values with their type.
+ */
+export function showValue(v: unknown): string {
+  if (typeof v === "string")
+    return `"${v.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === "\\" ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`))}"`;
+  if (Array.isArray(v)) return `[${v.map(showValue).join(",")}]`;
+  if (typeof v === "number") return String(v);
+  return `${String(JSON.stringify(v) ?? v)} (${v === null ? "null" : typeof v})`;
 }

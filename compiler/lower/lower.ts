@@ -64,6 +64,8 @@ export interface Lowered {
   readonly layout: Layout;
   readonly forward: readonly Stmt[];
   readonly backward: readonly Stmt[];
+  /** Forward and backward fused (fully unrolled models only). */
+  readonly step?: readonly Stmt[];
   /** Helper functions the statements call (by name), e.g. `nthRoot`. */
   readonly helpers: readonly string[];
   /** WebAssembly SIMD kernels the statements call (`call` statements), built by the emitter. */
@@ -720,8 +722,27 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       .map((nm) => ({ k: "const", name: nm, e: loadable.get(nm)! }));
     return [...loads, ...body];
   };
+  /** Like finish, for statements of both functions: only what neither defines is loaded. */
+  const finishStep = (stmts: Stmt[]): Stmt[] => {
+    const body = dropUnused(stmts);
+    const used = new Set<string>();
+    walk(body, (e) => S.refs(e, used));
+    const loads: Stmt[] = [...used]
+      .filter((nm) => loadable.has(nm) && !definedIn.has(nm))
+      .sort((x, y) => loadOrder(loadable.get(x)!) - loadOrder(loadable.get(y)!))
+      .map((nm) => ({ k: "const", name: nm, e: loadable.get(nm)! }));
+    return [...loads, ...body];
+  };
   const forward = finish(fwd, "forward");
   const backward = p.loss ? finish(bwd, "backward") : [];
+  // A fully unrolled model also gets `step`: forward then backward in one function, so the
+  // forward values the backward pass reads stay in locals instead of a round trip through the arena.
+  const unrolled = [...plan.nodes.values()].every((np) => np.mode !== "loop");
+  // There, nothing needs the values saved for backward in the arena: only outputs and the loss are stored.
+  const outEnd = outputs.reduce((e, o) => Math.max(e, o.offset + o.size), 0);
+  const keep = (st: Stmt) =>
+    !(st.k === "set" && st.target.k === "idx" && st.target.arr === "arena" && typeof st.target.i === "number" && st.target.i >= outEnd && st.target.i !== lossOffset);
+  const step = p.loss && unrolled ? finishStep([...fwd, ...bwd].filter(keep)) : undefined;
   const helpers = new Set<string>();
   walk([...forward, ...backward], (e) => collectCalls(e, helpers));
 
@@ -744,6 +765,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     },
     forward,
     backward,
+    ...(step ? { step } : {}),
     helpers: [...helpers].sort(),
     kernels,
     naiveArenaSize: plan.naiveSize,
