@@ -9,11 +9,17 @@ const USAGE = `usage: gradc <command> [options]
 
 commands:
   compile <spec.ts> [-o dir]     compile a model spec to <dir>/<name>.ts and .js (default dir: generated/)
-  check <spec.ts>                generated derivatives vs float64 central differences
-  grad "<formula>" --wrt a,b --at a=1,b=2 [--at …] [--json] [--code]
-                                 value and partial derivatives of one formula
-  regen [--check]                recompile every examples/*/model.ts into generated/ (--check: fail on any difference)
-  demo                           compile the XOR example and train it
+  check <spec.ts> [--points N] [--samples N] [--seed N] [--json]
+                                 generated derivatives vs float64 central differences
+  grad "<formula>" [--wrt a,b] [--at a=1,b=2 …] [--json] [--code]
+                                 value and partial derivatives of one formula (mathjs syntax);
+                                 --wrt defaults to every symbol in order of first appearance;
+                                 every symbol needs a value in each --at; repeat --at for several points
+  regen [--check]                recompile every examples/*/model.ts into generated/ and docs/ops.md
+                                 (--check: fail on any difference instead of writing)
+  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR
+
+Errors print as one line, error[CODE] file:line:col: message, and a hint; GRADC_DEBUG=1 adds a stack trace.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
