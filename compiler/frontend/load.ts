@@ -5,14 +5,14 @@
  * file:line through the bundle's source map.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
 import { GradcError, type Where } from "../errors.ts";
-import type { Model } from "../ir/model.ts";
+import { type Model, showValue } from "../ir/model.ts";
 import { builder } from "./dsl.ts";
 
 /** `examples/xor/model.ts` -> `xor`; `specs/foo.ts` -> `foo`. */
@@ -24,16 +24,34 @@ export function modelName(file: string): string {
 /** The spec path as shown to users: relative to the working directory, with forward slashes. */
 export const displayPath = (file: string) => path.relative(process.cwd(), path.resolve(file)).split(path.sep).join("/");
 
+/**
+ * The model name becomes the output files' name (`<dir>/<name>.ts`) and
+ * `layout.name`: letters, digits, `_`, `-` and `.`, not starting with `.`
+ * or `-` (no hidden files, no option-like names, nothing to escape).
+ */
+function checkModelName(name: string, shown: string): string {
+  if (/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(name)) return name;
+  throw new GradcError("E_BAD_NAME", `model name ${showValue(name)} (from the spec's file name) is not a safe file name`, {
+    file: shown,
+    hint: "rename the spec file (or, for a model.ts, its folder) to letters, digits, _, - and ., e.g. examples/my_model/model.ts",
+  });
+}
+
+const loaderFor = (file: string): esbuild.Loader =>
+  /\.[cm]?js$/.test(file) ? "js" : /\.jsx$/.test(file) ? "jsx" : /\.tsx$/.test(file) ? "tsx" : "ts";
+
 export async function loadSpec(file: string, opts: { name?: string } = {}): Promise<Model> {
   const shown = displayPath(file);
   const abs = path.resolve(file);
   if (!existsSync(abs))
     throw new GradcError("E_SPEC_LOAD", `spec file not found`, { file: shown, hint: "pass the path of a model.ts, e.g. examples/xor/model.ts" });
+  const name = checkModelName(opts.name ?? modelName(file), shown);
   const bundle = path.join(tmpdir(), `gradc-spec-${randomBytes(6).toString("hex")}.mjs`);
   let built: esbuild.BuildResult;
   try {
     built = await esbuild.build({
-      entryPoints: [abs],
+      // Through stdin, not entryPoints: esbuild reads an entry point with `*` in its path as a glob pattern.
+      stdin: { contents: readFileSync(abs, "utf8"), sourcefile: abs, resolveDir: path.dirname(abs), loader: loaderFor(abs) },
       bundle: true,
       write: false,
       format: "esm",
@@ -85,7 +103,7 @@ export async function loadSpec(file: string, opts: { name?: string } = {}): Prom
         file: shown,
         hint: "write `export default (m: ModelBuilder) => { … }`",
       });
-    const m = builder(opts.name ?? modelName(file), shown, locate);
+    const m = builder(name, shown, locate);
     let ret: unknown;
     try {
       ret = (mod.default as (m: unknown) => unknown)(m);

@@ -208,11 +208,17 @@ export const OPS = {
     emit: (x, y) =>
       y.k === "num" && y.v === 2 ? S.mul(x, x) : y.k === "num" && y.v === 3 ? S.mul(S.mul(x, x), x) : S.M("pow", x, y),
     domain: [[0.2, 2], [-2, 2]],
-    // d/dx x^y = y x^(y-1); d/dy x^y = x^y ln x (reuses the output)
-    vjp: (g, [x, y], out, b) => [
-      b.mul(g, b.mul(y!, b.pow(x!, b.sub(y!, 1)))),
-      b.mul(g, b.mul(out, b.op("log", x!))),
-    ],
+    // d/dx x^y = y x^(y-1); d/dy x^y = x^y ln x (reuses the output). At x = 0 the limits, not 0·Inf = NaN:
+    // d/dx x^0 = 0, and d/dy 0^y = 0 (x^y ln x -> 0). A constant operand keeps the plain rule (no select in the code).
+    vjp: (g, [x, y], out, b) => {
+      const nonzero = (n: Node) => n.op === "const" && n.attrs.value !== 0;
+      const dx = b.mul(y!, b.pow(x!, b.sub(y!, 1)));
+      const dy = b.mul(out, b.op("log", x!));
+      return [
+        b.mul(g, nonzero(y!) ? dx : b.where(y!, dx, 0)),
+        b.mul(g, nonzero(x!) ? dy : b.where(out, dy, 0)),
+      ];
+    },
   }),
   max: elementwise({
     doc: "elementwise maximum (a tie sends the gradient to the first input)", arity: 2, mathjs: "max",
@@ -267,10 +273,11 @@ export const OPS = {
   nthRoot: elementwise({
     doc: "nthRoot(x, n): the real n-th root (negative x allowed for odd integer n)", arity: 2, mathjs: "nthRoot",
     f: nthRoot, emit: (x, n) => S.call("nthRoot", x, n), domain: [[0.2, 3], [2, 4]],
-    // r = x^(1/n): dr/dx = r / (n x); dr/dn = -r ln|x| / n^2
+    // r = x^(1/n): dr/dx = 1 / (n r^(n-1)) (= r / (n x), but +Inf at x = 0 like sqrt, not 0/0);
+    // dr/dn = -r ln|x| / n^2, with its limit 0 at x = 0 (r ln|x| -> 0), not 0·Inf.
     vjp: (g, [x, n], r, b) => [
-      b.div(b.mul(g, r), b.mul(n!, x!)),
-      b.neg(b.div(b.mul(b.mul(g, r), b.op("log", b.op("abs", x!))), b.sq(n!))),
+      b.div(g, b.mul(n!, b.pow(r, b.sub(n!, 1)))),
+      b.neg(b.div(b.mul(g, b.where(r, b.mul(r, b.op("log", b.op("abs", x!))), 0)), b.sq(n!))),
     ],
   }),
   abs: unary({

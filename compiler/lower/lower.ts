@@ -208,6 +208,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
   /** Locals that any function may load on demand: leaf elements and stored forward scalars. */
   const loadable = new Map<string, SExpr>();
   const definedIn = new Map<string, Fn>();
+  let currentFn: Fn = "forward";
 
   const accessOf = (n: Node): Access | undefined => {
     const hit = access.get(n.id);
@@ -243,7 +244,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
         loadable.set(name, S.idx(a.arr, a.base + i));
         return S.ref(name);
       });
-    } else if (def.kind === "view" && (elems.has(n.inputs[0]!.id) || size(n.shape) <= T))
+    } else if (def.kind === "view" && (elems.has(n.inputs[0]!.id) || elems.has(plan.source(n).id) || size(n.shape) <= T))
       es = def.lower!([elemsOf(n.inputs[0]!)], n, noTemps);
     else {
       const a = accessOf(n);
@@ -375,6 +376,8 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       const flat = n.shape.length === 0 && flatReads(n, x.shape);
       if (n.shape.length === 0) {
         const acc = names.fresh(`${baseName(n)}_acc`); // function scope: read after the loop
+        definedIn.set(acc, currentFn);
+        loadable.set(acc, element(dest.arr, S.num(dest.base))); // the other function reads the stored value
         out.push({ k: "let", name: acc, e: S.num(0) });
         out.push(
           ...loops(x.shape, flat, (vars, fi) => {
@@ -642,6 +645,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
 
   // ---- functions -----------------------------------------------------------------------
   const run = (nodes: readonly Node[], fn: Fn): Stmt[] => {
+    currentFn = fn;
     const out: Stmt[] = [];
     for (const n of nodes) {
       const np = plan.nodes.get(n.id)!;
@@ -691,7 +695,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     const src = plan.source(x);
     const st = plan.nodes.get(src.id)?.store;
     if (st && st.arr === arr && st.offset === offset && plan.sameOrder(x)) return [];
-    if (size(x.shape) <= T || elems.has(x.id))
+    if (size(x.shape) <= T || elems.has(x.id) || (elems.has(src.id) && !access.has(src.id)))
       return elemsOf(x).map((e, i) => ({ k: "set", target: S.idx(arr, offset + i), op: "=", e }) as Stmt);
     const flat = flatReads({ ...x, inputs: [x] } as Node, x.shape);
     return loops(x.shape, flat, (vars, fi) => {

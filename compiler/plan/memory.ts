@@ -132,7 +132,8 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
     if (np.mode !== "unroll") continue;
     const us = users.get(n.id) ?? [];
-    const readByLoop = size(n.shape) > 1 && us.some((u) => nodes.get(u.id)!.mode === "loop");
+    // Read by a loop kernel: stored (a matmul needs strided storage even for a one-element operand).
+    const readByLoop = us.some((u) => nodes.get(u.id)!.mode === "loop" && (size(n.shape) > 1 || u.op === "matmul"));
     // Read by the other function — as an input, or as a gradient copied out at the end of backward.
     const crossesFn = us.some((u) => nodes.get(u.id)!.fn !== fn) || (fn === "forward" && gradSources.has(n.id));
     if (readByLoop || crossesFn || outputRoots.has(n.id)) stored.push(n);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import * as S from "../../compiler/ir/sexpr.ts";
 import type { BinOp, SExpr } from "../../compiler/ir/sexpr.ts";
-import { rng } from "../ir/gradcheck.ts";
+import { rng } from "../helpers.ts";
 
 type Env = Record<string, number | number[]>;
 

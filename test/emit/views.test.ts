@@ -11,7 +11,7 @@ import { importModule } from "../../compiler/emit/load.ts";
 import type { Node } from "../../compiler/ir/graph.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
 import { compile } from "../../compiler/index.ts";
-import { B, Graph, Leaves, modelOf, rng, runModule, weighted } from "../ir/gradcheck.ts";
+import { B, Graph, Leaves, modelOf, rng, runModule, weighted } from "../helpers.ts";
 
 interface Case {
   readonly label: string;

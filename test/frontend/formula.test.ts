@@ -22,7 +22,7 @@ import { B } from "../../compiler/ir/graph.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
 import type { Model } from "../../compiler/ir/model.ts";
 import { OPS, type OpDef } from "../../compiler/ir/ops.ts";
-import { rng, seedOf } from "../ir/gradcheck.ts";
+import { rng, seedOf } from "../helpers.ts";
 
 /** The same mathjs 15.2.0 build the frontend parses with. */
 const math = createRequire(import.meta.url)("mathjs/lib/browser/math.js") as typeof MathJs;

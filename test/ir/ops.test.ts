@@ -34,7 +34,7 @@ import {
   seedOf,
   uniform,
   weighted,
-} from "./gradcheck.ts";
+} from "../helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Cases

@@ -12,7 +12,7 @@ import { type Node, topo } from "../../compiler/ir/graph.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
 import { rewrite } from "../../compiler/optimize/simplify.ts";
 import { type Shape, size } from "../../compiler/ir/shape.ts";
-import { B, Graph, rng } from "../ir/gradcheck.ts";
+import { B, Graph, rng } from "../helpers.ts";
 
 /** Values that break unsafe algebra. */
 const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, 2, -3];

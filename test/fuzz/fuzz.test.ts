@@ -1,0 +1,145 @@
+/**
+ * Property-based fuzzing of the whole compiler (fast-check), the `npm test`
+ * share: 1,000 random graphs over every op of the table (40 batches of 25,
+ * a fixed seed so the suite is deterministic; `FUZZ_SEED=<n>` picks another),
+ * 250 of them also second order (H v), and 400 random formulas against
+ * mathjs's `derivative`. `npm run fuzz` runs the same checks on 100,000.
+ *
+ * What is checked: test/fuzz/check.ts (graphs), test/fuzz/formulas.ts.
+ * Each batch is one model compiled in two builds — float64 and float32 — on
+ * the default plan (small nodes unrolled, larger ones loops), with
+ * `unrollLimit: 0` (loop kernels everywhere), or (float32) with every matmul
+ * of 4+ rows a wasm SIMD kernel: each lowering path sees ~330 graphs.
+ *
+ * Speed: compiling thousands of models with prettier and ts-morph would take
+ * minutes, so emit.ts gets fast stand-ins for those two formatting libraries
+ * (test/fuzz/fast-emit); the last test here shows the stand-ins change
+ * nothing the generated code computes.
+ */
+import fc from "fast-check";
+import { describe, expect, it, vi } from "vitest";
+import { compile } from "../../compiler/index.ts";
+import { B, Graph } from "../../compiler/ir/graph.ts";
+import { OPS } from "../../compiler/ir/ops.ts";
+import { runModule } from "../helpers.ts";
+import { type BuildName, loadModule } from "./check.ts";
+import { fastEmit } from "./fast-emit/flag.ts";
+import { checkFormula, formulaArb } from "./formulas.ts";
+import { BATCH, type Recipe, buildRecipe, recipeArb } from "./graphs.ts";
+import { buildsOf, shrinkGroup, triage } from "./shrink.ts";
+
+vi.mock("prettier", async (original) => (await import("./fast-emit/stubs.ts")).fastPrettier(await original()));
+vi.mock("ts-morph", async (original) => (await import("./fast-emit/stubs.ts")).fastTsMorph(await original()));
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20260101);
+const BATCHES = 40;
+const PER_BATCH = 25;
+const HVP_EVERY = 4;
+
+/**
+ * A third of the batches each: the default plan (small nodes unrolled, larger ones loops), loops everywhere,
+ * and the default plan with every matmul of 4+ rows a wasm SIMD kernel (float32). Chosen from the batch
+ * itself, so a replay gets the same builds.
+ */
+const buildsFor = (recipes: readonly Recipe[]): BuildName[] =>
+  [
+    ["f64", "f32"],
+    ["f64 loops", "f32 loops"],
+    ["f64", "f32 wasm"],
+  ][recipes[0]!.seed % 3]! as BuildName[];
+
+describe("fuzzed graphs", () => {
+  const seen = { graphs: 0, hvp: 0, ops: new Set<string>(), gradOps: new Set<string>(), known: new Map<string, number>(), builds: new Set<string>(), f32Worst: 0 };
+
+  it(`${BATCHES * PER_BATCH} random graphs: rules vs central differences, generated code (float64, float32; unrolled, loops) vs both, H v`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(recipeArb, { minLength: PER_BATCH, maxLength: PER_BATCH }), async (recipes) => {
+        const builds = buildsFor(recipes);
+        const opts = { builds, hvpEvery: HVP_EVERY };
+        const t = await triage(recipes, opts);
+        seen.graphs += recipes.length;
+        seen.hvp += Math.ceil(recipes.length / HVP_EVERY);
+        for (const b of builds) seen.builds.add(b);
+        for (const op of t.result.ops) seen.ops.add(op);
+        for (const op of t.result.gradOps) seen.gradOps.add(op);
+        seen.f32Worst = Math.max(seen.f32Worst, t.result.f32Worst);
+        for (const k of t.known) seen.known.set(k.bug.id, (seen.known.get(k.bug.id) ?? 0) + 1);
+        if (!t.failures.length) return;
+        // Shrink the first failing graph here (fast-check would shrink the whole batch, one compile per step).
+        const f = t.failures[0]!;
+        const sOpts = { ...opts, hvpEvery: f.problems.some((p) => p.includes("H v")) ? 1 : 0, builds: buildsOf(f.problems) ?? builds };
+        let s = await shrinkGroup([f.recipe], sOpts);
+        if (!s.problems.length) s = await shrinkGroup(recipes, sOpts); // the failure needs other graphs of the batch
+        throw new Error(
+          `${t.failures.length} failing graph(s); graph ${f.index}:\n${f.problems.slice(0, 6).join("\n")}\n` +
+            `shrunk to ${s.recipes.length} graph(s) (add to test/fuzz/regressions.test.ts): ${JSON.stringify(s.recipes)}\n${s.problems.slice(0, 4).join("\n")}`,
+        );
+      }),
+      { seed: SEED, numRuns: BATCHES, endOnFailure: true },
+    );
+    expect(seen.graphs).toBe(BATCHES * PER_BATCH);
+  }, 300_000);
+
+  it("the graphs covered every op of the table, in forward and in gradient graphs, and every build", () => {
+    expect(Object.keys(OPS).filter((op) => !seen.ops.has(op))).toEqual([]);
+    // Ops with a derivative rule that builds nodes show up in gradients: at least the ones the rules use.
+    for (const op of ["mul", "where", "ge", "sign", "step", "softmax", "matmul", "transpose", "broadcast", "reshape", "sum", "sigmoid"])
+      expect(seen.gradOps.has(op), op).toBe(true);
+    expect([...seen.builds].sort()).toEqual(["f32", "f32 loops", "f32 wasm", "f64", "f64 loops"]);
+    expect(seen.hvp).toBeGreaterThanOrEqual(250);
+    // Known bugs (test/fuzz/known.ts) are set aside; they must stay rare, or the fuzz checks little.
+    const hits = [...seen.known.values()].reduce((a, b) => a + b, 0);
+    expect(hits).toBeLessThan(seen.graphs / 10);
+  });
+});
+
+describe("fuzzed formulas vs mathjs", () => {
+  it("400 random formulas: value = mathjs evaluate, partials = mathjs derivative", () => {
+    fc.assert(
+      fc.property(formulaArb, (f) => {
+        const problems = checkFormula(f);
+        if (problems.length) throw new Error(problems.join("\n"));
+      }),
+      { seed: SEED, numRuns: 400 },
+    );
+  });
+});
+
+describe("the fast emission stand-ins", () => {
+  it("compute bit-identical results to prettier + ts-morph (float64 and float32, unrolled and loops)", async () => {
+    const [recipes] = fc.sample(fc.array(recipeArb, { minLength: 4, maxLength: 4 }), { seed: SEED, numRuns: 1 });
+    const g = new Graph();
+    const b = new B(g);
+    const graphs = recipes!.map((r, k) => buildRecipe(b, r, `g${k}_`));
+    const loss = graphs.map((x) => x.y).reduce((acc, y) => b.add(acc, y));
+    const values = Object.assign({}, ...graphs.map((x) => x.values)) as Record<string, Float64Array>;
+    const model = {
+      name: "canary",
+      source: "fuzz",
+      graph: g,
+      inputs: graphs.flatMap((x) => x.inputs),
+      params: graphs.flatMap((x) => x.params),
+      outputs: graphs.flatMap((x, k) => x.sinks.filter((s) => s.op !== "param" && s.op !== "input").map((s, j) => ({ name: `g${k}_o${j}`, node: s }))),
+      loss,
+      ...(graphs.some((x) => x.batched) ? { batch: BATCH } : {}),
+      names: new Map(),
+      where: new Map(),
+    };
+    for (const [precision, unrollLimit] of [["f64", undefined], ["f32", 0]] as const) {
+      const runs: unknown[] = [];
+      for (const on of [true, false]) {
+        fastEmit.on = on;
+        try {
+          const c = await compile(model, { precision, ...(unrollLimit === undefined ? {} : { unrollLimit }) });
+          runs.push(runModule(await loadModule(c.js), values, precision === "f64" ? Float64Array : Float32Array));
+        } catch (e) {
+          runs.push({ error: (e as Error).message }); // a known bug fails both ways alike
+        } finally {
+          fastEmit.on = true;
+        }
+      }
+      const [fast, real] = runs;
+      expect(fast).toEqual(real);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,91 @@
+/**
+ * Shrunk failing cases from the fuzzers, replayed on every `npm test`
+ * (compiled with the real emitter: no fast-emission stand-ins here).
+ *
+ * - REGRESSIONS: cases of bugs that are fixed; they must stay green.
+ * - test/fuzz/known.ts: bugs found and reported but not fixed yet (in code
+ *   outside this suite's remit). Each is an `it.fails`: the suite stays
+ *   green while the bug exists, and this turns red the day it is fixed —
+ *   then move its recipe to REGRESSIONS and delete it from known.ts.
+ *
+ * A recipe is test/fuzz/graphs.ts's choice sequence; `npm run fuzz` prints
+ * one for every new failure. The DSL repros below say the same in spec form.
+ */
+import { describe, expect, it } from "vitest";
+import { importModule } from "../../compiler/emit/load.ts";
+import { builder } from "../../compiler/frontend/dsl.ts";
+import { compile } from "../../compiler/index.ts";
+import { type BuildName, checkRecipes } from "./check.ts";
+import type { Recipe } from "./graphs.ts";
+import { KNOWN_BUGS } from "./known.ts";
+
+const REGRESSIONS: { why: string; recipe: Recipe; builds?: BuildName[]; hvpEvery?: number }[] = [
+  {
+    why: "checker: an output that is a small result of a large cancellation (0.000685) is within float32's own error, not a fixed 1e-3 (seed 1, batch 98)",
+    builds: ["f64 loops", "f32 loops"],
+    hvpEvery: 0,
+    // prettier-ignore
+    recipe: {"seed":1103786820,"instrs":[{"op":952,"a":973,"b":959,"k":4360},{"op":77,"a":467,"b":640,"k":3679},{"op":973,"a":137,"b":280,"k":8119},{"op":273,"a":194,"b":868,"k":1269},{"op":177,"a":353,"b":938,"k":7961},{"op":853,"a":907,"b":612,"k":4372},{"op":338,"a":381,"b":328,"k":4853},{"op":923,"a":395,"b":871,"k":4678},{"op":663,"a":211,"b":139,"k":700},{"op":221,"a":121,"b":909,"k":8610},{"op":592,"a":839,"b":547,"k":4889},{"op":863,"a":451,"b":8,"k":7218},{"op":539,"a":29,"b":49,"k":3750},{"op":584,"a":959,"b":540,"k":58},{"op":110,"a":506,"b":774,"k":2679},{"op":848,"a":983,"b":521,"k":640},{"op":962,"a":294,"b":314,"k":1563},{"op":997,"a":367,"b":560,"k":4978},{"op":793,"a":707,"b":976,"k":6158},{"op":549,"a":329,"b":961,"k":7447},{"op":209,"a":138,"b":274,"k":7477},{"op":552,"a":946,"b":224,"k":1438},{"op":470,"a":27,"b":759,"k":1597},{"op":739,"a":567,"b":52,"k":1230},{"op":853,"a":765,"b":586,"k":2629},{"op":866,"a":7,"b":47,"k":782},{"op":177,"a":961,"b":151,"k":7759},{"op":299,"a":223,"b":764,"k":2738},{"op":793,"a":562,"b":684,"k":529},{"op":259,"a":915,"b":803,"k":6589},{"op":17,"a":457,"b":62,"k":2060},{"op":77,"a":709,"b":919,"k":1879},{"op":415,"a":689,"b":240,"k":2639},{"op":525,"a":131,"b":805,"k":339},{"op":297,"a":657,"b":198,"k":2163},{"op":287,"a":754,"b":432,"k":2728},{"op":473,"a":185,"b":577,"k":263},{"op":401,"a":718,"b":164,"k":3520},{"op":360,"a":534,"b":938,"k":1464},{"op":268,"a":463,"b":438,"k":140}]},
+  },
+];
+
+describe("fuzz regressions (fixed bugs)", () => {
+  it.each(REGRESSIONS)("$why", async ({ recipe, builds, hvpEvery }) => {
+    expect((await checkRecipes([recipe], { builds, hvpEvery: hvpEvery ?? 1 })).problems).toEqual([]);
+  });
+});
+
+describe("known compiler bugs (it.fails until fixed; see test/fuzz/known.ts)", () => {
+  for (const bug of KNOWN_BUGS)
+    // BUG: see `summary` in test/fuzz/known.ts — the shrunk recipe still fails in this build.
+    it.fails(`${bug.id}: shrunk fuzz case`, async () => {
+      expect((await checkRecipes(bug.repro, { builds: [bug.build] })).problems).toEqual([]);
+    });
+
+  /** Compiles a DSL spec in float64, runs forward and backward on fixed values, returns the gradient. */
+  const run = async (spec: (m: ReturnType<typeof builder>) => void, unrollLimit?: number) => {
+    const m = builder("repro", "test/fuzz/regressions.test.ts");
+    spec(m);
+    const c = await compile(m.finish(), { precision: "f64", ...(unrollLimit === undefined ? {} : { unrollLimit }) });
+    const mod = await importModule(c.js);
+    const buf = mod.buffers();
+    buf.params.fill(0.5);
+    buf.inputs.fill(0.25);
+    mod.forward(buf.params, buf.inputs, buf.arena);
+    mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
+    return Array.from(buf.grads);
+  };
+
+  // FIXED: scalar-sum-accumulator-read-in-backward — lower.ts keeps a loop `sum` to a scalar in a local
+  // `sum0_acc` and backward reads that local (defined only in forward): ReferenceError.
+  it("loops: y = sin(sum(p)) — d/dp = cos(sum(p))", async () => {
+    const g = await run((m) => {
+      const p = m.param("p", [3]);
+      m.loss(m.sin(m.sum(p)));
+    }, 0);
+    expect(g).toEqual([Math.cos(1.5), Math.cos(1.5), Math.cos(1.5)]);
+  });
+
+  // FIXED: matmul-operand-not-stored — plan/memory.ts stores an unrolled value read by a loop kernel only
+  // if it has more than one element; a loop matmul needs strided storage for its [1,1] operand too.
+  it("default plan: y = sum(exp(x·w) * r), x [1,18], w [18,1], r [1,1] input", async () => {
+    const g = await run((m) => {
+      const x = m.param("x", [1, 18]);
+      const w = m.param("w", [18, 1]);
+      const r = m.input("r", [1, 1]);
+      m.loss(m.sum(m.exp(x.matmul(w)).mul(r)));
+    });
+    // d/dx_j = r e^{x·w} w_j = 0.25 e^{4.5} 0.5
+    expect(g[0]).toBeCloseTo(0.25 * Math.exp(4.5) * 0.5, 10);
+  });
+
+  // FIXED: unrolled-gradient-read-by-copy-loop — d p = broadcast(cos(sum(p, [0]))) has 18 elements, so lower.ts copies it
+  // into `grads` with a loop, which reads cos(…) (3 elements, unrolled, never stored) from memory.
+  it("default plan: y = sum(sin(sum(p, [0]))), p [6,3] — d/dp = cos(3)", async () => {
+    const g = await run((m) => {
+      const p = m.param("p", [6, 3]);
+      m.loss(m.sum(m.sin(m.sum(p, [0]))));
+    });
+    expect(g).toEqual(Array(18).fill(Math.cos(3)));
+  });
+});
