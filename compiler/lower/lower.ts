@@ -476,10 +476,28 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
    */
   const matmulKernel = (mm: Node, root: Node, dest: Access): Stmt[] => {
     const [A, B] = mm.inputs as [Node, Node];
-    const a = accessOf(A) ?? storedCopyError(A);
-    let b = accessOf(B) ?? storedCopyError(B);
     const [M, K] = A.shape as [number, number];
     const N = B.shape[1]!;
+    // An operand with no strided form (a reshape of a transposed or unstored value) is first
+    // copied, row-major, to arena scratch: operand A at the scratch start, B after it.
+    const copies: Stmt[] = [];
+    let scratchUsed = 0;
+    const materialize = (x: Node): Access => {
+      const base = scratchAt + scratchUsed;
+      scratchUsed += Math.ceil(size(x.shape) / 4) * 4;
+      scratch = Math.max(scratch, scratchUsed);
+      const [rv, cv] = [fresh("r"), fresh("c")];
+      const body: Stmt[] = [];
+      const e = read(x, x.shape, [S.ref(rv), S.ref(cv)], undefined, body, new Map());
+      copies.push({
+        k: "for", v: rv, n: S.num(x.shape[0]!),
+        body: [{ k: "for", v: cv, n: S.num(x.shape[1]!), body: [...body, { k: "set", target: S.idx("arena", S.iadd(S.num(base), S.iadd(S.imul(S.ref(rv), S.num(x.shape[1]!)), S.ref(cv)))), op: "=", e }] }],
+      });
+      return { arr: "arena", base, st: [x.shape[1]!, 1] };
+    };
+    const a = accessOf(A) ?? materialize(A);
+    let b = accessOf(B) ?? materialize(B);
+    const scratchBase = scratchAt + scratchUsed; // the wasm path's transposed B goes after any copies
     const n = (v: number) => S.num(v);
     const r_ = (name: string) => S.ref(name);
     const add = S.iadd;
@@ -493,6 +511,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     const forStep = (v: string, from: number, to: number, step: number, body: Stmt[]): Stmt[] =>
       to > from && body.length ? [{ k: "for", v, from: n(from), n: n(to), step, body }] : [];
     const comment: Stmt = { k: "comment", text: `[${M}x${K}]·[${K}x${N}]${root === mm ? "" : ` + fused ${root.op} epilogue`}` };
+    const head: Stmt[] = [comment, ...copies];
 
     const useWasm = opts.wasm === true && M >= 4 && M * N * K >= (opts.wasmMinWork ?? WASM_MIN_WORK) && a.arr !== "mask" && b.arr !== "mask";
 
@@ -527,7 +546,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       const iMain = M - (M % RI);
       const jMain = N - (N % SJ);
       return [
-        comment,
+        ...head,
         ...block(RI, SJ, 0, iMain, 0, jMain),
         ...block(RI, 1, 0, iMain, jMain, N),
         ...block(1, SJ, iMain, M, 0, jMain),
@@ -591,7 +610,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     };
     if (useWasm) return wasmMatmul();
     const iMain = M - (M % R);
-    return [comment, ...rowsBlock(R, 0, iMain), ...rowsBlock(1, iMain, M)];
+    return [...head, ...rowsBlock(R, 0, iMain), ...rowsBlock(1, iMain, M)];
 
     /**
      * Rows 0..M4 in a wasm SIMD kernel (compiler/emit/wasm.ts), the rest by the
@@ -600,11 +619,11 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
      * multiply-adds. The epilogue runs over the kernel's rows afterwards.
      */
     function wasmMatmul(): Stmt[] {
-      const out: Stmt[] = [comment];
+      const out: Stmt[] = [...head];
       let bk = b;
       if (b.st[1] !== 1 || b.st[0] !== N) {
-        scratch = Math.max(scratch, K * N);
-        bk = { arr: "arena", base: scratchAt, st: [N, 1] };
+        scratch = Math.max(scratch, scratchBase - scratchAt + K * N);
+        bk = { arr: "arena", base: scratchBase, st: [N, 1] };
         const [pv, jv] = [fresh("p"), fresh("j")];
         out.push({ k: "comment", text: "B in row-major order for the kernel" });
         out.push(
