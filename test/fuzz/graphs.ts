@@ -50,7 +50,12 @@ const MAX_SIZE = 24;
 /** The compiled batch size of graphs that use the batch leaves. */
 export const BATCH = 3;
 
-/** What an instruction can do: every non-leaf op of the table, the batch leaves, and new leaves. */
+/**
+ * What an instruction can do: every non-leaf op of the table, the batch leaves, and new leaves.
+ * A recipe names an entry by index modulo the length, so any change here (or to how `buildRecipe`
+ * reads the digits) re-maps recorded recipes: test/fuzz/regressions.test.ts checks that each
+ * recorded recipe still decodes to the ops it was recorded with; re-record them if not.
+ */
 export const CHOICES: readonly string[] = [
   "add",
   ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param"),

@@ -16,22 +16,58 @@ import { importModule } from "../../compiler/emit/load.ts";
 import { builder } from "../../compiler/frontend/dsl.ts";
 import { compile } from "../../compiler/index.ts";
 import { type BuildName, checkRecipes } from "./check.ts";
-import type { Recipe } from "./graphs.ts";
+import { CHOICES, type Recipe } from "./graphs.ts";
 import { KNOWN_BUGS } from "./known.ts";
 
-const REGRESSIONS: { why: string; recipe: Recipe; builds?: BuildName[]; hvpEvery?: number }[] = [
+interface Regression {
+  readonly why: string;
+  readonly recipe: Recipe;
+  /** The ops the recipe decoded to when it was recorded (a generator change would silently re-map it). */
+  readonly decodes: readonly string[];
+  readonly builds?: BuildName[];
+  readonly hvpEvery?: number;
+}
+
+const REGRESSIONS: Regression[] = [
+  {
+    why: "lower: a loop `sum` to a scalar read by backward (was a ReferenceError on forward's local `sum0_acc`)",
+    recipe: { seed: 0, instrs: [{ op: 54, a: 0, b: 0, k: 0 }, { op: 25, a: 65, b: 0, k: 0 }] },
+    decodes: ["sum", "sin"],
+    builds: ["f64 loops", "f32 loops"],
+  },
+  {
+    why: "plan: a [1,1] unrolled operand of a loop matmul in backward is stored (was 'matmul operand has no strided storage')",
+    recipe: { seed: 1879048171, instrs: [{ op: 57, a: 0, b: 0, k: 0 }, { op: 13, a: 33, b: 0, k: 0 }, { op: 0, a: 0, b: 0, k: 0 }] },
+    decodes: ["matmul", "exp", "add"],
+    builds: ["f64", "f32"],
+  },
+  {
+    why: "lower: a gradient that is a broadcast of an unrolled value is copied from its elements (was 'read by a loop but not stored')",
+    recipe: { seed: 2147483627, instrs: [{ op: 54, a: 0, b: 0, k: 329 }, { op: 9, a: 1, b: 0, k: 1554 }, { op: 0, a: 1, b: 0, k: 0 }] },
+    decodes: ["sum", "max", "add"],
+    builds: ["f64", "f32"],
+  },
   {
     why: "checker: an output that is a small result of a large cancellation (0.000685) is within float32's own error, not a fixed 1e-3 (seed 1, batch 98)",
     builds: ["f64 loops", "f32 loops"],
     hvpEvery: 0,
     // prettier-ignore
-    recipe: {"seed":1103786820,"instrs":[{"op":952,"a":973,"b":959,"k":4360},{"op":77,"a":467,"b":640,"k":3679},{"op":973,"a":137,"b":280,"k":8119},{"op":273,"a":194,"b":868,"k":1269},{"op":177,"a":353,"b":938,"k":7961},{"op":853,"a":907,"b":612,"k":4372},{"op":338,"a":381,"b":328,"k":4853},{"op":923,"a":395,"b":871,"k":4678},{"op":663,"a":211,"b":139,"k":700},{"op":221,"a":121,"b":909,"k":8610},{"op":592,"a":839,"b":547,"k":4889},{"op":863,"a":451,"b":8,"k":7218},{"op":539,"a":29,"b":49,"k":3750},{"op":584,"a":959,"b":540,"k":58},{"op":110,"a":506,"b":774,"k":2679},{"op":848,"a":983,"b":521,"k":640},{"op":962,"a":294,"b":314,"k":1563},{"op":997,"a":367,"b":560,"k":4978},{"op":793,"a":707,"b":976,"k":6158},{"op":549,"a":329,"b":961,"k":7447},{"op":209,"a":138,"b":274,"k":7477},{"op":552,"a":946,"b":224,"k":1438},{"op":470,"a":27,"b":759,"k":1597},{"op":739,"a":567,"b":52,"k":1230},{"op":853,"a":765,"b":586,"k":2629},{"op":866,"a":7,"b":47,"k":782},{"op":177,"a":961,"b":151,"k":7759},{"op":299,"a":223,"b":764,"k":2738},{"op":793,"a":562,"b":684,"k":529},{"op":259,"a":915,"b":803,"k":6589},{"op":17,"a":457,"b":62,"k":2060},{"op":77,"a":709,"b":919,"k":1879},{"op":415,"a":689,"b":240,"k":2639},{"op":525,"a":131,"b":805,"k":339},{"op":297,"a":657,"b":198,"k":2163},{"op":287,"a":754,"b":432,"k":2728},{"op":473,"a":185,"b":577,"k":263},{"op":401,"a":718,"b":164,"k":3520},{"op":360,"a":534,"b":938,"k":1464},{"op":268,"a":463,"b":438,"k":140}]},
+    decodes: ["csc","div","relu","broadcast","acsc","batchSize","sum","add","sign","pow","sign","ge","coth","log1p","tanh","logsumexp","tanh","const","where","step","logsumexp","logsumexp","acosh","csc","batchSize","expm1","acsc","log","where","asech","log2","div","broadcast","sec","exp","const","acsch","asech","mul","logsumexp"],
+    // prettier-ignore
+    recipe: {"seed":1103786820,"instrs":[{"op":29,"a":973,"b":959,"k":4360},{"op":6,"a":467,"b":640,"k":3679},{"op":50,"a":137,"b":280,"k":8119},{"op":60,"a":194,"b":868,"k":1269},{"op":35,"a":353,"b":938,"k":7961},{"op":1,"a":907,"b":612,"k":4372},{"op":54,"a":381,"b":328,"k":4853},{"op":0,"a":395,"b":871,"k":4678},{"op":24,"a":211,"b":139,"k":700},{"op":8,"a":121,"b":909,"k":8610},{"op":24,"a":839,"b":547,"k":4889},{"op":11,"a":451,"b":8,"k":7218},{"op":42,"a":29,"b":49,"k":3750},{"op":16,"a":959,"b":540,"k":58},{"op":39,"a":506,"b":774,"k":2679},{"op":55,"a":983,"b":521,"k":640},{"op":39,"a":294,"b":314,"k":1563},{"op":3,"a":367,"b":560,"k":4978},{"op":12,"a":707,"b":976,"k":6158},{"op":52,"a":329,"b":961,"k":7447},{"op":55,"a":138,"b":274,"k":7477},{"op":55,"a":946,"b":224,"k":1438},{"op":44,"a":27,"b":759,"k":1597},{"op":29,"a":567,"b":52,"k":1230},{"op":1,"a":765,"b":586,"k":2629},{"op":14,"a":7,"b":47,"k":782},{"op":35,"a":961,"b":151,"k":7759},{"op":15,"a":223,"b":764,"k":2738},{"op":12,"a":562,"b":684,"k":529},{"op":46,"a":915,"b":803,"k":6589},{"op":17,"a":457,"b":62,"k":2060},{"op":6,"a":709,"b":919,"k":1879},{"op":60,"a":689,"b":240,"k":2639},{"op":28,"a":131,"b":805,"k":339},{"op":13,"a":657,"b":198,"k":2163},{"op":3,"a":754,"b":432,"k":2728},{"op":47,"a":185,"b":577,"k":263},{"op":46,"a":718,"b":164,"k":3520},{"op":5,"a":534,"b":938,"k":1464},{"op":55,"a":463,"b":438,"k":140}]},
   },
 ];
+
+const decode = (r: Recipe) => r.instrs.map((i) => CHOICES[i.op % CHOICES.length]!);
 
 describe("fuzz regressions (fixed bugs)", () => {
   it.each(REGRESSIONS)("$why", async ({ recipe, builds, hvpEvery }) => {
     expect((await checkRecipes([recipe], { builds, hvpEvery: hvpEvery ?? 1 })).problems).toEqual([]);
+  });
+
+  it("every recorded recipe still decodes to the graph it was recorded as (graphs.ts changes re-map recipes)", () => {
+    for (const r of REGRESSIONS) expect(decode(r.recipe), r.why).toEqual(r.decodes);
+    for (const b of KNOWN_BUGS) expect(b.repro.map(decode), b.id).toEqual(b.decodes);
   });
 });
 
@@ -39,7 +75,7 @@ describe("known compiler bugs (it.fails until fixed; see test/fuzz/known.ts)", (
   for (const bug of KNOWN_BUGS)
     // BUG: see `summary` in test/fuzz/known.ts — the shrunk recipe still fails in this build.
     it.fails(`${bug.id}: shrunk fuzz case`, async () => {
-      expect((await checkRecipes(bug.repro, { builds: [bug.build] })).problems).toEqual([]);
+      expect((await checkRecipes(bug.repro, { builds: [bug.build], hvpEvery: bug.hvp ? 1 : 0 })).problems).toEqual([]);
     });
 
   /** Compiles a DSL spec in float64, runs forward and backward on fixed values, returns the gradient. */
