@@ -86,7 +86,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     if (sameOrder(g.node) && !gradRoots.has(source(g.node).id)) gradRoots.set(source(g.node).id, i);
   });
   const gradSources = new Set(p.grads.map((g) => source(g.node).id));
-  const rootIds = new Set([...outputRoots, ...gradRoots.keys(), ...(p.loss ? [p.loss.id] : [])]);
+  const rootIds = new Set([...outputRoots, ...gradSources, ...(p.loss ? [p.loss.id] : [])]);
 
   // Fusion, consumers first: an elementwise (or matmul) loop node with a single
   // same-shape elementwise (or sum) consumer in the same function is computed inside it.

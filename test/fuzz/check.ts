@@ -9,7 +9,8 @@
  *   1. the derivative rules: the symbolic gradient (IR, through the float64
  *      interpreter) vs float64 central differences of the interpreter;
  *   2. the generated code, every build (float64 and float32; unrolled at the
- *      default unroll limit, and `unrollLimit: 0`: loop kernels everywhere):
+ *      default unroll limit, `unrollLimit: 0`: loop kernels everywhere, and
+ *      float32 with every matmul of 4+ rows a wasm SIMD kernel):
  *      float64 forward = interpreter, float64 gradient vs the central
  *      differences (PyTorch tolerances) and vs the interpreted symbolic
  *      gradient, float32 vs float64 within the float32 tolerances below;

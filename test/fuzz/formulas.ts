@@ -12,8 +12,9 @@
  *
  * Excluded ops (never generated): mathjs has no derivative rule for expm1,
  * log1p, log2, sign, max, min (it throws "Cannot process function"); mathjs is
- * wrong for acoth (sign flipped), and for cbrt/nthRoot at negative x (see
- * test/frontend/formula.test.ts).
+ * wrong for acoth (sign flipped). It is also wrong for cbrt and nthRoot at
+ * negative x (test/frontend/formula.test.ts): those two are generated, but
+ * only on their sampling domains, where x > 0.
  */
 import { createRequire } from "node:module";
 import fc from "fast-check";
@@ -28,7 +29,7 @@ import { MARGIN } from "./graphs.ts";
 /** The same mathjs 15.2.0 build the frontend parses with. */
 const math = createRequire(import.meta.url)("mathjs/lib/browser/math.js") as typeof MathJs;
 
-const EXCLUDED = new Set(["expm1", "log1p", "log2", "sign", "max", "min", "acoth", "cbrt", "nthRoot"]);
+const EXCLUDED = new Set(["expm1", "log1p", "log2", "sign", "max", "min", "acoth"]);
 const INFIX: Record<string, string> = { add: "+", sub: "-", mul: "*", div: "/", pow: "^" };
 
 /** Elementwise ops with a mathjs name that mathjs can differentiate correctly. */

@@ -21,9 +21,10 @@ import { KNOWN_BUGS } from "./known.ts";
 
 interface Regression {
   readonly why: string;
-  readonly recipe: Recipe;
-  /** The ops the recipe decoded to when it was recorded (a generator change would silently re-map it). */
-  readonly decodes: readonly string[];
+  /** One or more recipes, compiled together as one model. */
+  readonly recipes: readonly Recipe[];
+  /** The ops each recipe decoded to when it was recorded (a generator change would silently re-map it). */
+  readonly decodes: readonly (readonly string[])[];
   readonly builds?: BuildName[];
   readonly hvpEvery?: number;
 }
@@ -31,20 +32,46 @@ interface Regression {
 const REGRESSIONS: Regression[] = [
   {
     why: "lower: a loop `sum` to a scalar read by backward (was a ReferenceError on forward's local `sum0_acc`)",
-    recipe: { seed: 0, instrs: [{ op: 54, a: 0, b: 0, k: 0 }, { op: 25, a: 65, b: 0, k: 0 }] },
-    decodes: ["sum", "sin"],
+    recipes: [
+      {
+        seed: 0,
+        instrs: [
+          { op: 54, a: 0, b: 0, k: 0 },
+          { op: 25, a: 65, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [["sum", "sin"]],
     builds: ["f64 loops", "f32 loops"],
   },
   {
     why: "plan: a [1,1] unrolled operand of a loop matmul in backward is stored (was 'matmul operand has no strided storage')",
-    recipe: { seed: 1879048171, instrs: [{ op: 57, a: 0, b: 0, k: 0 }, { op: 13, a: 33, b: 0, k: 0 }, { op: 0, a: 0, b: 0, k: 0 }] },
-    decodes: ["matmul", "exp", "add"],
+    recipes: [
+      {
+        seed: 1879048171,
+        instrs: [
+          { op: 57, a: 0, b: 0, k: 0 },
+          { op: 13, a: 33, b: 0, k: 0 },
+          { op: 0, a: 0, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [["matmul", "exp", "add"]],
     builds: ["f64", "f32"],
   },
   {
     why: "lower: a gradient that is a broadcast of an unrolled value is copied from its elements (was 'read by a loop but not stored')",
-    recipe: { seed: 2147483627, instrs: [{ op: 54, a: 0, b: 0, k: 329 }, { op: 9, a: 1, b: 0, k: 1554 }, { op: 0, a: 1, b: 0, k: 0 }] },
-    decodes: ["sum", "max", "add"],
+    recipes: [
+      {
+        seed: 2147483627,
+        instrs: [
+          { op: 54, a: 0, b: 0, k: 329 },
+          { op: 9, a: 1, b: 0, k: 1554 },
+          { op: 0, a: 1, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [["sum", "max", "add"]],
     builds: ["f64", "f32"],
   },
   {
@@ -52,37 +79,138 @@ const REGRESSIONS: Regression[] = [
     builds: ["f64 loops", "f32 loops"],
     hvpEvery: 0,
     // prettier-ignore
-    decodes: ["csc","div","relu","broadcast","acsc","batchSize","sum","add","sign","pow","sign","ge","coth","log1p","tanh","logsumexp","tanh","const","where","step","logsumexp","logsumexp","acosh","csc","batchSize","expm1","acsc","log","where","asech","log2","div","broadcast","sec","exp","const","acsch","asech","mul","logsumexp"],
+    decodes: [["csc","div","relu","broadcast","acsc","batchSize","sum","add","sign","pow","sign","ge","coth","log1p","tanh","logsumexp","tanh","const","where","step","logsumexp","logsumexp","acosh","csc","batchSize","expm1","acsc","log","where","asech","log2","div","broadcast","sec","exp","const","acsch","asech","mul","logsumexp"]],
     // prettier-ignore
-    recipe: {"seed":1103786820,"instrs":[{"op":29,"a":973,"b":959,"k":4360},{"op":6,"a":467,"b":640,"k":3679},{"op":50,"a":137,"b":280,"k":8119},{"op":60,"a":194,"b":868,"k":1269},{"op":35,"a":353,"b":938,"k":7961},{"op":1,"a":907,"b":612,"k":4372},{"op":54,"a":381,"b":328,"k":4853},{"op":0,"a":395,"b":871,"k":4678},{"op":24,"a":211,"b":139,"k":700},{"op":8,"a":121,"b":909,"k":8610},{"op":24,"a":839,"b":547,"k":4889},{"op":11,"a":451,"b":8,"k":7218},{"op":42,"a":29,"b":49,"k":3750},{"op":16,"a":959,"b":540,"k":58},{"op":39,"a":506,"b":774,"k":2679},{"op":55,"a":983,"b":521,"k":640},{"op":39,"a":294,"b":314,"k":1563},{"op":3,"a":367,"b":560,"k":4978},{"op":12,"a":707,"b":976,"k":6158},{"op":52,"a":329,"b":961,"k":7447},{"op":55,"a":138,"b":274,"k":7477},{"op":55,"a":946,"b":224,"k":1438},{"op":44,"a":27,"b":759,"k":1597},{"op":29,"a":567,"b":52,"k":1230},{"op":1,"a":765,"b":586,"k":2629},{"op":14,"a":7,"b":47,"k":782},{"op":35,"a":961,"b":151,"k":7759},{"op":15,"a":223,"b":764,"k":2738},{"op":12,"a":562,"b":684,"k":529},{"op":46,"a":915,"b":803,"k":6589},{"op":17,"a":457,"b":62,"k":2060},{"op":6,"a":709,"b":919,"k":1879},{"op":60,"a":689,"b":240,"k":2639},{"op":28,"a":131,"b":805,"k":339},{"op":13,"a":657,"b":198,"k":2163},{"op":3,"a":754,"b":432,"k":2728},{"op":47,"a":185,"b":577,"k":263},{"op":46,"a":718,"b":164,"k":3520},{"op":5,"a":534,"b":938,"k":1464},{"op":55,"a":463,"b":438,"k":140}]},
+    recipes: [{"seed":1103786820,"instrs":[{"op":29,"a":973,"b":959,"k":4360},{"op":6,"a":467,"b":640,"k":3679},{"op":50,"a":137,"b":280,"k":8119},{"op":60,"a":194,"b":868,"k":1269},{"op":35,"a":353,"b":938,"k":7961},{"op":1,"a":907,"b":612,"k":4372},{"op":54,"a":381,"b":328,"k":4853},{"op":0,"a":395,"b":871,"k":4678},{"op":24,"a":211,"b":139,"k":700},{"op":8,"a":121,"b":909,"k":8610},{"op":24,"a":839,"b":547,"k":4889},{"op":11,"a":451,"b":8,"k":7218},{"op":42,"a":29,"b":49,"k":3750},{"op":16,"a":959,"b":540,"k":58},{"op":39,"a":506,"b":774,"k":2679},{"op":55,"a":983,"b":521,"k":640},{"op":39,"a":294,"b":314,"k":1563},{"op":3,"a":367,"b":560,"k":4978},{"op":12,"a":707,"b":976,"k":6158},{"op":52,"a":329,"b":961,"k":7447},{"op":55,"a":138,"b":274,"k":7477},{"op":55,"a":946,"b":224,"k":1438},{"op":44,"a":27,"b":759,"k":1597},{"op":29,"a":567,"b":52,"k":1230},{"op":1,"a":765,"b":586,"k":2629},{"op":14,"a":7,"b":47,"k":782},{"op":35,"a":961,"b":151,"k":7759},{"op":15,"a":223,"b":764,"k":2738},{"op":12,"a":562,"b":684,"k":529},{"op":46,"a":915,"b":803,"k":6589},{"op":17,"a":457,"b":62,"k":2060},{"op":6,"a":709,"b":919,"k":1879},{"op":60,"a":689,"b":240,"k":2639},{"op":28,"a":131,"b":805,"k":339},{"op":13,"a":657,"b":198,"k":2163},{"op":3,"a":754,"b":432,"k":2728},{"op":47,"a":185,"b":577,"k":263},{"op":46,"a":718,"b":164,"k":3520},{"op":5,"a":534,"b":938,"k":1464},{"op":55,"a":463,"b":438,"k":140}]}],
+  },
+  {
+    why: "plan: every gradient source is kept out of fusion — gradient-copy-reads-freed-arena",
+    // "unrollLimit 0: a gradient whose last op is fused into the final copy to `grads` (here d p0 = reshape(transpose(" +
+    //       "d1 + d2)), d1, d2 two matmul outputs) is computed when the copy runs, at the end of backward — but the liveness " +
+    //       "of d1 and d2 ends at their last other reader, so a later kernel (another graph's) reuses their arena slots first: " +
+    //       "a silently wrong gradient. Needs other graphs in the model to reuse the space: three graphs, seed 12345 batch 110."
+    // prettier-ignore
+    recipes: [{"seed":16337765,"instrs":[{"op":550,"a":0,"b":0,"k":0},{"op":6,"a":17,"b":0,"k":0},{"op":148,"a":805,"b":0,"k":0},{"op":0,"a":0,"b":0,"k":0}]},{"seed":1395842518,"instrs":[{"op":408,"a":0,"b":0,"k":0},{"op":0,"a":9,"b":0,"k":2087},{"op":133,"a":1,"b":0,"k":0}]},{"seed":1595300128,"instrs":[{"op":313,"a":511,"b":757,"k":9033},{"op":591,"a":489,"b":42,"k":6887},{"op":867,"a":967,"b":926,"k":7875},{"op":942,"a":761,"b":645,"k":1301},{"op":382,"a":699,"b":57,"k":1130},{"op":944,"a":637,"b":650,"k":3486},{"op":879,"a":715,"b":165,"k":342},{"op":819,"a":431,"b":765,"k":1690},{"op":468,"a":609,"b":122,"k":3805},{"op":173,"a":690,"b":541,"k":4349},{"op":669,"a":858,"b":767,"k":854},{"op":297,"a":341,"b":853,"k":1690},{"op":231,"a":709,"b":83,"k":4492},{"op":816,"a":413,"b":189,"k":4574},{"op":662,"a":401,"b":877,"k":1226},{"op":243,"a":977,"b":442,"k":3654},{"op":954,"a":606,"b":379,"k":6163},{"op":287,"a":297,"b":873,"k":8342},{"op":383,"a":479,"b":486,"k":35},{"op":118,"a":918,"b":42,"k":2306},{"op":27,"a":294,"b":690,"k":881},{"op":664,"a":669,"b":30,"k":817},{"op":821,"a":513,"b":550,"k":7719},{"op":368,"a":841,"b":93,"k":7137},{"op":391,"a":333,"b":493,"k":6446},{"op":923,"a":82,"b":602,"k":6749},{"op":461,"a":354,"b":324,"k":4206},{"op":651,"a":699,"b":531,"k":4199},{"op":654,"a":354,"b":949,"k":1898},{"op":811,"a":643,"b":693,"k":2765},{"op":673,"a":683,"b":311,"k":6236}]}],
+    // prettier-ignore
+    decodes: [["broadcast","div","pow","add"],["transpose","add","matmul"],["atan","asin","tan","acos","acos","asec","tanh","sigmoid","acoth","atan","tanh","log2","cbrt","asech","acos","atan","acosh","neg","atan","acoth","tan","asec","softplus","log10","csch","exp","csch","cbrt","sign","csch","asinh"]],
+    builds: ["f64 loops", "f32 loops"],
+  },
+  {
+    why: "plan: every gradient source is kept out of fusion — gradient-copy-reads-freed-arena (H v, one graph)",
+    // "the same liveness bug in a single small graph, seen in the compiled Hessian-vector product (seed 12345, batch 741): " +
+    //       "p0 [3], p1 []: y = sum(exp(reshape(p0, [1,3])ᵀ + p1·p1 as [1,1]) * r) + sum((p0 + p0) * r'), H v in f64 loops " +
+    //       "is off by up to 0.9 (the gradient of the same graph is right)."
+    recipes: [
+      {
+        seed: 25,
+        instrs: [
+          { op: 898, a: 0, b: 0, k: 0 },
+          { op: 271, a: 0, b: 0, k: 0 },
+          { op: 413, a: 913, b: 0, k: 0 },
+          { op: 0, a: 393, b: 5, k: 6905 },
+          { op: 83, a: 685, b: 0, k: 0 },
+          { op: 0, a: 0, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [["transpose", "newParam", "matmul", "add", "exp", "add"]],
+    builds: ["f64 loops", "f32 loops"],
+    hvpEvery: 1,
+  },
+  {
+    why: "plan: every gradient source is kept out of fusion — gradient-copy-reads-freed-arena (two small graphs)",
+    // "the same liveness bug, shrunk from seed 12345 batch 1405: p0 [3], p1 [1,1], p2 []: " +
+    //       "y0 = sum(max(reshape(p0, [1,3])ᵀ + p1, p2) * r); a second graph, y1 = logsumexp(broadcast(q, [2])) r' + (q + q) r'', " +
+    //       "reuses the arena slot d p0 is read from: where max picks p2, d p0 is 0 but the loops build returns -0.87, -0.61."
+    recipes: [
+      {
+        seed: 360835881,
+        instrs: [
+          { op: 548, a: 0, b: 0, k: 0 },
+          { op: 0, a: 497, b: 0, k: 3 },
+          { op: 709, a: 613, b: 0, k: 6987 },
+        ],
+      },
+      {
+        seed: 0,
+        instrs: [
+          { op: 615, a: 0, b: 0, k: 0 },
+          { op: 0, a: 0, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [
+      ["transpose", "add", "max"],
+      ["logsumexp", "add"],
+    ],
+    builds: ["f64 loops", "f32 loops"],
+  },
+  {
+    why: "plan: every gradient source is kept out of fusion — fused-gradient-source-has-no-storage",
+    // "unrollLimit 0: a gradient that is a view (reshape/transpose) of a loop value which has one other reader gets " +
+    //       "fused into that reader, so the final copy to `grads` finds neither elements nor storage. Minimal: p [], q [1], " +
+    //       "r [1,1] input, y = sum((reshape(p, [1,1])ᵀ + q) * 1.81 * r). The same root cause as gradient-copy-reads-freed-arena: " +
+    //       "plan/memory.ts keeps out of fusion only the gradient sources in row-major order (gradRoots), not all of them."
+    recipes: [
+      {
+        seed: 0,
+        instrs: [
+          { op: 338, a: 0, b: 0, k: 0 },
+          { op: 0, a: 449, b: 0, k: 9 },
+          { op: 3, a: 829, b: 0, k: 0 },
+          { op: 542, a: 0, b: 0, k: 0 },
+        ],
+      },
+    ],
+    decodes: [["transpose", "add", "const", "step"]],
+    builds: ["f64 loops", "f32 loops"],
   },
 ];
 
-const decode = (r: Recipe) => r.instrs.map((i) => CHOICES[i.op % CHOICES.length]!);
+const decode = (r: Recipe) =>
+  r.instrs.map((i) => CHOICES[i.op % CHOICES.length]!);
 
 describe("fuzz regressions (fixed bugs)", () => {
-  it.each(REGRESSIONS)("$why", async ({ recipe, builds, hvpEvery }) => {
-    expect((await checkRecipes([recipe], { builds, hvpEvery: hvpEvery ?? 1 })).problems).toEqual([]);
+  it.each(REGRESSIONS)("$why", async ({ recipes, builds, hvpEvery }) => {
+    expect(
+      (await checkRecipes(recipes, { builds, hvpEvery: hvpEvery ?? 1 }))
+        .problems,
+    ).toEqual([]);
   });
 
   it("every recorded recipe still decodes to the graph it was recorded as (graphs.ts changes re-map recipes)", () => {
-    for (const r of REGRESSIONS) expect(decode(r.recipe), r.why).toEqual(r.decodes);
-    for (const b of KNOWN_BUGS) expect(b.repro.map(decode), b.id).toEqual(b.decodes);
+    for (const r of REGRESSIONS)
+      expect(r.recipes.map(decode), r.why).toEqual(r.decodes);
+    for (const b of KNOWN_BUGS)
+      expect(b.repro.map(decode), b.id).toEqual(b.decodes);
   });
 });
 
-describe("known compiler bugs (it.fails until fixed; see test/fuzz/known.ts)", () => {
+describe("known compiler bugs (it.fails until fixed; see test/fuzz/known.ts) and DSL repros of fixed ones", () => {
   for (const bug of KNOWN_BUGS)
     // BUG: see `summary` in test/fuzz/known.ts — the shrunk recipe still fails in this build.
     it.fails(`${bug.id}: shrunk fuzz case`, async () => {
-      expect((await checkRecipes(bug.repro, { builds: [bug.build], hvpEvery: bug.hvp ? 1 : 0 })).problems).toEqual([]);
+      expect(
+        (
+          await checkRecipes(bug.repro, {
+            builds: [bug.build],
+            hvpEvery: bug.hvp ? 1 : 0,
+          })
+        ).problems,
+      ).toEqual([]);
     });
 
   /** Compiles a DSL spec in float64, runs forward and backward on fixed values, returns the gradient. */
-  const run = async (spec: (m: ReturnType<typeof builder>) => void, unrollLimit?: number) => {
+  const run = async (
+    spec: (m: ReturnType<typeof builder>) => void,
+    unrollLimit?: number,
+  ) => {
     const m = builder("repro", "test/fuzz/regressions.test.ts");
     spec(m);
-    const c = await compile(m.finish(), { precision: "f64", ...(unrollLimit === undefined ? {} : { unrollLimit }) });
+    const c = await compile(m.finish(), {
+      precision: "f64",
+      ...(unrollLimit === undefined ? {} : { unrollLimit }),
+    });
     const mod = await importModule(c.js);
     const buf = mod.buffers();
     buf.params.fill(0.5);
@@ -123,5 +251,18 @@ describe("known compiler bugs (it.fails until fixed; see test/fuzz/known.ts)", (
       m.loss(m.sum(m.sin(m.sum(p, [0]))));
     });
     expect(g).toEqual(Array(18).fill(Math.cos(3)));
+  });
+
+  // FIXED: fused-gradient-source-has-no-storage — d p = reshape(transpose(1.81 r)) is a view of a loop value that
+  // plan/memory.ts fused into d q's kernel (only row-major gradient sources were kept out of fusion), so the copy of
+  // d p into `grads` found neither elements nor storage: "internal: reshape#22 has neither elements nor storage".
+  it("loops: y = sum((reshape(p, [1,1])ᵀ + q) * 1.81 * r) compiles; d/dp = d/dq = 1.81 r", async () => {
+    const g = await run((m) => {
+      const p = m.param("p", []);
+      const q = m.param("q", [1]);
+      const r = m.input("r", [1, 1]);
+      m.loss(m.sum(m.reshape(p, [1, 1]).T.add(q).mul(1.81).mul(r)));
+    }, 0);
+    expect(g).toEqual([1.81 * 0.25, 1.81 * 0.25]);
   });
 });
