@@ -391,7 +391,7 @@ export class Builder {
   // ---- losses (elementwise or per row; reduce them with mean or sum) ---------------
   /** 0.5 (y - t)^2, elementwise. */
   squaredError(y: T, t: Operand): T {
-    return this.at(() => this.t(this.b.mul(0.5, this.b.pow(this.b.sub(this.node(y), this.node(t)), 2))));
+    return this.at(() => this.t(this.b.op("halfSquare", this.b.sub(this.node(y), this.node(t)))));
   }
   /** Binary cross-entropy of logits against targets in [0, 1], elementwise, numerically stable. */
   bceWithLogits(logits: T, targets: Operand): T {

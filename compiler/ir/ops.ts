@@ -335,6 +335,15 @@ export const OPS = {
     doc: "threshold unit: 1 if x > 0 else 0 (derivative 0)", f: (x) => (x > 0 ? 1 : 0),
     emit: (x) => S.cond(gt0(x), S.num(1), S.num(0)), d: null,
   }),
+  halfSquare: unary({
+    // The squared-error loss of a residual r = y - t as one op: its rule is d = r itself, where
+    // 0.5 * r^2 through pow would give 0.5 * (2 r) — the same number, but two more multiplies the
+    // simplifier may not fold (2 r overflows first), on the hottest path of a small network.
+    doc: "x^2 / 2, computed as 0.5 x x (the squared-error loss of a residual; derivative x)",
+    f: (x) => 0.5 * x * x,
+    emit: (x) => S.mul(S.mul(S.num(0.5), x), x),
+    d: (x) => x,
+  }),
   bceLogits: elementwise({
     doc: "binary cross-entropy of logit x against target z: max(x,0) - x z + log1p(e^-|x|)", arity: 2,
     f: (x, z) => Math.max(x, 0) - x * z + Math.log1p(Math.exp(-Math.abs(x))),
