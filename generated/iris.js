@@ -453,13 +453,17 @@ function backward(params, inputs, arena, grads, n = 16) {
     grads[64 + i2] = acc;
   }
 }
+function sgd(params, grads, lr) {
+  for (let i = 0; i < 67; i++) params[i] -= lr * grads[i];
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
 }
 export {
   backward,
   buffers,
   createTrainer,
   forward,
-  layout
+  layout,
+  sgd
 };

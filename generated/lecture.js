@@ -53,31 +53,28 @@ function forward(params, inputs, arena) {
   const matmul1_0 = z_0 * Wo_0 + z_1 * Wo_1;
   const y_0 = matmul1_0 + bo_0;
   arena[0] = y_0;
-  const sub2_0 = y_0 - t_0;
-  arena[3] = sub2_0;
-  const pow3_0 = sub2_0 * sub2_0;
-  const mul4_0 = 0.5 * pow3_0;
-  const loss = mul4_0;
+  const d_y_0 = y_0 - t_0;
+  arena[3] = d_y_0;
+  const halfSquare2_0 = 0.5 * d_y_0 * d_y_0;
+  const loss = halfSquare2_0;
   arena[4] = loss;
 }
 function backward(params, inputs, arena, grads) {
   const z_0 = arena[1];
   const z_1 = arena[2];
-  const sub2_0 = arena[3];
+  const d_y_0 = arena[3];
   const Wo_0 = params[6];
   const Wo_1 = params[7];
   const x_0 = inputs[0];
   const x_1 = inputs[1];
-  const mul5_0 = 2 * sub2_0;
-  const d_y_0 = 0.5 * mul5_0;
   const d_z_0 = d_y_0 * Wo_0;
   const d_z_1 = d_y_0 * Wo_1;
-  const sub6_0 = 1 - z_0;
-  const sub6_1 = 1 - z_1;
-  const mul7_0 = z_0 * sub6_0;
-  const mul7_1 = z_1 * sub6_1;
-  const d_h_0 = d_z_0 * mul7_0;
-  const d_h_1 = d_z_1 * mul7_1;
+  const sub3_0 = 1 - z_0;
+  const sub3_1 = 1 - z_1;
+  const mul4_0 = z_0 * sub3_0;
+  const mul4_1 = z_1 * sub3_1;
+  const d_h_0 = d_z_0 * mul4_0;
+  const d_h_1 = d_z_1 * mul4_1;
   const d_Wh_0 = x_0 * d_h_0;
   const d_Wh_1 = x_0 * d_h_1;
   const d_Wh_2 = x_1 * d_h_0;
@@ -116,21 +113,18 @@ function step(params, inputs, arena, grads) {
   const matmul1_0 = z_0 * Wo_0 + z_1 * Wo_1;
   const y_0 = matmul1_0 + bo_0;
   arena[0] = y_0;
-  const sub2_0 = y_0 - t_0;
-  const pow3_0 = sub2_0 * sub2_0;
-  const mul4_0 = 0.5 * pow3_0;
-  const loss = mul4_0;
+  const d_y_0 = y_0 - t_0;
+  const halfSquare2_0 = 0.5 * d_y_0 * d_y_0;
+  const loss = halfSquare2_0;
   arena[4] = loss;
-  const mul5_0 = 2 * sub2_0;
-  const d_y_0 = 0.5 * mul5_0;
   const d_z_0 = d_y_0 * Wo_0;
   const d_z_1 = d_y_0 * Wo_1;
-  const sub6_0 = 1 - z_0;
-  const sub6_1 = 1 - z_1;
-  const mul7_0 = z_0 * sub6_0;
-  const mul7_1 = z_1 * sub6_1;
-  const d_h_0 = d_z_0 * mul7_0;
-  const d_h_1 = d_z_1 * mul7_1;
+  const sub3_0 = 1 - z_0;
+  const sub3_1 = 1 - z_1;
+  const mul4_0 = z_0 * sub3_0;
+  const mul4_1 = z_1 * sub3_1;
+  const d_h_0 = d_z_0 * mul4_0;
+  const d_h_1 = d_z_1 * mul4_1;
   const d_Wh_0 = x_0 * d_h_0;
   const d_Wh_1 = x_0 * d_h_1;
   const d_Wh_2 = x_1 * d_h_0;
@@ -147,8 +141,11 @@ function step(params, inputs, arena, grads) {
   grads[7] = d_Wo_1;
   grads[8] = d_y_0;
 }
+function sgd(params, grads, lr) {
+  for (let i = 0; i < 9; i++) params[i] -= lr * grads[i];
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward, step }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, step }, opts);
 }
 export {
   backward,
@@ -156,5 +153,6 @@ export {
   createTrainer,
   forward,
   layout,
+  sgd,
   step
 };

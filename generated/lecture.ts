@@ -67,15 +67,13 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   // y = add(matmul1, bo)
   const y_0 = matmul1_0 + bo_0;
   arena[0] = y_0;
-  // sub2 = sub(y, t)
-  const sub2_0 = y_0 - t_0;
-  arena[3] = sub2_0;
-  // pow3 = pow(sub2, 2)
-  const pow3_0 = sub2_0 * sub2_0;
-  // mul4 = mul(0.5, pow3)
-  const mul4_0 = 0.5 * pow3_0;
-  // loss = sum(mul4)
-  const loss = mul4_0;
+  // d_y = sub(y, t)
+  const d_y_0 = y_0 - t_0;
+  arena[3] = d_y_0;
+  // halfSquare2 = halfSquare(d_y)
+  const halfSquare2_0 = 0.5 * d_y_0 * d_y_0;
+  // loss = sum(halfSquare2)
+  const loss = halfSquare2_0;
   arena[4] = loss;
 }
 
@@ -83,27 +81,23 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   const z_0 = arena[1];
   const z_1 = arena[2];
-  const sub2_0 = arena[3];
+  const d_y_0 = arena[3];
   const Wo_0 = params[6];
   const Wo_1 = params[7];
   const x_0 = inputs[0];
   const x_1 = inputs[1];
-  // mul5 = mul(2, sub2)
-  const mul5_0 = 2 * sub2_0;
-  // d_y = mul(0.5, mul5)
-  const d_y_0 = 0.5 * mul5_0;
   // d_z = matmul(d_y, Woᵀ)
   const d_z_0 = d_y_0 * Wo_0;
   const d_z_1 = d_y_0 * Wo_1;
-  // sub6 = sub(1, z)
-  const sub6_0 = 1 - z_0;
-  const sub6_1 = 1 - z_1;
-  // mul7 = mul(z, sub6)
-  const mul7_0 = z_0 * sub6_0;
-  const mul7_1 = z_1 * sub6_1;
-  // d_h = mul(d_z, mul7)
-  const d_h_0 = d_z_0 * mul7_0;
-  const d_h_1 = d_z_1 * mul7_1;
+  // sub3 = sub(1, z)
+  const sub3_0 = 1 - z_0;
+  const sub3_1 = 1 - z_1;
+  // mul4 = mul(z, sub3)
+  const mul4_0 = z_0 * sub3_0;
+  const mul4_1 = z_1 * sub3_1;
+  // d_h = mul(d_z, mul4)
+  const d_h_0 = d_z_0 * mul4_0;
+  const d_h_1 = d_z_1 * mul4_1;
   // d_Wh = matmul(xᵀ, d_h)
   const d_Wh_0 = x_0 * d_h_0;
   const d_Wh_1 = x_0 * d_h_1;
@@ -152,31 +146,25 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   // y = add(matmul1, bo)
   const y_0 = matmul1_0 + bo_0;
   arena[0] = y_0;
-  // sub2 = sub(y, t)
-  const sub2_0 = y_0 - t_0;
-  // pow3 = pow(sub2, 2)
-  const pow3_0 = sub2_0 * sub2_0;
-  // mul4 = mul(0.5, pow3)
-  const mul4_0 = 0.5 * pow3_0;
-  // loss = sum(mul4)
-  const loss = mul4_0;
+  // d_y = sub(y, t)
+  const d_y_0 = y_0 - t_0;
+  // halfSquare2 = halfSquare(d_y)
+  const halfSquare2_0 = 0.5 * d_y_0 * d_y_0;
+  // loss = sum(halfSquare2)
+  const loss = halfSquare2_0;
   arena[4] = loss;
-  // mul5 = mul(2, sub2)
-  const mul5_0 = 2 * sub2_0;
-  // d_y = mul(0.5, mul5)
-  const d_y_0 = 0.5 * mul5_0;
   // d_z = matmul(d_y, Woᵀ)
   const d_z_0 = d_y_0 * Wo_0;
   const d_z_1 = d_y_0 * Wo_1;
-  // sub6 = sub(1, z)
-  const sub6_0 = 1 - z_0;
-  const sub6_1 = 1 - z_1;
-  // mul7 = mul(z, sub6)
-  const mul7_0 = z_0 * sub6_0;
-  const mul7_1 = z_1 * sub6_1;
-  // d_h = mul(d_z, mul7)
-  const d_h_0 = d_z_0 * mul7_0;
-  const d_h_1 = d_z_1 * mul7_1;
+  // sub3 = sub(1, z)
+  const sub3_0 = 1 - z_0;
+  const sub3_1 = 1 - z_1;
+  // mul4 = mul(z, sub3)
+  const mul4_0 = z_0 * sub3_0;
+  const mul4_1 = z_1 * sub3_1;
+  // d_h = mul(d_z, mul4)
+  const d_h_0 = d_z_0 * mul4_0;
+  const d_h_1 = d_z_1 * mul4_1;
   // d_Wh = matmul(xᵀ, d_h)
   const d_Wh_0 = x_0 * d_h_0;
   const d_Wh_1 = x_0 * d_h_1;
@@ -197,10 +185,15 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   grads[8] = d_y_0;
 }
 
+/** One plain SGD update in place, params -= lr * grads. */
+export function sgd(params: Buf, grads: Buf, lr: number): void {
+  for (let i = 0; i < 9; i++) params[i] -= lr * grads[i];
+}
+
 /**
  * A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward, step }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, step }, opts);
 }

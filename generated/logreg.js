@@ -206,13 +206,17 @@ function backward(params, inputs, arena, grads, n = 8) {
   const d_b_0 = d_logit_0 + d_logit_1 + d_logit_2 + d_logit_3 + d_logit_4 + d_logit_5 + d_logit_6 + d_logit_7;
   grads[3] = d_b_0;
 }
+function sgd(params, grads, lr) {
+  for (let i = 0; i < 4; i++) params[i] -= lr * grads[i];
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
 }
 export {
   backward,
   buffers,
   createTrainer,
   forward,
-  layout
+  layout,
+  sgd
 };

@@ -235,10 +235,15 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   grads[3] = d_b_0;
 }
 
+/** One plain SGD update in place, params -= lr * grads. */
+export function sgd(params: Buf, grads: Buf, lr: number): void {
+  for (let i = 0; i < 4; i++) params[i] -= lr * grads[i];
+}
+
 /**
  * A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
 }

@@ -159,22 +159,17 @@ function forward(params, inputs, arena) {
   }
   let loss_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const pow3_v = arena[192 + i] * arena[192 + i];
-    const mul4_v = 0.5 * pow3_v;
-    loss_acc += mul4_v;
+    const halfSquare2_v = 0.5 * arena[192 + i] * arena[192 + i];
+    loss_acc += halfSquare2_v;
   }
   arena[256] = loss_acc;
   arena[385] = loss_acc;
 }
 function backward(params, inputs, arena, grads) {
   for (let i = 0; i < 64; i++) {
-    for (let i2 = 0; i2 < 1; i2++) {
-      const mul6_v = 2 * arena[192 + i];
-      const d_y_v = 0.5 * mul6_v;
-      const sub7_v = 1 - arena[i];
-      const mul8_v = arena[i] * sub7_v;
-      arena[192 + (i + i2)] = d_y_v * mul8_v;
-    }
+    const sub4_v = 1 - arena[i];
+    const mul5_v = arena[i] * sub4_v;
+    arena[192 + i] = arena[192 + i] * mul5_v;
   }
   for (let i = 0; i < 64; i += 4) {
     const c0 = 257 + i * 2;
@@ -206,24 +201,24 @@ function backward(params, inputs, arena, grads) {
       }
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v = 1 - arena[64 + i * 2 + j];
-      const mul11_v = arena[64 + i * 2 + j] * sub10_v;
-      arena[c0 + j] = arena[c0 + j] * mul11_v;
+      const sub7_v = 1 - arena[64 + i * 2 + j];
+      const mul8_v = arena[64 + i * 2 + j] * sub7_v;
+      arena[c0 + j] = arena[c0 + j] * mul8_v;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v2 = 1 - arena[64 + (i + 1) * 2 + j];
-      const mul11_v2 = arena[64 + (i + 1) * 2 + j] * sub10_v2;
-      arena[c1 + j] = arena[c1 + j] * mul11_v2;
+      const sub7_v2 = 1 - arena[64 + (i + 1) * 2 + j];
+      const mul8_v2 = arena[64 + (i + 1) * 2 + j] * sub7_v2;
+      arena[c1 + j] = arena[c1 + j] * mul8_v2;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v3 = 1 - arena[64 + (i + 2) * 2 + j];
-      const mul11_v3 = arena[64 + (i + 2) * 2 + j] * sub10_v3;
-      arena[c2 + j] = arena[c2 + j] * mul11_v3;
+      const sub7_v3 = 1 - arena[64 + (i + 2) * 2 + j];
+      const mul8_v3 = arena[64 + (i + 2) * 2 + j] * sub7_v3;
+      arena[c2 + j] = arena[c2 + j] * mul8_v3;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v4 = 1 - arena[64 + (i + 3) * 2 + j];
-      const mul11_v4 = arena[64 + (i + 3) * 2 + j] * sub10_v4;
-      arena[c3 + j] = arena[c3 + j] * mul11_v4;
+      const sub7_v4 = 1 - arena[64 + (i + 3) * 2 + j];
+      const mul8_v4 = arena[64 + (i + 3) * 2 + j] * sub7_v4;
+      arena[c3 + j] = arena[c3 + j] * mul8_v4;
     }
   }
   for (let i = 0; i < 4; i += 4) {
@@ -350,13 +345,17 @@ function backward(params, inputs, arena, grads) {
     grads[16 + i2] = acc;
   }
 }
+function sgd(params, grads, lr) {
+  for (let i = 0; i < 17; i++) params[i] -= lr * grads[i];
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
 }
 export {
   backward,
   buffers,
   createTrainer,
   forward,
-  layout
+  layout,
+  sgd
 };

@@ -165,16 +165,15 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       arena[c3 + j] = 1 / (1 + Math.exp(-add1_v4));
     }
   }
-  // sub2 = sub(y, t)
+  // d_y = sub(y, t)
   for (let i = 0; i < 64; i++) {
     arena[192 + i] = arena[i] - inputs[384 + i];
   }
-  // loss = sum(mul)
+  // loss = sum(halfSquare)
   let loss_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const pow3_v = arena[192 + i] * arena[192 + i];
-    const mul4_v = 0.5 * pow3_v;
-    loss_acc += mul4_v;
+    const halfSquare2_v = 0.5 * arena[192 + i] * arena[192 + i];
+    loss_acc += halfSquare2_v;
   }
   arena[256] = loss_acc;
   arena[385] = loss_acc;
@@ -182,15 +181,11 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
-  // mul5 = mul(d_y, mul)
+  // mul3 = mul(d_y, mul)
   for (let i = 0; i < 64; i++) {
-    for (let i2 = 0; i2 < 1; i2++) {
-      const mul6_v = 2 * arena[192 + i];
-      const d_y_v = 0.5 * mul6_v;
-      const sub7_v = 1 - arena[i];
-      const mul8_v = arena[i] * sub7_v;
-      arena[192 + (i + i2)] = d_y_v * mul8_v;
-    }
+    const sub4_v = 1 - arena[i];
+    const mul5_v = arena[i] * sub4_v;
+    arena[192 + i] = arena[192 + i] * mul5_v;
   }
   // [64x1]·[1x2] + fused mul epilogue
   for (let i = 0; i < 64; i += 4) {
@@ -223,24 +218,24 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v = 1 - arena[64 + i * 2 + j];
-      const mul11_v = arena[64 + i * 2 + j] * sub10_v;
-      arena[c0 + j] = arena[c0 + j] * mul11_v;
+      const sub7_v = 1 - arena[64 + i * 2 + j];
+      const mul8_v = arena[64 + i * 2 + j] * sub7_v;
+      arena[c0 + j] = arena[c0 + j] * mul8_v;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v2 = 1 - arena[64 + (i + 1) * 2 + j];
-      const mul11_v2 = arena[64 + (i + 1) * 2 + j] * sub10_v2;
-      arena[c1 + j] = arena[c1 + j] * mul11_v2;
+      const sub7_v2 = 1 - arena[64 + (i + 1) * 2 + j];
+      const mul8_v2 = arena[64 + (i + 1) * 2 + j] * sub7_v2;
+      arena[c1 + j] = arena[c1 + j] * mul8_v2;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v3 = 1 - arena[64 + (i + 2) * 2 + j];
-      const mul11_v3 = arena[64 + (i + 2) * 2 + j] * sub10_v3;
-      arena[c2 + j] = arena[c2 + j] * mul11_v3;
+      const sub7_v3 = 1 - arena[64 + (i + 2) * 2 + j];
+      const mul8_v3 = arena[64 + (i + 2) * 2 + j] * sub7_v3;
+      arena[c2 + j] = arena[c2 + j] * mul8_v3;
     }
     for (let j = 0; j < 2; j++) {
-      const sub10_v4 = 1 - arena[64 + (i + 3) * 2 + j];
-      const mul11_v4 = arena[64 + (i + 3) * 2 + j] * sub10_v4;
-      arena[c3 + j] = arena[c3 + j] * mul11_v4;
+      const sub7_v4 = 1 - arena[64 + (i + 3) * 2 + j];
+      const mul8_v4 = arena[64 + (i + 3) * 2 + j] * sub7_v4;
+      arena[c3 + j] = arena[c3 + j] * mul8_v4;
     }
   }
   // [6x64]·[64x2]
@@ -319,7 +314,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b1 = sum(mul9)
+  // d_b1 = sum(mul6)
   for (let i2 = 0; i2 < 2; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -362,7 +357,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b2 = sum(mul5)
+  // d_b2 = sum(mul3)
   for (let i2 = 0; i2 < 1; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -372,10 +367,15 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
   }
 }
 
+/** One plain SGD update in place, params -= lr * grads. */
+export function sgd(params: Buf, grads: Buf, lr: number): void {
+  for (let i = 0; i < 17; i++) params[i] -= lr * grads[i];
+}
+
 /**
  * A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
 }

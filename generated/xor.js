@@ -321,8 +321,11 @@ function step(params, inputs, arena, grads) {
   grads[7] = d_W2_1;
   grads[8] = d_b2_0;
 }
+function sgd(params, grads, lr) {
+  for (let i = 0; i < 9; i++) params[i] -= lr * grads[i];
+}
 function createTrainer(opts = {}) {
-  return trainerFor({ layout, buffers, forward, backward, step }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, step }, opts);
 }
 export {
   backward,
@@ -330,5 +333,6 @@ export {
   createTrainer,
   forward,
   layout,
+  sgd,
   step
 };

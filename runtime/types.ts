@@ -48,6 +48,8 @@ export interface Layout {
   /** The compiled batch size B, when inputs have a batch axis; steps may use n <= B rows. */
   readonly batch?: number;
   readonly hasLoss: boolean;
+  /** Modules with wasm kernels: byte offsets of the four buffers in the module's WebAssembly.Memory, and its size in pages. */
+  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
 }
 
 /**
@@ -70,6 +72,8 @@ export interface Module<A extends Buf = Float32Array> {
   backward?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
   /** `forward` then `backward` in one call, forward values kept in locals (generated for fully unrolled models). */
   step?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
+  /** Plain SGD in place, params -= lr * grads (generated modules: wasm SIMD when the module has wasm kernels). */
+  sgd?(params: A, grads: A, lr: number): void;
 }
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;

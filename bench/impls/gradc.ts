@@ -11,6 +11,8 @@ export async function create(w: Workload, p: Problem, jsFile: string): Promise<I
   const backward = mod.backward;
   const forward = mod.forward;
   const fused = (mod as { step?: typeof backward }).step;
+  // the module's own SGD update (wasm SIMD when it has wasm kernels); modules from before it had one: the shared JS loop
+  const update = (mod as { sgd?: typeof sgd }).sgd ?? sgd;
   if (!backward || layout.lossOffset === undefined) throw new Error(`${w.name}: the generated module has no backward/loss`);
   // the layout must hold exactly the workload's parameters, with the same shapes
   const init = new Float32Array(layout.paramSize);
@@ -68,7 +70,7 @@ export async function create(w: Workload, p: Problem, jsFile: string): Promise<I
           backward(params, inp, arena, grads);
         }
         loss[0] = arena[lossAt]!;
-        sgd(params, grads, lr);
+        update(params, grads, lr);
       }
     },
     lastLoss: () => loss[0]!,

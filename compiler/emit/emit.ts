@@ -94,11 +94,11 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
     const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-    const bytes = buildWasm(l.kernels, L.memory.pages);
+    const bytes = buildWasm(l.kernels, L.memory.pages, { params: L.memory.params, grads: L.memory.grads, size: L.paramSize });
     file.addStatements([
-      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s), ${bytes.length} bytes, built by gradc with binaryen. */`,
+      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
       `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
-      `type Kernels = { readonly [name: string]: () => void };`,
+      `type Kernels = { readonly [name: string]: (...args: number[]) => void };`,
       `const instances = new WeakMap<ArrayBufferLike, Kernels>();`,
     ]);
     file.addFunction({
@@ -166,6 +166,28 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       returnType: "void",
       statements: [[...prologue(l.step), ...l.step.map(printStmt)].join("\n")],
     });
+  if (l.layout.hasLoss)
+    file.addFunction({
+      isExported: true,
+      name: "sgd",
+      docs: [
+        L.memory
+          ? "One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`."
+          : "One plain SGD update in place, params -= lr * grads.",
+      ],
+      parameters: [
+        { name: "params", type: "Buf" },
+        { name: "grads", type: "Buf" },
+        { name: "lr", type: "number" },
+      ],
+      returnType: "void",
+      statements: L.memory
+        ? [
+            `if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads}) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
+            `kernels(params).sgd(lr);`,
+          ]
+        : [`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`],
+    });
   if (opts.trainer && l.layout.hasLoss) {
     file.insertImportDeclaration(0, {
       moduleSpecifier: "gradc/runtime",
@@ -179,7 +201,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
           "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       ],
       parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
-      statements: [`return trainerFor({ layout, buffers, forward, backward${l.step ? ", step" : ""} }, opts);`],
+      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`],
     });
   }
   const raw = file.getFullText();

@@ -15,6 +15,8 @@ export interface GeneratedModule {
   backward?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
   /** forward + backward fused (fully unrolled models). */
   step?(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n?: number): void;
+  /** Plain SGD in place, params -= lr * grads (wasm SIMD in modules with wasm kernels); absent without a loss. */
+  sgd?(params: Buf, grads: Buf, lr: number): void;
 }
 
 export async function importModule(js: string): Promise<GeneratedModule> {

@@ -15,7 +15,7 @@ import * as S from "../ir/sexpr.ts";
 import type { SExpr } from "../ir/sexpr.ts";
 import { type Shape, normAxes, size, strides } from "../ir/shape.ts";
 import type { Fn, Plan } from "../plan/memory.ts";
-import type { MatmulKernel } from "../emit/wasm.ts";
+import type { Epi, MatmulKernel } from "../emit/wasm.ts";
 
 export type Stmt =
   | { readonly k: "comment"; readonly text: string }
@@ -614,14 +614,93 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
 
     /**
      * Rows 0..M4 in a wasm SIMD kernel (compiler/emit/wasm.ts), the rest by the
-     * JS loops above. B must be row-major for the kernel: a transposed B
-     * (dX = dY·Wᵀ) is first copied to arena scratch — K·N moves against M·N·K
-     * multiply-adds. The epilogue runs over the kernel's rows afterwards.
+     * JS loops above. A transposed B (dX = dY·Wᵀ) with A row-major goes to the
+     * dot-product kernel as it is; any other B that is not row-major is first
+     * copied to arena scratch (K·N moves against M·N·K multiply-adds). The
+     * epilogue runs over the kernel's rows afterwards.
      */
+    /**
+     * The fused epilogue as a wasm Epi, or undefined: only +, -, *, /, neg,
+     * comparisons and selects, max, min, abs, sqrt, over operands whose address
+     * is affine in (row, col) with column stride 1 or 0, none inside C itself
+     * (the kernel writes C tile by tile); temporaries are inlined.
+     */
+    function wasmEpilogue(dest: Access): Epi | undefined {
+      const ACC = "\u0000acc", ROW = "\u0000row", COL = "\u0000col";
+      const temps: Stmt[] = [];
+      const e = epilogue(S.ref(ACC), S.ref(ROW), S.ref(COL), temps);
+      const named = new Map<string, Epi>(); // the epilogue's temporaries, inlined where they are read
+      const cLo = region[dest.arr]! + dest.base * 4, cHi = cLo + M * N * 4;
+      type Aff = { c: number; r: number; j: number };
+      const affine = (x: number | SExpr): Aff | undefined => {
+        if (typeof x === "number") return { c: x, r: 0, j: 0 };
+        if (x.k === "num") return { c: x.v, r: 0, j: 0 };
+        if (x.k === "ref") return x.name === ROW ? { c: 0, r: 1, j: 0 } : x.name === COL ? { c: 0, r: 0, j: 1 } : undefined;
+        if (x.k !== "bin") return undefined;
+        const [u, v] = [affine(x.a), affine(x.b)];
+        if (!u || !v) return undefined;
+        if (x.op === "+") return { c: u.c + v.c, r: u.r + v.r, j: u.j + v.j };
+        if (x.op !== "*") return undefined;
+        if (!u.r && !u.j) return { c: u.c * v.c, r: u.c * v.r, j: u.c * v.j };
+        if (!v.r && !v.j) return { c: v.c * u.c, r: v.c * u.r, j: v.c * u.j };
+        return undefined;
+      };
+      const CMP = new Set([">", ">=", "<", "<="]);
+      const FN: Record<string, "max" | "min" | "abs" | "sqrt"> = { "Math.max": "max", "Math.min": "min", "Math.abs": "abs", "Math.sqrt": "sqrt" };
+      const go = (x: SExpr): Epi | undefined => {
+        switch (x.k) {
+          case "num":
+            return { k: "num", v: x.v };
+          case "ref":
+            return x.name === ACC ? { k: "acc" } : named.get(x.name);
+          case "idx": {
+            const at = region[x.arr];
+            const f = affine(x.i);
+            if (at === undefined || !f || (f.j !== 0 && f.j !== 1)) return undefined;
+            const lo = at + f.c * 4;
+            const hi = lo + (f.r * (M - 1) + f.j * (N - 1) + 1) * 4;
+            if (lo < cHi && hi > cLo) return undefined; // reads C (or the same memory): not while C is being written
+            return { k: "load", at: lo, rowBytes: f.r * 4, col: f.j === 1 };
+          }
+          case "un": {
+            const v = go(x.x);
+            return x.op === "-" && v ? { k: "neg", x: v } : undefined;
+          }
+          case "bin": {
+            const [u, v] = [go(x.a), go(x.b)];
+            if (!u || !v) return undefined;
+            return x.op === "+" || x.op === "-" || x.op === "*" || x.op === "/" ? { k: x.op, a: u, b: v } : undefined;
+          }
+          case "call": {
+            const fn = FN[x.fn];
+            const args = x.args.map(go);
+            if (!fn || args.some((q) => !q)) return undefined;
+            if ((fn === "max" || fn === "min") && args.length === 2) return { k: fn, a: args[0]!, b: args[1]! };
+            if ((fn === "abs" || fn === "sqrt") && args.length === 1) return { k: fn, x: args[0]! };
+            return undefined;
+          }
+          case "cond": {
+            if (x.c.k !== "bin" || !CMP.has(x.c.op)) return undefined;
+            const [ca, cb, u, v] = [go(x.c.a), go(x.c.b), go(x.a), go(x.b)];
+            if (!ca || !cb || !u || !v) return undefined;
+            return { k: "sel", c: { op: x.c.op as ">" | ">=" | "<" | "<=", a: ca, b: cb }, a: u, b: v };
+          }
+        }
+      };
+      for (const t of temps) {
+        const v = t.k === "const" ? go(t.e) : undefined;
+        if (!v || t.k !== "const") return undefined;
+        named.set(t.name, v);
+      }
+      return go(e);
+    }
+
     function wasmMatmul(): Stmt[] {
       const out: Stmt[] = [...head];
       let bk = b;
-      if (b.st[1] !== 1 || b.st[0] !== N) {
+      // B given transposed and A row-major, both contiguous along p: the dot-product kernel reads them as they are.
+      const bT = b.st[0] === 1 && b.st[1] === K && a.st[1] === 1 && K % 4 === 0 && K >= 8;
+      if (!bT && (b.st[1] !== 1 || b.st[0] !== N)) {
         scratch = Math.max(scratch, scratchBase - scratchAt + K * N);
         bk = { arr: "arena", base: scratchBase, st: [N, 1] };
         const [pv, jv] = [fresh("p"), fresh("j")];
@@ -635,9 +714,14 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       const M4 = M - (M % 4);
       const name = `mm${kernels.length}`;
       const bytes = (x: Access) => region[x.arr]! + x.base * 4;
-      kernels.push({ name, M4, N, K, aBase: bytes(a), sa0: a.st[0]!, sa1: a.st[1]!, bBase: bytes(bk), cBase: bytes(dest) });
+      // The epilogue on the kernel's registers when wasm has instructions for it, else a JS pass over its rows.
+      const epi = root === mm ? undefined : wasmEpilogue(dest);
+      kernels.push({
+        name, M4, N, K, aBase: bytes(a), sa0: a.st[0]!, sa1: a.st[1]!, bBase: bytes(bk), cBase: bytes(dest),
+        ...(bT ? { bT } : {}), ...(epi ? { epilogue: epi } : {}),
+      });
       out.push({ k: "call", fn: name });
-      if (root !== mm) {
+      if (root !== mm && !epi) {
         const [iv, jv] = [fresh("i"), fresh("j")];
         out.push(
           ...forStep(iv, 0, M4, 1, forStep(jv, 0, N, 1, withBody((body) => [

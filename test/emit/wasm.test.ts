@@ -18,6 +18,8 @@ const SHAPES: [number, number, number][] = [
   [12, 40, 33],
 ];
 
+const EPILOGUES = [undefined, "bias, relu", "row scale, max, abs, ÷ scalar", "tanh"] as const;
+
 /** float32 against float64: relative to the largest magnitude of each tensor. */
 const close = (got: ArrayLike<number>, want: ArrayLike<number>) => {
   const scale = Math.max(1e-30, ...Array.from(want, Math.abs));
@@ -27,21 +29,28 @@ const close = (got: ArrayLike<number>, want: ArrayLike<number>) => {
 describe("wasm SIMD matmul kernels", () => {
   for (const [M, K, N] of SHAPES)
     for (const form of ["AB", "ABt", "AtB"] as Form[])
-      for (const epilogue of [false, true])
-        it(`${form} [${M}x${K}]·[${K}x${N}]${epilogue ? " + bias, relu" : ""}`, async () => {
+      for (const epilogue of EPILOGUES)
+        it(`${form} [${M}x${K}]·[${K}x${N}]${epilogue ? ` + ${epilogue}` : ""}`, async () => {
           const g = new Graph();
           const b = new B(g);
           const L = new Leaves(g, rng(M * 1000 + K * 10 + N));
           const A: Node = form === "AtB" ? b.transpose(L.param([K, M], [-1, 1])) : L.param([M, K], [-1, 1]);
           const Bm: Node = form === "ABt" ? b.transpose(L.param([N, K], [-1, 1])) : L.param([K, N], [-1, 1]);
           let out = b.matmul(A, Bm);
-          if (epilogue) out = b.op("relu", b.add(out, L.param([1, N], [-1, 1])));
-          const loss = weighted(b, L, out);
+          // relu and the mix run on the kernel's registers (forward, and the relu mask in dX); tanh stays a JS pass.
+          // The mix reads a column of row scales, a row (bias) and one value (the divisor) per element.
+          if (epilogue === "bias, relu") out = b.op("relu", b.add(out, L.param([1, N], [-1, 1])));
+          if (epilogue === "row scale, max, abs, ÷ scalar")
+            out = b.op("abs", b.div(b.op("max", b.mul(out, L.param([M, 1], [-1, 1])), L.param([1, N], [-1, 1])), L.input([1, 1], [1, 2])));
+          if (epilogue === "tanh") out = b.op("tanh", out);
+          // The mix is forward-only: with a loss, backward needs its intermediates stored, so nothing is fused.
+          const loss = epilogue?.startsWith("row") ? undefined : weighted(b, L, out);
           const model = modelOf("mm", g, L, [{ name: "out", node: out }], loss);
           const c = await compile(model, { precision: "f32", backend: "wasm", unrollLimit: 0 });
           expect(c.lowered.kernels.length).toBeGreaterThan(0); // the wasm path really ran
+          if (epilogue === "bias, relu" || epilogue?.startsWith("row")) expect(c.lowered.kernels.some((k) => k.epilogue)).toBe(true);
           const run = runModule(await importModule(c.js), L.values, Float32Array);
-          const { grads } = gradients(b, loss, L.params.map((p) => p.node));
+          const { grads } = loss ? gradients(b, loss, L.params.map((p) => p.node)) : { grads: [] };
           const ref = evaluate([out, ...grads], L.values);
           expect(close(run.outputs[0]!, ref.get(out.id)!)).toBe(true);
           grads.forEach((gn, i) => expect(close(run.grads[i]!, ref.get(gn.id)!), `d/d${L.params[i]!.name}`).toBe(true));
@@ -57,4 +66,24 @@ describe("wasm SIMD matmul kernels", () => {
     const L2 = mod.layout;
     expect(() => mod.forward(new Float32Array(L2.paramSize), new Float32Array(L2.inputSize), new Float32Array(L2.arenaSize))).toThrow(/buffers\(\)/);
   });
+
+  for (const paramCount of [1, 4, 7, 8, 13, 64])
+    it(`sgd: the wasm update equals params - lr * grads in float32 (${paramCount} params)`, async () => {
+      const g = new Graph();
+      const b = new B(g);
+      const L = new Leaves(g, rng(paramCount));
+      const p = L.param([1, paramCount]);
+      const out = b.matmul(L.input([4, 1]), p); // a [4,1]·[1,n] product: a wasm kernel at unrollLimit 0
+      const c = await compile(modelOf("upd", g, L, [], weighted(b, L, out)), { backend: "wasm", unrollLimit: 0 });
+      const mod = await importModule(c.js);
+      expect(mod.layout.memory).toBeDefined();
+      const buf = mod.buffers();
+      const next = rng(3);
+      for (let i = 0; i < paramCount; i++) (buf.params[i] = next() - 0.5), (buf.grads[i] = 4 * next() - 2);
+      // the padding past the last parameter (up to the grads region) must not leak into anything visible
+      const want = Array.from(buf.params, (x, i) => Math.fround(x - Math.fround(Math.fround(0.01) * buf.grads[i]!)));
+      mod.sgd!(buf.params, buf.grads, 0.01);
+      expect(Array.from(buf.params)).toEqual(want);
+      expect(() => mod.sgd!(buf.params, new Float32Array(paramCount), 0.01)).toThrow(/buffers\(\)/);
+    });
 });
