@@ -142,16 +142,17 @@ function backward(params, inputs, arena, grads, n = 32) {
   const k = kernels(params);
   const div10 = 1 / n;
   for (let i = 0; i < 32; i++) {
-    arena[33088 + i] = i < n ? div10 : 0;
+    const neg12_v = -div10;
+    arena[33088 + i] = i < n ? neg12_v : 0;
   }
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = -arena[33088 + i];
+    arena[33120 + i] = i < n ? div10 : 0;
   }
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul13_v = arena[33120 + i] * inputs[8192 + i * 10 + i2];
-      const mul14_v = arena[33088 + i] * arena[i * 10 + i2];
-      arena[33152 + (i * 10 + i2)] = mul13_v + mul14_v;
+      const mul14_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
+      const mul15_v = arena[33120 + i] * arena[i * 10 + i2];
+      arena[33152 + (i * 10 + i2)] = mul14_v + mul15_v;
     }
   }
   for (let p = 0; p < 10; p++) {

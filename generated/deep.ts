@@ -191,20 +191,21 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   const k = kernels(params);
   // div10 = div(1, batchSize)
   const div10 = 1 / n;
-  // where11 = where(batchMask, div10, 0)
+  // where11 = where(batchMask, neg, 0)
   for (let i = 0; i < 32; i++) {
-    arena[33088 + i] = i < n ? div10 : 0;
+    const neg12_v = -div10;
+    arena[33088 + i] = i < n ? neg12_v : 0;
   }
-  // neg12 = neg(where11)
+  // where13 = where(batchMask, div10, 0)
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = -arena[33088 + i];
+    arena[33120 + i] = i < n ? div10 : 0;
   }
   // d_logits = add(mul, mul)
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul13_v = arena[33120 + i] * inputs[8192 + i * 10 + i2];
-      const mul14_v = arena[33088 + i] * arena[i * 10 + i2];
-      arena[33152 + (i * 10 + i2)] = mul13_v + mul14_v;
+      const mul14_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
+      const mul15_v = arena[33120 + i] * arena[i * 10 + i2];
+      arena[33152 + (i * 10 + i2)] = mul14_v + mul15_v;
     }
   }
   // B in row-major order for the kernel
@@ -222,7 +223,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   k.mm8();
   // [256x32]·[32x256]
   k.mm9();
-  // d_b1 = sum(mul21)
+  // d_b1 = sum(mul22)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -232,7 +233,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm10();
-  // d_b2 = sum(mul19)
+  // d_b2 = sum(mul20)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -242,7 +243,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm11();
-  // d_b3 = sum(mul17)
+  // d_b3 = sum(mul18)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -252,7 +253,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm12();
-  // d_b4 = sum(mul15)
+  // d_b4 = sum(mul16)
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {

@@ -133,16 +133,17 @@ function backward(params, inputs, arena, grads, n = 64) {
   const k = kernels(params);
   const div7 = 1 / n;
   for (let i = 0; i < 64; i++) {
-    arena[8832 + i] = i < n ? div7 : 0;
+    const neg9_v = -div7;
+    arena[8832 + i] = i < n ? neg9_v : 0;
   }
   for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = -arena[8832 + i];
+    arena[8896 + i] = i < n ? div7 : 0;
   }
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul10_v = arena[8896 + i] * inputs[50176 + i * 10 + i2];
-      const mul11_v = arena[8832 + i] * arena[i * 10 + i2];
-      arena[8960 + (i * 10 + i2)] = mul10_v + mul11_v;
+      const mul11_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
+      const mul12_v = arena[8896 + i] * arena[i * 10 + i2];
+      arena[8960 + (i * 10 + i2)] = mul11_v + mul12_v;
     }
   }
   for (let p = 0; p < 10; p++) {

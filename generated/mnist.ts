@@ -179,20 +179,21 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   const k = kernels(params);
   // div7 = div(1, batchSize)
   const div7 = 1 / n;
-  // where8 = where(batchMask, div7, 0)
+  // where8 = where(batchMask, neg, 0)
   for (let i = 0; i < 64; i++) {
-    arena[8832 + i] = i < n ? div7 : 0;
+    const neg9_v = -div7;
+    arena[8832 + i] = i < n ? neg9_v : 0;
   }
-  // neg9 = neg(where8)
+  // where10 = where(batchMask, div7, 0)
   for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = -arena[8832 + i];
+    arena[8896 + i] = i < n ? div7 : 0;
   }
   // d_logits = add(mul, mul)
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul10_v = arena[8896 + i] * inputs[50176 + i * 10 + i2];
-      const mul11_v = arena[8832 + i] * arena[i * 10 + i2];
-      arena[8960 + (i * 10 + i2)] = mul10_v + mul11_v;
+      const mul11_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
+      const mul12_v = arena[8896 + i] * arena[i * 10 + i2];
+      arena[8960 + (i * 10 + i2)] = mul11_v + mul12_v;
     }
   }
   // B in row-major order for the kernel
@@ -204,7 +205,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   k.mm2();
   // [784x64]·[64x128]
   k.mm3();
-  // d_b1 = sum(mul12)
+  // d_b1 = sum(mul13)
   for (let i2 = 0; i2 < 128; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {

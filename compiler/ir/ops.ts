@@ -61,8 +61,20 @@ function elementwise<A extends number>(o: {
   mathjs?: string;
 }): OpDef & { readonly arity: A; readonly kind: "elementwise" } {
   const vjp: Vjp | null = o.vjp
-    ? (g, xs, out, b) =>
-        o.vjp!(g, xs, out, b).map((d, i) => (d ? b.unbroadcast(d, xs[i]!.shape) : null))
+    ? (g, xs, out, b) => {
+        // A strong zero: when the adjoint is where(c, g', 0) (or where(c, 0, g')) — what `where` sends its branches —
+        // the rule runs on g' and the select goes around the result. The rule is linear in the adjoint, so this is the
+        // same derivative, but where c rules the element out the result is an exact 0, never 0 · f'(x) = 0 · Inf = NaN
+        // (the gradient of where(c, p, 1/p) at p = 0 with c true).
+        const zero = (n: Node) => n.op === "const" && n.attrs.value === 0;
+        const sel = g.op === "where" && (zero(g.inputs[1]!) || zero(g.inputs[2]!)) ? g : undefined;
+        const ds = sel
+          ? o.vjp!(zero(sel.inputs[1]!) ? sel.inputs[2]! : sel.inputs[1]!, xs, out, b).map((d) =>
+              d ? (zero(sel.inputs[1]!) ? b.where(sel.inputs[0]!, 0, d) : b.where(sel.inputs[0]!, d, 0)) : null,
+            )
+          : o.vjp!(g, xs, out, b);
+        return ds.map((d, i) => (d ? b.unbroadcast(d, xs[i]!.shape) : null));
+      }
     : null;
   return {
     arity: o.arity,

@@ -122,11 +122,10 @@ describe("subgradients at kinks (docs/numerics.md)", () => {
     ]);
   });
 
-  // BUG (not fixed; reported): where's rule sends an exact 0 to the unselected branch, but the chain rule then multiplies
-  // that 0 by the branch's own derivative, which is infinite where the branch is: 0 · Inf = NaN. Here the branch 1/p at
-  // p = 0 (value Inf, not taken; the forward is finite) turns d/dp into NaN, in every build. The fix: products with an
-  // adjoint must treat an exact-zero adjoint as a strong zero (see docs/numerics.md; the double-where workaround works today).
-  it.fails("where(c, p, 1/p) at p = 0 with c = 1: d/dp = 1, not NaN", async () => {
+  // FIXED: where's rule sends an exact 0 to the unselected branch, but the chain rule then multiplied that 0 by the
+  // branch's own derivative, infinite where the branch is: 0 · Inf = NaN. Now an elementwise rule whose adjoint is such a
+  // select runs on the selected adjoint and puts the select around its result (compiler/ir/ops.ts, `elementwise`).
+  it("where(c, p, 1/p) at p = 0 with c = 1: d/dp = 1, not NaN", async () => {
     expectAll(await gradsEverywhere((b, [p], [c]) => b.where(c!, p!, b.div(1, p!)), { p: [0] }, { c: [1] }), [[1]]);
   });
 
