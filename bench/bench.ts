@@ -511,7 +511,7 @@ ${infos.map((i) => "  " + i).join("\n")}
   gradient, zero allocation per step. "hand-written, naive i-k-j" is the textbook loop order over the same buffers.
 
 Reproduce: \`npm run bench\` (installs bench/'s pinned peers with \`npm ci\` first). Smoke run: \`npm run bench -- --quick\`.
-${analysis ? `\n## Where gradc falls short, and why (bench/ANALYSIS.md)\n\n${analysis}` : ""}`;
+${analysis ? `\n## Where the time goes, and where gradc falls short (bench/ANALYSIS.md)\n\n${analysis}` : ""}`;
   writeFileSync(outFile, md);
   log(`wrote ${path.relative(REPO, outFile)}`);
 }

@@ -142,7 +142,15 @@ function step(params, inputs, arena, grads) {
   grads[8] = d_y_0;
 }
 function sgd(params, grads, lr) {
-  for (let i = 0; i < 9; i++) params[i] -= lr * grads[i];
+  params[0] -= lr * grads[0];
+  params[1] -= lr * grads[1];
+  params[2] -= lr * grads[2];
+  params[3] -= lr * grads[3];
+  params[4] -= lr * grads[4];
+  params[5] -= lr * grads[5];
+  params[6] -= lr * grads[6];
+  params[7] -= lr * grads[7];
+  params[8] -= lr * grads[8];
 }
 function createTrainer(opts = {}) {
   return trainerFor({ layout, buffers, forward, backward, sgd, step }, opts);

@@ -187,7 +187,15 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
 
 /** One plain SGD update in place, params -= lr * grads. */
 export function sgd(params: Buf, grads: Buf, lr: number): void {
-  for (let i = 0; i < 9; i++) params[i] -= lr * grads[i];
+  params[0] -= lr * grads[0];
+  params[1] -= lr * grads[1];
+  params[2] -= lr * grads[2];
+  params[3] -= lr * grads[3];
+  params[4] -= lr * grads[4];
+  params[5] -= lr * grads[5];
+  params[6] -= lr * grads[6];
+  params[7] -= lr * grads[7];
+  params[8] -= lr * grads[8];
 }
 
 /**

@@ -32,3 +32,23 @@ describe("fused step", () => {
       for (const o of mod.layout.outputs) expect(Array.from(b.arena.subarray(o.offset, o.offset + o.size))).toEqual(Array.from(a.arena.subarray(o.offset, o.offset + o.size)));
     });
 });
+
+// Every module with a loss exports `sgd(params, grads, lr)`: the unrolled or looped JS update (float32 stores of a
+// float64 product), or the wasm SIMD loop (float32 arithmetic throughout) in modules with wasm kernels.
+describe("the module's sgd update", () => {
+  for (const spec of exampleSpecs())
+    it(spec, async () => {
+      const c = await compile(await loadSpec(spec));
+      const mod = await importModule(c.js);
+      if (!mod.layout.hasLoss) return expect(mod.sgd).toBeUndefined();
+      const buf = mod.buffers();
+      const next = rng(11);
+      for (let i = 0; i < buf.params.length; i++) (buf.params[i] = next() - 0.5), (buf.grads[i] = 8 * next() - 4);
+      const lr = 0.03;
+      const f = Math.fround;
+      const wasm = mod.layout.memory !== undefined;
+      const want = Array.from(buf.params, (p, i) => (wasm ? f(p - f(f(lr) * buf.grads[i]!)) : f(p - lr * buf.grads[i]!)));
+      mod.sgd!(buf.params, buf.grads, lr);
+      expect(Array.from(buf.params)).toEqual(want);
+    });
+});
