@@ -288,3 +288,28 @@ describe("weights, L2 and accuracy", () => {
     });
   });
 });
+
+describe("plain SGD on a module with wasm kernels", () => {
+  it("runs the module's own sgd (its SIMD loop) at the schedule's rate; other optimizers keep their own update", () => {
+    const rates: number[] = [];
+    const { mod } = linear(4);
+    // what a module with wasm kernels looks like to the trainer: a `memory` in its layout and an exported `sgd`
+    const wasmLike: Module = {
+      ...mod,
+      layout: { ...mod.layout, memory: { params: 0, grads: 16, inputs: 32, arena: 80, pages: 1 } },
+      sgd(p, g, lr) {
+        rates.push(lr);
+        for (let i = 0; i < p.length; i++) p[i] -= lr * g[i]!;
+      },
+    };
+    const plain = createTrainer(mod, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
+    const t = createTrainer(wasmLike, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
+    plain.fit(rows(8), { epochs: 1, progress: false });
+    t.fit(rows(8), { epochs: 1, progress: false });
+    expect(rates).toEqual([0.5, 0.25]);
+    expect(t.steps).toBe(2);
+    expect(Array.from(t.params)).toEqual(Array.from(plain.params)); // the same update rule
+    createTrainer(wasmLike, { optimizer: adam({ lr: 0.1 }), seed: 1 }).fit(rows(8), { epochs: 1, progress: false });
+    expect(rates.length).toBe(2);
+  });
+});
