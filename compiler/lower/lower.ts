@@ -124,6 +124,8 @@ const element = (arr: Buffer, i: SExpr): SExpr =>
   arr === "mask" ? S.cond(S.bin("<", i, S.ref("n")), S.num(1), S.num(0)) : S.idx(arr, i);
 
 export interface LowerOptions {
+  /** Float32 buffers: constants are rounded to float32 like every stored value. */
+  readonly f32?: boolean;
   /** Large f32 matmuls as WebAssembly SIMD kernels (the JS loops otherwise). */
   readonly wasm?: boolean;
   /** Multiply-adds from which a matmul goes to wasm (default WASM_MIN_WORK). */
@@ -234,7 +236,9 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     if (hit) return hit;
     const def = opDef(n.op);
     let es: SExpr[];
-    if (n.op === "const") es = def.lower!([], n, noTemps);
+    // A float32 model computes with float32 constants: 2.17 is fround(2.17), so fround(2.17) - 2.17 is 0 as in float32
+    // (a float64 literal against a float32-stored value left 7.6e-8 there; the fuzzer found it).
+    if (n.op === "const") es = opts.f32 ? [S.num(Math.fround(n.attrs.value as number))] : def.lower!([], n, noTemps);
     else if (n.op === "batchSize") es = [S.ref("n")];
     else if (n.op === "batchMask") es = Array.from({ length: size(n.shape) }, (_, i) => element("mask", S.num(i)));
     else if (def.kind === "leaf" && size(n.shape) <= T) {
