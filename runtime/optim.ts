@@ -48,6 +48,18 @@ export interface Optimizer<A extends Buf = Float32Array> {
   reset(): void;
 }
 
+/** How the trainer binds an optimizer to a model. */
+export interface CreateOptions<A extends Buf> {
+  /** The [start, end) element ranges weight decay applies to (AdamW only; default: all). */
+  decay?: Int32Array;
+  Array?: ArrayCtor<A>;
+  /**
+   * The model's own plain-SGD update, p -= lr g (a generated module's `sgd`: a wasm SIMD loop in float32
+   * when the module has wasm kernels). Plain SGD runs it instead of its JS loop; the others ignore it.
+   */
+  sgdKernel?: (params: A, grads: A, lr: number) => void;
+}
+
 /** What `sgd(...)`, `adam(...)` … return: checked options, bound to a model by the trainer. */
 export interface OptimizerSpec {
   readonly kind: OptimizerKind;
@@ -56,7 +68,7 @@ export interface OptimizerSpec {
    * Binds to `size` parameters. `decay` lists the [start, end) element ranges
    * that weight decay applies to (AdamW only; default: all).
    */
-  create<A extends Buf = Float32Array>(size: number, opts?: { decay?: Int32Array; Array?: ArrayCtor<A> }): Optimizer<A>;
+  create<A extends Buf = Float32Array>(size: number, opts?: CreateOptions<A>): Optimizer<A>;
 }
 
 export interface SgdOptions {
@@ -172,11 +184,23 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
 class Sgd<A extends Buf> extends Base<A> {
   readonly kind = "sgd";
   readonly state: Readonly<Record<string, A>> = {};
+  constructor(
+    size: number,
+    options: Record<string, number | boolean | string>,
+    rate: LearningRate,
+    private readonly kernel: ((params: A, grads: A, lr: number) => void) | undefined,
+  ) {
+    super(size, options, rate);
+  }
   update(p: A, g: A): void {
     this.prepareRate();
     const lr = this.rateNow[0]!;
-    const n = this.size;
-    for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
+    const kernel = this.kernel;
+    if (kernel !== undefined) kernel(p, g, lr);
+    else {
+      const n = this.size;
+      for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
+    }
     this.step++;
   }
 }
@@ -336,10 +360,7 @@ export function sgd(opts: SgdOptions): OptimizerSpec {
   return {
     kind: "sgd",
     options,
-    create: <A extends Buf>(size: number, o: { Array?: ArrayCtor<A> } = {}) => {
-      void o;
-      return new Sgd<A>(sizeOf("sgd", size), options, lr);
-    },
+    create: <A extends Buf>(size: number, o: CreateOptions<A> = {}) => new Sgd<A>(sizeOf("sgd", size), options, lr, o.sgdKernel),
   };
 }
 

@@ -317,8 +317,6 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private readonly arena: A;
   private readonly decay: Int32Array;
   private readonly l2: number;
-  /** Plain SGD runs as the module's wasm `sgd` (modules with wasm kernels). */
-  private readonly wasmSgd: boolean;
   private readonly shuffle: boolean;
   private readonly init: Init | undefined;
   private readonly stats = new Float64Array(4);
@@ -441,8 +439,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     this.inputs = own?.inputs ?? new Arr(layout.inputSize);
     this.arena = own?.arena ?? new Arr(layout.arenaSize);
     this.prev = new Arr(layout.paramSize);
-    this.optimizer = (opts.optimizer ?? sgd({ lr: 0.01 })).create<A>(layout.paramSize, { decay: this.decay, Array: Arr });
-    this.wasmSgd = this.optimizer.kind === "sgd" && module.sgd !== undefined && layout.memory !== undefined;
+    // Plain SGD on a module with wasm kernels runs the module's SIMD update (its JS `sgd` is the optimizer's own loop).
+    const sgdKernel = layout.memory !== undefined ? module.sgd : undefined;
+    this.optimizer = (opts.optimizer ?? sgd({ lr: 0.01 })).create<A>(layout.paramSize, { decay: this.decay, Array: Arr, sgdKernel });
     this.seed = opts.seed ?? 0;
     deriveSeed(this.seed); // validates
     if (opts.params) {
@@ -601,12 +600,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let i = 0; i < size; i++) bad += grads[i]! * 0;
     if (bad !== 0) this.diverged("gradient", NaN);
     this.prev.set(params);
-    const opt = this.optimizer;
-    if (this.wasmSgd) {
-      // plain SGD as the module's wasm SIMD loop (float32 arithmetic): the same rule as Sgd.update
-      mod.sgd!(params, grads, opt.lrAt(opt.step));
-      opt.step++;
-    } else opt.update(params, grads);
+    this.optimizer.update(params, grads);
     const stats = this.stats;
     stats[STAT_LOSS] = loss;
     stats[STAT_SUM] += loss * n;
