@@ -67,12 +67,12 @@ function elementwise<A extends number>(o: {
         // same derivative, but where c rules the element out the result is an exact 0, never 0 · f'(x) = 0 · Inf = NaN
         // (the gradient of where(c, p, 1/p) at p = 0 with c true).
         const zero = (n: Node) => n.op === "const" && n.attrs.value === 0;
-        const sel = g.op === "where" && (zero(g.inputs[1]!) || zero(g.inputs[2]!)) ? g : undefined;
-        const ds = sel
-          ? o.vjp!(zero(sel.inputs[1]!) ? sel.inputs[2]! : sel.inputs[1]!, xs, out, b).map((d) =>
-              d ? (zero(sel.inputs[1]!) ? b.where(sel.inputs[0]!, 0, d) : b.where(sel.inputs[0]!, d, 0)) : null,
-            )
-          : o.vjp!(g, xs, out, b);
+        const [c, ifTrue, ifFalse] = g.inputs as [Node, Node, Node]; // meaningful only when g is a where
+        const zeroFirst = g.op === "where" && zero(ifTrue);
+        const ds =
+          g.op === "where" && (zeroFirst || zero(ifFalse))
+            ? o.vjp!(zeroFirst ? ifFalse : ifTrue, xs, out, b).map((d) => d && (zeroFirst ? b.where(c, 0, d) : b.where(c, d, 0)))
+            : o.vjp!(g, xs, out, b);
         return ds.map((d, i) => (d ? b.unbroadcast(d, xs[i]!.shape) : null));
       }
     : null;

@@ -238,7 +238,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     let es: SExpr[];
     // A float32 model computes with float32 constants: 2.17 is fround(2.17), so fround(2.17) - 2.17 is 0 as in float32
     // (a float64 literal against a float32-stored value left 7.6e-8 there; the fuzzer found it).
-    if (n.op === "const") es = opts.f32 ? [S.num(Math.fround(n.attrs.value as number))] : def.lower!([], n, noTemps);
+    if (n.op === "const") es = def.lower!([], n, noTemps).map((e) => (opts.f32 && e.k === "num" ? S.num(Math.fround(e.v)) : e));
     else if (n.op === "batchSize") es = [S.ref("n")];
     else if (n.op === "batchMask") es = Array.from({ length: size(n.shape) }, (_, i) => element("mask", S.num(i)));
     else if (def.kind === "leaf" && size(n.shape) <= T) {
