@@ -617,13 +617,6 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     return [...head, ...rowsBlock(R, 0, iMain), ...rowsBlock(1, iMain, M)];
 
     /**
-     * Rows 0..M4 in a wasm SIMD kernel (compiler/emit/wasm.ts), the rest by the
-     * JS loops above. A transposed B (dX = dY·Wᵀ) with A row-major goes to the
-     * dot-product kernel as it is; any other B that is not row-major is first
-     * copied to arena scratch (K·N moves against M·N·K multiply-adds). The
-     * epilogue runs over the kernel's rows afterwards.
-     */
-    /**
      * The fused epilogue as a wasm Epi, or undefined: only +, -, *, /, neg,
      * comparisons and selects, max, min, abs, sqrt, over operands whose address
      * is affine in (row, col) with column stride 1 or 0, none inside C itself
@@ -699,6 +692,14 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       return go(e);
     }
 
+    /**
+     * Rows 0..M4 in a wasm SIMD kernel (compiler/emit/wasm.ts), the rest by the
+     * JS loops above. A transposed B (dX = dY·Wᵀ) with A row-major goes to the
+     * dot-product kernel as it is; any other B that is not row-major is first
+     * copied to arena scratch (K·N moves against M·N·K multiply-adds). The
+     * epilogue runs on the kernel's registers when wasmEpilogue can translate
+     * it, else as a JS pass over the kernel's rows afterwards.
+     */
     function wasmMatmul(): Stmt[] {
       const out: Stmt[] = [...head];
       let bk = b;
