@@ -9,6 +9,7 @@ import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
 import { formulaSymbols, parseFormula } from "../frontend/formula.ts";
 import { compile } from "../index.ts";
+import { checkName } from "../ir/model.ts";
 import { importModule } from "../emit/load.ts";
 
 export const GRAD_USAGE = `usage: gradc grad "<formula>" [--wrt a,b] [--at a=1,b=2,x=3 …] [--json] [--code]
@@ -47,7 +48,15 @@ export async function gradCommand(argv: string[]): Promise<number> {
   const points = (flags.get("at") ?? []).map(parsePoint);
   const atNames = [...new Set(points.flatMap((p) => [...p.values.keys()]))];
   const wrtFlag = flags.get("wrt");
-  const wrt = wrtFlag ? parseWrt(wrtFlag) : formulaSymbols(src, { vars: atNames });
+  const symbolsOf = formulaSymbols(src, { vars: [...atNames, ...(wrtFlag ? parseWrt(wrtFlag) : [])] });
+  const wrtAll = wrtFlag ? parseWrt(wrtFlag) : symbolsOf;
+  // As in mathjs's derivative(): a variable the formula does not contain has derivative 0.
+  const absent = wrtAll.filter((w) => !symbolsOf.includes(w));
+  const wrt = wrtAll.filter((w) => symbolsOf.includes(w));
+  for (const w of absent) {
+    checkName(w, "--wrt");
+    process.stderr.write(`note: '${w}' does not occur in the formula, so df/d${w} = 0${symbolsOf.length ? ` (its symbols: ${symbolsOf.join(", ")})` : ""}\n`);
+  }
 
   const model = parseFormula(src, { wrt, vars: atNames });
   const symbols = [...model.params, ...model.inputs].map((l) => l.name);
@@ -72,7 +81,7 @@ export async function gradCommand(argv: string[]): Promise<number> {
       });
   }
 
-  const command = `gradc grad ${JSON.stringify(src)} --wrt=${wrt.join(",")}`;
+  const command = `gradc grad ${JSON.stringify(src)} --wrt=${wrtAll.join(",")}`;
   const compiled = await compile(model, { precision: "f64", command });
   const mod = await importModule(compiled.js);
   const { layout } = mod;
@@ -86,7 +95,10 @@ export async function gradCommand(argv: string[]): Promise<number> {
     mod.forward(buf.params, buf.inputs, buf.arena);
     const value = buf.arena[layout.lossOffset!]!;
     mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
-    const grad = layout.params.map((s) => [s.name, buf.grads[s.offset]!] as const);
+    const grad = wrtAll.map((w) => {
+      const s = layout.params.find((q) => q.name === w);
+      return [w, s ? buf.grads[s.offset]! : 0] as const;
+    });
     if (bools.has("json")) {
       out.push(JSON.stringify({ value, gradient: Object.fromEntries(grad) }));
       return;

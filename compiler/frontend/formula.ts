@@ -78,6 +78,12 @@ export const FORMULA_FUNCTIONS: ReadonlyMap<string, ReadonlyMap<number, string>>
   return fns;
 })();
 
+/**
+ * mathjs's default values for trailing arguments, so a call means what it means
+ * in mathjs: `nthRoot(x)` is the square root (mathjs: nthRoot(a, root = 2)).
+ */
+const DEFAULT_ARGS: Readonly<Record<string, readonly number[]>> = { nthRoot: [2] };
+
 /** The formula's free symbols (its variables), in order of first appearance; validates the formula. */
 export function formulaSymbols(src: string, opts: { vars?: readonly string[] } = {}): string[] {
   return parseFormula(src, { wrt: [], vars: opts.vars }).inputs.map((l) => l.name);
@@ -182,7 +188,12 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
             `${mathjsHasIt ? "" : `for a product write ${name}*(…); `}known functions: ${[...FORMULA_FUNCTIONS.keys()].sort().join(", ")}`,
           );
         }
-        const op = byArity.get(f.args.length);
+        const defaults = DEFAULT_ARGS[name] ?? [];
+        const given = f.args.length;
+        const arity = byArity.has(given) ? given : [...byArity.keys()].find((k) => k > given && k - given <= defaults.length);
+        const op = arity === undefined ? undefined : byArity.get(arity);
+        if (op && arity !== undefined && arity > given)
+          return b.op(op, ...f.args.map(build), ...defaults.slice(defaults.length - (arity - given)).map((v) => b.c(v)));
         if (!op) {
           const want = [...byArity.keys()].sort().join(" or ");
           throw formulaError(

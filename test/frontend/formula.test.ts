@@ -231,6 +231,7 @@ describe("derivatives vs mathjs 15.2.0 `derivative` and float64 central differen
     { expr: "log(x, 2)", x: [0.3, 1.7, 5], mathjsWrong: false, why: "constant base: 1/(x ln 2)" },
     { expr: "log(2, x)", x: [1.5, 3], mathjsWrong: false, why: "variable base" },
     { expr: "nthRoot(x, 3)", x: [0.5, 2, 8], mathjsWrong: false, why: "constant root, positive x" },
+    { expr: "nthRoot(x)", x: [0.5, 2, 8], mathjsWrong: false, why: "mathjs's default root is 2: the square root" },
     { expr: "acoth(x)", x: [-3, -1.5, 2], mathjsWrong: true, why: "sign flipped everywhere: mathjs -1/(1 - x^2)" },
     {
       expr: "cbrt(x)",
@@ -302,7 +303,7 @@ describe("formula errors", () => {
 
   it("a wrong number of arguments is E_FORMULA naming the function", () => {
     for (const [src, fn] of [
-      ["nthRoot(x)", "nthRoot"],
+      ["nthRoot()", "nthRoot"],
       ["log(x, 2, 3)", "log"],
       ["sin(x, y)", "sin"],
       ["max(x, y, z)", "max"],
@@ -415,9 +416,26 @@ describe("gradc grad in process: points, defaults, argument errors", () => {
     await E_CLI([], "needs a formula");
     await E_CLI([EXAMPLE, "--at", "w=1,b=0,t=1"], "no value for 'x'");
     await E_CLI([EXAMPLE, "--at", "w=1,b=0,x=2,t=1", "--at", "w=1,b=0,x=2"], "no value for 't' (point 2");
-    await expect(gradCommand(["x + y", "--wrt", "z"])).rejects.toSatisfy(
-      (e: unknown) => (e as GradcError).code === "E_FORMULA",
+    await expect(gradCommand(["x + y", "--wrt", "a*/b"])).rejects.toSatisfy(
+      (e: unknown) => (e as GradcError).code === "E_BAD_NAME",
     );
+  });
+
+  it("a --wrt variable the formula does not contain has derivative 0, as in mathjs, with a note", async () => {
+    const notes: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s) => (notes.push(String(s)), true));
+    try {
+      const out = await captured(async () => {
+        expect(await gradCommand(["3 * 7 ^ 4", "--wrt", "x"])).toBe(0);
+        expect(await gradCommand(["x^2", "--wrt", "z,x", "--at", "x=3"])).toBe(0);
+        return 0;
+      });
+      expect(out).toBe("f = 7203\ndf/dx = 0\nf = 9\ndf/dz = 0\ndf/dx = 6\n");
+    } finally {
+      spy.mockRestore();
+    }
+    expect(notes.join("")).toContain("'z' does not occur in the formula, so df/dz = 0 (its symbols: x)");
+    expect(math.derivative("3 * 7 ^ 4", "x").toString()).toBe("0");
   });
 
   it("heads each of several points with its values; without --wrt every symbol is differentiated, in order", async () => {
