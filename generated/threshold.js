@@ -13,18 +13,23 @@ const layout = {
     { name: "W1", shape: [2, 2], init: { value: [1, -1, 1, -1] }, offset: 9, size: 4 },
     { name: "b1", shape: [1, 2], init: { value: [-0.5, 1.5] }, offset: 13, size: 2 },
     { name: "W2", shape: [2, 1], init: { value: [1, 1] }, offset: 15, size: 2 },
-    { name: "b2", shape: [1, 1], init: { value: [-1.5] }, offset: 17, size: 1 }
+    { name: "b2", shape: [1, 1], init: { value: [-1.5] }, offset: 17, size: 1 },
+    { name: "W_xnor1", shape: [2, 2], init: { value: [20, -20, 20, -20] }, offset: 18, size: 4 },
+    { name: "b_xnor1", shape: [1, 2], init: { value: [-30, 10] }, offset: 22, size: 2 },
+    { name: "W_xnor2", shape: [2, 1], init: { value: [20, 20] }, offset: 24, size: 2 },
+    { name: "b_xnor2", shape: [1, 1], init: { value: [-10] }, offset: 26, size: 1 }
   ],
-  paramSize: 18,
+  paramSize: 27,
   inputs: [{ name: "x", shape: [4, 2], range: [0, 1], offset: 0, size: 8 }],
   inputSize: 8,
   outputs: [
     { name: "and", shape: [4, 1], offset: 0, size: 4 },
     { name: "or", shape: [4, 1], offset: 4, size: 4 },
     { name: "not_x1", shape: [4, 1], offset: 8, size: 4 },
-    { name: "xor", shape: [4, 1], offset: 12, size: 4 }
+    { name: "xor", shape: [4, 1], offset: 12, size: 4 },
+    { name: "xnor", shape: [4, 1], offset: 16, size: 4 }
   ],
-  arenaSize: 16,
+  arenaSize: 20,
   hasLoss: false
 };
 function buffers() {
@@ -54,6 +59,15 @@ function forward(params, inputs, arena) {
   const W2_0 = params[15];
   const W2_1 = params[16];
   const b2_0 = params[17];
+  const W_xnor1_0 = params[18];
+  const W_xnor1_1 = params[19];
+  const W_xnor1_2 = params[20];
+  const W_xnor1_3 = params[21];
+  const b_xnor1_0 = params[22];
+  const b_xnor1_1 = params[23];
+  const W_xnor2_0 = params[24];
+  const W_xnor2_1 = params[25];
+  const b_xnor2_0 = params[26];
   const x_0 = inputs[0];
   const x_1 = inputs[1];
   const x_2 = inputs[2];
@@ -150,6 +164,46 @@ function forward(params, inputs, arena) {
   arena[13] = xor_1;
   arena[14] = xor_2;
   arena[15] = xor_3;
+  const matmul10_0 = x_0 * W_xnor1_0 + x_1 * W_xnor1_2;
+  const matmul10_1 = x_0 * W_xnor1_1 + x_1 * W_xnor1_3;
+  const matmul10_2 = x_2 * W_xnor1_0 + x_3 * W_xnor1_2;
+  const matmul10_3 = x_2 * W_xnor1_1 + x_3 * W_xnor1_3;
+  const matmul10_4 = x_4 * W_xnor1_0 + x_5 * W_xnor1_2;
+  const matmul10_5 = x_4 * W_xnor1_1 + x_5 * W_xnor1_3;
+  const matmul10_6 = x_6 * W_xnor1_0 + x_7 * W_xnor1_2;
+  const matmul10_7 = x_6 * W_xnor1_1 + x_7 * W_xnor1_3;
+  const add11_0 = matmul10_0 + b_xnor1_0;
+  const add11_1 = matmul10_1 + b_xnor1_1;
+  const add11_2 = matmul10_2 + b_xnor1_0;
+  const add11_3 = matmul10_3 + b_xnor1_1;
+  const add11_4 = matmul10_4 + b_xnor1_0;
+  const add11_5 = matmul10_5 + b_xnor1_1;
+  const add11_6 = matmul10_6 + b_xnor1_0;
+  const add11_7 = matmul10_7 + b_xnor1_1;
+  const and_nor_0 = add11_0 > 0 ? 1 : 0;
+  const and_nor_1 = add11_1 > 0 ? 1 : 0;
+  const and_nor_2 = add11_2 > 0 ? 1 : 0;
+  const and_nor_3 = add11_3 > 0 ? 1 : 0;
+  const and_nor_4 = add11_4 > 0 ? 1 : 0;
+  const and_nor_5 = add11_5 > 0 ? 1 : 0;
+  const and_nor_6 = add11_6 > 0 ? 1 : 0;
+  const and_nor_7 = add11_7 > 0 ? 1 : 0;
+  const matmul12_0 = and_nor_0 * W_xnor2_0 + and_nor_1 * W_xnor2_1;
+  const matmul12_1 = and_nor_2 * W_xnor2_0 + and_nor_3 * W_xnor2_1;
+  const matmul12_2 = and_nor_4 * W_xnor2_0 + and_nor_5 * W_xnor2_1;
+  const matmul12_3 = and_nor_6 * W_xnor2_0 + and_nor_7 * W_xnor2_1;
+  const add13_0 = matmul12_0 + b_xnor2_0;
+  const add13_1 = matmul12_1 + b_xnor2_0;
+  const add13_2 = matmul12_2 + b_xnor2_0;
+  const add13_3 = matmul12_3 + b_xnor2_0;
+  const xnor_0 = add13_0 > 0 ? 1 : 0;
+  const xnor_1 = add13_1 > 0 ? 1 : 0;
+  const xnor_2 = add13_2 > 0 ? 1 : 0;
+  const xnor_3 = add13_3 > 0 ? 1 : 0;
+  arena[16] = xnor_0;
+  arena[17] = xnor_1;
+  arena[18] = xnor_2;
+  arena[19] = xnor_3;
 }
 export {
   buffers,

@@ -25,4 +25,15 @@ export default (m: ModelBuilder) => {
   const b2 = m.param("b2", [1, 1], { init: { value: [-1.5] } });
   const hidden = m.step(x.matmul(W1).add(b1)).as("or_nand");
   m.output("xor", m.step(hidden.matmul(W2).add(b2)));
+
+  // XNOR with the lecture's weights (lecture 004, "Representing Boolean Functions"):
+  // NOT (x1 XOR x2) = (x1 AND x2) OR ((NOT x1) AND (NOT x2)); AND is −30 + 20 x1 + 20 x2,
+  // (NOT x1) AND (NOT x2) is 10 − 20 x1 − 20 x2, and OR of the two is −10 + 20 a + 20 b.
+  // No pre-activation is ever 0, so the step's value at 0 does not matter here.
+  const Wh = m.param("W_xnor1", [2, 2], { init: { value: [20, -20, 20, -20] } }); // columns: AND, NOR
+  const bh = m.param("b_xnor1", [1, 2], { init: { value: [-30, 10] } });
+  const Wo = m.param("W_xnor2", [2, 1], { init: { value: [20, 20] } }); // OR
+  const bo = m.param("b_xnor2", [1, 1], { init: { value: [-10] } });
+  const andNor = m.step(x.matmul(Wh).add(bh)).as("and_nor");
+  m.output("xnor", m.step(andNor.matmul(Wo).add(bo)));
 };

@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 
 describe("examples/threshold", () => {
-  it("is forward only, with outputs and, or, not_x1, xor over all four patterns", () => {
+  it("is forward only, with outputs and, or, not_x1, xor, xnor over all four patterns", () => {
     expect(mod.layout.hasLoss).toBe(false);
     expect(mod.backward).toBeUndefined();
     expect(mod.layout.outputs.map((o) => [o.name, [...o.shape]])).toEqual([
@@ -25,6 +25,7 @@ describe("examples/threshold", () => {
       ["or", [4, 1]],
       ["not_x1", [4, 1]],
       ["xor", [4, 1]],
+      ["xnor", [4, 1]],
     ]);
   });
 
@@ -33,6 +34,7 @@ describe("examples/threshold", () => {
     ["or", [0, 1, 1, 1]],
     ["not_x1", [1, 1, 0, 0]],
     ["xor", [0, 1, 1, 0]],
+    ["xnor", [1, 0, 0, 1]],
   ])("%s has the right truth table", (gate, table) => {
     expect(out[gate]).toEqual(table);
   });
