@@ -44,4 +44,5 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
 }
 
 export { GradcError } from "./errors.ts";
+export { hvpModel, type HvpModel } from "./autodiff/hvp.ts";
 export type { Model } from "./ir/model.ts";

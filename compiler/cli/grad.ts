@@ -10,15 +10,18 @@ import { GradcError } from "../errors.ts";
 import { formulaSymbols, parseFormula } from "../frontend/formula.ts";
 import { compile } from "../index.ts";
 import { checkName } from "../ir/model.ts";
-import { importModule } from "../emit/load.ts";
+import { importModule, type GeneratedModule } from "../emit/load.ts";
+import { hvpModel } from "../autodiff/hvp.ts";
 
-export const GRAD_USAGE = `usage: gradc grad "<formula>" [--wrt a,b] [--at a=1,b=2,x=3 …] [--json] [--code]
+export const GRAD_USAGE = `usage: gradc grad "<formula>" [--wrt a,b] [--at a=1,b=2,x=3 …] [--hessian] [--json] [--code]
 
   <formula>   one scalar expression in mathjs syntax: 0.5*(w*x + b - t)^2, 2x sin(x), log(x, 2)
   --wrt a,b   the partial derivatives to print, in this order (default: every symbol, in order
               of first appearance; --wrt= prints the value only)
   --at a=1,…  a point: a value for every symbol of the formula; repeat --at for several points
-  --json      one JSON object per point: {"value": v, "gradient": {"a": …}}
+  --hessian   also the matrix of second derivatives d²f/da db over the --wrt variables
+              (Hessian-vector products, reverse over reverse: the gradient differentiated again)
+  --json      one JSON object per point: {"value": v, "gradient": {"a": …}} (+ "hessian": rows)
   --code      print the generated TypeScript first
 `;
 
@@ -29,7 +32,7 @@ interface Point {
 
 export async function gradCommand(argv: string[]): Promise<number> {
   const { formula, rest } = takeFormula(argv);
-  const { flags, bools, positional } = parseArgs(rest, { flags: ["wrt", "at"], bools: ["json", "code", "help", "h"] });
+  const { flags, bools, positional } = parseArgs(rest, { flags: ["wrt", "at"], bools: ["json", "code", "hessian", "help", "h"] });
   if (bools.has("help") || bools.has("h")) {
     process.stdout.write(GRAD_USAGE);
     return 0;
@@ -85,6 +88,7 @@ export async function gradCommand(argv: string[]): Promise<number> {
   const compiled = await compile(model, { precision: "f64", command });
   const mod = await importModule(compiled.js);
   const { layout } = mod;
+  const second = bools.has("hessian") && wrt.length ? await importModule((await compile(hvpModel(parseFormula(src, { wrt, vars: atNames })), { precision: "f64", command })).js) : undefined;
 
   const out: string[] = [];
   if (bools.has("code")) out.push(compiled.ts.trimEnd(), "");
@@ -99,19 +103,64 @@ export async function gradCommand(argv: string[]): Promise<number> {
       const s = layout.params.find((q) => q.name === w);
       return [w, s ? buf.grads[s.offset]! : 0] as const;
     });
+    const hessian = bools.has("hessian") ? hessianAt(second, p.values, wrtAll) : undefined;
     if (bools.has("json")) {
-      out.push(JSON.stringify({ value, gradient: Object.fromEntries(grad) }));
+      out.push(JSON.stringify({ value, gradient: Object.fromEntries(grad), ...(hessian ? { hessian } : {}) }));
       return;
     }
     if (i > 0) out.push("");
     if (points.length > 1) out.push(`at ${p.text}`);
     out.push(`f = ${value}`, ...grad.map(([name, d]) => `df/d${name} = ${d}`));
+    if (hessian) out.push(...hessianTable(wrtAll, hessian));
   });
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
 }
 
-const OPTION = /^--?(wrt|at|json|code|help|h)(=|$)/;
+/**
+ * The Hessian over `wrt` at one point, column by column: H e_j from the
+ * Hessian-vector-product module (its backward is H v). Variables the formula
+ * does not contain have zero rows and columns.
+ */
+function hessianAt(hv: GeneratedModule | undefined, values: ReadonlyMap<string, number>, wrt: readonly string[]): number[][] {
+  const H = wrt.map(() => wrt.map(() => 0));
+  if (!hv) return H;
+  const { layout } = hv;
+  const buf = hv.buffers();
+  const slot = (name: string) => [...layout.params, ...layout.inputs].find((s) => s.name === name);
+  for (const s of layout.params) buf.params[s.offset] = values.get(s.name)!;
+  for (const s of layout.inputs) if (values.has(s.name)) buf.inputs[s.offset] = values.get(s.name)!;
+  wrt.forEach((wj, j) => {
+    const vj = slot(`v_${wj}`);
+    if (!vj) return;
+    for (const w of wrt) {
+      const v = slot(`v_${w}`);
+      if (v) buf.inputs[v.offset] = w === wj ? 1 : 0;
+    }
+    hv.forward(buf.params, buf.inputs, buf.arena);
+    hv.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
+    wrt.forEach((wi, i) => {
+      const s = layout.params.find((q) => q.name === wi);
+      if (s) H[i]![j] = buf.grads[s.offset]!;
+    });
+  });
+  return H;
+}
+
+/** The Hessian as an aligned table: rows and columns named by variable. */
+function hessianTable(wrt: readonly string[], H: readonly (readonly number[])[]): string[] {
+  const cells = H.map((row) => row.map((v) => String(v)));
+  const width = Math.max(...wrt.map((w) => w.length), ...cells.flat().map((c) => c.length));
+  const pad = (s: string) => s.padStart(width);
+  const nameWidth = Math.max(...wrt.map((w) => w.length));
+  return [
+    `d²f (row, column):`,
+    `${" ".repeat(nameWidth)}  ${wrt.map(pad).join("  ")}`,
+    ...wrt.map((w, i) => `${w.padEnd(nameWidth)}  ${cells[i]!.map(pad).join("  ")}`),
+  ];
+}
+
+const OPTION = /^--?(wrt|at|json|code|hessian|help|h)(=|$)/;
 
 /**
  * The formula comes first and may start with a minus (`gradc grad "-x^2" …`),

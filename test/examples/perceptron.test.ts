@@ -2,14 +2,14 @@
 // criterion is the lecture's online perceptron rule, step for step and bit for
 // bit — including the first update from θ = 0, where y θᵀx = 0.
 import { beforeAll, describe, expect, it } from "vitest";
-import { importModule } from "../../compiler/emit/load.ts";
+import { importModule, type GeneratedModule } from "../../compiler/emit/load.ts";
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import { compile } from "../../compiler/index.ts";
-import { Rng, type Module } from "../../runtime/index.ts";
+import { Rng } from "../../runtime/index.ts";
 
-let mod: Module;
+let mod: GeneratedModule;
 beforeAll(async () => {
-  mod = (await importModule((await compile(await loadSpec("examples/perceptron/model.ts"))).js)) as Module;
+  mod = (await importModule((await compile(await loadSpec("examples/perceptron/model.ts"))).js));
 });
 
 describe("examples/perceptron", () => {

@@ -421,6 +421,28 @@ describe("gradc grad in process: points, defaults, argument errors", () => {
     );
   });
 
+  it("--hessian prints d²f for the --wrt variables, equal to mathjs's derivative taken twice", async () => {
+    const cases = [
+      { f: "x^3*y + sin(x*y)", at: { x: 0.5, y: 2 } },
+      { f: "0.5*(w*x + b - t)^2", at: { w: 1, b: 0, x: 2, t: 1 } },
+      { f: "log(1 + exp(-a*b)) + a^2/b", at: { a: 0.7, b: 1.3 } },
+    ];
+    for (const { f, at } of cases) {
+      const vars = Object.keys(at);
+      const atArg = vars.map((k) => `${k}=${at[k as keyof typeof at]}`).join(",");
+      const out = await captured(() => gradCommand([f, "--wrt", vars.join(","), "--at", atArg, "--hessian", "--json"]));
+      const { hessian } = JSON.parse(out) as { hessian: number[][] };
+      vars.forEach((a, i) =>
+        vars.forEach((b, j) => {
+          const want = math.derivative(math.derivative(f, a), b).evaluate(at) as number;
+          expect(Math.abs(hessian[i]![j]! - want), `${f}: d²f/d${a}d${b}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
+        }),
+      );
+    }
+    const table = await captured(() => gradCommand(["0.5*(w*x + b - t)^2", "--wrt", "w,b", "--at", "w=1,b=0,x=2,t=1", "--hessian"]));
+    expect(table).toBe("f = 0.5\ndf/dw = 2\ndf/db = 1\nd²f (row, column):\n   w  b\nw  4  2\nb  2  1\n");
+  });
+
   it("a --wrt variable the formula does not contain has derivative 0, as in mathjs, with a note", async () => {
     const notes: string[] = [];
     const spy = vi.spyOn(process.stderr, "write").mockImplementation((s) => (notes.push(String(s)), true));
