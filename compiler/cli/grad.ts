@@ -9,7 +9,7 @@ import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
 import { formulaSymbols, parseFormula } from "../frontend/formula.ts";
 import { compile } from "../index.ts";
-import { checkName } from "../ir/model.ts";
+import { showValue } from "../ir/model.ts";
 import { importModule, type GeneratedModule } from "../emit/load.ts";
 import { hvpModel } from "../autodiff/hvp.ts";
 
@@ -57,12 +57,18 @@ export async function gradCommand(argv: string[]): Promise<number> {
   const absent = wrtAll.filter((w) => !symbolsOf.includes(w));
   const wrt = wrtAll.filter((w) => symbolsOf.includes(w));
   for (const w of absent) {
-    checkName(w, "--wrt");
+    if (!/^[\p{L}$_][\p{L}\p{N}$_]{0,63}$/u.test(w))
+      throw new GradcError("E_BAD_NAME", `--wrt name ${showValue(w)} is not a formula symbol`, {
+        hint: "symbols are mathjs identifiers: letters, digits, _ and $, not starting with a digit",
+      });
     process.stderr.write(`note: '${w}' does not occur in the formula, so df/d${w} = 0${symbolsOf.length ? ` (its symbols: ${symbolsOf.join(", ")})` : ""}\n`);
   }
 
   const model = parseFormula(src, { wrt, vars: atNames });
-  const symbols = [...model.params, ...model.inputs].map((l) => l.name);
+  // Symbols as the user writes them; the generated code spells some in ASCII (model.labels).
+  const symbols = [...model.params, ...model.inputs].map((l) => model.labels.get(l.name)!);
+  const codeOf = new Map([...model.labels].map(([code, symbol]) => [symbol, code]));
+  const inCode = (values: ReadonlyMap<string, number>) => new Map([...values].map(([k, v]) => [codeOf.get(k) ?? k, v]));
   if (points.length === 0) points.push({ text: "", values: new Map() });
   for (const [i, p] of points.entries()) {
     const which = points.length > 1 ? ` (point ${i + 1}: ${p.text})` : "";
@@ -94,16 +100,17 @@ export async function gradCommand(argv: string[]): Promise<number> {
   if (bools.has("code")) out.push(compiled.ts.trimEnd(), "");
   points.forEach((p, i) => {
     const buf = mod.buffers();
-    for (const s of layout.params) buf.params[s.offset] = p.values.get(s.name)!;
-    for (const s of layout.inputs) buf.inputs[s.offset] = p.values.get(s.name)!;
+    const values = inCode(p.values);
+    for (const s of layout.params) buf.params[s.offset] = values.get(s.name)!;
+    for (const s of layout.inputs) buf.inputs[s.offset] = values.get(s.name)!;
     mod.forward(buf.params, buf.inputs, buf.arena);
     const value = buf.arena[layout.lossOffset!]!;
     mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
     const grad = wrtAll.map((w) => {
-      const s = layout.params.find((q) => q.name === w);
+      const s = layout.params.find((q) => q.name === codeOf.get(w));
       return [w, s ? buf.grads[s.offset]! : 0] as const;
     });
-    const hessian = bools.has("hessian") ? hessianAt(second, p.values, wrtAll) : undefined;
+    const hessian = bools.has("hessian") ? hessianAt(second, values, wrtAll.map((w) => codeOf.get(w) ?? w)) : undefined;
     if (bools.has("json")) {
       out.push(JSON.stringify({ value, gradient: Object.fromEntries(grad), ...(hessian ? { hessian } : {}) }));
       return;

@@ -19,7 +19,7 @@ import type * as MathJs from "mathjs";
 import type { MathNode } from "mathjs";
 import { type ErrorCode, GradcError, type Where } from "../errors.ts";
 import { B, Graph, type Node } from "../ir/graph.ts";
-import { type Leaf, type Model, checkName } from "../ir/model.ts";
+import { type Leaf, type Model, checkName, showValue } from "../ir/model.ts";
 import { OPS, type OpDef } from "../ir/ops.ts";
 
 /**
@@ -86,10 +86,20 @@ const DEFAULT_ARGS: Readonly<Record<string, readonly number[]>> = { nthRoot: [2]
 
 /** The formula's free symbols (its variables), in order of first appearance; validates the formula. */
 export function formulaSymbols(src: string, opts: { vars?: readonly string[] } = {}): string[] {
-  return parseFormula(src, { wrt: [], vars: opts.vars }).inputs.map((l) => l.name);
+  const m = parseFormula(src, { wrt: [], vars: opts.vars });
+  return m.inputs.map((l) => m.labels.get(l.name)!);
 }
 
-export function parseFormula(src: string, opts: FormulaOptions): Model {
+export interface FormulaModel extends Model {
+  /**
+   * Each leaf's name in the generated code -> the symbol as the formula writes it.
+   * mathjs identifiers may hold `$` and letters beyond ASCII (`$x`, `α`, `café`); in code
+   * they are spelled in ASCII (`_u0024_x`), and printed to the user as written.
+   */
+  readonly labels: ReadonlyMap<string, string>;
+}
+
+export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
   const root = parseSource(src);
   const graph = new Graph();
   const b = new B(graph);
@@ -102,19 +112,22 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
 
   const leaves = new Map<string, Leaf>();
   const order: string[] = []; // symbols by first appearance
+  const labels = new Map<string, string>(); // code name -> the symbol as written
   const leaf = (name: string): Node => {
     const known = leaves.get(name);
     if (known) return known.node;
     const col = colOf(src, wordRe(name));
     const where: Where = col ? { col } : {};
+    const code = codeName(name, labels);
     try {
-      checkName(name, wrt.has(name) ? "param" : "input", where);
+      checkName(code, wrt.has(name) ? "param" : "input", where);
     } catch (e) {
       if (!(e instanceof GradcError)) throw e;
-      throw located(e.code, src, e.message, col, e.info.hint);
+      throw located(e.code, src, e.message.replace(showValue(code), showValue(name)), col, e.info.hint);
     }
-    const node = graph.mk(wrt.has(name) ? "param" : "input", [], { name, shape: [] });
-    leaves.set(name, { name, node, shape: [], where, ...(wrt.has(name) ? { init: "zeros" as const } : {}) });
+    labels.set(code, name);
+    const node = graph.mk(wrt.has(name) ? "param" : "input", [], { name: code, shape: [] });
+    leaves.set(name, { name: code, node, shape: [], where, ...(wrt.has(name) ? { init: "zeros" as const } : {}) });
     order.push(name);
     return node;
   };
@@ -250,6 +263,7 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
   const names = new Map<number, string>();
   if (value.op !== "input" && value.op !== "param") names.set(value.id, "f");
   return {
+    labels,
     name: opts.name ?? "formula",
     source: "formula",
     graph,
@@ -291,6 +305,19 @@ function parseSource(src: string): MathNode {
     if (e instanceof RangeError) throw formulaError(src, "the formula is nested too deeply", undefined, DEEP_HINT);
     throw e;
   }
+}
+
+/**
+ * A mathjs symbol as a gradc identifier: plain ASCII names stay as they are; any other
+ * character (`$`, `é`, `α`) becomes `_uXXXX_`. A spelling already used by another symbol
+ * gets a trailing `_`, so two symbols never share a name.
+ */
+function codeName(symbol: string, used: ReadonlyMap<string, string>): string {
+  let code = /^[A-Za-z0-9_]*$/.test(symbol)
+    ? symbol
+    : [...symbol].map((c) => (/[A-Za-z0-9_]/.test(c) ? c : `_u${c.codePointAt(0)!.toString(16).padStart(4, "0")}_`)).join("");
+  while (used.has(code) && used.get(code) !== symbol) code += "_";
+  return code;
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -343,9 +343,20 @@ describe("formula errors", () => {
     expect(errorOf(() => parseFormula("pi", { wrt: ["e"] })).code).toBe("E_FORMULA");
   });
 
-  it("symbols must be safe identifiers", () => {
-    expect(errorOf(() => parseFormula("2 Ψ", { wrt: [] })).code).toBe("E_BAD_NAME");
+  it("symbols that are prototype keys or reserved are refused", () => {
     expect(errorOf(() => parseFormula("__proto__ + 1", { wrt: [] })).code).toBe("E_BAD_NAME");
+    expect(errorOf(() => parseFormula("constructor * x", { wrt: [] })).code).toBe("E_BAD_NAME");
+  });
+
+  it("mathjs identifiers beyond ASCII ($x, Ψ, café) work, spelled in ASCII in the code only", () => {
+    const m = parseFormula("$x^2 * Ψ + café", { wrt: ["$x"] });
+    expect(m.params.map((l) => l.name)).toEqual(["_u0024_x"]);
+    expect(m.inputs.map((l) => l.name)).toEqual(["_u03a8_", "caf_u00e9_"]);
+    expect([...m.labels.values()]).toEqual(["$x", "Ψ", "café"]);
+    expect(formulaSymbols("$x^2 * Ψ + café")).toEqual(["$x", "Ψ", "café"]);
+    // A plain name that happens to be another symbol's ASCII spelling gets its own.
+    const clash = parseFormula("$x + _u0024_x", { wrt: [] });
+    expect(clash.inputs.map((l) => l.name)).toEqual(["_u0024_x", "_u0024_x_"]);
   });
 });
 
@@ -419,6 +430,12 @@ describe("gradc grad in process: points, defaults, argument errors", () => {
     await expect(gradCommand(["x + y", "--wrt", "a*/b"])).rejects.toSatisfy(
       (e: unknown) => (e as GradcError).code === "E_BAD_NAME",
     );
+  });
+
+  it("takes mathjs's identifiers with mathjs's meaning: $x, α", async () => {
+    const out = await captured(() => gradCommand(["$x^2 * α", "--at", "$x=3,α=2", "--hessian"]));
+    expect(out).toBe("f = 18\ndf/d$x = 12\ndf/dα = 9\nd²f (row, column):\n    $x   α\n$x   4   6\nα    6   0\n");
+    expect(math.derivative("$x^2 * α", "$x").evaluate({ $x: 3, α: 2 })).toBe(12);
   });
 
   it("--hessian prints d²f for the --wrt variables, equal to mathjs's derivative taken twice", async () => {
