@@ -1,14 +1,14 @@
 // The browser demo's page script: trains the generated MNIST module live with
 // fitAsync (which yields to the event loop after every batch, so the page
 // repaints), drawing the loss curve, the test accuracy and a few test digits
-// with the network's guesses. Bundled by build.mjs (esbuild, platform browser).
+// with the network's guesses. Bundled by build.ts (esbuild, platform browser).
 //
 // URL parameters: ?epochs=8 (default 8), ?seed=1, ?lr=0.002.
 // window.gradcDemo holds the state for tests (test/examples/browser.test.ts).
 import * as mnist from "../../generated/mnist.js";
 import { adam, type BatchRecord, type Dataset, type EpochRecord } from "gradc/runtime";
 
-interface DemoState {
+export interface DemoState {
   phase: "loading" | "training" | "done" | "stopped" | "error";
   error?: string;
   epochs: number;
@@ -63,7 +63,7 @@ interface Digits {
   readonly nTest: number;
 }
 
-/** digits.bin (see build.mjs): "GRDCMNST", uint32 train and test counts, 784 pixel bytes per digit, then the labels. */
+/** digits.bin (see build.ts): "GRDCMNST", uint32 train and test counts, 784 pixel bytes per digit, then the labels. */
 async function loadDigits(url: string): Promise<Digits> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);

@@ -11,32 +11,19 @@
 // that agreement to be loose; a wrong gradient, shuffled labels or misread
 // pixels land near 10%.
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
+import type { Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mnist from "../../generated/mnist.js";
 import { adam, type Dataset } from "../../runtime/index.ts";
-// @ts-expect-error -- plain .mjs helpers of the example, no types
-import { buildDemo } from "../../examples/browser/build.mjs";
-// @ts-expect-error -- plain .mjs helpers of the example, no types
-import { launchChromium, trainInPage } from "../../examples/browser/screenshot.mjs";
-// @ts-expect-error -- plain .mjs helpers of the example, no types
-import { serveDemo } from "../../examples/browser/serve.mjs";
+import { buildDemo } from "../../examples/browser/build.ts";
+import type { DemoState } from "../../examples/browser/main.ts";
+import { launchChromium, trainInPage } from "../../examples/browser/screenshot.ts";
+import { type DemoServer, serveDemo } from "../../examples/browser/serve.ts";
 
 const EPOCHS = 4;
-
-interface DemoState {
-  phase: string;
-  epochs: number;
-  losses: number[];
-  testLoss: number[];
-  testAccuracy: number[];
-  shown: string;
-  frames: number;
-  wasm: boolean;
-  crossOriginIsolated: boolean;
-  seconds: number;
-}
 
 /** Distinct colours and the fraction of pixels that differ from the most common one (the background). */
 function pixelStats(png: Buffer): { width: number; height: number; colours: number; inked: number } {
@@ -69,13 +56,23 @@ function trainInNode(file: string) {
   return t.fit(part(0, nTrain), { epochs: EPOCHS, validation: part(nTrain, nTest), progress: false });
 }
 
+/** GET a raw path (no URL normalization, unlike fetch) from the demo server: status and headers. */
+function get(url: string, path: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    request({ hostname, port, path, method: "GET" }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
 describe("examples/browser in Chromium", () => {
-  let server: { url: string; close(): Promise<void> } | undefined;
-  let chrome: { context: unknown; close(): Promise<void> } | undefined;
-  let page: {
-    screenshot(o?: object): Promise<Buffer>;
-    locator(s: string): { screenshot(): Promise<Buffer>; textContent(): Promise<string | null>; allTextContents(): Promise<string[]> };
-  };
+  let server: DemoServer | undefined;
+  let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let page: Page;
   let state: DemoState;
   let buildDir: string;
 
@@ -89,6 +86,16 @@ describe("examples/browser in Chromium", () => {
   afterAll(async () => {
     await chrome?.close();
     await server?.close();
+  });
+
+  it("the server sends COOP/COEP and serves only the build folder", async () => {
+    const page = await get(server!.url, "/");
+    expect(page.status).toBe(200);
+    expect(page.headers["cross-origin-opener-policy"]).toBe("same-origin");
+    expect(page.headers["cross-origin-embedder-policy"]).toBe("require-corp");
+    expect((await get(server!.url, "/digits.bin")).headers["content-length"]).toBe(String(16 + 5000 * 785));
+    for (const p of ["/../package.json", "/%2e%2e/package.json", "/..%2f..%2fpackage.json", "/nope.js"]) expect((await get(server!.url, p)).status).toBe(404);
+    expect((await get(server!.url, "/%E0%A4%A")).status).toBe(400);
   });
 
   it("trains in the page: the loss falls, and the shown accuracy is the last epoch's, >= 88%", async () => {

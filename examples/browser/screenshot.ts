@@ -2,12 +2,13 @@
 // the demo page: the browser test (test/examples/browser.test.ts) and the
 // README's screenshot use these helpers.
 //
-//   node examples/browser/screenshot.mjs      builds, trains 8 epochs in Chromium, writes docs/browser-demo.png
+//   npx tsx examples/browser/screenshot.ts     builds, trains 8 epochs in Chromium, writes docs/browser-demo.png
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { DemoState } from "./main.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 /** The flags Chromium needs on this kind of machine (no GPU, no sandbox for root, nothing phoning home). */
@@ -23,7 +24,7 @@ export const CHROMIUM_FLAGS = [
 ];
 
 /** Chromium with a fresh profile; close() also removes the profile. Throws, saying why, when it cannot start. */
-export async function launchChromium({ viewport = { width: 1060, height: 800 } } = {}) {
+export async function launchChromium({ viewport = { width: 1060, height: 800 } } = {}): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium is not installed at ${CHROMIUM}: run \`apt-get update && apt-get install -y chromium\` (as root; .ci/run does this)`);
   const profile = mkdtempSync(join(tmpdir(), "gradc-chromium-"));
@@ -53,9 +54,13 @@ export async function launchChromium({ viewport = { width: 1060, height: 800 } }
  * Opens the demo at `url` with `?epochs=N` and waits until it has trained. Resolves to the page and its
  * window.gradcDemo state; rejects with the page's own error (or its console errors) when it fails.
  */
-export async function trainInPage(context, url, { epochs, timeout = 60_000 } = {}) {
+export async function trainInPage(
+  context: BrowserContext,
+  url: string,
+  { epochs, timeout = 60_000 }: { epochs: number; timeout?: number },
+): Promise<{ page: Page; state: DemoState; problems: string[] }> {
   const page = context.pages()[0] ?? (await context.newPage());
-  const problems = [];
+  const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));
   page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
@@ -63,7 +68,7 @@ export async function trainInPage(context, url, { epochs, timeout = 60_000 } = {
   try {
     await page.waitForFunction(() => ["done", "stopped", "error"].includes(window.gradcDemo?.phase), null, { timeout, polling: 100 });
   } catch (err) {
-    throw new Error(`the page did not finish training in ${timeout / 1000} s: ${err.message}${problems.length ? `\n${problems.join("\n")}` : ""}`);
+    throw new Error(`the page did not finish training in ${timeout / 1000} s: ${err instanceof Error ? err.message : String(err)}${problems.length ? `\n${problems.join("\n")}` : ""}`);
   }
   const state = await page.evaluate(() => window.gradcDemo);
   if (state.phase !== "done") throw new Error(`the page ended '${state.phase}': ${state.error ?? ""}${problems.length ? `\n${problems.join("\n")}` : ""}`);
@@ -71,8 +76,8 @@ export async function trainInPage(context, url, { epochs, timeout = 60_000 } = {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { buildDemo } = await import("./build.mjs");
-  const { serveDemo } = await import("./serve.mjs");
+  const { buildDemo } = await import("./build.ts");
+  const { serveDemo } = await import("./serve.ts");
   await buildDemo({ quiet: true });
   const server = await serveDemo();
   const chrome = await launchChromium();

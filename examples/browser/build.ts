@@ -3,13 +3,14 @@
 //   main.js      the page's script with generated/mnist.js (examples/mnist/model.ts, compiled
 //                by gradc; CI regenerates it) and gradc/runtime, bundled by esbuild for the browser
 //   index.html   the page
-// `npm run demo:browser` runs this, then serve.mjs. The test (test/examples/browser.test.ts)
+// `npm run demo:browser` runs serve.ts --build; the test (test/examples/browser.test.ts)
 // calls buildDemo() itself.
 import { copyFileSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import type { BuildOptions, Plugin } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../..");
@@ -26,9 +27,9 @@ export const TEST_PER_CLASS = 100;
  * same order. Examples interleave the classes (0, 1, …, 9, 0, 1, …); the test
  * digits are each class's last 100, disjoint from the training ones.
  */
-export function digitsAsset() {
-  const digits = createRequire(import.meta.url)("mnist"); // [{ raw: number[784 * count], length }] per digit 0..9
-  const pick = [];
+export function digitsAsset(): Buffer {
+  const digits = createRequire(import.meta.url)("mnist") as { raw: number[]; length: number }[]; // per digit 0..9: raw holds 784 values per image
+  const pick: [number, number][] = [];
   for (let i = 0; i < TRAIN_PER_CLASS; i++) for (let d = 0; d < 10; d++) pick.push([d, i]);
   for (let i = 0; i < TEST_PER_CLASS; i++) for (let d = 0; d < 10; d++) pick.push([d, digits[d].length - TEST_PER_CLASS + i]);
   const n = pick.length;
@@ -38,7 +39,7 @@ export function digitsAsset() {
   out.writeUInt32LE(10 * TEST_PER_CLASS, 12);
   pick.forEach(([d, i], k) => {
     const raw = digits[d].raw;
-    for (let j = 0; j < 784; j++) out[16 + k * 784 + j] = Math.round(255 * Math.min(1, Math.max(0, raw[i * 784 + j])));
+    for (let j = 0; j < 784; j++) out[16 + k * 784 + j] = Math.round(255 * Math.min(1, Math.max(0, raw[i * 784 + j]!)));
     out[16 + n * 784 + k] = d;
   });
   return out;
@@ -50,14 +51,14 @@ export function digitsAsset() {
 // bar, which import these Node-only modules at the top. The page never calls
 // them; each stub is a function that throws if it ever is (createRequire returns
 // one, since runtime/data.ts calls it at load time).
-const NODE_ONLY = {
+const NODE_ONLY: Record<string, readonly string[]> = {
   "node:fs": ["readFileSync", "renameSync", "rmSync", "writeFileSync"],
   "node:crypto": ["randomBytes"],
   "node:path": ["join", "dirname", "resolve", "basename"],
   "node:module": ["createRequire"],
   "cli-progress": ["SingleBar", "Presets"],
 };
-export const nodeOnlyStubs = {
+export const nodeOnlyStubs: Plugin = {
   name: "node-only-stubs",
   setup(build) {
     const filter = new RegExp(`^(${Object.keys(NODE_ONLY).join("|")})$`);
@@ -66,13 +67,13 @@ export const nodeOnlyStubs = {
       loader: "js",
       contents:
         `const fail = (f) => function () { throw new Error("${a.path}: " + f + " is Node-only; it is not available in the browser"); };\n` +
-        `module.exports = { ${NODE_ONLY[a.path].map((f) => `${f}: ${f === "createRequire" ? "() => fail('require')" : `fail(${JSON.stringify(f)})`}`).join(", ")} };\n`,
+        `module.exports = { ${NODE_ONLY[a.path]!.map((f) => `${f}: ${f === "createRequire" ? "() => fail('require')" : `fail(${JSON.stringify(f)})`}`).join(", ")} };\n`,
     }));
   },
 };
 
 /** esbuild options for a browser bundle of a page that imports a generated module and gradc/runtime. */
-export const browserOptions = {
+export const browserOptions: BuildOptions = {
   bundle: true,
   format: "esm",
   platform: "browser",
@@ -83,8 +84,8 @@ export const browserOptions = {
 };
 
 /** Writes the digits and bundles the page. Returns the build folder. */
-export async function buildDemo({ quiet = false } = {}) {
-  const log = quiet ? () => {} : (s) => console.log(s);
+export async function buildDemo({ quiet = false } = {}): Promise<string> {
+  const log = quiet ? () => {} : (s: string) => console.log(s);
   mkdirSync(buildDir, { recursive: true });
   const t0 = performance.now();
   const digits = digitsAsset();
