@@ -369,6 +369,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private epochInRun = 0; // for divergence messages
   private batchInEpoch = 0;
   private stepFeed: Feed | undefined;
+  private fitting = false; // fit or fitAsync is running
 
   constructor(
     readonly module: Module<A>,
@@ -709,20 +710,37 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   // ---- fit ----------------------------------------------------------------------------
 
   fit(train: object, opts: FitOptions): History {
-    // Without pauses the run never yields: its first next() runs every epoch.
-    const r = this.run(train, opts, false).next();
-    if (!r.done) throw new Error("internal: a fit without pauses yielded");
-    return r.value;
+    this.enterFit("fit");
+    try {
+      // Without pauses the run never yields: its first next() runs every epoch.
+      const r = this.run(train, opts, false).next();
+      if (!r.done) throw new Error("internal: a fit without pauses yielded");
+      return r.value;
+    } finally {
+      this.fitting = false;
+    }
   }
 
   async fitAsync(train: object, opts: FitAsyncOptions): Promise<History> {
-    const { onBatchEnd, onEpochEnd, signal, ...rest } = opts;
-    const run = this.run(train, { ...rest, onEpoch: onEpochEnd, onBatch: onBatchEnd, signal, progress: false }, true);
-    for (;;) {
-      const r = run.next();
-      if (r.done) return r.value;
-      await nextTask();
+    this.enterFit("fitAsync");
+    try {
+      const { onBatchEnd, onEpochEnd, signal, ...rest } = opts;
+      const run = this.run(train, { ...rest, onEpoch: onEpochEnd, onBatch: onBatchEnd, signal, progress: false }, true);
+      for (;;) {
+        const r = run.next();
+        if (r.done) return r.value;
+        await nextTask();
+      }
+    } finally {
+      this.fitting = false;
     }
+  }
+
+  /** One fit at a time: a second fitAsync (a double-clicked Train button) or a fit from a callback would interleave updates. */
+  private enterFit(what: string): void {
+    if (this.fitting)
+      throw new RuntimeError("E_ARG", `${what}: this trainer is already fitting; await the running fitAsync (or stop it: its signal, or return false from a callback) first`);
+    this.fitting = true;
   }
 
   /**

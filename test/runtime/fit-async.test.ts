@@ -114,3 +114,26 @@ describe("fitAsync", () => {
     await expect(p).rejects.toThrow(/epochs must be a whole number/);
   });
 });
+
+describe("one fit at a time", () => {
+  it("a second fitAsync while one runs is rejected, naming the cause; the first is unaffected and the trainer is usable after", async () => {
+    const { mod } = linear(4);
+    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e-5 }), seed: 6 });
+    const first = t.fitAsync(rows(40), { epochs: 3 });
+    await expect(t.fitAsync(rows(40), { epochs: 1 })).rejects.toThrow(/already fitting/);
+    expect(() => t.fit(rows(40), { epochs: 1, progress: false })).toThrow(/already fitting/);
+    const h = await first;
+    expect([h.epochs.length, t.steps]).toEqual([3, 30]);
+    await t.fitAsync(rows(40), { epochs: 1 });
+    t.fit(rows(40), { epochs: 1, progress: false });
+    expect(t.steps).toBe(50);
+  });
+
+  it("fit from inside a callback of fit is rejected; a failed fit frees the trainer", () => {
+    const { mod } = linear(4);
+    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e-5 }) });
+    expect(() => t.fit(rows(8), { epochs: 2, progress: false, onEpoch: () => void t.fit(rows(8), { epochs: 1 }) })).toThrow(/already fitting/);
+    expect(() => t.fit(rows(8), { epochs: -1 })).toThrow(/epochs/);
+    expect(t.fit(rows(8), { epochs: 1, progress: false }).epochs.length).toBe(1);
+  });
+});
