@@ -143,6 +143,25 @@ describe("examples/browser in Chromium", () => {
     expect(guesses.filter((g) => g.endsWith("✓")).length).toBeGreaterThanOrEqual(18);
   });
 
+  it("the Stop button stops training before the next batch (fitAsync's AbortSignal, clicked while it trains)", async () => {
+    await ready;
+    const p = await chrome!.context.newPage();
+    try {
+      await p.goto(`${server!.url}?epochs=200`);
+      await p.waitForFunction(() => window.gradcDemo?.losses.length >= 20, null, { timeout: 30_000 });
+      await p.click("#toggle");
+      await p.waitForFunction(() => window.gradcDemo.phase !== "training", null, { timeout: 10_000 });
+      const s = await p.evaluate(() => ({ phase: window.gradcDemo.phase, batches: window.gradcDemo.losses.length, epochs: window.gradcDemo.epochs }));
+      expect(s.phase).toBe("stopped");
+      expect(s.batches).toBeLessThan(200 * 63);
+      expect(await p.locator("#status").textContent()).toMatch(/^stopped: /);
+      await p.waitForTimeout(300);
+      expect(await p.evaluate(() => window.gradcDemo.losses.length)).toBe(s.batches); // nothing trains after the stop
+    } finally {
+      await p.close();
+    }
+  });
+
   it("renders: the screenshot (saved to examples/browser/build/screenshot.png) and the loss chart are not blank", async () => {
     await ready;
     const shot = await page.screenshot({ fullPage: true, path: join(buildDir, "screenshot.png") });
