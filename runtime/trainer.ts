@@ -195,7 +195,8 @@ export interface History {
    * Why fit returned. "callback": onEpoch/onEpochEnd or onBatchEnd returned false;
    * "aborted": fitAsync's signal. A stop inside an epoch (onBatchEnd, the signal)
    * leaves that epoch out of the history and the epoch count: the weights hold its
-   * updates so far, and a later fit runs that epoch (its shuffle) again from the start.
+   * updates so far (unless early stopping restores its best epoch's), and a later
+   * fit runs that epoch (its shuffle) again from the start.
    */
   readonly stopped: "epochs" | "earlyStopping" | "callback" | "aborted";
   /** With early stopping: the epoch whose weights the trainer holds (when restoreBest) and its monitored value. */
@@ -235,7 +236,8 @@ export interface Trainer<K extends string = string, O extends string = string, A
    * repaints and handles input while it trains), with onBatchEnd/onEpochEnd and
    * an AbortSignal. The same epochs, shuffles and updates as fit: the same seed
    * gives bit-identical weights. No progress bar (the callbacks are the progress).
-   * Do not call fit, trainStep or load on the trainer while it runs.
+   * fit or fitAsync on a trainer that is fitting is an E_ARG error; do not call
+   * trainStep, load, restore or reset while it runs either.
    */
   fitAsync(train: Dataset<K, Buf>, opts: FitAsyncOptions<K>): Promise<History>;
   /**
