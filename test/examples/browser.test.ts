@@ -18,7 +18,7 @@ import type { Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mnist from "../../generated/mnist.js";
-import { adam, type Dataset } from "../../runtime/index.ts";
+import { adam, createTrainer, type Dataset } from "../../runtime/index.ts";
 import { buildDemo } from "../../examples/browser/build.ts";
 import type { DemoState } from "../../examples/browser/main.ts";
 import { launchChromium, trainInPage } from "../../examples/browser/screenshot.ts";
@@ -53,7 +53,8 @@ function trainInNode(file: string) {
     for (let r = 0; r < count; r++) y[r * 10 + bytes[16 + n * 784 + from + r]!] = 1;
     return { x, y };
   };
-  const t = mnist.createTrainer({ optimizer: adam({ lr: 2e-3 }), batchSize: 64, seed: 1 });
+  // createTrainer from the runtime's source, as the page bundles it (mnist.createTrainer would take dist/'s build)
+  const t = createTrainer(mnist, { optimizer: adam({ lr: 2e-3 }), batchSize: 64, seed: 1 });
   return t.fit(part(0, nTrain), { epochs: EPOCHS, validation: part(nTrain, nTest), progress: false });
 }
 
