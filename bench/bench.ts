@@ -18,6 +18,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { bundleSizeMarkdown, bundleSizes } from "../examples/browser/size.ts";
 import { codesizeMarkdown, runCodesize, type SizeRow } from "./codesize.ts";
 import { type CompileResult, compileSpec } from "./lib/compile.ts";
 import { IMPL_LABEL, IMPLS, type ImplName } from "./lib/impl.ts";
@@ -368,6 +369,7 @@ async function main() {
     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
   );
   const sizes = sizeRows.length ? codesizeMarkdown(sizeRows) : "";
+  const bundles = bundleSizeMarkdown(await bundleSizes()); // esbuild, under a second
   const abTable = table(
     ["workload", "gradc ms/step", "hand ms/step", "hand/gradc (medians)", "hand/gradc (minima)", "steps × runs each"],
     [...ab.values()].map((a) => [
@@ -410,6 +412,8 @@ async function main() {
     say();
     say(sizes);
   }
+  say();
+  say(bundles);
   for (const wmsg of warnings) say(`WARNING: ${wmsg}`);
   say();
   say(`${elapsed.toFixed(0)} s; load average ${machine.loadStart} → ${loadEnd}`);
@@ -486,6 +490,18 @@ ${cold ? `Each is measured after a first compile in the same process (xor, cold:
 ## Compile time and code size vs width and depth
 
 ${sizes || "(not run)"}
+
+## Browser bundle size
+
+${bundles}
+
+\`esbuild --bundle --minify --platform=browser\` of a page that imports generated/mnist.js and predicts (inference:
+\`layout\`, \`buffers\`, \`forward\`) or trains it (training: the module's \`createTrainer\`, \`adam\`, \`fitAsync\`), from
+examples/browser/size.ts (\`npx tsx examples/browser/size.ts\` lists every input). Of the generated module's part, the wasm
+kernels' bytecode, embedded as base64 text, is the column before last; the rest is the layout and the JS that drives the
+kernels: forward (inference), or forward, backward and sgd (training). In training, runtime/trainer.ts is the largest part; runtime/checkpoint.ts comes along because the trainer's
+save/restore reference it. "stub:" parts are the temporary stubs for the Node-only modules that runtime/index.ts still
+re-exports (examples/browser/build.ts; they go with the browser-safe runtime split).
 
 ## Workloads
 

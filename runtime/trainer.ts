@@ -136,6 +136,37 @@ export interface FitOptions<K extends string = string> {
   readonly progress?: boolean;
 }
 
+/** fitAsync's options: fit's, with per-batch and per-epoch callbacks and a signal to stop. */
+export interface FitAsyncOptions<K extends string = string> extends Omit<FitOptions<K>, "onEpoch" | "progress"> {
+  /** Called after every batch (after its update); return false to stop there. */
+  readonly onBatchEnd?: (b: BatchRecord) => void | boolean;
+  /** Called after every epoch (after validation and early stopping's check); return false to stop. */
+  readonly onEpochEnd?: (e: EpochRecord) => void | boolean;
+  /** Aborting stops training before the next batch; fitAsync then resolves with `stopped: "aborted"`. */
+  readonly signal?: AbortSignal;
+}
+
+/** The internal options of the shared epoch loop (fit's and fitAsync's). */
+interface RunOptions extends FitOptions {
+  readonly onBatch?: ((b: BatchRecord) => void | boolean) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface BatchRecord {
+  /** 1-based, counted across fit calls and resumes (as EpochRecord's). */
+  readonly epoch: number;
+  /** 1-based within the epoch, of `batches`. */
+  readonly batch: number;
+  readonly batches: number;
+  /** This batch's loss (before its update). */
+  readonly loss: number;
+  /** Mean training loss and accuracy over the epoch's batches so far (accuracy NaN without an output/target pair). */
+  readonly epochLoss: number;
+  readonly accuracy: number;
+  /** Optimizer updates made so far. */
+  readonly steps: number;
+}
+
 export interface EpochRecord {
   /** 1-based, counted across fit calls and resumes. */
   readonly epoch: number;
@@ -160,8 +191,14 @@ export interface History {
   /** NaN for epochs without validation. */
   readonly valLoss: readonly number[];
   readonly valAccuracy: readonly number[];
-  /** Why fit returned. */
-  readonly stopped: "epochs" | "earlyStopping" | "callback";
+  /**
+   * Why fit returned. "callback": onEpoch/onEpochEnd or onBatchEnd returned false;
+   * "aborted": fitAsync's signal. A stop inside an epoch (onBatchEnd, the signal)
+   * leaves that epoch out of the history and the epoch count: the weights hold its
+   * updates so far (unless early stopping restores its best epoch's), and a later
+   * fit runs that epoch (its shuffle) again from the start.
+   */
+  readonly stopped: "epochs" | "earlyStopping" | "callback" | "aborted";
   /** With early stopping: the epoch whose weights the trainer holds (when restoreBest) and its monitored value. */
   readonly bestEpoch?: number;
   readonly best?: number;
@@ -194,6 +231,15 @@ export interface Trainer<K extends string = string, O extends string = string, A
   /** Names of the parameters treated as weights (L2, AdamW decay). */
   readonly weights: readonly string[];
   fit(train: Dataset<K, Buf>, opts: FitOptions<K>): History;
+  /**
+   * fit that yields to the event loop after every batch (a macrotask: a page
+   * repaints and handles input while it trains), with onBatchEnd/onEpochEnd and
+   * an AbortSignal. The same epochs, shuffles and updates as fit: the same seed
+   * gives bit-identical weights. No progress bar (the callbacks are the progress).
+   * fit or fitAsync on a trainer that is fitting is an E_ARG error; do not call
+   * trainStep, load, restore or reset while it runs either.
+   */
+  fitAsync(train: Dataset<K, Buf>, opts: FitAsyncOptions<K>): Promise<History>;
   /**
    * One update on rows [start, start + count) of `data`, in order (count <= batchSize);
    * the loss is then `lastLoss`. (It returns nothing: a returned double can cost a
@@ -325,6 +371,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private epochInRun = 0; // for divergence messages
   private batchInEpoch = 0;
   private stepFeed: Feed | undefined;
+  private fitting = false; // fit or fitAsync is running
 
   constructor(
     readonly module: Module<A>,
@@ -665,7 +712,46 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   // ---- fit ----------------------------------------------------------------------------
 
   fit(train: object, opts: FitOptions): History {
-    const { epochs, validation, earlyStopping: es, onEpoch } = opts;
+    this.enterFit("fit");
+    try {
+      // Without pauses the run never yields: its first next() runs every epoch.
+      const r = this.run(train, opts, false).next();
+      if (!r.done) throw new Error("internal: a fit without pauses yielded");
+      return r.value;
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  async fitAsync(train: object, opts: FitAsyncOptions): Promise<History> {
+    this.enterFit("fitAsync");
+    try {
+      const { onBatchEnd, onEpochEnd, signal, ...rest } = opts;
+      const run = this.run(train, { ...rest, onEpoch: onEpochEnd, onBatch: onBatchEnd, signal, progress: false }, true);
+      for (;;) {
+        const r = run.next();
+        if (r.done) return r.value;
+        await nextTask();
+      }
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  /** One fit at a time: a second fitAsync (a double-clicked Train button) or a fit from a callback would interleave updates. */
+  private enterFit(what: string): void {
+    if (this.fitting)
+      throw new RuntimeError("E_ARG", `${what}: this trainer is already fitting; await the running fitAsync (or stop it: its signal, or return false from a callback) first`);
+    this.fitting = true;
+  }
+
+  /**
+   * The epoch loop behind fit and fitAsync. With `pauses` it yields after every
+   * batch (fitAsync resumes it on a fresh macrotask); without, it never yields.
+   * Pausing changes nothing that is computed: fit and fitAsync give the same weights.
+   */
+  private *run(train: object, opts: RunOptions, pauses: boolean): Generator<void, History, void> {
+    const { epochs, validation, earlyStopping: es, onEpoch, onBatch, signal } = opts;
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RuntimeError("E_ARG", `fit: epochs must be a whole number >= 0, got ${epochs}`);
     const feed = this.bind(train, "train");
     const val = validation ? this.bind(validation, "evaluate") : undefined;
@@ -691,6 +777,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const records: EpochRecord[] = [];
     let stopped: History["stopped"] = "epochs";
     const stats = this.stats;
+    if (pauses) yield; // the options are checked; the caller's task ends before the first batch
 
     for (let e = 0; e < epochs; e++) {
       const epoch = this.epochs; // 0-based, across calls: seeds this epoch's order and masks
@@ -705,17 +792,33 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.epochInRun = epoch + 1;
       bar?.start(epoch + 1, this.epochs - e + epochs, stepsPerEpoch);
       const t0 = performance.now();
+      let halted = false; // stopped mid-epoch (signal, onBatch): the epoch counts as not run
       try {
         for (let s = 0; s < stepsPerEpoch; s++) {
+          if (signal?.aborted) {
+            stopped = "aborted";
+            halted = true;
+            break;
+          }
           this.batchInEpoch = s + 1;
           const start = s * bs;
           this.stepOn(feed, order, start, Math.min(bs, n - start));
           if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, this.accuracyOk ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
+          if (onBatch && onBatch(this.batchRecord(s + 1, stepsPerEpoch)) === false) {
+            stopped = "callback";
+            halted = true;
+            break;
+          }
+          if (pauses) yield;
         }
       } catch (err) {
         bar?.end(err instanceof DivergedError ? "diverged" : "stopped");
         if (err instanceof DivergedError) err.history = historyOf(records, "epochs");
         throw err;
+      }
+      if (halted) {
+        bar?.end("stopped");
+        break;
       }
       const seconds = (performance.now() - t0) / 1000;
       this.epochs++;
@@ -765,6 +868,21 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.prev.set(best);
     }
     return { ...historyOf(records, stopped), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
+  }
+
+  /** What onBatchEnd sees after batch `batch` (1-based) of the epoch running. */
+  private batchRecord(batch: number, batches: number): BatchRecord {
+    const stats = this.stats;
+    const rows = stats[STAT_ROWS]!;
+    return {
+      epoch: this.epochInRun,
+      batch,
+      batches,
+      loss: stats[STAT_LOSS]!,
+      epochLoss: stats[STAT_SUM]! / rows,
+      accuracy: this.accuracyOk ? stats[STAT_CORRECT]! / rows : NaN,
+      steps: this.optimizer.step,
+    };
   }
 
   /** The learning rate of the last update made. */
@@ -869,6 +987,25 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   restore(text: string, opts: { weightsOnly?: boolean } = {}): void {
     this.apply(decodeCheckpoint(text, this.layout), "<text>", opts.weightsOnly ?? false);
   }
+}
+
+/**
+ * Resolves on a fresh macrotask — not a microtask, which would run before the
+ * page could render. setImmediate in Node (no 1 ms timer floor); a
+ * MessageChannel message in browsers (no 4 ms clamp of nested setTimeout).
+ */
+function nextTask(): Promise<void> {
+  if (typeof setImmediate === "function") return new Promise((resolve) => setImmediate(resolve));
+  if (typeof MessageChannel === "function")
+    return new Promise((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        resolve();
+      };
+      port2.postMessage(null);
+    });
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function historyOf(records: EpochRecord[], stopped: History["stopped"]): History {
