@@ -31,20 +31,7 @@ import type { Shape } from "../../compiler/ir/shape.ts";
 import { GradcError } from "../../compiler/errors.ts";
 import { adam, createTrainer, initParams } from "../../runtime/index.ts";
 import { B, Graph, Leaves, modelOf, rng, seedOf, uniform } from "../helpers.ts";
-
-const TOL = 1e-5;
-
-/** max |got - want| and the scale it is judged against. */
-function compare(got: ArrayLike<number>, want: ArrayLike<number>): { err: number; scale: number; ok: boolean } {
-  let err = 0;
-  let scale = 1e-3;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i]! - want[i]!);
-    err = Number.isNaN(d) ? (Number.isNaN(got[i]!) && Number.isNaN(want[i]!) ? err : Infinity) : Math.max(err, d);
-    if (Number.isFinite(want[i]!)) scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return { err, scale, ok: got.length === want.length && err <= TOL * scale };
-}
+import { compare } from "./compare.ts";
 
 async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
   // One thread each: the test machine's cores are shared.
@@ -283,6 +270,9 @@ describe("reductions over the batch axis", () => {
     const d = m.dropout(h, 0.5);
     m.output("centered", d.sub(m.mean(d, [0]))); // [N,3] minus a batch mean; dropout is 1 at inference
     m.output("flat", m.reshape(h, [8, 3, 1])); // the batch axis kept through a reshape
+    m.output("weights", W); // leaves as outputs: an Identity of an initializer, of a graph input
+    m.output("echo", x);
+    m.output("h_again", h); // one value under two output names
     m.loss(m.mean(m.squaredError(h, t)));
   });
   const W = Float64Array.from({ length: 9 }, (_, i) => Math.sin(i + 1));
@@ -304,6 +294,8 @@ describe("reductions over the batch axis", () => {
     }
     expect(out.col_sums!.dims).toEqual([3]);
     expect(out.flat!.dims).toEqual([n, 3, 1]);
+    expect(out.echo!.dims).toEqual([n, 3]);
+    expect(out.weights!.dims).toEqual([3, 3]);
   });
 });
 
