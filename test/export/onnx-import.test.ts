@@ -113,11 +113,11 @@ const vinfo = (name: string, dims: (number | string)[]) => ({
   name,
   type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) } } },
 });
-const modelBytes = (nodes: INode[], inits: object[], inputs: object[], outputs: object[]) =>
+const modelBytes = (nodes: INode[], inits: object[], inputs: object[], outputs: object[], opset = 17) =>
   onnx.ModelProto.encode(
     onnx.ModelProto.create({
       irVersion: 8,
-      opsetImport: [{ domain: "", version: 17 }],
+      opsetImport: [{ domain: "", version: opset }],
       producerName: "hand",
       graph: { name: "g", node: nodes, initializer: inits, input: inputs, output: outputs },
     }),
@@ -190,6 +190,11 @@ describe("a model another exporter wrote", () => {
     expect(() => importOnnx(conv)).toThrow(expect.objectContaining({ code: "E_ONNX_IMPORT", message: 'Conv node "y": operator "Conv" has no gradc import' }));
     const axis = modelBytes([node("Softmax", ["x"], "y", [int("axis", 0)])], [], [vinfo("x", [2, 3])], [vinfo("y", [2, 3])]);
     expect(() => importOnnx(axis)).toThrow(/Softmax node "y": axis 0 is not the last axis/);
+    // Before opset 13 Softmax's default axis was 1 (over a 2-D coercion): not the last axis of a rank-3 input.
+    const old = modelBytes([node("Softmax", ["x"], "y")], [], [vinfo("x", [2, 3, 4])], [vinfo("y", [2, 3, 4])], 11);
+    expect(() => importOnnx(old)).toThrow(/Softmax node "y": axis 1 is not the last axis/);
+    const old2d = modelBytes([node("Softmax", ["x"], "y")], [], [vinfo("x", [2, 3])], [vinfo("y", [2, 3])], 11);
+    expect(importOnnx(old2d).spec).toContain("m.softmax(x)");
     const shape = modelBytes([node("Add", ["x", "x"], "y")], [], [vinfo("x", [2, "n"])], [vinfo("y", [2, "n"])]);
     expect(() => importOnnx(shape)).toThrow(/symbolic axis 1; only the first \(batch\) axis may be symbolic/);
     expect(() => importOnnx(new Uint8Array([1, 2, 3, 4]))).toThrow(expect.objectContaining({ code: "E_ONNX_IMPORT" }));
