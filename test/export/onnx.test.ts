@@ -57,11 +57,15 @@ beforeAll(async () => {
   }
 });
 
-/** Random params around the spec's init (zeros get noise too, so every weight matters). */
+/**
+ * Random params around the spec's init, ±0.05 added to every one (so zero-initialized biases
+ * matter too). Noise much larger than the init scale saturates deep's softmax, and the
+ * comparison then measures float32 conditioning (±0.25 gave 4e-6 there), not the export.
+ */
 function randomParams(mod: GeneratedModule, params: Float32Array | Float64Array, seed: number): void {
   initParams(mod.layout, params, seed);
   const next = rng(seed);
-  for (let i = 0; i < params.length; i++) params[i]! += 0.5 * (next() - 0.5);
+  for (let i = 0; i < params.length; i++) params[i]! += 0.1 * (next() - 0.5);
 }
 
 describe("every example exports and ONNX Runtime matches gradc's float32 forward", () => {
