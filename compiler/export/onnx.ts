@@ -174,8 +174,7 @@ export interface RuleCtx {
   readonly ins: readonly string[];
   /** The node's ONNX output name; the rule's last op must write it. */
   readonly out: string;
-  /** Symbolic shapes of the inputs and of the output. */
-  readonly inShapes: readonly (readonly Dim[])[];
+  /** The output's symbolic shape (the batch axis as "N"). */
   readonly shape: readonly Dim[];
   /** The node's input `i` as an ONNX bool tensor, `input != 0` (a `ge` or `step` input gives its comparison directly). */
   bool(i: number): string;
@@ -525,7 +524,6 @@ export function exportOnnx(model: Model, params: ParamValues, opts: ExportOption
       continue;
     }
     if (fused.has(n.id)) continue; // emitted as part of its Gemm
-    const inShapes = n.inputs.map((i) => sym.get(i.id)!);
     const shape = sym.get(n.id)!;
     const spec = model.names.get(n.id);
     const out = spec ?? g.fresh(n.op);
@@ -542,14 +540,13 @@ export function exportOnnx(model: Model, params: ParamValues, opts: ExportOption
       throw new GradcError("E_ONNX_OP", `${n.op}: has no ONNX form, so model '${model.name}' cannot be exported`, {
         ...whereOf(model, n),
         op: n.op,
-        hint: "rewrite that part of the model with ops that export (docs/ops.md lists them), or keep it in gradc",
+        hint: "give the op an ONNX rule in EXPORT_RULES (compiler/export/onnx.ts), or rewrite that part of the model with ops that have one",
       });
     rule({
       g,
       node: n,
       ins: n.inputs.map((i) => name.get(i.id)!),
       out,
-      inShapes,
       shape,
       bool: (i) => boolOf(n.inputs[i]!),
       batchLength,
