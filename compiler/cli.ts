@@ -17,6 +17,11 @@ commands:
                                  every symbol needs a value in each --at; repeat --at for several points
   regen [--check]                recompile every examples/*/model.ts into generated/ and docs/ops.md
                                  (--check: fail on any difference instead of writing)
+  export <spec.ts> [--weights <checkpoint>] [-o model.onnx] [--seed N] [--force]
+                                 the forward graph as ONNX (opset 17) with the checkpoint's trained weights
+                                 (without --weights: the spec's initializers at --seed, default 0)
+  import <model.onnx> [-o spec.ts] [--batch B] [--force]
+                                 an ONNX model as a gradc spec whose params start at the file's weights
   demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR
 
 Errors print as one line, error[CODE] file:line:col: message, and a hint; GRADC_DEBUG=1 adds a stack trace.
@@ -30,6 +35,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   grad: async () => (await import("./cli/grad.ts")).gradCommand,
   regen: async () => (await import("./cli/compile.ts")).regenCommand,
   demo: async () => (await import("./cli/demo.ts")).demoCommand,
+  export: async () => (await import("./cli/export.ts")).exportCommand,
+  import: async () => (await import("./cli/import.ts")).importCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -22,6 +22,11 @@ export type ErrorCode =
   | "E_GRAD_CHECK" // generated derivatives disagree with finite differences
   | "E_STALE" // generated/ differs from what the compiler now produces
   | "E_WRITE" // an output file could not be written
+  | "E_ONNX_OP" // an op with no ONNX form in a model being exported
+  | "E_ONNX_BATCH" // a model whose batch axis cannot be exported as a symbolic dimension
+  | "E_ONNX_NO_OUTPUT" // exporting a model that declares no output
+  | "E_ONNX_IMPORT" // an ONNX file gradc cannot turn into a spec (unsupported operator, dynamic shape, …)
+  | "E_WEIGHTS" // a --weights file that cannot be read or is not a checkpoint of this model
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {
