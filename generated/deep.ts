@@ -86,10 +86,10 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
   k.mm3();
   // [32x256]·[256x10] + fused add epilogue
   k.mm4();
-  // logsumexp4 = logsumexp(logits)
+  // logsumexp_logits = logsumexp(logits)
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
-    const logsumexp4_t0 = Math.max(
+    const logsumexp_logits_t0 = Math.max(
       arena[33088 + r_base],
       arena[33088 + (r_base + 1)],
       arena[33088 + (r_base + 2)],
@@ -102,39 +102,39 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
       arena[33088 + (r_base + 9)],
     );
     arena[33408 + r] =
-      logsumexp4_t0 +
+      logsumexp_logits_t0 +
       Math.log(
-        Math.exp(arena[33088 + r_base] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 1)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 2)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 3)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 4)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 5)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 6)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 7)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 8)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 9)] - logsumexp4_t0),
+        Math.exp(arena[33088 + r_base] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 1)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 2)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 3)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 4)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 5)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 6)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 7)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 8)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 9)] - logsumexp_logits_t0),
       );
   }
-  // sum5 = sum(mul)
+  // sum_y = sum(mul)
   for (let i = 0; i < 32; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul6_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
-      acc += mul6_v;
+      const mul_y_logits_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
+      acc += mul_y_logits_v;
     }
     arena[33440 + i] = acc;
   }
-  // sum7 = sum(where)
-  let sum7_acc = 0;
+  // sum_logits = sum(where)
+  let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
-    const sub8_v = arena[33408 + i] - arena[33440 + i];
-    const where9_v = i < n ? sub8_v : 0;
-    sum7_acc += where9_v;
+    const sub_logits_v = arena[33408 + i] - arena[33440 + i];
+    const where_logits_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_logits_v;
   }
-  arena[33472] = sum7_acc;
-  // loss = div(sum7, batchSize)
-  const loss = sum7_acc / n;
+  arena[33472] = sum_logits_acc;
+  // loss = div(sum_logits, batchSize)
+  const loss = sum_logits_acc / n;
   // probs = softmax(logits)
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
@@ -189,23 +189,23 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 32): void {
   const k = kernels(params);
-  // div10 = div(1, batchSize)
-  const div10 = 1 / n;
-  // where11 = where(batchMask, neg, 0)
+  // div = div(1, batchSize)  ⟵ ∂ div div
+  const div = 1 / n;
+  // where = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
   for (let i = 0; i < 32; i++) {
-    const neg12_v = -div10;
-    arena[33088 + i] = i < n ? neg12_v : 0;
+    const neg_v = -div;
+    arena[33088 + i] = i < n ? neg_v : 0;
   }
-  // where13 = where(batchMask, div10, 0)
+  // where_ = where(batchMask, div, 0)  ⟵ ∂ where where_logits
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = i < n ? div10 : 0;
+    arena[33120 + i] = i < n ? div : 0;
   }
-  // d_logits = add(mul, mul)
+  // d_logits = add(mul, mul)  ⟵ ∂ add logits
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul14_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
-      const mul15_v = arena[33120 + i] * arena[i * 10 + i2];
-      arena[33152 + (i * 10 + i2)] = mul14_v + mul15_v;
+      const mul_y_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
+      const mul_probs_v = arena[33120 + i] * arena[i * 10 + i2];
+      arena[33152 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
   // B in row-major order for the kernel
@@ -223,7 +223,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   k.mm8();
   // [256x32]·[32x256]
   k.mm9();
-  // d_b1 = sum(mul22)
+  // d_b1 = sum(mul_d_h1)  ⟵ ∂ add add_b1
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -233,7 +233,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm10();
-  // d_b2 = sum(mul20)
+  // d_b2 = sum(mul_d_h2)  ⟵ ∂ add add_b2
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -243,7 +243,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm11();
-  // d_b3 = sum(mul18)
+  // d_b3 = sum(mul_d_h3)  ⟵ ∂ add add_b3
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -253,7 +253,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x256]
   k.mm12();
-  // d_b4 = sum(mul16)
+  // d_b4 = sum(mul_d_h4)  ⟵ ∂ add add_b4
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -263,7 +263,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   }
   // [256x32]·[32x10]
   k.mm13();
-  // d_b5 = sum(d_logits)
+  // d_b5 = sum(d_logits)  ⟵ ∂ add logits
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {

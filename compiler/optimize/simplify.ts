@@ -110,15 +110,20 @@ export function simplify(p: Program): Program {
   const to = (n: Node) => m.get(n.id) ?? n;
   const names = new Map<number, string>();
   const origin = new Map<number, Node>();
+  // A gradient node that simplified into a forward value (d = 1·r is the residual r) is that forward value:
+  // it keeps no `d_` name and no derivative provenance.
+  const forwardRoots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node)];
+  const wasForward = new Set(topo(forwardRoots).map((n) => n.id));
+  const forward = new Set(topo(forwardRoots.map(to)).map((n) => n.id));
   // Forward names first so that `h1` wins over `d_…` when simplification merges nodes.
   const ordered = [...p.names].sort(([, a], [, c]) => Number(a.startsWith("d_")) - Number(c.startsWith("d_")));
   for (const [id, name] of ordered) {
     const n = m.get(id);
-    if (n && !names.has(n.id)) names.set(n.id, name);
+    if (n && !names.has(n.id) && !(forward.has(n.id) && !wasForward.has(id))) names.set(n.id, name);
   }
   for (const [id, o] of p.origin) {
     const n = m.get(id);
-    if (n && !origin.has(n.id)) origin.set(n.id, o);
+    if (n && !origin.has(n.id) && !forward.has(n.id)) origin.set(n.id, o);
   }
   return {
     ...p,

@@ -1,0 +1,109 @@
+/**
+ * Naming: every value the generated code holds gets a readable, unique name,
+ * and every statement group a comment saying what it computes.
+ */
+import type { Node } from "../ir/graph.ts";
+import { opDef } from "../ir/ops.ts";
+import type { Program } from "../ir/program.ts";
+import { printNum } from "../ir/sexpr.ts";
+import { BUFFERS } from "./stmt.ts";
+
+/** Names the emitted module itself uses; spec names that equal one get a suffix. */
+const RESERVED = new Set([...BUFFERS, "Math", "layout", "forward", "backward", "nthRoot", "Buf", "n"]);
+
+/** A scope of names in use: the function's, or one kernel's (block-scoped, below the function's). */
+export class Names {
+  private readonly used: Set<string>;
+  constructor(private readonly parent?: Names) {
+    this.used = parent ? new Set() : new Set(RESERVED);
+  }
+  private taken(n: string): boolean {
+    return this.used.has(n) || (this.parent?.taken(n) ?? false);
+  }
+  fresh(want: string): string {
+    let n = want;
+    // Function-level names get `_` suffixes (`h_1` stays readable next to `h_1_`); kernel-local ones count up.
+    for (let k = 2; this.taken(n); k++) n = this.parent ? `${want}${k}` : `${n}_`;
+    this.used.add(n);
+    return n;
+  }
+  /** Names for one kernel: block-scoped, so sibling kernels may reuse `i`, `j`, `acc00`… */
+  scope(): Names {
+    return new Names(this);
+  }
+}
+
+/** The names of a program's values, assigned on first use. */
+export class Naming {
+  readonly names = new Names();
+  private readonly spec: Map<number, string>;
+  private readonly base = new Map<number, string>();
+
+  constructor(
+    private readonly p: Program,
+    nodes: readonly Node[],
+  ) {
+    // A named view (the reshape of a summed bias gradient, say) lends its name to the value it views.
+    this.spec = new Map(p.names);
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    for (const [id, name] of p.names) {
+      let n = byId.get(id);
+      while (n && opDef(n.op).kind === "view" && !this.spec.has(n.inputs[0]!.id)) this.spec.set((n = n.inputs[0]!).id, name);
+    }
+  }
+
+  /** The value's name: its spec name (or `d_<name>` for an adjoint), else one derived from it (`derived`). */
+  baseName(n: Node): string {
+    let b = this.base.get(n.id);
+    if (!b) this.base.set(n.id, (b = this.names.fresh(this.spec.get(n.id) ?? this.derived(n))));
+    return b;
+  }
+
+  /**
+   * An unnamed value's name, from its op and the nearest named values — never
+   * a counter, so adding a node elsewhere renames nothing (a clash with an
+   * earlier equal name gets a `_`): its named inputs (`matmul_x_Wh`,
+   * `sub_y_t`, `sub_1_z`, small integer literals included), else the
+   * nearest named value it reads (`halfSquare_y`), else the op alone.
+   */
+  private derived(n: Node): string {
+    const lit = (x: Node) => {
+      const v = x.attrs.value;
+      return x.op === "const" && typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 100 ? String(v) : undefined;
+    };
+    const direct = n.inputs.map((x) => this.spec.get(x.id) ?? lit(x));
+    if (n.inputs.some((x) => this.spec.has(x.id))) return [n.op, ...direct.filter((d) => d !== undefined).slice(0, 2)].join("_");
+    // Breadth-first through the inputs (bounded: a name is a hint, not a search).
+    const seen = new Set<number>();
+    const queue = [...n.inputs];
+    for (let k = 0; k < queue.length && k < 64; k++) {
+      const x = queue[k]!;
+      const nm = this.spec.get(x.id);
+      if (nm) return `${n.op}_${nm}`;
+      for (const y of x.inputs) if (!seen.has(y.id)) (seen.add(y.id), queue.push(y));
+    }
+    return n.op;
+  }
+
+  /** Element i of an unrolled value (a scalar is its base name). */
+  elemName(n: Node, i: number): string {
+    return n.shape.length === 0 ? this.baseName(n) : this.names.fresh(`${this.baseName(n)}_${i}`);
+  }
+
+  /** How a comment refers to a node: its name, a literal, or a view of one (`Wᵀ`). */
+  label(n: Node): string {
+    let suffix = "";
+    let x = n;
+    for (; x.op !== "const" && opDef(x.op).kind === "view"; x = x.inputs[0]!) if (x.op === "transpose") suffix = `ᵀ${suffix}`;
+    const name = x.op === "const" ? printNum(x.attrs.value as number) : (this.base.get(x.id) ?? this.spec.get(x.id) ?? x.op);
+    return name + suffix;
+  }
+
+  /** The comment heading a node's statements: `h = tanh(z)`, and for backward lines the primal op they come from. */
+  describe(n: Node): string {
+    this.baseName(n);
+    const what = `${this.label(n)} = ${n.op}(${n.inputs.map((x) => this.label(x)).join(", ")})`;
+    const origin = this.p.origin.get(n.id);
+    return origin ? `${what}  ⟵ ∂ ${origin.op} ${this.label(origin)}` : what;
+  }
+}
