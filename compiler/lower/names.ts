@@ -14,6 +14,8 @@ const RESERVED = new Set([...BUFFERS, "Math", "layout", "forward", "backward", "
 /** A scope of names in use: the function's, or one kernel's (block-scoped, below the function's). */
 export class Names {
   private readonly used: Set<string>;
+  /** Per wanted name, the next suffix to try (O(1) per name, however many share it). */
+  private readonly next = new Map<string, number>();
   constructor(private readonly parent?: Names) {
     this.used = parent ? new Set() : new Set(RESERVED);
   }
@@ -22,8 +24,11 @@ export class Names {
   }
   fresh(want: string): string {
     let n = want;
-    // Function-level names get `_` suffixes (`h_1` stays readable next to `h_1_`); kernel-local ones count up.
-    for (let k = 2; this.taken(n); k++) n = this.parent ? `${want}${k}` : `${n}_`;
+    // Function-level names get a `_` (`h_1` stays readable next to `h_1_`), then `_2_`, `_3_`…; kernel-local ones count up.
+    for (let k = this.next.get(want) ?? 2; this.taken(n); k++) {
+      n = this.parent ? `${want}${k}` : k === 2 ? `${want}_` : `${want}_${k - 1}_`;
+      this.next.set(want, k + 1);
+    }
     this.used.add(n);
     return n;
   }
@@ -38,6 +43,8 @@ export class Naming {
   readonly names = new Names();
   private readonly spec: Map<number, string>;
   private readonly base = new Map<number, string>();
+  /** The named value each node derives from: its own spec name, else its first input's anchor that has one. */
+  private readonly anchor = new Map<number, string>();
 
   constructor(
     private readonly p: Program,
@@ -49,6 +56,11 @@ export class Naming {
     for (const [id, name] of p.names) {
       let n = byId.get(id);
       while (n && opDef(n.op).kind === "view" && !this.spec.has(n.inputs[0]!.id)) this.spec.set((n = n.inputs[0]!).id, name);
+    }
+    // `nodes` lists inputs before their users (the schedule's order), so one pass finds every anchor.
+    for (const n of nodes) {
+      const a = this.spec.get(n.id) ?? n.inputs.map((x) => this.anchor.get(x.id)).find((x) => x !== undefined);
+      if (a !== undefined) this.anchor.set(n.id, a);
     }
   }
 
@@ -63,26 +75,18 @@ export class Naming {
    * An unnamed value's name, from its op and the nearest named values — never
    * a counter, so adding a node elsewhere renames nothing (a clash with an
    * earlier equal name gets a `_`): its named inputs (`matmul_x_Wh`,
-   * `sub_y_t`, `sub_1_z`, small integer literals included), else the
-   * nearest named value it reads (`halfSquare_y`), else the op alone.
+   * `sub_y_t`, `sub_1_z`, small integer literals included), else the named
+   * value it derives from through first inputs (`halfSquare_y`), else the op.
    */
   private derived(n: Node): string {
     const lit = (x: Node) => {
       const v = x.attrs.value;
       return x.op === "const" && typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 100 ? String(v) : undefined;
     };
-    const direct = n.inputs.map((x) => this.spec.get(x.id) ?? lit(x));
-    if (n.inputs.some((x) => this.spec.has(x.id))) return [n.op, ...direct.filter((d) => d !== undefined).slice(0, 2)].join("_");
-    // Breadth-first through the inputs (bounded: a name is a hint, not a search).
-    const seen = new Set<number>();
-    const queue = [...n.inputs];
-    for (let k = 0; k < queue.length && k < 64; k++) {
-      const x = queue[k]!;
-      const nm = this.spec.get(x.id);
-      if (nm) return `${n.op}_${nm}`;
-      for (const y of x.inputs) if (!seen.has(y.id)) (seen.add(y.id), queue.push(y));
-    }
-    return n.op;
+    if (n.inputs.some((x) => this.spec.has(x.id)))
+      return [n.op, ...n.inputs.map((x) => this.spec.get(x.id) ?? lit(x)).filter((d) => d !== undefined).slice(0, 2)].join("_");
+    const a = this.anchor.get(n.id);
+    return a ? `${n.op}_${a}` : n.op;
   }
 
   /** Element i of an unrolled value (a scalar is its base name). */
