@@ -95,8 +95,8 @@ function forward(params, inputs, arena, n = 32) {
   let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
     const sub_logits_v = arena[33408 + i] - arena[33440 + i];
-    const where_logits_v = i < n ? sub_logits_v : 0;
-    sum_logits_acc += where_logits_v;
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
   arena[33472] = sum_logits_acc;
   const loss = sum_logits_acc / n;
@@ -140,13 +140,13 @@ function forward(params, inputs, arena, n = 32) {
 }
 function backward(params, inputs, arena, grads, n = 32) {
   const k = kernels(params);
-  const div = 1 / n;
+  const div_1_n = 1 / n;
   for (let i = 0; i < 32; i++) {
-    const neg_v = -div;
+    const neg_v = -div_1_n;
     arena[33088 + i] = i < n ? neg_v : 0;
   }
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = i < n ? div : 0;
+    arena[33120 + i] = i < n ? div_1_n : 0;
   }
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {

@@ -116,7 +116,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
           Math.exp(arena[33088 + (r_base + 9)] - logsumexp_logits_t0),
       );
   }
-  // sum_y = sum(mul)
+  // sum_y = sum(mul_y_logits)
   for (let i = 0; i < 32; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
@@ -125,12 +125,12 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
     }
     arena[33440 + i] = acc;
   }
-  // sum_logits = sum(where)
+  // sum_logits = sum(where_mask_0)
   let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
     const sub_logits_v = arena[33408 + i] - arena[33440 + i];
-    const where_logits_v = i < n ? sub_logits_v : 0;
-    sum_logits_acc += where_logits_v;
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
   arena[33472] = sum_logits_acc;
   // loss = div(sum_logits, batchSize)
@@ -189,18 +189,18 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 32): void {
   const k = kernels(params);
-  // div = div(1, batchSize)  ⟵ ∂ div div
-  const div = 1 / n;
-  // where = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
   for (let i = 0; i < 32; i++) {
-    const neg_v = -div;
+    const neg_v = -div_1_n;
     arena[33088 + i] = i < n ? neg_v : 0;
   }
-  // where_ = where(batchMask, div, 0)  ⟵ ∂ where where_logits
+  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = i < n ? div : 0;
+    arena[33120 + i] = i < n ? div_1_n : 0;
   }
-  // d_logits = add(mul, mul)  ⟵ ∂ add logits
+  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
       const mul_y_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];

@@ -185,7 +185,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
           Math.exp(arena[176 + (r_base + 2)] - logsumexp_logits_t0),
       );
   }
-  // sum_y = sum(mul)
+  // sum_y = sum(mul_y_logits)
   for (let i = 0; i < 16; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 3; i2++) {
@@ -211,41 +211,41 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
   const sub_logits_13 = arena[237] - arena[253];
   const sub_logits_14 = arena[238] - arena[254];
   const sub_logits_15 = arena[239] - arena[255];
-  // where_logits = where(batchMask, sub_logits, 0)
-  const where_logits_0 = 0 < n ? sub_logits_0 : 0;
-  const where_logits_1 = 1 < n ? sub_logits_1 : 0;
-  const where_logits_2 = 2 < n ? sub_logits_2 : 0;
-  const where_logits_3 = 3 < n ? sub_logits_3 : 0;
-  const where_logits_4 = 4 < n ? sub_logits_4 : 0;
-  const where_logits_5 = 5 < n ? sub_logits_5 : 0;
-  const where_logits_6 = 6 < n ? sub_logits_6 : 0;
-  const where_logits_7 = 7 < n ? sub_logits_7 : 0;
-  const where_logits_8 = 8 < n ? sub_logits_8 : 0;
-  const where_logits_9 = 9 < n ? sub_logits_9 : 0;
-  const where_logits_10 = 10 < n ? sub_logits_10 : 0;
-  const where_logits_11 = 11 < n ? sub_logits_11 : 0;
-  const where_logits_12 = 12 < n ? sub_logits_12 : 0;
-  const where_logits_13 = 13 < n ? sub_logits_13 : 0;
-  const where_logits_14 = 14 < n ? sub_logits_14 : 0;
-  const where_logits_15 = 15 < n ? sub_logits_15 : 0;
-  // sum_logits = sum(where_logits)
+  // where_mask_0 = where(batchMask, sub_logits, 0)
+  const where_mask_0_0 = 0 < n ? sub_logits_0 : 0;
+  const where_mask_0_1 = 1 < n ? sub_logits_1 : 0;
+  const where_mask_0_2 = 2 < n ? sub_logits_2 : 0;
+  const where_mask_0_3 = 3 < n ? sub_logits_3 : 0;
+  const where_mask_0_4 = 4 < n ? sub_logits_4 : 0;
+  const where_mask_0_5 = 5 < n ? sub_logits_5 : 0;
+  const where_mask_0_6 = 6 < n ? sub_logits_6 : 0;
+  const where_mask_0_7 = 7 < n ? sub_logits_7 : 0;
+  const where_mask_0_8 = 8 < n ? sub_logits_8 : 0;
+  const where_mask_0_9 = 9 < n ? sub_logits_9 : 0;
+  const where_mask_0_10 = 10 < n ? sub_logits_10 : 0;
+  const where_mask_0_11 = 11 < n ? sub_logits_11 : 0;
+  const where_mask_0_12 = 12 < n ? sub_logits_12 : 0;
+  const where_mask_0_13 = 13 < n ? sub_logits_13 : 0;
+  const where_mask_0_14 = 14 < n ? sub_logits_14 : 0;
+  const where_mask_0_15 = 15 < n ? sub_logits_15 : 0;
+  // sum_logits = sum(where_mask_0)
   const sum_logits =
-    where_logits_0 +
-    where_logits_1 +
-    where_logits_2 +
-    where_logits_3 +
-    where_logits_4 +
-    where_logits_5 +
-    where_logits_6 +
-    where_logits_7 +
-    where_logits_8 +
-    where_logits_9 +
-    where_logits_10 +
-    where_logits_11 +
-    where_logits_12 +
-    where_logits_13 +
-    where_logits_14 +
-    where_logits_15;
+    where_mask_0_0 +
+    where_mask_0_1 +
+    where_mask_0_2 +
+    where_mask_0_3 +
+    where_mask_0_4 +
+    where_mask_0_5 +
+    where_mask_0_6 +
+    where_mask_0_7 +
+    where_mask_0_8 +
+    where_mask_0_9 +
+    where_mask_0_10 +
+    where_mask_0_11 +
+    where_mask_0_12 +
+    where_mask_0_13 +
+    where_mask_0_14 +
+    where_mask_0_15;
   // loss = div(sum_logits, batchSize)
   const loss = sum_logits / n;
   // probs = softmax(logits)
@@ -265,92 +265,92 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
-  // div = div(1, batchSize)  ⟵ ∂ div div
-  const div = 1 / n;
-  // neg = neg(div)  ⟵ ∂ sub sub_logits
-  const neg_0 = -div;
-  const neg_1 = -div;
-  const neg_2 = -div;
-  const neg_3 = -div;
-  const neg_4 = -div;
-  const neg_5 = -div;
-  const neg_6 = -div;
-  const neg_7 = -div;
-  const neg_8 = -div;
-  const neg_9 = -div;
-  const neg_10 = -div;
-  const neg_11 = -div;
-  const neg_12 = -div;
-  const neg_13 = -div;
-  const neg_14 = -div;
-  const neg_15 = -div;
-  // where = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
-  const where_0 = 0 < n ? neg_0 : 0;
-  const where_1 = 1 < n ? neg_1 : 0;
-  const where_2 = 2 < n ? neg_2 : 0;
-  const where_3 = 3 < n ? neg_3 : 0;
-  const where_4 = 4 < n ? neg_4 : 0;
-  const where_5 = 5 < n ? neg_5 : 0;
-  const where_6 = 6 < n ? neg_6 : 0;
-  const where_7 = 7 < n ? neg_7 : 0;
-  const where_8 = 8 < n ? neg_8 : 0;
-  const where_9 = 9 < n ? neg_9 : 0;
-  const where_10 = 10 < n ? neg_10 : 0;
-  const where_11 = 11 < n ? neg_11 : 0;
-  const where_12 = 12 < n ? neg_12 : 0;
-  const where_13 = 13 < n ? neg_13 : 0;
-  const where_14 = 14 < n ? neg_14 : 0;
-  const where_15 = 15 < n ? neg_15 : 0;
-  arena[176] = where_0;
-  arena[177] = where_1;
-  arena[178] = where_2;
-  arena[179] = where_3;
-  arena[180] = where_4;
-  arena[181] = where_5;
-  arena[182] = where_6;
-  arena[183] = where_7;
-  arena[184] = where_8;
-  arena[185] = where_9;
-  arena[186] = where_10;
-  arena[187] = where_11;
-  arena[188] = where_12;
-  arena[189] = where_13;
-  arena[190] = where_14;
-  arena[191] = where_15;
-  // where_ = where(batchMask, div, 0)  ⟵ ∂ where where_logits
-  const where__0 = 0 < n ? div : 0;
-  const where__1 = 1 < n ? div : 0;
-  const where__2 = 2 < n ? div : 0;
-  const where__3 = 3 < n ? div : 0;
-  const where__4 = 4 < n ? div : 0;
-  const where__5 = 5 < n ? div : 0;
-  const where__6 = 6 < n ? div : 0;
-  const where__7 = 7 < n ? div : 0;
-  const where__8 = 8 < n ? div : 0;
-  const where__9 = 9 < n ? div : 0;
-  const where__10 = 10 < n ? div : 0;
-  const where__11 = 11 < n ? div : 0;
-  const where__12 = 12 < n ? div : 0;
-  const where__13 = 13 < n ? div : 0;
-  const where__14 = 14 < n ? div : 0;
-  const where__15 = 15 < n ? div : 0;
-  arena[192] = where__0;
-  arena[193] = where__1;
-  arena[194] = where__2;
-  arena[195] = where__3;
-  arena[196] = where__4;
-  arena[197] = where__5;
-  arena[198] = where__6;
-  arena[199] = where__7;
-  arena[200] = where__8;
-  arena[201] = where__9;
-  arena[202] = where__10;
-  arena[203] = where__11;
-  arena[204] = where__12;
-  arena[205] = where__13;
-  arena[206] = where__14;
-  arena[207] = where__15;
-  // d_logits = add(mul, mul)  ⟵ ∂ add logits
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // neg = neg(div_1_n)  ⟵ ∂ sub sub_logits
+  const neg_0 = -div_1_n;
+  const neg_1 = -div_1_n;
+  const neg_2 = -div_1_n;
+  const neg_3 = -div_1_n;
+  const neg_4 = -div_1_n;
+  const neg_5 = -div_1_n;
+  const neg_6 = -div_1_n;
+  const neg_7 = -div_1_n;
+  const neg_8 = -div_1_n;
+  const neg_9 = -div_1_n;
+  const neg_10 = -div_1_n;
+  const neg_11 = -div_1_n;
+  const neg_12 = -div_1_n;
+  const neg_13 = -div_1_n;
+  const neg_14 = -div_1_n;
+  const neg_15 = -div_1_n;
+  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
+  const where_mask_0__0 = 0 < n ? neg_0 : 0;
+  const where_mask_0__1 = 1 < n ? neg_1 : 0;
+  const where_mask_0__2 = 2 < n ? neg_2 : 0;
+  const where_mask_0__3 = 3 < n ? neg_3 : 0;
+  const where_mask_0__4 = 4 < n ? neg_4 : 0;
+  const where_mask_0__5 = 5 < n ? neg_5 : 0;
+  const where_mask_0__6 = 6 < n ? neg_6 : 0;
+  const where_mask_0__7 = 7 < n ? neg_7 : 0;
+  const where_mask_0__8 = 8 < n ? neg_8 : 0;
+  const where_mask_0__9 = 9 < n ? neg_9 : 0;
+  const where_mask_0__10 = 10 < n ? neg_10 : 0;
+  const where_mask_0__11 = 11 < n ? neg_11 : 0;
+  const where_mask_0__12 = 12 < n ? neg_12 : 0;
+  const where_mask_0__13 = 13 < n ? neg_13 : 0;
+  const where_mask_0__14 = 14 < n ? neg_14 : 0;
+  const where_mask_0__15 = 15 < n ? neg_15 : 0;
+  arena[176] = where_mask_0__0;
+  arena[177] = where_mask_0__1;
+  arena[178] = where_mask_0__2;
+  arena[179] = where_mask_0__3;
+  arena[180] = where_mask_0__4;
+  arena[181] = where_mask_0__5;
+  arena[182] = where_mask_0__6;
+  arena[183] = where_mask_0__7;
+  arena[184] = where_mask_0__8;
+  arena[185] = where_mask_0__9;
+  arena[186] = where_mask_0__10;
+  arena[187] = where_mask_0__11;
+  arena[188] = where_mask_0__12;
+  arena[189] = where_mask_0__13;
+  arena[190] = where_mask_0__14;
+  arena[191] = where_mask_0__15;
+  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
+  const where_mask_0_2__0 = 0 < n ? div_1_n : 0;
+  const where_mask_0_2__1 = 1 < n ? div_1_n : 0;
+  const where_mask_0_2__2 = 2 < n ? div_1_n : 0;
+  const where_mask_0_2__3 = 3 < n ? div_1_n : 0;
+  const where_mask_0_2__4 = 4 < n ? div_1_n : 0;
+  const where_mask_0_2__5 = 5 < n ? div_1_n : 0;
+  const where_mask_0_2__6 = 6 < n ? div_1_n : 0;
+  const where_mask_0_2__7 = 7 < n ? div_1_n : 0;
+  const where_mask_0_2__8 = 8 < n ? div_1_n : 0;
+  const where_mask_0_2__9 = 9 < n ? div_1_n : 0;
+  const where_mask_0_2__10 = 10 < n ? div_1_n : 0;
+  const where_mask_0_2__11 = 11 < n ? div_1_n : 0;
+  const where_mask_0_2__12 = 12 < n ? div_1_n : 0;
+  const where_mask_0_2__13 = 13 < n ? div_1_n : 0;
+  const where_mask_0_2__14 = 14 < n ? div_1_n : 0;
+  const where_mask_0_2__15 = 15 < n ? div_1_n : 0;
+  arena[192] = where_mask_0_2__0;
+  arena[193] = where_mask_0_2__1;
+  arena[194] = where_mask_0_2__2;
+  arena[195] = where_mask_0_2__3;
+  arena[196] = where_mask_0_2__4;
+  arena[197] = where_mask_0_2__5;
+  arena[198] = where_mask_0_2__6;
+  arena[199] = where_mask_0_2__7;
+  arena[200] = where_mask_0_2__8;
+  arena[201] = where_mask_0_2__9;
+  arena[202] = where_mask_0_2__10;
+  arena[203] = where_mask_0_2__11;
+  arena[204] = where_mask_0_2__12;
+  arena[205] = where_mask_0_2__13;
+  arena[206] = where_mask_0_2__14;
+  arena[207] = where_mask_0_2__15;
+  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
       const mul_y_v = arena[176 + i] * inputs[64 + i * 3 + i2];

@@ -86,8 +86,8 @@ function forward(params, inputs, arena, n = 64) {
   let sum_logits_acc = 0;
   for (let i = 0; i < 64; i++) {
     const sub_logits_v = arena[9472 + i] - arena[9536 + i];
-    const where_logits_v = i < n ? sub_logits_v : 0;
-    sum_logits_acc += where_logits_v;
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
   arena[9600] = sum_logits_acc;
   const loss = sum_logits_acc / n;
@@ -131,13 +131,13 @@ function forward(params, inputs, arena, n = 64) {
 }
 function backward(params, inputs, arena, grads, n = 64) {
   const k = kernels(params);
-  const div = 1 / n;
+  const div_1_n = 1 / n;
   for (let i = 0; i < 64; i++) {
-    const neg_v = -div;
+    const neg_v = -div_1_n;
     arena[8832 + i] = i < n ? neg_v : 0;
   }
   for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = i < n ? div : 0;
+    arena[8896 + i] = i < n ? div_1_n : 0;
   }
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {

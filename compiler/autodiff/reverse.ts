@@ -8,7 +8,7 @@ import { GradcError } from "../errors.ts";
 import { B, type Node, topo } from "../ir/graph.ts";
 import type { Model } from "../ir/model.ts";
 import { OPS, type OpDef } from "../ir/ops.ts";
-import type { Contribution, Program } from "../ir/program.ts";
+import type { Contribution, Origin, Program } from "../ir/program.ts";
 
 export type Rules = Readonly<Record<string, Pick<OpDef, "vjp">>>;
 
@@ -17,7 +17,7 @@ export interface Gradients {
   readonly grads: Node[];
   readonly adjoints: Map<number, Node>;
   readonly contributions: Contribution[];
-  readonly origin: Map<number, Node>;
+  readonly origin: Map<number, Origin>;
 }
 
 /** Gradients of the scalar `y` with respect to `wrt`, as IR nodes. */
@@ -36,7 +36,7 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
   const pending = new Map<number, Node[]>([[y.id, [b.c(1)]]]);
   const adjoints = new Map<number, Node>();
   const contributions: Contribution[] = [];
-  const origin = new Map<number, Node>();
+  const origin = new Map<number, Origin>();
 
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k]!;
@@ -45,7 +45,8 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
     // Fan-in: a node used several times gets the sum of its users' contributions.
     const g = parts.reduce((acc, p) => b.add(acc, p));
     adjoints.set(n.id, g);
-    const made = [g]; // what this step built: the fan-in sum and the rule's results
+    attribute(origin, primal, { node: n, fanIn: true }, [g]);
+    const made: Node[] = []; // what the rule built
     const vjp = rules[n.op]?.vjp;
     if (vjp && n.inputs.some((i) => live.has(i.id))) {
       const ds = vjp(g, n.inputs, n, b);
@@ -57,7 +58,7 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
         (pending.get(x.id) ?? pending.set(x.id, []).get(x.id)!).push(d);
       });
     }
-    attribute(origin, primal, n, made);
+    attribute(origin, primal, { node: n }, made);
   }
   const grads = wrt.map((w) => adjoints.get(w.id) ?? b.zeros(w.shape));
   return { grads, adjoints, contributions, origin };
@@ -65,18 +66,18 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
 
 /**
  * Provenance by structure (tinygrad's compute_gradient): the nodes `n`'s rule
- * (and its fan-in sum) built are those reachable from its results without
+ * (or its fan-in sum) built are those reachable from its results without
  * passing through a primal node or a node some earlier rule built. Walking
  * the subgraph, not scanning ids of newly created nodes, finds them even when
  * hash-consing hands back nodes built before (a frontend that built the
  * gradient once already, a Hessian-vector product). Iterative.
  */
-function attribute(origin: Map<number, Node>, primal: ReadonlySet<number>, n: Node, roots: readonly Node[]): void {
+function attribute(origin: Map<number, Origin>, primal: ReadonlySet<number>, o: Origin, roots: readonly Node[]): void {
   const stack = [...roots];
   while (stack.length) {
     const x = stack.pop()!;
     if (primal.has(x.id) || origin.has(x.id)) continue;
-    origin.set(x.id, n);
+    origin.set(x.id, o);
     stack.push(...x.inputs);
   }
 }

@@ -83,8 +83,9 @@ export class Naming {
       const v = x.attrs.value;
       return x.op === "const" && typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 100 ? String(v) : undefined;
     };
-    if (n.inputs.some((x) => this.spec.has(x.id)))
-      return [n.op, ...n.inputs.map((x) => this.spec.get(x.id) ?? lit(x)).filter((d) => d !== undefined).slice(0, 2)].join("_");
+    const named = (x: Node) => this.spec.get(x.id) ?? (x.op === "batchSize" ? "n" : x.op === "batchMask" ? "mask" : undefined);
+    if (n.inputs.some((x) => named(x) !== undefined))
+      return [n.op, ...n.inputs.map((x) => named(x) ?? lit(x)).filter((d) => d !== undefined).slice(0, 2)].join("_");
     const a = this.anchor.get(n.id);
     return a ? `${n.op}_${a}` : n.op;
   }
@@ -99,7 +100,8 @@ export class Naming {
     let suffix = "";
     let x = n;
     for (; x.op !== "const" && opDef(x.op).kind === "view"; x = x.inputs[0]!) if (x.op === "transpose") suffix = `ᵀ${suffix}`;
-    const name = x.op === "const" ? printNum(x.attrs.value as number) : (this.base.get(x.id) ?? this.spec.get(x.id) ?? x.op);
+    // Comments never claim a name (that would rename the code): an input not named yet is shown by the name it would get.
+    const name = x.op === "const" ? printNum(x.attrs.value as number) : (this.base.get(x.id) ?? this.spec.get(x.id) ?? this.derived(x));
     return name + suffix;
   }
 
@@ -107,7 +109,8 @@ export class Naming {
   describe(n: Node): string {
     this.baseName(n);
     const what = `${this.label(n)} = ${n.op}(${n.inputs.map((x) => this.label(x)).join(", ")})`;
-    const origin = this.p.origin.get(n.id);
-    return origin ? `${what}  ⟵ ∂ ${origin.op} ${this.label(origin)}` : what;
+    const o = this.p.origin.get(n.id);
+    if (!o) return what;
+    return o.fanIn ? `${what}  ⟵ Σ over the uses of ${this.label(o.node)}` : `${what}  ⟵ ∂ ${o.node.op} ${this.label(o.node)}`;
   }
 }

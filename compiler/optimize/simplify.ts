@@ -9,7 +9,7 @@
  */
 import { B, type Node, topo } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
-import type { Program } from "../ir/program.ts";
+import type { Origin, Program } from "../ir/program.ts";
 import { sameShape } from "../ir/shape.ts";
 
 type Rule = (n: Node, b: B) => Node | undefined;
@@ -109,7 +109,7 @@ export function simplify(p: Program): Program {
   const m = rewrite(roots, b);
   const to = (n: Node) => m.get(n.id) ?? n;
   const names = new Map<number, string>();
-  const origin = new Map<number, Node>();
+  const origin = new Map<number, Origin>();
   // A gradient node that simplified into a forward value (d = 1·r is the residual r) is that forward value:
   // it keeps no `d_` name and no derivative provenance.
   const forwardRoots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node)];
@@ -123,7 +123,7 @@ export function simplify(p: Program): Program {
   }
   for (const [id, o] of p.origin) {
     const n = m.get(id);
-    if (n && !origin.has(n.id) && !forward.has(n.id)) origin.set(n.id, o);
+    if (n && !origin.has(n.id) && !forward.has(n.id)) origin.set(n.id, { ...o, node: to(o.node) }); // the primal op as simplified
   }
   return {
     ...p,
