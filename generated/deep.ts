@@ -76,14 +76,19 @@ function kernels(params: Buf): Kernels {
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
   const k = kernels(params);
+  // h1 = relu(add_b1)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm0();
+  // h2 = relu(add_b2)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm1();
+  // h3 = relu(add_b3)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm2();
+  // h4 = relu(add_b4)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm3();
+  // logits = add(matmul_h4_W5, b5)
   // [32x256]·[256x10] + fused add epilogue
   k.mm4();
   // logsumexp_logits = logsumexp(logits)
@@ -208,6 +213,8 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
       arena[33152 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h4 = mul(d_h4, step_h4)  ⟵ ∂ relu h4
+  // [32x10]·[10x256] + fused mul epilogue
   // B in row-major order for the kernel
   for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 256; j++) {
@@ -215,12 +222,16 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
   }
   k.mm5();
+  // mul_d_h3 = mul(d_h3, step_h3)  ⟵ ∂ relu h3
   // [32x256]·[256x256] + fused mul epilogue
   k.mm6();
+  // mul_d_h2 = mul(d_h2, step_h2)  ⟵ ∂ relu h2
   // [32x256]·[256x256] + fused mul epilogue
   k.mm7();
+  // mul_d_h1 = mul(d_h1, step_h1)  ⟵ ∂ relu h1
   // [32x256]·[256x256] + fused mul epilogue
   k.mm8();
+  // d_W1 = matmul(xᵀ, mul_d_h1)  ⟵ ∂ matmul matmul_x_W1
   // [256x32]·[32x256]
   k.mm9();
   // d_b1 = sum(mul_d_h1)  ⟵ ∂ add add_b1
@@ -231,6 +242,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[65536 + i2] = acc;
   }
+  // d_W2 = matmul(h1ᵀ, mul_d_h2)  ⟵ ∂ matmul matmul_h1_W2
   // [256x32]·[32x256]
   k.mm10();
   // d_b2 = sum(mul_d_h2)  ⟵ ∂ add add_b2
@@ -241,6 +253,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[131328 + i2] = acc;
   }
+  // d_W3 = matmul(h2ᵀ, mul_d_h3)  ⟵ ∂ matmul matmul_h2_W3
   // [256x32]·[32x256]
   k.mm11();
   // d_b3 = sum(mul_d_h3)  ⟵ ∂ add add_b3
@@ -251,6 +264,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[197120 + i2] = acc;
   }
+  // d_W4 = matmul(h3ᵀ, mul_d_h4)  ⟵ ∂ matmul matmul_h3_W4
   // [256x32]·[32x256]
   k.mm12();
   // d_b4 = sum(mul_d_h4)  ⟵ ∂ add add_b4
@@ -261,6 +275,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[262912 + i2] = acc;
   }
+  // d_W5 = matmul(h4ᵀ, d_logits)  ⟵ ∂ matmul matmul_h4_W5
   // [256x32]·[32x10]
   k.mm13();
   // d_b5 = sum(d_logits)  ⟵ ∂ add logits

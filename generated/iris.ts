@@ -43,6 +43,7 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
+  // h = tanh(add_b1)
   // [16x4]·[4x8] + fused tanh epilogue
   for (let i = 0; i < 16; i += 4) {
     const c0 = 48 + i * 8;
@@ -108,6 +109,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       arena[c3 + j] = Math.tanh(add_b1_v4);
     }
   }
+  // logits = add(matmul_h_W2, b2)
   // [16x8]·[8x3] + fused add epilogue
   for (let i = 0; i < 16; i += 4) {
     const c0 = 176 + i * 3;
@@ -358,6 +360,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       arena[208 + (i * 3 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h = mul(d_h, sub_h)  ⟵ ∂ tanh h
   // [16x3]·[3x8] + fused mul epilogue
   for (let i = 0; i < 16; i += 2) {
     for (let j = 0; j < 8; j += 4) {
@@ -411,6 +414,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       arena[256 + (i + 1) * 8 + (j + 3)] = acc13 * sub_h_v8;
     }
   }
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [4x16]·[16x8]
   for (let i = 0; i < 4; i += 4) {
     const c0 = i * 8;
@@ -468,6 +472,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
     }
     grads[32 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, d_logits)  ⟵ ∂ matmul matmul_h_W2
   // [8x16]·[16x3]
   for (let i = 0; i < 8; i += 4) {
     const c0 = 40 + i * 3;

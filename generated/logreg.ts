@@ -50,6 +50,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 8): void {
   const t_5 = inputs[29];
   const t_6 = inputs[30];
   const t_7 = inputs[31];
+  // matmul_x_w = matmul(x, w)
   // [8x3]·[3x1]
   for (let i = 0; i < 8; i += 4) {
     const c0 = 8 + i;
@@ -195,6 +196,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   arena[13] = d_logit_5;
   arena[14] = d_logit_6;
   arena[15] = d_logit_7;
+  // d_w = matmul(xᵀ, d_logit)  ⟵ ∂ matmul matmul_x_w
   // [3x8]·[8x1]
   for (let i = 0; i < 3; i += 3) {
     const c0 = i;

@@ -70,8 +70,10 @@ function kernels(params: Buf): Kernels {
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
   const k = kernels(params);
+  // h = relu(add_b1)
   // [64x784]·[784x128] + fused relu epilogue
   k.mm0();
+  // logits = add(matmul_h_W2, b2)
   // [64x128]·[128x10] + fused add epilogue
   k.mm1();
   // logsumexp_logits = logsumexp(logits)
@@ -196,6 +198,8 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
       arena[8960 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h = mul(d_h, step_h)  ⟵ ∂ relu h
+  // [64x10]·[10x128] + fused mul epilogue
   // B in row-major order for the kernel
   for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 128; j++) {
@@ -203,6 +207,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
     }
   }
   k.mm2();
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [784x64]·[64x128]
   k.mm3();
   // d_b1 = sum(mul_d_h)  ⟵ ∂ add add_b1
@@ -213,6 +218,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
     }
     grads[100352 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, d_logits)  ⟵ ∂ matmul matmul_h_W2
   // [128x64]·[64x10]
   k.mm4();
   // d_b2 = sum(d_logits)  ⟵ ∂ add logits

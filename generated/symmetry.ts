@@ -39,6 +39,7 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
 
 /** Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs. */
 export function forward(params: Buf, inputs: Buf, arena: Buf): void {
+  // h = sigmoid(add_b1)
   // [64x6]·[6x2] + fused sigmoid epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = 64 + i * 2;
@@ -118,6 +119,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       arena[c3 + j] = 1 / (1 + Math.exp(-add_b1_v4));
     }
   }
+  // y = sigmoid(add_b2)
   // [64x2]·[2x1] + fused sigmoid epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = i;
@@ -187,6 +189,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
     const mul_y__v = arena[i] * sub_1_y_v;
     arena[192 + i] = arena[192 + i] * mul_y__v;
   }
+  // mul_d_h = mul(d_h, mul_h)  ⟵ ∂ sigmoid h
   // [64x1]·[1x2] + fused mul epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = 257 + i * 2;
@@ -238,6 +241,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       arena[c3 + j] = arena[c3 + j] * mul_h_v4;
     }
   }
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [6x64]·[64x2]
   for (let i = 0; i < 4; i += 4) {
     const c0 = i * 2;
@@ -322,6 +326,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
     }
     grads[12 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, mul_y)  ⟵ ∂ matmul matmul_h_W2
   // [2x64]·[64x1]
   for (let i = 0; i < 2; i += 2) {
     const c0 = 14 + i;

@@ -29,7 +29,7 @@ function loadOrder(e: SExpr): number {
   return (rank[e.arr] ?? 4) * 1e9 + e.i;
 }
 
-/** Removes `const`s nobody reads (every statement is pure), and comments left heading nothing. */
+/** Removes `const`s nobody reads (every statement is pure), and comments left heading nothing. Iterative. */
 export function dropUnused(stmts: readonly Stmt[]): Stmt[] {
   // Reads of each name, counted once; deleting a const un-reads its operands (a worklist, not repeated sweeps).
   const count = new Map<string, number>();
@@ -53,7 +53,9 @@ export function dropUnused(stmts: readonly Stmt[]): Stmt[] {
     }
   }
   const cur = stmts.filter((s) => !dead.has(s));
-  return cur.filter((s, i) => s.k !== "comment" || (cur[i + 1] !== undefined && cur[i + 1]!.k !== "comment"));
+  // A heading stays above its kernel's own comment; any comment followed by nothing or by the next heading goes.
+  const next = (i: number) => cur[i + 1];
+  return cur.filter((s, i) => s.k !== "comment" || (next(i) !== undefined && !(next(i)!.k === "comment" && (next(i) as { heading?: true }).heading)));
 }
 
 /** Helper functions (not `Math`) the statements call, sorted. */

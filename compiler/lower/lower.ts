@@ -107,7 +107,7 @@ function run(cx: Cx, nodes: readonly Node[], fn: Fn): Stmt[] {
   for (const n of nodes) {
     const np = cx.plan.nodes.get(n.id)!;
     if (np.fn !== fn || np.fusedInto !== undefined || np.mode === "leaf" || np.mode === "const" || np.mode === "view") continue;
-    out.push({ k: "comment", text: cx.naming.describe(n) });
+    out.push({ k: "comment", text: cx.naming.describe(n), heading: true });
     if (np.mode === "unroll") {
       out.push(...unrolled(cx, n));
       continue;

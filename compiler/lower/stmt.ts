@@ -8,7 +8,8 @@ import { BUFFERS } from "../../runtime/abi.ts";
 export { BUFFERS };
 
 export type Stmt =
-  | { readonly k: "comment"; readonly text: string }
+  /** `heading`: the comment naming the node the statements after it compute (kernels add their own below it). */
+  | { readonly k: "comment"; readonly text: string; readonly heading?: true }
   | { readonly k: "const"; readonly name: string; readonly e: SExpr }
   | { readonly k: "let"; readonly name: string; readonly e: SExpr }
   | { readonly k: "set"; readonly target: SExpr; readonly op: "=" | "+="; readonly e: SExpr }
