@@ -183,7 +183,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
-  // mul_y = mul(sub_y_t, mul_y)  ⟵ ∂ sigmoid y
+  // mul_y = mul(sub_y_t, mul_y_)  ⟵ ∂ sigmoid y
   for (let i = 0; i < 64; i++) {
     const sub_1_y_v = 1 - arena[i];
     const mul_y__v = arena[i] * sub_1_y_v;

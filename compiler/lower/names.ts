@@ -32,6 +32,12 @@ export class Names {
     this.used.add(n);
     return n;
   }
+  /** The name `fresh(want)` would give now, without taking it. */
+  peek(want: string): string {
+    let n = want;
+    for (let k = this.next.get(want) ?? 2; this.taken(n); k++) n = this.parent ? `${want}${k}` : k === 2 ? `${want}_` : `${want}_${k - 1}_`;
+    return n;
+  }
   /** Names for one kernel: block-scoped, so sibling kernels may reuse `i`, `j`, `acc00`… */
   scope(): Names {
     return new Names(this);
@@ -101,7 +107,7 @@ export class Naming {
     let x = n;
     for (; x.op !== "const" && opDef(x.op).kind === "view"; x = x.inputs[0]!) if (x.op === "transpose") suffix = `ᵀ${suffix}`;
     // Comments never claim a name (that would rename the code): an input not named yet is shown by the name it would get.
-    const name = x.op === "const" ? printNum(x.attrs.value as number) : (this.base.get(x.id) ?? this.spec.get(x.id) ?? this.derived(x));
+    const name = x.op === "const" ? printNum(x.attrs.value as number) : (this.base.get(x.id) ?? this.spec.get(x.id) ?? this.names.peek(this.derived(x)));
     return name + suffix;
   }
 
