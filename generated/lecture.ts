@@ -67,7 +67,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   // y = add(matmul_z_Wo, bo)
   const y_0 = matmul_z_Wo_0 + bo_0;
   arena[0] = y_0;
-  // sub_y_t = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   const sub_y_t_0 = y_0 - t_0;
   arena[3] = sub_y_t_0;
   // halfSquare_y = halfSquare(sub_y_t)
@@ -146,7 +146,7 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   // y = add(matmul_z_Wo, bo)
   const y_0 = matmul_z_Wo_0 + bo_0;
   arena[0] = y_0;
-  // sub_y_t = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   const sub_y_t_0 = y_0 - t_0;
   // halfSquare_y = halfSquare(sub_y_t)
   const halfSquare_y_0 = 0.5 * sub_y_t_0 * sub_y_t_0;

@@ -167,7 +167,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       arena[c3 + j] = 1 / (1 + Math.exp(-add_b2_v4));
     }
   }
-  // sub_y_t = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   for (let i = 0; i < 64; i++) {
     arena[192 + i] = arena[i] - inputs[384 + i];
   }

@@ -114,7 +114,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   arena[1] = y_1;
   arena[2] = y_2;
   arena[3] = y_3;
-  // sub_y_t = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   const sub_y_t_0 = y_0 - t_0;
   const sub_y_t_1 = y_1 - t_1;
   const sub_y_t_2 = y_2 - t_2;
@@ -306,7 +306,7 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   arena[1] = y_1;
   arena[2] = y_2;
   arena[3] = y_3;
-  // sub_y_t = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   const sub_y_t_0 = y_0 - t_0;
   const sub_y_t_1 = y_1 - t_1;
   const sub_y_t_2 = y_2 - t_2;

@@ -27,6 +27,8 @@ export interface Program {
   readonly contributions: readonly Contribution[];
   /** Node id -> the primal node whose derivative rule built it, or whose uses' contributions it sums (for comments in emitted code). */
   readonly origin: ReadonlyMap<number, Origin>;
+  /** Forward node id -> the named node whose adjoint it also is (halfSquare's residual y - t is ∂loss/∂y), for comments. */
+  readonly adjointOf?: ReadonlyMap<number, string>;
   /** Node id -> readable name (spec names, and `d_<name>` for their adjoints). */
   readonly names: ReadonlyMap<number, string>;
 }

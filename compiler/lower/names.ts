@@ -116,6 +116,8 @@ export class Naming {
     this.baseName(n);
     const what = `${this.label(n)} = ${n.op}(${n.inputs.map((x) => this.label(x)).join(", ")})`;
     const o = this.p.origin.get(n.id);
+    const of = this.p.adjointOf?.get(n.id);
+    if (of !== undefined) return `${what}  = ∂${this.p.loss ? this.label(this.p.loss) : "loss"}/∂${of}`;
     if (!o) return what;
     return o.fanIn ? `${what}  ⟵ Σ over the uses of ${this.label(o.node)}` : `${what}  ⟵ ∂ ${o.node.op} ${this.label(o.node)}`;
   }

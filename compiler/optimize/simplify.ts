@@ -110,6 +110,7 @@ export function simplify(p: Program): Program {
   const to = (n: Node) => m.get(n.id) ?? n;
   const names = new Map<number, string>();
   const origin = new Map<number, Origin>();
+  const adjointOf = new Map<number, string>();
   // A gradient node that simplified into a forward value (d = 1·r is the residual r) is that forward value:
   // it keeps no `d_` name and no derivative provenance.
   const forwardRoots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node)];
@@ -119,7 +120,10 @@ export function simplify(p: Program): Program {
   const ordered = [...p.names].sort(([, a], [, c]) => Number(a.startsWith("d_")) - Number(c.startsWith("d_")));
   for (const [id, name] of ordered) {
     const n = m.get(id);
-    if (n && !names.has(n.id) && !(forward.has(n.id) && !wasForward.has(id))) names.set(n.id, name);
+    if (!n) continue;
+    if (forward.has(n.id) && !wasForward.has(id)) {
+      if (name.startsWith("d_") && !adjointOf.has(n.id)) adjointOf.set(n.id, name.slice(2));
+    } else if (!names.has(n.id)) names.set(n.id, name);
   }
   for (const [id, o] of p.origin) {
     const n = m.get(id);
@@ -132,5 +136,6 @@ export function simplify(p: Program): Program {
     grads: p.grads.map((g) => ({ ...g, node: to(g.node) })),
     names,
     origin,
+    ...(adjointOf.size ? { adjointOf } : {}),
   };
 }
