@@ -11,6 +11,7 @@ import { lower, type Lowered } from "./lower/lower.ts";
 import { simplify } from "./optimize/simplify.ts";
 import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
+import { chooseTarget } from "./plan/target.ts";
 
 export interface CompileOptions {
   precision?: Precision;
@@ -36,9 +37,9 @@ export interface Compiled extends Emitted {
 
 export async function compile(model: Model, opts: CompileOptions = {}): Promise<Compiled> {
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
-  const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
-  const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";
-  const lowered = lower(plan, { wasm, f32: opts.precision !== "f64", ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) }); // scalars, JS loops, wasm SIMD matmuls
+  const target = chooseTarget(opts); // float32 or float64; which matmuls may go to wasm — decided here, once
+  const plan = planMemory(schedule(program), { ...opts, target }); // order, unroll-or-loop, fusion, arena, kernel scratch
+  const lowered = lower(plan); // scalars, JS loops, wasm SIMD matmuls
   const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
   return { ...out, program, lowered };
 }

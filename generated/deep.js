@@ -68,7 +68,7 @@ function forward(params, inputs, arena, n = 32) {
   k.mm4();
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
-    const logsumexp4_t0 = Math.max(
+    const logsumexp_logits_t0 = Math.max(
       arena[33088 + r_base],
       arena[33088 + (r_base + 1)],
       arena[33088 + (r_base + 2)],
@@ -80,26 +80,26 @@ function forward(params, inputs, arena, n = 32) {
       arena[33088 + (r_base + 8)],
       arena[33088 + (r_base + 9)]
     );
-    arena[33408 + r] = logsumexp4_t0 + Math.log(
-      Math.exp(arena[33088 + r_base] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 1)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 2)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 3)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 4)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 5)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 6)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 7)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 8)] - logsumexp4_t0) + Math.exp(arena[33088 + (r_base + 9)] - logsumexp4_t0)
+    arena[33408 + r] = logsumexp_logits_t0 + Math.log(
+      Math.exp(arena[33088 + r_base] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 1)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 2)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 3)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 4)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 5)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 6)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 7)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 8)] - logsumexp_logits_t0) + Math.exp(arena[33088 + (r_base + 9)] - logsumexp_logits_t0)
     );
   }
   for (let i = 0; i < 32; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul6_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
-      acc += mul6_v;
+      const mul_y_logits_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
+      acc += mul_y_logits_v;
     }
     arena[33440 + i] = acc;
   }
-  let sum7_acc = 0;
+  let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
-    const sub8_v = arena[33408 + i] - arena[33440 + i];
-    const where9_v = i < n ? sub8_v : 0;
-    sum7_acc += where9_v;
+    const sub_logits_v = arena[33408 + i] - arena[33440 + i];
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
-  arena[33472] = sum7_acc;
-  const loss = sum7_acc / n;
+  arena[33472] = sum_logits_acc;
+  const loss = sum_logits_acc / n;
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
     const probs_t0 = Math.max(
@@ -140,19 +140,19 @@ function forward(params, inputs, arena, n = 32) {
 }
 function backward(params, inputs, arena, grads, n = 32) {
   const k = kernels(params);
-  const div10 = 1 / n;
+  const div_1_n = 1 / n;
   for (let i = 0; i < 32; i++) {
-    const neg12_v = -div10;
-    arena[33088 + i] = i < n ? neg12_v : 0;
+    const neg_v = -div_1_n;
+    arena[33088 + i] = i < n ? neg_v : 0;
   }
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = i < n ? div10 : 0;
+    arena[33120 + i] = i < n ? div_1_n : 0;
   }
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul14_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
-      const mul15_v = arena[33120 + i] * arena[i * 10 + i2];
-      arena[33152 + (i * 10 + i2)] = mul14_v + mul15_v;
+      const mul_y_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
+      const mul_probs_v = arena[33120 + i] * arena[i * 10 + i2];
+      arena[33152 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
   for (let p = 0; p < 10; p++) {

@@ -76,20 +76,25 @@ function kernels(params: Buf): Kernels {
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
   const k = kernels(params);
+  // h1 = relu(add_b1)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm0();
+  // h2 = relu(add_b2)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm1();
+  // h3 = relu(add_b3)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm2();
+  // h4 = relu(add_b4)
   // [32x256]·[256x256] + fused relu epilogue
   k.mm3();
+  // logits = add(matmul_h4_W5, b5)
   // [32x256]·[256x10] + fused add epilogue
   k.mm4();
-  // logsumexp4 = logsumexp(logits)
+  // logsumexp_logits = logsumexp(logits)
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
-    const logsumexp4_t0 = Math.max(
+    const logsumexp_logits_t0 = Math.max(
       arena[33088 + r_base],
       arena[33088 + (r_base + 1)],
       arena[33088 + (r_base + 2)],
@@ -102,39 +107,39 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
       arena[33088 + (r_base + 9)],
     );
     arena[33408 + r] =
-      logsumexp4_t0 +
+      logsumexp_logits_t0 +
       Math.log(
-        Math.exp(arena[33088 + r_base] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 1)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 2)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 3)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 4)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 5)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 6)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 7)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 8)] - logsumexp4_t0) +
-          Math.exp(arena[33088 + (r_base + 9)] - logsumexp4_t0),
+        Math.exp(arena[33088 + r_base] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 1)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 2)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 3)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 4)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 5)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 6)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 7)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 8)] - logsumexp_logits_t0) +
+          Math.exp(arena[33088 + (r_base + 9)] - logsumexp_logits_t0),
       );
   }
-  // sum5 = sum(mul)
+  // sum_y = sum(mul_y_logits)
   for (let i = 0; i < 32; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul6_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
-      acc += mul6_v;
+      const mul_y_logits_v = inputs[8192 + i * 10 + i2] * arena[33088 + i * 10 + i2];
+      acc += mul_y_logits_v;
     }
     arena[33440 + i] = acc;
   }
-  // sum7 = sum(where)
-  let sum7_acc = 0;
+  // sum_logits = sum(where_mask_0)
+  let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
-    const sub8_v = arena[33408 + i] - arena[33440 + i];
-    const where9_v = i < n ? sub8_v : 0;
-    sum7_acc += where9_v;
+    const sub_logits_v = arena[33408 + i] - arena[33440 + i];
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
-  arena[33472] = sum7_acc;
-  // loss = div(sum7, batchSize)
-  const loss = sum7_acc / n;
+  arena[33472] = sum_logits_acc;
+  // loss = div(sum_logits, batchSize)
+  const loss = sum_logits_acc / n;
   // probs = softmax(logits)
   for (let r = 0; r < 32; r++) {
     const r_base = r * 10;
@@ -189,25 +194,27 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 32): void {
   const k = kernels(params);
-  // div10 = div(1, batchSize)
-  const div10 = 1 / n;
-  // where11 = where(batchMask, neg, 0)
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
   for (let i = 0; i < 32; i++) {
-    const neg12_v = -div10;
-    arena[33088 + i] = i < n ? neg12_v : 0;
+    const neg_v = -div_1_n;
+    arena[33088 + i] = i < n ? neg_v : 0;
   }
-  // where13 = where(batchMask, div10, 0)
+  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
   for (let i = 0; i < 32; i++) {
-    arena[33120 + i] = i < n ? div10 : 0;
+    arena[33120 + i] = i < n ? div_1_n : 0;
   }
-  // d_logits = add(mul, mul)
+  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul14_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
-      const mul15_v = arena[33120 + i] * arena[i * 10 + i2];
-      arena[33152 + (i * 10 + i2)] = mul14_v + mul15_v;
+      const mul_y_v = arena[33088 + i] * inputs[8192 + i * 10 + i2];
+      const mul_probs_v = arena[33120 + i] * arena[i * 10 + i2];
+      arena[33152 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h4 = mul(d_h4, step_h4)  ⟵ ∂ relu h4
+  // [32x10]·[10x256] + fused mul epilogue
   // B in row-major order for the kernel
   for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 256; j++) {
@@ -215,15 +222,19 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
   }
   k.mm5();
+  // mul_d_h3 = mul(d_h3, step_h3)  ⟵ ∂ relu h3
   // [32x256]·[256x256] + fused mul epilogue
   k.mm6();
+  // mul_d_h2 = mul(d_h2, step_h2)  ⟵ ∂ relu h2
   // [32x256]·[256x256] + fused mul epilogue
   k.mm7();
+  // mul_d_h1 = mul(d_h1, step_h1)  ⟵ ∂ relu h1
   // [32x256]·[256x256] + fused mul epilogue
   k.mm8();
+  // d_W1 = matmul(xᵀ, mul_d_h1)  ⟵ ∂ matmul matmul_x_W1
   // [256x32]·[32x256]
   k.mm9();
-  // d_b1 = sum(mul22)
+  // d_b1 = sum(mul_d_h1)  ⟵ ∂ add add_b1
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -231,9 +242,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[65536 + i2] = acc;
   }
+  // d_W2 = matmul(h1ᵀ, mul_d_h2)  ⟵ ∂ matmul matmul_h1_W2
   // [256x32]·[32x256]
   k.mm10();
-  // d_b2 = sum(mul20)
+  // d_b2 = sum(mul_d_h2)  ⟵ ∂ add add_b2
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -241,9 +253,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[131328 + i2] = acc;
   }
+  // d_W3 = matmul(h2ᵀ, mul_d_h3)  ⟵ ∂ matmul matmul_h2_W3
   // [256x32]·[32x256]
   k.mm11();
-  // d_b3 = sum(mul18)
+  // d_b3 = sum(mul_d_h3)  ⟵ ∂ add add_b3
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -251,9 +264,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[197120 + i2] = acc;
   }
+  // d_W4 = matmul(h3ᵀ, mul_d_h4)  ⟵ ∂ matmul matmul_h3_W4
   // [256x32]·[32x256]
   k.mm12();
-  // d_b4 = sum(mul16)
+  // d_b4 = sum(mul_d_h4)  ⟵ ∂ add add_b4
   for (let i2 = 0; i2 < 256; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {
@@ -261,9 +275,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
     }
     grads[262912 + i2] = acc;
   }
+  // d_W5 = matmul(h4ᵀ, d_logits)  ⟵ ∂ matmul matmul_h4_W5
   // [256x32]·[32x10]
   k.mm13();
-  // d_b5 = sum(d_logits)
+  // d_b5 = sum(d_logits)  ⟵ ∂ add logits
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 32; i++) {

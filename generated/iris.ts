@@ -43,6 +43,7 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
+  // h = tanh(add_b1)
   // [16x4]·[4x8] + fused tanh epilogue
   for (let i = 0; i < 16; i += 4) {
     const c0 = 48 + i * 8;
@@ -92,22 +93,23 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       }
     }
     for (let j = 0; j < 8; j++) {
-      const add0_v = arena[c0 + j] + params[32 + j];
-      arena[c0 + j] = Math.tanh(add0_v);
+      const add_b1_v = arena[c0 + j] + params[32 + j];
+      arena[c0 + j] = Math.tanh(add_b1_v);
     }
     for (let j = 0; j < 8; j++) {
-      const add0_v2 = arena[c1 + j] + params[32 + j];
-      arena[c1 + j] = Math.tanh(add0_v2);
+      const add_b1_v2 = arena[c1 + j] + params[32 + j];
+      arena[c1 + j] = Math.tanh(add_b1_v2);
     }
     for (let j = 0; j < 8; j++) {
-      const add0_v3 = arena[c2 + j] + params[32 + j];
-      arena[c2 + j] = Math.tanh(add0_v3);
+      const add_b1_v3 = arena[c2 + j] + params[32 + j];
+      arena[c2 + j] = Math.tanh(add_b1_v3);
     }
     for (let j = 0; j < 8; j++) {
-      const add0_v4 = arena[c3 + j] + params[32 + j];
-      arena[c3 + j] = Math.tanh(add0_v4);
+      const add_b1_v4 = arena[c3 + j] + params[32 + j];
+      arena[c3 + j] = Math.tanh(add_b1_v4);
     }
   }
+  // logits = add(matmul_h_W2, b2)
   // [16x8]·[8x3] + fused add epilogue
   for (let i = 0; i < 16; i += 4) {
     const c0 = 176 + i * 3;
@@ -169,81 +171,85 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       arena[c3 + j] = arena[c3 + j] + params[64 + j];
     }
   }
-  // logsumexp1 = logsumexp(logits)
+  // logsumexp_logits = logsumexp(logits)
   for (let r = 0; r < 16; r++) {
     const r_base = r * 3;
-    const logsumexp1_t0 = Math.max(arena[176 + r_base], arena[176 + (r_base + 1)], arena[176 + (r_base + 2)]);
+    const logsumexp_logits_t0 = Math.max(
+      arena[176 + r_base],
+      arena[176 + (r_base + 1)],
+      arena[176 + (r_base + 2)],
+    );
     arena[224 + r] =
-      logsumexp1_t0 +
+      logsumexp_logits_t0 +
       Math.log(
-        Math.exp(arena[176 + r_base] - logsumexp1_t0) +
-          Math.exp(arena[176 + (r_base + 1)] - logsumexp1_t0) +
-          Math.exp(arena[176 + (r_base + 2)] - logsumexp1_t0),
+        Math.exp(arena[176 + r_base] - logsumexp_logits_t0) +
+          Math.exp(arena[176 + (r_base + 1)] - logsumexp_logits_t0) +
+          Math.exp(arena[176 + (r_base + 2)] - logsumexp_logits_t0),
       );
   }
-  // sum2 = sum(mul)
+  // sum_y = sum(mul_y_logits)
   for (let i = 0; i < 16; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 3; i2++) {
-      const mul3_v = inputs[64 + i * 3 + i2] * arena[176 + i * 3 + i2];
-      acc += mul3_v;
+      const mul_y_logits_v = inputs[64 + i * 3 + i2] * arena[176 + i * 3 + i2];
+      acc += mul_y_logits_v;
     }
     arena[240 + i] = acc;
   }
-  // sub4 = sub(logsumexp1, sum2)
-  const sub4_0 = arena[224] - arena[240];
-  const sub4_1 = arena[225] - arena[241];
-  const sub4_2 = arena[226] - arena[242];
-  const sub4_3 = arena[227] - arena[243];
-  const sub4_4 = arena[228] - arena[244];
-  const sub4_5 = arena[229] - arena[245];
-  const sub4_6 = arena[230] - arena[246];
-  const sub4_7 = arena[231] - arena[247];
-  const sub4_8 = arena[232] - arena[248];
-  const sub4_9 = arena[233] - arena[249];
-  const sub4_10 = arena[234] - arena[250];
-  const sub4_11 = arena[235] - arena[251];
-  const sub4_12 = arena[236] - arena[252];
-  const sub4_13 = arena[237] - arena[253];
-  const sub4_14 = arena[238] - arena[254];
-  const sub4_15 = arena[239] - arena[255];
-  // where5 = where(batchMask, sub4, 0)
-  const where5_0 = 0 < n ? sub4_0 : 0;
-  const where5_1 = 1 < n ? sub4_1 : 0;
-  const where5_2 = 2 < n ? sub4_2 : 0;
-  const where5_3 = 3 < n ? sub4_3 : 0;
-  const where5_4 = 4 < n ? sub4_4 : 0;
-  const where5_5 = 5 < n ? sub4_5 : 0;
-  const where5_6 = 6 < n ? sub4_6 : 0;
-  const where5_7 = 7 < n ? sub4_7 : 0;
-  const where5_8 = 8 < n ? sub4_8 : 0;
-  const where5_9 = 9 < n ? sub4_9 : 0;
-  const where5_10 = 10 < n ? sub4_10 : 0;
-  const where5_11 = 11 < n ? sub4_11 : 0;
-  const where5_12 = 12 < n ? sub4_12 : 0;
-  const where5_13 = 13 < n ? sub4_13 : 0;
-  const where5_14 = 14 < n ? sub4_14 : 0;
-  const where5_15 = 15 < n ? sub4_15 : 0;
-  // sum6 = sum(where5)
-  const sum6 =
-    where5_0 +
-    where5_1 +
-    where5_2 +
-    where5_3 +
-    where5_4 +
-    where5_5 +
-    where5_6 +
-    where5_7 +
-    where5_8 +
-    where5_9 +
-    where5_10 +
-    where5_11 +
-    where5_12 +
-    where5_13 +
-    where5_14 +
-    where5_15;
-  // loss = div(sum6, batchSize)
-  const loss = sum6 / n;
+  // sub_logits = sub(logsumexp_logits, sum_y)
+  const sub_logits_0 = arena[224] - arena[240];
+  const sub_logits_1 = arena[225] - arena[241];
+  const sub_logits_2 = arena[226] - arena[242];
+  const sub_logits_3 = arena[227] - arena[243];
+  const sub_logits_4 = arena[228] - arena[244];
+  const sub_logits_5 = arena[229] - arena[245];
+  const sub_logits_6 = arena[230] - arena[246];
+  const sub_logits_7 = arena[231] - arena[247];
+  const sub_logits_8 = arena[232] - arena[248];
+  const sub_logits_9 = arena[233] - arena[249];
+  const sub_logits_10 = arena[234] - arena[250];
+  const sub_logits_11 = arena[235] - arena[251];
+  const sub_logits_12 = arena[236] - arena[252];
+  const sub_logits_13 = arena[237] - arena[253];
+  const sub_logits_14 = arena[238] - arena[254];
+  const sub_logits_15 = arena[239] - arena[255];
+  // where_mask_0 = where(batchMask, sub_logits, 0)
+  const where_mask_0_0 = 0 < n ? sub_logits_0 : 0;
+  const where_mask_0_1 = 1 < n ? sub_logits_1 : 0;
+  const where_mask_0_2 = 2 < n ? sub_logits_2 : 0;
+  const where_mask_0_3 = 3 < n ? sub_logits_3 : 0;
+  const where_mask_0_4 = 4 < n ? sub_logits_4 : 0;
+  const where_mask_0_5 = 5 < n ? sub_logits_5 : 0;
+  const where_mask_0_6 = 6 < n ? sub_logits_6 : 0;
+  const where_mask_0_7 = 7 < n ? sub_logits_7 : 0;
+  const where_mask_0_8 = 8 < n ? sub_logits_8 : 0;
+  const where_mask_0_9 = 9 < n ? sub_logits_9 : 0;
+  const where_mask_0_10 = 10 < n ? sub_logits_10 : 0;
+  const where_mask_0_11 = 11 < n ? sub_logits_11 : 0;
+  const where_mask_0_12 = 12 < n ? sub_logits_12 : 0;
+  const where_mask_0_13 = 13 < n ? sub_logits_13 : 0;
+  const where_mask_0_14 = 14 < n ? sub_logits_14 : 0;
+  const where_mask_0_15 = 15 < n ? sub_logits_15 : 0;
+  // sum_logits = sum(where_mask_0)
+  const sum_logits =
+    where_mask_0_0 +
+    where_mask_0_1 +
+    where_mask_0_2 +
+    where_mask_0_3 +
+    where_mask_0_4 +
+    where_mask_0_5 +
+    where_mask_0_6 +
+    where_mask_0_7 +
+    where_mask_0_8 +
+    where_mask_0_9 +
+    where_mask_0_10 +
+    where_mask_0_11 +
+    where_mask_0_12 +
+    where_mask_0_13 +
+    where_mask_0_14 +
+    where_mask_0_15;
+  // loss = div(sum_logits, batchSize)
+  const loss = sum_logits / n;
   // probs = softmax(logits)
   for (let r = 0; r < 16; r++) {
     const r_base = r * 3;
@@ -261,99 +267,100 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
-  // div7 = div(1, batchSize)
-  const div7 = 1 / n;
-  // neg8 = neg(div7)
-  const neg8_0 = -div7;
-  const neg8_1 = -div7;
-  const neg8_2 = -div7;
-  const neg8_3 = -div7;
-  const neg8_4 = -div7;
-  const neg8_5 = -div7;
-  const neg8_6 = -div7;
-  const neg8_7 = -div7;
-  const neg8_8 = -div7;
-  const neg8_9 = -div7;
-  const neg8_10 = -div7;
-  const neg8_11 = -div7;
-  const neg8_12 = -div7;
-  const neg8_13 = -div7;
-  const neg8_14 = -div7;
-  const neg8_15 = -div7;
-  // where9 = where(batchMask, neg8, 0)
-  const where9_0 = 0 < n ? neg8_0 : 0;
-  const where9_1 = 1 < n ? neg8_1 : 0;
-  const where9_2 = 2 < n ? neg8_2 : 0;
-  const where9_3 = 3 < n ? neg8_3 : 0;
-  const where9_4 = 4 < n ? neg8_4 : 0;
-  const where9_5 = 5 < n ? neg8_5 : 0;
-  const where9_6 = 6 < n ? neg8_6 : 0;
-  const where9_7 = 7 < n ? neg8_7 : 0;
-  const where9_8 = 8 < n ? neg8_8 : 0;
-  const where9_9 = 9 < n ? neg8_9 : 0;
-  const where9_10 = 10 < n ? neg8_10 : 0;
-  const where9_11 = 11 < n ? neg8_11 : 0;
-  const where9_12 = 12 < n ? neg8_12 : 0;
-  const where9_13 = 13 < n ? neg8_13 : 0;
-  const where9_14 = 14 < n ? neg8_14 : 0;
-  const where9_15 = 15 < n ? neg8_15 : 0;
-  arena[176] = where9_0;
-  arena[177] = where9_1;
-  arena[178] = where9_2;
-  arena[179] = where9_3;
-  arena[180] = where9_4;
-  arena[181] = where9_5;
-  arena[182] = where9_6;
-  arena[183] = where9_7;
-  arena[184] = where9_8;
-  arena[185] = where9_9;
-  arena[186] = where9_10;
-  arena[187] = where9_11;
-  arena[188] = where9_12;
-  arena[189] = where9_13;
-  arena[190] = where9_14;
-  arena[191] = where9_15;
-  // where10 = where(batchMask, div7, 0)
-  const where10_0 = 0 < n ? div7 : 0;
-  const where10_1 = 1 < n ? div7 : 0;
-  const where10_2 = 2 < n ? div7 : 0;
-  const where10_3 = 3 < n ? div7 : 0;
-  const where10_4 = 4 < n ? div7 : 0;
-  const where10_5 = 5 < n ? div7 : 0;
-  const where10_6 = 6 < n ? div7 : 0;
-  const where10_7 = 7 < n ? div7 : 0;
-  const where10_8 = 8 < n ? div7 : 0;
-  const where10_9 = 9 < n ? div7 : 0;
-  const where10_10 = 10 < n ? div7 : 0;
-  const where10_11 = 11 < n ? div7 : 0;
-  const where10_12 = 12 < n ? div7 : 0;
-  const where10_13 = 13 < n ? div7 : 0;
-  const where10_14 = 14 < n ? div7 : 0;
-  const where10_15 = 15 < n ? div7 : 0;
-  arena[192] = where10_0;
-  arena[193] = where10_1;
-  arena[194] = where10_2;
-  arena[195] = where10_3;
-  arena[196] = where10_4;
-  arena[197] = where10_5;
-  arena[198] = where10_6;
-  arena[199] = where10_7;
-  arena[200] = where10_8;
-  arena[201] = where10_9;
-  arena[202] = where10_10;
-  arena[203] = where10_11;
-  arena[204] = where10_12;
-  arena[205] = where10_13;
-  arena[206] = where10_14;
-  arena[207] = where10_15;
-  // d_logits = add(mul, mul)
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // neg = neg(div_1_n)  ⟵ ∂ sub sub_logits
+  const neg_0 = -div_1_n;
+  const neg_1 = -div_1_n;
+  const neg_2 = -div_1_n;
+  const neg_3 = -div_1_n;
+  const neg_4 = -div_1_n;
+  const neg_5 = -div_1_n;
+  const neg_6 = -div_1_n;
+  const neg_7 = -div_1_n;
+  const neg_8 = -div_1_n;
+  const neg_9 = -div_1_n;
+  const neg_10 = -div_1_n;
+  const neg_11 = -div_1_n;
+  const neg_12 = -div_1_n;
+  const neg_13 = -div_1_n;
+  const neg_14 = -div_1_n;
+  const neg_15 = -div_1_n;
+  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
+  const where_mask_0__0 = 0 < n ? neg_0 : 0;
+  const where_mask_0__1 = 1 < n ? neg_1 : 0;
+  const where_mask_0__2 = 2 < n ? neg_2 : 0;
+  const where_mask_0__3 = 3 < n ? neg_3 : 0;
+  const where_mask_0__4 = 4 < n ? neg_4 : 0;
+  const where_mask_0__5 = 5 < n ? neg_5 : 0;
+  const where_mask_0__6 = 6 < n ? neg_6 : 0;
+  const where_mask_0__7 = 7 < n ? neg_7 : 0;
+  const where_mask_0__8 = 8 < n ? neg_8 : 0;
+  const where_mask_0__9 = 9 < n ? neg_9 : 0;
+  const where_mask_0__10 = 10 < n ? neg_10 : 0;
+  const where_mask_0__11 = 11 < n ? neg_11 : 0;
+  const where_mask_0__12 = 12 < n ? neg_12 : 0;
+  const where_mask_0__13 = 13 < n ? neg_13 : 0;
+  const where_mask_0__14 = 14 < n ? neg_14 : 0;
+  const where_mask_0__15 = 15 < n ? neg_15 : 0;
+  arena[176] = where_mask_0__0;
+  arena[177] = where_mask_0__1;
+  arena[178] = where_mask_0__2;
+  arena[179] = where_mask_0__3;
+  arena[180] = where_mask_0__4;
+  arena[181] = where_mask_0__5;
+  arena[182] = where_mask_0__6;
+  arena[183] = where_mask_0__7;
+  arena[184] = where_mask_0__8;
+  arena[185] = where_mask_0__9;
+  arena[186] = where_mask_0__10;
+  arena[187] = where_mask_0__11;
+  arena[188] = where_mask_0__12;
+  arena[189] = where_mask_0__13;
+  arena[190] = where_mask_0__14;
+  arena[191] = where_mask_0__15;
+  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
+  const where_mask_0_2__0 = 0 < n ? div_1_n : 0;
+  const where_mask_0_2__1 = 1 < n ? div_1_n : 0;
+  const where_mask_0_2__2 = 2 < n ? div_1_n : 0;
+  const where_mask_0_2__3 = 3 < n ? div_1_n : 0;
+  const where_mask_0_2__4 = 4 < n ? div_1_n : 0;
+  const where_mask_0_2__5 = 5 < n ? div_1_n : 0;
+  const where_mask_0_2__6 = 6 < n ? div_1_n : 0;
+  const where_mask_0_2__7 = 7 < n ? div_1_n : 0;
+  const where_mask_0_2__8 = 8 < n ? div_1_n : 0;
+  const where_mask_0_2__9 = 9 < n ? div_1_n : 0;
+  const where_mask_0_2__10 = 10 < n ? div_1_n : 0;
+  const where_mask_0_2__11 = 11 < n ? div_1_n : 0;
+  const where_mask_0_2__12 = 12 < n ? div_1_n : 0;
+  const where_mask_0_2__13 = 13 < n ? div_1_n : 0;
+  const where_mask_0_2__14 = 14 < n ? div_1_n : 0;
+  const where_mask_0_2__15 = 15 < n ? div_1_n : 0;
+  arena[192] = where_mask_0_2__0;
+  arena[193] = where_mask_0_2__1;
+  arena[194] = where_mask_0_2__2;
+  arena[195] = where_mask_0_2__3;
+  arena[196] = where_mask_0_2__4;
+  arena[197] = where_mask_0_2__5;
+  arena[198] = where_mask_0_2__6;
+  arena[199] = where_mask_0_2__7;
+  arena[200] = where_mask_0_2__8;
+  arena[201] = where_mask_0_2__9;
+  arena[202] = where_mask_0_2__10;
+  arena[203] = where_mask_0_2__11;
+  arena[204] = where_mask_0_2__12;
+  arena[205] = where_mask_0_2__13;
+  arena[206] = where_mask_0_2__14;
+  arena[207] = where_mask_0_2__15;
+  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
-      const mul11_v = arena[176 + i] * inputs[64 + i * 3 + i2];
-      const mul12_v = arena[192 + i] * arena[i * 3 + i2];
-      arena[208 + (i * 3 + i2)] = mul11_v + mul12_v;
+      const mul_y_v = arena[176 + i] * inputs[64 + i * 3 + i2];
+      const mul_probs_v = arena[192 + i] * arena[i * 3 + i2];
+      arena[208 + (i * 3 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h = mul(d_h, sub_h)  ⟵ ∂ tanh h
   // [16x3]·[3x8] + fused mul epilogue
   for (let i = 0; i < 16; i += 2) {
     for (let j = 0; j < 8; j += 4) {
@@ -381,32 +388,33 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
         acc12 += a1 * b2;
         acc13 += a1 * b3;
       }
-      const mul14_v = arena[48 + i * 8 + j] * arena[48 + i * 8 + j];
-      const sub15_v = 1 - mul14_v;
-      const mul14_v2 = arena[48 + i * 8 + (j + 1)] * arena[48 + i * 8 + (j + 1)];
-      const sub15_v2 = 1 - mul14_v2;
-      const mul14_v3 = arena[48 + i * 8 + (j + 2)] * arena[48 + i * 8 + (j + 2)];
-      const sub15_v3 = 1 - mul14_v3;
-      const mul14_v4 = arena[48 + i * 8 + (j + 3)] * arena[48 + i * 8 + (j + 3)];
-      const sub15_v4 = 1 - mul14_v4;
-      const mul14_v5 = arena[48 + (i + 1) * 8 + j] * arena[48 + (i + 1) * 8 + j];
-      const sub15_v5 = 1 - mul14_v5;
-      const mul14_v6 = arena[48 + (i + 1) * 8 + (j + 1)] * arena[48 + (i + 1) * 8 + (j + 1)];
-      const sub15_v6 = 1 - mul14_v6;
-      const mul14_v7 = arena[48 + (i + 1) * 8 + (j + 2)] * arena[48 + (i + 1) * 8 + (j + 2)];
-      const sub15_v7 = 1 - mul14_v7;
-      const mul14_v8 = arena[48 + (i + 1) * 8 + (j + 3)] * arena[48 + (i + 1) * 8 + (j + 3)];
-      const sub15_v8 = 1 - mul14_v8;
-      arena[256 + i * 8 + j] = acc00 * sub15_v;
-      arena[256 + i * 8 + (j + 1)] = acc01 * sub15_v2;
-      arena[256 + i * 8 + (j + 2)] = acc02 * sub15_v3;
-      arena[256 + i * 8 + (j + 3)] = acc03 * sub15_v4;
-      arena[256 + (i + 1) * 8 + j] = acc10 * sub15_v5;
-      arena[256 + (i + 1) * 8 + (j + 1)] = acc11 * sub15_v6;
-      arena[256 + (i + 1) * 8 + (j + 2)] = acc12 * sub15_v7;
-      arena[256 + (i + 1) * 8 + (j + 3)] = acc13 * sub15_v8;
+      const mul_h_h_v = arena[48 + i * 8 + j] * arena[48 + i * 8 + j];
+      const sub_h_v = 1 - mul_h_h_v;
+      const mul_h_h_v2 = arena[48 + i * 8 + (j + 1)] * arena[48 + i * 8 + (j + 1)];
+      const sub_h_v2 = 1 - mul_h_h_v2;
+      const mul_h_h_v3 = arena[48 + i * 8 + (j + 2)] * arena[48 + i * 8 + (j + 2)];
+      const sub_h_v3 = 1 - mul_h_h_v3;
+      const mul_h_h_v4 = arena[48 + i * 8 + (j + 3)] * arena[48 + i * 8 + (j + 3)];
+      const sub_h_v4 = 1 - mul_h_h_v4;
+      const mul_h_h_v5 = arena[48 + (i + 1) * 8 + j] * arena[48 + (i + 1) * 8 + j];
+      const sub_h_v5 = 1 - mul_h_h_v5;
+      const mul_h_h_v6 = arena[48 + (i + 1) * 8 + (j + 1)] * arena[48 + (i + 1) * 8 + (j + 1)];
+      const sub_h_v6 = 1 - mul_h_h_v6;
+      const mul_h_h_v7 = arena[48 + (i + 1) * 8 + (j + 2)] * arena[48 + (i + 1) * 8 + (j + 2)];
+      const sub_h_v7 = 1 - mul_h_h_v7;
+      const mul_h_h_v8 = arena[48 + (i + 1) * 8 + (j + 3)] * arena[48 + (i + 1) * 8 + (j + 3)];
+      const sub_h_v8 = 1 - mul_h_h_v8;
+      arena[256 + i * 8 + j] = acc00 * sub_h_v;
+      arena[256 + i * 8 + (j + 1)] = acc01 * sub_h_v2;
+      arena[256 + i * 8 + (j + 2)] = acc02 * sub_h_v3;
+      arena[256 + i * 8 + (j + 3)] = acc03 * sub_h_v4;
+      arena[256 + (i + 1) * 8 + j] = acc10 * sub_h_v5;
+      arena[256 + (i + 1) * 8 + (j + 1)] = acc11 * sub_h_v6;
+      arena[256 + (i + 1) * 8 + (j + 2)] = acc12 * sub_h_v7;
+      arena[256 + (i + 1) * 8 + (j + 3)] = acc13 * sub_h_v8;
     }
   }
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [4x16]·[16x8]
   for (let i = 0; i < 4; i += 4) {
     const c0 = i * 8;
@@ -456,7 +464,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       }
     }
   }
-  // d_b1 = sum(mul13)
+  // d_b1 = sum(mul_d_h)  ⟵ ∂ add add_b1
   for (let i2 = 0; i2 < 8; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
@@ -464,6 +472,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
     }
     grads[32 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, d_logits)  ⟵ ∂ matmul matmul_h_W2
   // [8x16]·[16x3]
   for (let i = 0; i < 8; i += 4) {
     const c0 = 40 + i * 3;
@@ -513,7 +522,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       }
     }
   }
-  // d_b2 = sum(d_logits)
+  // d_b2 = sum(d_logits)  ⟵ ∂ add logits
   for (let i2 = 0; i2 < 3; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {

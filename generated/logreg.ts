@@ -50,6 +50,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 8): void {
   const t_5 = inputs[29];
   const t_6 = inputs[30];
   const t_7 = inputs[31];
+  // matmul_x_w = matmul(x, w)
   // [8x3]·[3x1]
   for (let i = 0; i < 8; i += 4) {
     const c0 = 8 + i;
@@ -81,7 +82,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 8): void {
       }
     }
   }
-  // logit = add(matmul0, b)
+  // logit = add(matmul_x_w, b)
   const logit_0 = arena[8] + b_0;
   const logit_1 = arena[9] + b_0;
   const logit_2 = arena[10] + b_0;
@@ -90,28 +91,36 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 8): void {
   const logit_5 = arena[13] + b_0;
   const logit_6 = arena[14] + b_0;
   const logit_7 = arena[15] + b_0;
-  // bceLogits1 = bceLogits(logit, t)
-  const bceLogits1_0 = Math.max(logit_0, 0) - logit_0 * t_0 + Math.log1p(Math.exp(-Math.abs(logit_0)));
-  const bceLogits1_1 = Math.max(logit_1, 0) - logit_1 * t_1 + Math.log1p(Math.exp(-Math.abs(logit_1)));
-  const bceLogits1_2 = Math.max(logit_2, 0) - logit_2 * t_2 + Math.log1p(Math.exp(-Math.abs(logit_2)));
-  const bceLogits1_3 = Math.max(logit_3, 0) - logit_3 * t_3 + Math.log1p(Math.exp(-Math.abs(logit_3)));
-  const bceLogits1_4 = Math.max(logit_4, 0) - logit_4 * t_4 + Math.log1p(Math.exp(-Math.abs(logit_4)));
-  const bceLogits1_5 = Math.max(logit_5, 0) - logit_5 * t_5 + Math.log1p(Math.exp(-Math.abs(logit_5)));
-  const bceLogits1_6 = Math.max(logit_6, 0) - logit_6 * t_6 + Math.log1p(Math.exp(-Math.abs(logit_6)));
-  const bceLogits1_7 = Math.max(logit_7, 0) - logit_7 * t_7 + Math.log1p(Math.exp(-Math.abs(logit_7)));
-  // where2 = where(batchMask, bceLogits1, 0)
-  const where2_0 = 0 < n ? bceLogits1_0 : 0;
-  const where2_1 = 1 < n ? bceLogits1_1 : 0;
-  const where2_2 = 2 < n ? bceLogits1_2 : 0;
-  const where2_3 = 3 < n ? bceLogits1_3 : 0;
-  const where2_4 = 4 < n ? bceLogits1_4 : 0;
-  const where2_5 = 5 < n ? bceLogits1_5 : 0;
-  const where2_6 = 6 < n ? bceLogits1_6 : 0;
-  const where2_7 = 7 < n ? bceLogits1_7 : 0;
-  // sum3 = sum(where2)
-  const sum3 = where2_0 + where2_1 + where2_2 + where2_3 + where2_4 + where2_5 + where2_6 + where2_7;
-  // loss = div(sum3, batchSize)
-  const loss = sum3 / n;
+  // bceLogits_logit_t = bceLogits(logit, t)
+  const bceLogits_logit_t_0 = Math.max(logit_0, 0) - logit_0 * t_0 + Math.log1p(Math.exp(-Math.abs(logit_0)));
+  const bceLogits_logit_t_1 = Math.max(logit_1, 0) - logit_1 * t_1 + Math.log1p(Math.exp(-Math.abs(logit_1)));
+  const bceLogits_logit_t_2 = Math.max(logit_2, 0) - logit_2 * t_2 + Math.log1p(Math.exp(-Math.abs(logit_2)));
+  const bceLogits_logit_t_3 = Math.max(logit_3, 0) - logit_3 * t_3 + Math.log1p(Math.exp(-Math.abs(logit_3)));
+  const bceLogits_logit_t_4 = Math.max(logit_4, 0) - logit_4 * t_4 + Math.log1p(Math.exp(-Math.abs(logit_4)));
+  const bceLogits_logit_t_5 = Math.max(logit_5, 0) - logit_5 * t_5 + Math.log1p(Math.exp(-Math.abs(logit_5)));
+  const bceLogits_logit_t_6 = Math.max(logit_6, 0) - logit_6 * t_6 + Math.log1p(Math.exp(-Math.abs(logit_6)));
+  const bceLogits_logit_t_7 = Math.max(logit_7, 0) - logit_7 * t_7 + Math.log1p(Math.exp(-Math.abs(logit_7)));
+  // where_logit = where(batchMask, bceLogits_logit_t, 0)
+  const where_logit_0 = 0 < n ? bceLogits_logit_t_0 : 0;
+  const where_logit_1 = 1 < n ? bceLogits_logit_t_1 : 0;
+  const where_logit_2 = 2 < n ? bceLogits_logit_t_2 : 0;
+  const where_logit_3 = 3 < n ? bceLogits_logit_t_3 : 0;
+  const where_logit_4 = 4 < n ? bceLogits_logit_t_4 : 0;
+  const where_logit_5 = 5 < n ? bceLogits_logit_t_5 : 0;
+  const where_logit_6 = 6 < n ? bceLogits_logit_t_6 : 0;
+  const where_logit_7 = 7 < n ? bceLogits_logit_t_7 : 0;
+  // sum_logit = sum(where_logit)
+  const sum_logit =
+    where_logit_0 +
+    where_logit_1 +
+    where_logit_2 +
+    where_logit_3 +
+    where_logit_4 +
+    where_logit_5 +
+    where_logit_6 +
+    where_logit_7;
+  // loss = div(sum_logit, batchSize)
+  const loss = sum_logit / n;
   // p = sigmoid(logit)
   const p_0 = 1 / (1 + Math.exp(-logit_0));
   const p_1 = 1 / (1 + Math.exp(-logit_1));
@@ -150,35 +159,35 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   const t_5 = inputs[29];
   const t_6 = inputs[30];
   const t_7 = inputs[31];
-  // div4 = div(1, batchSize)
-  const div4 = 1 / n;
-  // sub5 = sub(p, t)
-  const sub5_0 = p_0 - t_0;
-  const sub5_1 = p_1 - t_1;
-  const sub5_2 = p_2 - t_2;
-  const sub5_3 = p_3 - t_3;
-  const sub5_4 = p_4 - t_4;
-  const sub5_5 = p_5 - t_5;
-  const sub5_6 = p_6 - t_6;
-  const sub5_7 = p_7 - t_7;
-  // mul6 = mul(div4, sub5)
-  const mul6_0 = div4 * sub5_0;
-  const mul6_1 = div4 * sub5_1;
-  const mul6_2 = div4 * sub5_2;
-  const mul6_3 = div4 * sub5_3;
-  const mul6_4 = div4 * sub5_4;
-  const mul6_5 = div4 * sub5_5;
-  const mul6_6 = div4 * sub5_6;
-  const mul6_7 = div4 * sub5_7;
-  // d_logit = where(batchMask, mul6, 0)
-  const d_logit_0 = 0 < n ? mul6_0 : 0;
-  const d_logit_1 = 1 < n ? mul6_1 : 0;
-  const d_logit_2 = 2 < n ? mul6_2 : 0;
-  const d_logit_3 = 3 < n ? mul6_3 : 0;
-  const d_logit_4 = 4 < n ? mul6_4 : 0;
-  const d_logit_5 = 5 < n ? mul6_5 : 0;
-  const d_logit_6 = 6 < n ? mul6_6 : 0;
-  const d_logit_7 = 7 < n ? mul6_7 : 0;
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // sub_p_t = sub(p, t)  ⟵ ∂ bceLogits bceLogits_logit_t
+  const sub_p_t_0 = p_0 - t_0;
+  const sub_p_t_1 = p_1 - t_1;
+  const sub_p_t_2 = p_2 - t_2;
+  const sub_p_t_3 = p_3 - t_3;
+  const sub_p_t_4 = p_4 - t_4;
+  const sub_p_t_5 = p_5 - t_5;
+  const sub_p_t_6 = p_6 - t_6;
+  const sub_p_t_7 = p_7 - t_7;
+  // mul_p = mul(div_1_n, sub_p_t)  ⟵ ∂ bceLogits bceLogits_logit_t
+  const mul_p_0 = div_1_n * sub_p_t_0;
+  const mul_p_1 = div_1_n * sub_p_t_1;
+  const mul_p_2 = div_1_n * sub_p_t_2;
+  const mul_p_3 = div_1_n * sub_p_t_3;
+  const mul_p_4 = div_1_n * sub_p_t_4;
+  const mul_p_5 = div_1_n * sub_p_t_5;
+  const mul_p_6 = div_1_n * sub_p_t_6;
+  const mul_p_7 = div_1_n * sub_p_t_7;
+  // d_logit = where(batchMask, mul_p, 0)  ⟵ ∂ bceLogits bceLogits_logit_t
+  const d_logit_0 = 0 < n ? mul_p_0 : 0;
+  const d_logit_1 = 1 < n ? mul_p_1 : 0;
+  const d_logit_2 = 2 < n ? mul_p_2 : 0;
+  const d_logit_3 = 3 < n ? mul_p_3 : 0;
+  const d_logit_4 = 4 < n ? mul_p_4 : 0;
+  const d_logit_5 = 5 < n ? mul_p_5 : 0;
+  const d_logit_6 = 6 < n ? mul_p_6 : 0;
+  const d_logit_7 = 7 < n ? mul_p_7 : 0;
   arena[8] = d_logit_0;
   arena[9] = d_logit_1;
   arena[10] = d_logit_2;
@@ -187,6 +196,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
   arena[13] = d_logit_5;
   arena[14] = d_logit_6;
   arena[15] = d_logit_7;
+  // d_w = matmul(xᵀ, d_logit)  ⟵ ∂ matmul matmul_x_w
   // [3x8]·[8x1]
   for (let i = 0; i < 3; i += 3) {
     const c0 = i;
@@ -229,7 +239,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 8
       }
     }
   }
-  // d_b = sum(d_logit)
+  // d_b = sum(d_logit)  ⟵ ∂ add logit
   const d_b_0 = d_logit_0 + d_logit_1 + d_logit_2 + d_logit_3 + d_logit_4 + d_logit_5 + d_logit_6 + d_logit_7;
   // gradients
   grads[3] = d_b_0;

@@ -59,7 +59,7 @@ function forward(params, inputs, arena, n = 64) {
   k.mm1();
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
-    const logsumexp1_t0 = Math.max(
+    const logsumexp_logits_t0 = Math.max(
       arena[8832 + r_base],
       arena[8832 + (r_base + 1)],
       arena[8832 + (r_base + 2)],
@@ -71,26 +71,26 @@ function forward(params, inputs, arena, n = 64) {
       arena[8832 + (r_base + 8)],
       arena[8832 + (r_base + 9)]
     );
-    arena[9472 + r] = logsumexp1_t0 + Math.log(
-      Math.exp(arena[8832 + r_base] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 1)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 2)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 3)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 4)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 5)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 6)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 7)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 8)] - logsumexp1_t0) + Math.exp(arena[8832 + (r_base + 9)] - logsumexp1_t0)
+    arena[9472 + r] = logsumexp_logits_t0 + Math.log(
+      Math.exp(arena[8832 + r_base] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 1)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 2)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 3)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 4)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 5)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 6)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 7)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 8)] - logsumexp_logits_t0) + Math.exp(arena[8832 + (r_base + 9)] - logsumexp_logits_t0)
     );
   }
   for (let i = 0; i < 64; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul3_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
-      acc += mul3_v;
+      const mul_y_logits_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
+      acc += mul_y_logits_v;
     }
     arena[9536 + i] = acc;
   }
-  let sum4_acc = 0;
+  let sum_logits_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const sub5_v = arena[9472 + i] - arena[9536 + i];
-    const where6_v = i < n ? sub5_v : 0;
-    sum4_acc += where6_v;
+    const sub_logits_v = arena[9472 + i] - arena[9536 + i];
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
-  arena[9600] = sum4_acc;
-  const loss = sum4_acc / n;
+  arena[9600] = sum_logits_acc;
+  const loss = sum_logits_acc / n;
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
     const probs_t0 = Math.max(
@@ -131,19 +131,19 @@ function forward(params, inputs, arena, n = 64) {
 }
 function backward(params, inputs, arena, grads, n = 64) {
   const k = kernels(params);
-  const div7 = 1 / n;
+  const div_1_n = 1 / n;
   for (let i = 0; i < 64; i++) {
-    const neg9_v = -div7;
-    arena[8832 + i] = i < n ? neg9_v : 0;
+    const neg_v = -div_1_n;
+    arena[8832 + i] = i < n ? neg_v : 0;
   }
   for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = i < n ? div7 : 0;
+    arena[8896 + i] = i < n ? div_1_n : 0;
   }
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul11_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
-      const mul12_v = arena[8896 + i] * arena[i * 10 + i2];
-      arena[8960 + (i * 10 + i2)] = mul11_v + mul12_v;
+      const mul_y_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
+      const mul_probs_v = arena[8896 + i] * arena[i * 10 + i2];
+      arena[8960 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
   for (let p = 0; p < 10; p++) {

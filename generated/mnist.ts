@@ -70,14 +70,16 @@ function kernels(params: Buf): Kernels {
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
   const k = kernels(params);
+  // h = relu(add_b1)
   // [64x784]·[784x128] + fused relu epilogue
   k.mm0();
+  // logits = add(matmul_h_W2, b2)
   // [64x128]·[128x10] + fused add epilogue
   k.mm1();
-  // logsumexp1 = logsumexp(logits)
+  // logsumexp_logits = logsumexp(logits)
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
-    const logsumexp1_t0 = Math.max(
+    const logsumexp_logits_t0 = Math.max(
       arena[8832 + r_base],
       arena[8832 + (r_base + 1)],
       arena[8832 + (r_base + 2)],
@@ -90,39 +92,39 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[8832 + (r_base + 9)],
     );
     arena[9472 + r] =
-      logsumexp1_t0 +
+      logsumexp_logits_t0 +
       Math.log(
-        Math.exp(arena[8832 + r_base] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 1)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 2)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 3)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 4)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 5)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 6)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 7)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 8)] - logsumexp1_t0) +
-          Math.exp(arena[8832 + (r_base + 9)] - logsumexp1_t0),
+        Math.exp(arena[8832 + r_base] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 1)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 2)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 3)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 4)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 5)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 6)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 7)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 8)] - logsumexp_logits_t0) +
+          Math.exp(arena[8832 + (r_base + 9)] - logsumexp_logits_t0),
       );
   }
-  // sum2 = sum(mul)
+  // sum_y = sum(mul_y_logits)
   for (let i = 0; i < 64; i++) {
     let acc = 0;
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul3_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
-      acc += mul3_v;
+      const mul_y_logits_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
+      acc += mul_y_logits_v;
     }
     arena[9536 + i] = acc;
   }
-  // sum4 = sum(where)
-  let sum4_acc = 0;
+  // sum_logits = sum(where_mask_0)
+  let sum_logits_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const sub5_v = arena[9472 + i] - arena[9536 + i];
-    const where6_v = i < n ? sub5_v : 0;
-    sum4_acc += where6_v;
+    const sub_logits_v = arena[9472 + i] - arena[9536 + i];
+    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    sum_logits_acc += where_mask_0_v;
   }
-  arena[9600] = sum4_acc;
-  // loss = div(sum4, batchSize)
-  const loss = sum4_acc / n;
+  arena[9600] = sum_logits_acc;
+  // loss = div(sum_logits, batchSize)
+  const loss = sum_logits_acc / n;
   // probs = softmax(logits)
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
@@ -177,25 +179,27 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 64): void {
   const k = kernels(params);
-  // div7 = div(1, batchSize)
-  const div7 = 1 / n;
-  // where8 = where(batchMask, neg, 0)
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
+  const div_1_n = 1 / n;
+  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
   for (let i = 0; i < 64; i++) {
-    const neg9_v = -div7;
-    arena[8832 + i] = i < n ? neg9_v : 0;
+    const neg_v = -div_1_n;
+    arena[8832 + i] = i < n ? neg_v : 0;
   }
-  // where10 = where(batchMask, div7, 0)
+  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
   for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = i < n ? div7 : 0;
+    arena[8896 + i] = i < n ? div_1_n : 0;
   }
-  // d_logits = add(mul, mul)
+  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul11_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
-      const mul12_v = arena[8896 + i] * arena[i * 10 + i2];
-      arena[8960 + (i * 10 + i2)] = mul11_v + mul12_v;
+      const mul_y_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
+      const mul_probs_v = arena[8896 + i] * arena[i * 10 + i2];
+      arena[8960 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
     }
   }
+  // mul_d_h = mul(d_h, step_h)  ⟵ ∂ relu h
+  // [64x10]·[10x128] + fused mul epilogue
   // B in row-major order for the kernel
   for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 128; j++) {
@@ -203,9 +207,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
     }
   }
   k.mm2();
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [784x64]·[64x128]
   k.mm3();
-  // d_b1 = sum(mul13)
+  // d_b1 = sum(mul_d_h)  ⟵ ∂ add add_b1
   for (let i2 = 0; i2 < 128; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -213,9 +218,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
     }
     grads[100352 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, d_logits)  ⟵ ∂ matmul matmul_h_W2
   // [128x64]·[64x10]
   k.mm4();
-  // d_b2 = sum(d_logits)
+  // d_b2 = sum(d_logits)  ⟵ ∂ add logits
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {

@@ -92,20 +92,20 @@ function forward(params, inputs, arena) {
       }
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v = arena[c0 + j] + params[12 + j];
-      arena[c0 + j] = 1 / (1 + Math.exp(-add0_v));
+      const add_b1_v = arena[c0 + j] + params[12 + j];
+      arena[c0 + j] = 1 / (1 + Math.exp(-add_b1_v));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v2 = arena[c1 + j] + params[12 + j];
-      arena[c1 + j] = 1 / (1 + Math.exp(-add0_v2));
+      const add_b1_v2 = arena[c1 + j] + params[12 + j];
+      arena[c1 + j] = 1 / (1 + Math.exp(-add_b1_v2));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v3 = arena[c2 + j] + params[12 + j];
-      arena[c2 + j] = 1 / (1 + Math.exp(-add0_v3));
+      const add_b1_v3 = arena[c2 + j] + params[12 + j];
+      arena[c2 + j] = 1 / (1 + Math.exp(-add_b1_v3));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v4 = arena[c3 + j] + params[12 + j];
-      arena[c3 + j] = 1 / (1 + Math.exp(-add0_v4));
+      const add_b1_v4 = arena[c3 + j] + params[12 + j];
+      arena[c3 + j] = 1 / (1 + Math.exp(-add_b1_v4));
     }
   }
   for (let i = 0; i < 64; i += 4) {
@@ -138,20 +138,20 @@ function forward(params, inputs, arena) {
       }
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v = arena[c0 + j] + params[16];
-      arena[c0 + j] = 1 / (1 + Math.exp(-add1_v));
+      const add_b2_v = arena[c0 + j] + params[16];
+      arena[c0 + j] = 1 / (1 + Math.exp(-add_b2_v));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v2 = arena[c1 + j] + params[16];
-      arena[c1 + j] = 1 / (1 + Math.exp(-add1_v2));
+      const add_b2_v2 = arena[c1 + j] + params[16];
+      arena[c1 + j] = 1 / (1 + Math.exp(-add_b2_v2));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v3 = arena[c2 + j] + params[16];
-      arena[c2 + j] = 1 / (1 + Math.exp(-add1_v3));
+      const add_b2_v3 = arena[c2 + j] + params[16];
+      arena[c2 + j] = 1 / (1 + Math.exp(-add_b2_v3));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v4 = arena[c3 + j] + params[16];
-      arena[c3 + j] = 1 / (1 + Math.exp(-add1_v4));
+      const add_b2_v4 = arena[c3 + j] + params[16];
+      arena[c3 + j] = 1 / (1 + Math.exp(-add_b2_v4));
     }
   }
   for (let i = 0; i < 64; i++) {
@@ -159,17 +159,17 @@ function forward(params, inputs, arena) {
   }
   let loss_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const halfSquare2_v = 0.5 * arena[192 + i] * arena[192 + i];
-    loss_acc += halfSquare2_v;
+    const halfSquare_y_v = 0.5 * arena[192 + i] * arena[192 + i];
+    loss_acc += halfSquare_y_v;
   }
   arena[256] = loss_acc;
   arena[385] = loss_acc;
 }
 function backward(params, inputs, arena, grads) {
   for (let i = 0; i < 64; i++) {
-    const sub4_v = 1 - arena[i];
-    const mul5_v = arena[i] * sub4_v;
-    arena[192 + i] = arena[192 + i] * mul5_v;
+    const sub_1_y_v = 1 - arena[i];
+    const mul_y__v = arena[i] * sub_1_y_v;
+    arena[192 + i] = arena[192 + i] * mul_y__v;
   }
   for (let i = 0; i < 64; i += 4) {
     const c0 = 257 + i * 2;
@@ -201,24 +201,24 @@ function backward(params, inputs, arena, grads) {
       }
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v = 1 - arena[64 + i * 2 + j];
-      const mul8_v = arena[64 + i * 2 + j] * sub7_v;
-      arena[c0 + j] = arena[c0 + j] * mul8_v;
+      const sub_1_h_v = 1 - arena[64 + i * 2 + j];
+      const mul_h_v = arena[64 + i * 2 + j] * sub_1_h_v;
+      arena[c0 + j] = arena[c0 + j] * mul_h_v;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v2 = 1 - arena[64 + (i + 1) * 2 + j];
-      const mul8_v2 = arena[64 + (i + 1) * 2 + j] * sub7_v2;
-      arena[c1 + j] = arena[c1 + j] * mul8_v2;
+      const sub_1_h_v2 = 1 - arena[64 + (i + 1) * 2 + j];
+      const mul_h_v2 = arena[64 + (i + 1) * 2 + j] * sub_1_h_v2;
+      arena[c1 + j] = arena[c1 + j] * mul_h_v2;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v3 = 1 - arena[64 + (i + 2) * 2 + j];
-      const mul8_v3 = arena[64 + (i + 2) * 2 + j] * sub7_v3;
-      arena[c2 + j] = arena[c2 + j] * mul8_v3;
+      const sub_1_h_v3 = 1 - arena[64 + (i + 2) * 2 + j];
+      const mul_h_v3 = arena[64 + (i + 2) * 2 + j] * sub_1_h_v3;
+      arena[c2 + j] = arena[c2 + j] * mul_h_v3;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v4 = 1 - arena[64 + (i + 3) * 2 + j];
-      const mul8_v4 = arena[64 + (i + 3) * 2 + j] * sub7_v4;
-      arena[c3 + j] = arena[c3 + j] * mul8_v4;
+      const sub_1_h_v4 = 1 - arena[64 + (i + 3) * 2 + j];
+      const mul_h_v4 = arena[64 + (i + 3) * 2 + j] * sub_1_h_v4;
+      arena[c3 + j] = arena[c3 + j] * mul_h_v4;
     }
   }
   for (let i = 0; i < 4; i += 4) {

@@ -39,6 +39,7 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
 
 /** Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs. */
 export function forward(params: Buf, inputs: Buf, arena: Buf): void {
+  // h = sigmoid(add_b1)
   // [64x6]·[6x2] + fused sigmoid epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = 64 + i * 2;
@@ -102,22 +103,23 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       }
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v = arena[c0 + j] + params[12 + j];
-      arena[c0 + j] = 1 / (1 + Math.exp(-add0_v));
+      const add_b1_v = arena[c0 + j] + params[12 + j];
+      arena[c0 + j] = 1 / (1 + Math.exp(-add_b1_v));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v2 = arena[c1 + j] + params[12 + j];
-      arena[c1 + j] = 1 / (1 + Math.exp(-add0_v2));
+      const add_b1_v2 = arena[c1 + j] + params[12 + j];
+      arena[c1 + j] = 1 / (1 + Math.exp(-add_b1_v2));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v3 = arena[c2 + j] + params[12 + j];
-      arena[c2 + j] = 1 / (1 + Math.exp(-add0_v3));
+      const add_b1_v3 = arena[c2 + j] + params[12 + j];
+      arena[c2 + j] = 1 / (1 + Math.exp(-add_b1_v3));
     }
     for (let j = 0; j < 2; j++) {
-      const add0_v4 = arena[c3 + j] + params[12 + j];
-      arena[c3 + j] = 1 / (1 + Math.exp(-add0_v4));
+      const add_b1_v4 = arena[c3 + j] + params[12 + j];
+      arena[c3 + j] = 1 / (1 + Math.exp(-add_b1_v4));
     }
   }
+  // y = sigmoid(add_b2)
   // [64x2]·[2x1] + fused sigmoid epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = i;
@@ -149,31 +151,31 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
       }
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v = arena[c0 + j] + params[16];
-      arena[c0 + j] = 1 / (1 + Math.exp(-add1_v));
+      const add_b2_v = arena[c0 + j] + params[16];
+      arena[c0 + j] = 1 / (1 + Math.exp(-add_b2_v));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v2 = arena[c1 + j] + params[16];
-      arena[c1 + j] = 1 / (1 + Math.exp(-add1_v2));
+      const add_b2_v2 = arena[c1 + j] + params[16];
+      arena[c1 + j] = 1 / (1 + Math.exp(-add_b2_v2));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v3 = arena[c2 + j] + params[16];
-      arena[c2 + j] = 1 / (1 + Math.exp(-add1_v3));
+      const add_b2_v3 = arena[c2 + j] + params[16];
+      arena[c2 + j] = 1 / (1 + Math.exp(-add_b2_v3));
     }
     for (let j = 0; j < 1; j++) {
-      const add1_v4 = arena[c3 + j] + params[16];
-      arena[c3 + j] = 1 / (1 + Math.exp(-add1_v4));
+      const add_b2_v4 = arena[c3 + j] + params[16];
+      arena[c3 + j] = 1 / (1 + Math.exp(-add_b2_v4));
     }
   }
-  // d_y = sub(y, t)
+  // sub_y_t = sub(y, t)  = ∂loss/∂y
   for (let i = 0; i < 64; i++) {
     arena[192 + i] = arena[i] - inputs[384 + i];
   }
-  // loss = sum(halfSquare)
+  // loss = sum(halfSquare_y)
   let loss_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const halfSquare2_v = 0.5 * arena[192 + i] * arena[192 + i];
-    loss_acc += halfSquare2_v;
+    const halfSquare_y_v = 0.5 * arena[192 + i] * arena[192 + i];
+    loss_acc += halfSquare_y_v;
   }
   arena[256] = loss_acc;
   arena[385] = loss_acc;
@@ -181,12 +183,13 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
-  // mul3 = mul(d_y, mul)
+  // mul_y = mul(sub_y_t, mul_y_)  ⟵ ∂ sigmoid y
   for (let i = 0; i < 64; i++) {
-    const sub4_v = 1 - arena[i];
-    const mul5_v = arena[i] * sub4_v;
-    arena[192 + i] = arena[192 + i] * mul5_v;
+    const sub_1_y_v = 1 - arena[i];
+    const mul_y__v = arena[i] * sub_1_y_v;
+    arena[192 + i] = arena[192 + i] * mul_y__v;
   }
+  // mul_d_h = mul(d_h, mul_h)  ⟵ ∂ sigmoid h
   // [64x1]·[1x2] + fused mul epilogue
   for (let i = 0; i < 64; i += 4) {
     const c0 = 257 + i * 2;
@@ -218,26 +221,27 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v = 1 - arena[64 + i * 2 + j];
-      const mul8_v = arena[64 + i * 2 + j] * sub7_v;
-      arena[c0 + j] = arena[c0 + j] * mul8_v;
+      const sub_1_h_v = 1 - arena[64 + i * 2 + j];
+      const mul_h_v = arena[64 + i * 2 + j] * sub_1_h_v;
+      arena[c0 + j] = arena[c0 + j] * mul_h_v;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v2 = 1 - arena[64 + (i + 1) * 2 + j];
-      const mul8_v2 = arena[64 + (i + 1) * 2 + j] * sub7_v2;
-      arena[c1 + j] = arena[c1 + j] * mul8_v2;
+      const sub_1_h_v2 = 1 - arena[64 + (i + 1) * 2 + j];
+      const mul_h_v2 = arena[64 + (i + 1) * 2 + j] * sub_1_h_v2;
+      arena[c1 + j] = arena[c1 + j] * mul_h_v2;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v3 = 1 - arena[64 + (i + 2) * 2 + j];
-      const mul8_v3 = arena[64 + (i + 2) * 2 + j] * sub7_v3;
-      arena[c2 + j] = arena[c2 + j] * mul8_v3;
+      const sub_1_h_v3 = 1 - arena[64 + (i + 2) * 2 + j];
+      const mul_h_v3 = arena[64 + (i + 2) * 2 + j] * sub_1_h_v3;
+      arena[c2 + j] = arena[c2 + j] * mul_h_v3;
     }
     for (let j = 0; j < 2; j++) {
-      const sub7_v4 = 1 - arena[64 + (i + 3) * 2 + j];
-      const mul8_v4 = arena[64 + (i + 3) * 2 + j] * sub7_v4;
-      arena[c3 + j] = arena[c3 + j] * mul8_v4;
+      const sub_1_h_v4 = 1 - arena[64 + (i + 3) * 2 + j];
+      const mul_h_v4 = arena[64 + (i + 3) * 2 + j] * sub_1_h_v4;
+      arena[c3 + j] = arena[c3 + j] * mul_h_v4;
     }
   }
+  // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
   // [6x64]·[64x2]
   for (let i = 0; i < 4; i += 4) {
     const c0 = i * 2;
@@ -314,7 +318,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b1 = sum(mul6)
+  // d_b1 = sum(mul_d_h)  ⟵ ∂ add add_b1
   for (let i2 = 0; i2 < 2; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
@@ -322,6 +326,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
     }
     grads[12 + i2] = acc;
   }
+  // d_W2 = matmul(hᵀ, mul_y)  ⟵ ∂ matmul matmul_h_W2
   // [2x64]·[64x1]
   for (let i = 0; i < 2; i += 2) {
     const c0 = 14 + i;
@@ -357,7 +362,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void
       }
     }
   }
-  // d_b2 = sum(mul3)
+  // d_b2 = sum(mul_y)  ⟵ ∂ add add_b2
   for (let i2 = 0; i2 < 1; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {

@@ -1,56 +1,13 @@
 /**
- * The types the runtime shares with generated modules. The runtime never
- * imports the compiler, so these are local copies, written with `readonly`
- * everywhere so that both the compiler's `Layout` (compiler/lower/lower.ts)
- * and a generated module's `layout … as const` are assignable to them
- * (test/runtime/types.test.ts checks this at typecheck time).
+ * The types the runtime shares with generated modules. The ABI itself —
+ * `Layout`, `Slot`, `Init` — is defined once in ./abi.ts (imported by the
+ * compiler too); this file adds what only the runtime needs.
  */
+import type { Layout } from "./abi.ts";
+
+export type { Init, Layout, Slot } from "./abi.ts";
 
 export type Buf = Float32Array | Float64Array;
-
-/** How a parameter starts; the same cases as `Init` in compiler/ir/model.ts. */
-export type Init =
-  | "zeros"
-  | "ones"
-  | "xavier" // Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
-  | "xavierNormal" // Glorot normal: N(0, 2 / (fan_in + fan_out))
-  | "he" // He normal: N(0, 2 / fan_in)
-  | "heUniform" // He uniform: U(-a, a), a = sqrt(6 / fan_in)
-  | { readonly uniform: readonly [number, number] } // lo, hi
-  | { readonly normal: readonly [number, number] } // mean, std
-  | { readonly value: readonly number[] }; // explicit values, row-major (hand-set weights)
-
-export interface Slot {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly offset: number;
-  readonly size: number;
-}
-
-/** Where every parameter, input and output lives in the flat buffers. */
-export interface Layout {
-  readonly name: string;
-  readonly source: string;
-  readonly params: readonly (Slot & { readonly init: Init })[];
-  readonly paramSize: number;
-  /**
-   * `dropout`, when present, marks a dropout-mask input (see runtime/trainer.ts):
-   * the trainer fills it with a fresh inverted-dropout mask of this drop rate
-   * every training step and with ones for evaluation and prediction.
-   */
-  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number]; readonly dropout?: number })[];
-  readonly inputSize: number;
-  /** Outputs live at the start of the arena. */
-  readonly outputs: readonly Slot[];
-  readonly arenaSize: number;
-  /** Where `forward` writes the loss (a slot, not a return value: returning a double would allocate). */
-  readonly lossOffset?: number;
-  /** The compiled batch size B, when inputs have a batch axis; steps may use n <= B rows. */
-  readonly batch?: number;
-  readonly hasLoss: boolean;
-  /** Modules with wasm kernels: byte offsets of the four buffers in the module's WebAssembly.Memory, and its size in pages. */
-  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
-}
 
 /**
  * A generated module (`generated/<name>.js`, or `importModule(compiled.js)`).

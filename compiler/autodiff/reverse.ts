@@ -8,7 +8,7 @@ import { GradcError } from "../errors.ts";
 import { B, type Node, topo } from "../ir/graph.ts";
 import type { Model } from "../ir/model.ts";
 import { OPS, type OpDef } from "../ir/ops.ts";
-import type { Contribution, Program } from "../ir/program.ts";
+import type { Contribution, Origin, Program } from "../ir/program.ts";
 
 export type Rules = Readonly<Record<string, Pick<OpDef, "vjp">>>;
 
@@ -17,7 +17,7 @@ export interface Gradients {
   readonly grads: Node[];
   readonly adjoints: Map<number, Node>;
   readonly contributions: Contribution[];
-  readonly origin: Map<number, Node>;
+  readonly origin: Map<number, Origin>;
 }
 
 /** Gradients of the scalar `y` with respect to `wrt`, as IR nodes. */
@@ -27,6 +27,7 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
       hint: "reduce it first, e.g. mean(...) or sum(...)",
     });
   const order = topo([y]);
+  const primal = new Set(order.map((n) => n.id));
   // Only nodes on a path from some `wrt` leaf need an adjoint.
   const targets = new Set(wrt.map((n) => n.id));
   const live = new Set<number>();
@@ -35,30 +36,50 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
   const pending = new Map<number, Node[]>([[y.id, [b.c(1)]]]);
   const adjoints = new Map<number, Node>();
   const contributions: Contribution[] = [];
-  const origin = new Map<number, Node>();
+  const origin = new Map<number, Origin>();
 
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k]!;
     const parts = pending.get(n.id);
     if (!parts || !live.has(n.id)) continue;
-    const before = b.g.size;
     // Fan-in: a node used several times gets the sum of its users' contributions.
     const g = parts.reduce((acc, p) => b.add(acc, p));
     adjoints.set(n.id, g);
+    attribute(origin, primal, { node: n, fanIn: true }, [g]);
+    const made: Node[] = []; // what the rule built
     const vjp = rules[n.op]?.vjp;
     if (vjp && n.inputs.some((i) => live.has(i.id))) {
       const ds = vjp(g, n.inputs, n, b);
       ds.forEach((d, i) => {
         const x = n.inputs[i]!;
+        if (d) made.push(d);
         if (!d || !live.has(x.id)) return;
         contributions.push({ consumer: n, index: i, value: d });
         (pending.get(x.id) ?? pending.set(x.id, []).get(x.id)!).push(d);
       });
     }
-    for (let id = before; id < b.g.size; id++) origin.set(id, n);
+    attribute(origin, primal, { node: n }, made);
   }
   const grads = wrt.map((w) => adjoints.get(w.id) ?? b.zeros(w.shape));
   return { grads, adjoints, contributions, origin };
+}
+
+/**
+ * Provenance by structure (tinygrad's compute_gradient): the nodes `n`'s rule
+ * (or its fan-in sum) built are those reachable from its results without
+ * passing through a primal node or a node some earlier rule built. Walking
+ * the subgraph, not scanning ids of newly created nodes, finds them even when
+ * hash-consing hands back nodes built before (a frontend that built the
+ * gradient once already, a Hessian-vector product). Iterative.
+ */
+function attribute(origin: Map<number, Origin>, primal: ReadonlySet<number>, o: Origin, roots: readonly Node[]): void {
+  const stack = [...roots];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (primal.has(x.id) || origin.has(x.id)) continue;
+    origin.set(x.id, o);
+    stack.push(...x.inputs);
+  }
 }
 
 /** The autodiff pass: the model's loss differentiated with respect to every param. */
@@ -74,9 +95,20 @@ export function differentiate(model: Model, rules: Rules = OPS): Program {
     model.params.map((p) => p.node),
     rules,
   );
+  // `d_` names only the adjoints autodiff built: an adjoint that is a forward value (halfSquare's is its residual
+  // y - t) keeps its forward identity.
+  const forward = new Set(topo([model.loss, ...model.outputs.map((o) => o.node)]).map((n) => n.id));
   for (const [id, adj] of r.adjoints) {
     const nm = names.get(id);
-    if (nm && !names.has(adj.id)) names.set(adj.id, `d_${nm}`);
+    if (nm && !names.has(adj.id) && !forward.has(adj.id) && adj.op !== "const") names.set(adj.id, `d_${nm}`);
+  }
+  // A one-input rule's local partial, g · ∂out/∂x, names its factor as the lectures write it: dz_dh = z(1 - z).
+  for (const c of r.contributions) {
+    const [out, x] = [names.get(c.consumer.id), names.get(c.consumer.inputs[c.index]!.id)];
+    const g = r.adjoints.get(c.consumer.id);
+    const local = c.value.op === "mul" && c.value.inputs[0] === g ? c.value.inputs[1]! : undefined;
+    if (out && x && c.consumer.inputs.length === 1 && local && !names.has(local.id) && !forward.has(local.id) && local.op !== "const")
+      names.set(local.id, `d${out}_d${x}`);
   }
   return {
     ...base,

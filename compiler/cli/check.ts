@@ -1,5 +1,5 @@
 import { checkModel, formatReport } from "../check.ts";
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
 import { loadSpec } from "../frontend/load.ts";
 

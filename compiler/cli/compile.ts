@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
 import { displayPath, loadSpec } from "../frontend/load.ts";
 import { compile } from "../index.ts";

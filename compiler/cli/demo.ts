@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { adam, createTrainer, loadMnist, predict, train } from "../../runtime/index.ts";
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { importModule } from "../emit/load.ts";
 import { GradcError } from "../errors.ts";
 import { displayPath, loadSpec } from "../frontend/load.ts";

@@ -5,7 +5,7 @@
  * computed by the same pipeline as a model (formula -> IR -> autodiff ->
  * generated code, run in float64), so what it prints is what `compile` emits.
  */
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
 import { formulaSymbols, parseFormula } from "../frontend/formula.ts";
 import { compile } from "../index.ts";

@@ -186,9 +186,8 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
             `if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads}) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
             `kernels(params).sgd(lr);`,
           ]
-        : L.paramSize <= 64 && l.step
-          ? // a fully unrolled model: the update unrolled too (a loop's overhead is a real share of a ~100 ns step)
-            Array.from({ length: L.paramSize }, (_, i) => `params[${i}] -= lr * grads[${i}];`)
+        : l.sgd === "unrolled"
+          ? Array.from({ length: L.paramSize }, (_, i) => `params[${i}] -= lr * grads[${i}];`)
           : [`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`],
     });
   if (opts.trainer && l.layout.hasLoss) {

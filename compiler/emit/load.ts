@@ -3,7 +3,7 @@
  * tests). The module text comes from the emitter alone — never from a spec —
  * and has no imports, so a data: URL is enough.
  */
-import type { Layout } from "../lower/lower.ts";
+import type { Layout } from "../../runtime/abi.ts";
 
 export type Buf = Float32Array | Float64Array;
 

@@ -21,7 +21,6 @@
  * leaves out, or features one variant of a model ignores): the caller fills
  * them either way, so they cost nothing and mean no mistake.
  */
-import { gradients } from "../autodiff/reverse.ts";
 import { GradcError, type Where } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
 import { type Init, type Leaf, type Model, type Output, checkName, showValue } from "../ir/model.ts";
@@ -417,8 +416,8 @@ export class Builder {
     let why: string;
     if (this.lossNode) {
       const reach = new Set(topo([this.lossNode]).map((n) => n.id));
-      const { adjoints } = gradients(this.b, this.lossNode, this.params.map((p) => p.node));
-      unused = this.params.filter((p) => !adjoints.has(p.node.id));
+      const differentiable = gradientReach(this.lossNode);
+      unused = this.params.filter((p) => !differentiable.has(p.node.id));
       why = reach.has(unused[0]?.node.id ?? -1)
         ? "the loss depends on it only through ops without a derivative (step, sign, ge, a where condition): its gradient is always 0"
         : "the loss does not depend on it";
@@ -521,4 +520,26 @@ function nearest(s: string, names: string[]): string[] {
   };
   const uniq = [...new Set(names)].filter((n) => n !== "constructor" && !n.startsWith("_"));
   return uniq.sort((a, b) => dist(s, a) - dist(s, b)).slice(0, 3);
+}
+
+/**
+ * The nodes the loss reaches through ops with a derivative rule, skipping the
+ * inputs a rule never differentiates (where's condition): exactly the nodes
+ * autodiff gives an adjoint, found without building one (building them here
+ * would hand autodiff hash-consed nodes back later). Iterative.
+ */
+function gradientReach(loss: Node): Set<number> {
+  const seen = new Set([loss.id]);
+  const stack = [loss];
+  while (stack.length) {
+    const n = stack.pop()!;
+    const def = opDef(n.op);
+    if (!def.vjp) continue;
+    n.inputs.forEach((x, i) => {
+      if (def.noGrad?.includes(i) || seen.has(x.id)) return;
+      seen.add(x.id);
+      stack.push(x);
+    });
+  }
+  return seen;
 }

@@ -8,7 +8,9 @@
  */
 import { GradcError, fmtShape } from "../errors.ts";
 import { OPS, type OpDef } from "./ops.ts";
-import { type Shape, normAxes, sameShape } from "./shape.ts";
+import { type Shape, ShapeError, normAxes, sameShape } from "./shape.ts";
+
+export { ShapeError };
 
 export type AttrValue = number | string | readonly number[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -20,16 +22,6 @@ export interface Node {
   readonly inputs: readonly Node[];
   readonly attrs: Attrs;
   readonly shape: Shape;
-}
-
-/** Thrown by a shape rule; `Graph.mk` turns it into a GradcError naming op and shapes. */
-export class ShapeError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Attribute values keyed exactly: JSON would print -0 as 0 and NaN, ±Infinity as null, merging distinct constants. */

@@ -7,16 +7,9 @@ import { GradcError, type Where } from "../errors.ts";
 import type { Graph, Node } from "./graph.ts";
 import type { Shape } from "./shape.ts";
 
-export type Init =
-  | "zeros"
-  | "ones"
-  | "xavier" // Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
-  | "xavierNormal"
-  | "he" // He normal: N(0, 2 / fan_in)
-  | "heUniform"
-  | { readonly uniform: readonly [number, number] }
-  | { readonly normal: readonly [number, number] } // mean, std
-  | { readonly value: readonly number[] }; // explicit values (hand-set weights)
+/** How a parameter starts: part of the runtime ABI (runtime/abi.ts), which the runtime reads from the layout. */
+export type { Init } from "../../runtime/abi.ts";
+import type { Init } from "../../runtime/abi.ts";
 
 export interface Leaf {
   readonly name: string;

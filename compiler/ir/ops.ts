@@ -7,10 +7,9 @@
  * this table; adding an op is one edit here.
  */
 import type { B, Node } from "./graph.ts";
-import { ShapeError } from "./graph.ts";
 import * as S from "./sexpr.ts";
 import type { SExpr } from "./sexpr.ts";
-import { type Shape, broadcastIndex, broadcastShapes, normAxes, size, strides } from "./shape.ts";
+import { type Shape, ShapeError, broadcastIndex, broadcastShapes, normAxes, size, strides } from "./shape.ts";
 import { fmtShape } from "../errors.ts";
 
 /** Vector-Jacobian product: given the output adjoint `g`, one adjoint per input (`null` = none). */
@@ -31,6 +30,8 @@ export interface OpDef {
   /** Float64 reference semantics (leaves are bound by the interpreter). */
   readonly eval?: (inputs: Float64Array[], node: Node) => Float64Array;
   readonly vjp: Vjp | null;
+  /** Inputs the rule never differentiates (it returns null there): where's condition. */
+  readonly noGrad?: readonly number[];
   /** Every output element as a scalar expression of input elements (leaves are bound by the lowering pass). */
   readonly lower?: (inputs: SExpr[][], node: Node, ctx: LowerCtx) => SExpr[];
   /** Where tests sample each input: [lo, hi]. Defaults to [-2, 2]. */
@@ -57,6 +58,7 @@ function elementwise<A extends number>(o: {
   f: (...xs: number[]) => number;
   emit: (...xs: SExpr[]) => SExpr;
   vjp: Vjp | null;
+  noGrad?: readonly number[];
   domain?: readonly (readonly [number, number])[];
   mathjs?: string;
 }): OpDef & { readonly arity: A; readonly kind: "elementwise" } {
@@ -84,6 +86,7 @@ function elementwise<A extends number>(o: {
     domain: o.domain,
     shape: ewShape,
     vjp,
+    ...(o.noGrad ? { noGrad: o.noGrad } : {}),
     eval(ins, node) {
       const n = size(node.shape);
       const out = new Float64Array(n);
@@ -261,6 +264,7 @@ export const OPS = {
         ? S.cond(c.c, a, b)
         : S.cond(S.bin("!==", c, S.num(0)), a, b),
     vjp: (g, [c], _, b) => [null, b.where(c!, g, 0), b.where(c!, 0, g)],
+    noGrad: [0],
   }),
 
   // ---- exponentials and logarithms ------------------------------------------

@@ -10,6 +10,12 @@ export interface Contribution {
   readonly value: Node;
 }
 
+/** Where a gradient node comes from: `node`'s derivative rule, or (fanIn) the sum of the contributions of `node`'s uses. */
+export interface Origin {
+  readonly node: Node;
+  readonly fanIn?: true;
+}
+
 export interface Program {
   readonly model: Model;
   readonly loss?: Node;
@@ -19,8 +25,10 @@ export interface Program {
   /** Primal node id -> its adjoint (the sum of its contributions). */
   readonly adjoints: ReadonlyMap<number, Node>;
   readonly contributions: readonly Contribution[];
-  /** Node id -> the primal node whose derivative rule built it (for comments in emitted code). */
-  readonly origin: ReadonlyMap<number, Node>;
+  /** Node id -> the primal node whose derivative rule built it, or whose uses' contributions it sums (for comments in emitted code). */
+  readonly origin: ReadonlyMap<number, Origin>;
+  /** Forward node id -> the named node whose adjoint it also is (halfSquare's residual y - t is ∂loss/∂y), for comments. */
+  readonly adjointOf?: ReadonlyMap<number, string>;
   /** Node id -> readable name (spec names, and `d_<name>` for their adjoints). */
   readonly names: ReadonlyMap<number, string>;
 }

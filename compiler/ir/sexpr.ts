@@ -2,6 +2,11 @@
  * Scalar expressions: what the lowering pass turns every tensor element into
  * and what the emitter prints. Printing follows a precedence table (esbuild's
  * js_printer style) instead of parenthesizing everything.
+ *
+ * The form is target-neutral: a math function is `{ k: "math", fn: "max" }`,
+ * which the JS printer spells `Math.max` and the wasm target (emit/wasm.ts)
+ * translates to `f32x4.max`; `call` is a helper function the module defines
+ * (`nthRoot`).
  */
 export type SExpr =
   | { readonly k: "num"; readonly v: number }
@@ -10,6 +15,7 @@ export type SExpr =
   | { readonly k: "un"; readonly op: "-" | "!"; readonly x: SExpr }
   | { readonly k: "bin"; readonly op: BinOp; readonly a: SExpr; readonly b: SExpr }
   | { readonly k: "call"; readonly fn: string; readonly args: readonly SExpr[] }
+  | { readonly k: "math"; readonly fn: string; readonly args: readonly SExpr[] }
   | { readonly k: "cond"; readonly c: SExpr; readonly a: SExpr; readonly b: SExpr };
 
 export type BinOp = "+" | "-" | "*" | "/" | "%" | ">" | ">=" | "<" | "<=" | "!==" | "===";
@@ -25,7 +31,8 @@ export const add = (a: SExpr, b: SExpr) => bin("+", a, b);
 export const sub = (a: SExpr, b: SExpr) => bin("-", a, b);
 export const mul = (a: SExpr, b: SExpr) => bin("*", a, b);
 export const div = (a: SExpr, b: SExpr) => bin("/", a, b);
-export const M = (fn: string, ...args: SExpr[]) => call(`Math.${fn}`, ...args);
+/** A math function by its neutral name (`max`, `exp`), printed as JS `Math.max`. */
+export const M = (fn: string, ...args: SExpr[]): SExpr => ({ k: "math", fn, args });
 
 /** a + b with literal folding (for index arithmetic). */
 export function iadd(a: SExpr, b: SExpr): SExpr {
@@ -103,6 +110,8 @@ export function print(e: SExpr): string {
     }
     case "call":
       return `${e.fn}(${e.args.map((a) => print(a)).join(", ")})`;
+    case "math":
+      return `Math.${e.fn}(${e.args.map((a) => print(a)).join(", ")})`;
     case "cond":
       return `${wrap(e.c, P_COND + 1)} ? ${wrap(e.a, P_COND)} : ${wrap(e.b, P_COND)}`;
   }
@@ -125,6 +134,7 @@ export function refs(e: SExpr, out: Set<string> = new Set()): Set<string> {
       refs(e.b, out);
       break;
     case "call":
+    case "math":
       for (const a of e.args) refs(a, out);
       break;
     case "cond":

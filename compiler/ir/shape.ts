@@ -1,6 +1,16 @@
 /** Static shapes: a scalar is `[]`; row-major (last axis contiguous). */
 export type Shape = readonly number[];
 
+/** Thrown by a shape rule; `Graph.mk` turns it into a GradcError naming op and shapes. */
+export class ShapeError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
 export const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 
 export const sameShape = (a: Shape, b: Shape): boolean =>

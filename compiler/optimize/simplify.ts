@@ -9,7 +9,7 @@
  */
 import { B, type Node, topo } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
-import type { Program } from "../ir/program.ts";
+import type { Origin, Program } from "../ir/program.ts";
 import { sameShape } from "../ir/shape.ts";
 
 type Rule = (n: Node, b: B) => Node | undefined;
@@ -109,16 +109,25 @@ export function simplify(p: Program): Program {
   const m = rewrite(roots, b);
   const to = (n: Node) => m.get(n.id) ?? n;
   const names = new Map<number, string>();
-  const origin = new Map<number, Node>();
+  const origin = new Map<number, Origin>();
+  const adjointOf = new Map<number, string>();
+  // A gradient node that simplified into a forward value (d = 1·r is the residual r) is that forward value:
+  // it keeps no `d_` name and no derivative provenance.
+  const forwardRoots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node)];
+  const wasForward = new Set(topo(forwardRoots).map((n) => n.id));
+  const forward = new Set(topo(forwardRoots.map(to)).map((n) => n.id));
   // Forward names first so that `h1` wins over `d_…` when simplification merges nodes.
   const ordered = [...p.names].sort(([, a], [, c]) => Number(a.startsWith("d_")) - Number(c.startsWith("d_")));
   for (const [id, name] of ordered) {
     const n = m.get(id);
-    if (n && !names.has(n.id)) names.set(n.id, name);
+    if (!n) continue;
+    if (forward.has(n.id) && !wasForward.has(id)) {
+      if (name.startsWith("d_") && !adjointOf.has(n.id)) adjointOf.set(n.id, name.slice(2));
+    } else if (!names.has(n.id)) names.set(n.id, name);
   }
   for (const [id, o] of p.origin) {
     const n = m.get(id);
-    if (n && !origin.has(n.id)) origin.set(n.id, o);
+    if (n && !origin.has(n.id) && !forward.has(n.id)) origin.set(n.id, { ...o, node: to(o.node) }); // the primal op as simplified
   }
   return {
     ...p,
@@ -127,5 +136,6 @@ export function simplify(p: Program): Program {
     grads: p.grads.map((g) => ({ ...g, node: to(g.node) })),
     names,
     origin,
+    ...(adjointOf.size ? { adjointOf } : {}),
   };
 }

@@ -7,8 +7,10 @@
  */
 import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
-import { size } from "../ir/shape.ts";
+import { size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
+import { chooseTarget, matmulOnWasm, type Target } from "./target.ts";
+import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
 export type Fn = "forward" | "backward";
@@ -22,6 +24,26 @@ export interface NodePlan {
   fusedInto?: number;
   /** Where the value is stored, if it is. */
   store?: { readonly arr: "arena" | "grads"; readonly offset: number };
+  /** Loop matmuls: the kernel's target and its arena scratch. */
+  matmul?: MatmulPlan;
+}
+
+/**
+ * How a loop matmul C = A·B runs. Operands with no strided form (a reshape of
+ * a transposed or unstored value) are first copied row-major to arena scratch;
+ * a wasm kernel also needs B row-major, or transposed with A row-major along
+ * a K that is a multiple of 4 (the A·Bᵀ dot-product kernel), else B is copied.
+ * Scratch offsets are absolute arena offsets, 16-byte aligned; every matmul's
+ * scratch starts at `Plan.scratchOffset` (kernels run one at a time).
+ */
+export interface MatmulPlan {
+  readonly wasm: boolean;
+  readonly aCopy?: number;
+  readonly bCopy?: number;
+  /** wasm: B read as stored by the A·Bᵀ kernel. */
+  readonly bT?: boolean;
+  /** wasm: where B is copied row-major for the kernel. */
+  readonly bRowMajor?: number;
 }
 
 export interface Plan extends Schedule {
@@ -32,6 +54,15 @@ export interface Plan extends Schedule {
   /** What the arena would take with no reuse (every stored value its own slot). */
   readonly naiveSize: number;
   readonly unrollLimit: number;
+  /** The code target the plan was made for (scratch depends on it). */
+  readonly target: Target;
+  /** The loss slot, right after the planned values. */
+  readonly lossOffset: number;
+  /** Matmul scratch: from this (16-byte aligned) offset, `scratchSize` floats; 0 when no kernel needs any. */
+  readonly scratchOffset: number;
+  readonly scratchSize: number;
+  /** The whole arena: outputs, planned values, the loss slot (with a loss), scratch. */
+  readonly totalArenaSize: number;
   /** Non-view source of a node (through reshape/broadcast/transpose). */
   source(n: Node): Node;
   /** Does a node hold its source's elements in the source's order (itself, or reshapes of it)? */
@@ -41,6 +72,8 @@ export interface Plan extends Schedule {
 export interface PlanOptions {
   /** Nodes whose work (elements × reduction length) is at most this are unrolled to scalars. */
   unrollLimit?: number;
+  /** JS or wasm (compiler/plan/target.ts); float32 with wasm by default. */
+  target?: Target;
 }
 
 export const DEFAULT_UNROLL_LIMIT = 16;
@@ -231,7 +264,57 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     np.store = { arr: "arena", offset: off };
     live.push({ n, off, end: end.get(n.id)! });
   }
-  return { ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, source, sameOrder };
+
+  // Matmul scratch, after the loss slot: shared by all kernels, as large as the largest needs.
+  const target = opts.target ?? chooseTarget();
+  const lossOffset = top;
+  const scratchOffset = Math.ceil((lossOffset + 1) / 4) * 4; // 16-byte aligned for SIMD loads
+  let scratchSize = 0;
+  const storageStrides = (src: Node): readonly number[] | undefined =>
+    src.op === "batchMask" ? [1] : src.op === "param" || src.op === "input" || nodes.get(src.id)!.store ? strides(src.shape) : undefined;
+  const stridesOf = (x: Node): readonly number[] | undefined => {
+    const src = source(x);
+    const st = storageStrides(src);
+    return st && viewStrides(x, src, st);
+  };
+  for (const [k, [n]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (n.op !== "matmul" || np.mode !== "loop" || np.pos !== k) continue;
+    const [A, B] = n.inputs as [Node, Node];
+    const [M, K] = A.shape as [number, number];
+    const N = B.shape[1]!;
+    let used = 0;
+    const copy = () => scratchOffset + used;
+    let aSt = stridesOf(A);
+    let bSt = stridesOf(B);
+    const mp: { -readonly [K in keyof MatmulPlan]: MatmulPlan[K] } = {
+      wasm: matmulOnWasm(target, M, N, K, source(A).op === "batchMask" || source(B).op === "batchMask"),
+    };
+    if (!aSt) {
+      mp.aCopy = copy();
+      used += Math.ceil(size(A.shape) / 4) * 4;
+      aSt = [K, 1];
+    }
+    if (!bSt) {
+      mp.bCopy = copy();
+      used += Math.ceil(size(B.shape) / 4) * 4;
+      bSt = [N, 1];
+    }
+    if (mp.wasm) {
+      if (bSt[0] === 1 && bSt[1] === K && aSt[1] === 1 && K % 4 === 0 && K >= 8) mp.bT = true;
+      else if (bSt[1] !== 1 || bSt[0] !== N) {
+        mp.bRowMajor = copy();
+        used += K * N;
+      }
+    }
+    scratchSize = Math.max(scratchSize, used);
+    np.matmul = mp;
+  }
+  const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
+  return {
+    ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, target,
+    lossOffset, scratchOffset, scratchSize, totalArenaSize, source, sameOrder,
+  };
 }
 
 /** The id of the kernel a node is computed in: its own, or that of the root of its fusion chain. */

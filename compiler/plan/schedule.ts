@@ -1,8 +1,8 @@
 /**
  * Scheduling: which nodes each generated function computes, in what order.
  * `forward` computes the loss and outputs; `backward` computes the gradients,
- * reusing (not recomputing) every forward node it needs. Memory planning of
- * the arena is done by the lowering pass from these schedules.
+ * reusing (not recomputing) every forward node it needs. The memory plan
+ * (memory.ts) places their values in the arena.
  */
 import { type Node, topo } from "../ir/graph.ts";
 import type { Program } from "../ir/program.ts";

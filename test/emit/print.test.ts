@@ -46,6 +46,11 @@ function direct(e: SExpr, env: Env): unknown {
       if (!fn) throw new Error(`unknown function ${e.fn}`);
       return fn(...e.args.map(v));
     }
+    case "math": {
+      const fn = (Math as unknown as Record<string, ((...xs: number[]) => number) | undefined>)[e.fn];
+      if (!fn) throw new Error(`unknown function Math.${e.fn}`);
+      return fn(...e.args.map(v));
+    }
     case "cond":
       return direct(e.c, env) ? direct(e.a, env) : direct(e.b, env);
   }
@@ -67,7 +72,7 @@ function printed(e: SExpr, env: Env): unknown {
 const NUMS = [0, -0, 1, -1, 2.5, -2.5, 0.1, -7, 1e21, -1e-7, 5e-324, NaN, Infinity, -Infinity, 3];
 const REFS = ["a", "b", "c"];
 const BINOPS: BinOp[] = ["+", "-", "*", "/", "%", ">", ">=", "<", "<=", "!==", "==="];
-const FNS = ["Math.max", "Math.min", "Math.exp", "Math.abs", "Math.pow"];
+const FNS = ["max", "min", "exp", "abs", "pow"];
 
 function randomTree(next: () => number, depth: number): SExpr {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
@@ -86,7 +91,7 @@ function randomTree(next: () => number, depth: number): SExpr {
   if (r < 0.75) return S.bin(pick(BINOPS), sub(), sub());
   if (r < 0.87) {
     const fn = pick(FNS);
-    return S.call(fn, ...Array.from({ length: fn === "Math.exp" || fn === "Math.abs" ? 1 : 2 }, sub));
+    return S.M(fn, ...Array.from({ length: fn === "exp" || fn === "abs" ? 1 : 2 }, sub));
   }
   return S.cond(sub(), sub(), sub());
 }

@@ -1,5 +1,6 @@
-// runtime/types.ts must stay structurally compatible with the compiler's
-// Layout and with a generated module; these assignments fail `tsc` if not.
+// The ABI is defined once (runtime/abi.ts) and imported by the compiler; a
+// generated module and its `layout … as const` literal must fit the runtime's
+// types; these assignments fail `tsc` if not.
 import { describe, expect, it } from "vitest";
 import type { GeneratedModule } from "../../compiler/emit/load.ts";
 import type { Layout as CompilerLayout } from "../../compiler/lower/lower.ts";
@@ -10,7 +11,8 @@ type Assignable<A, B> = [A] extends [B] ? true : false;
 
 describe("runtime types", () => {
   it("accept the compiler's Layout, Init and GeneratedModule", () => {
-    const layout: Assignable<CompilerLayout, Layout> = true;
+    // one type, not two kept in sync: assignable both ways
+    const layout: Assignable<CompilerLayout, Layout> & Assignable<Layout, CompilerLayout> = true;
     const init: Assignable<CompilerInit, Init> = true;
     const f32: Assignable<GeneratedModule, Module<Float32Array>> = true;
     const f64: Assignable<GeneratedModule, Module<Float64Array>> = true;
