@@ -93,21 +93,21 @@ function forward(params, inputs, arena, n = 256) {
       arena[c3 + j] = arena[c3 + j] + params[4];
     }
   }
-  let sum0_acc = 0;
+  let sum_logit_acc = 0;
   for (let i = 0; i < 256; i++) {
-    const bceLogits1_v = Math.max(arena[256 + i], 0) - arena[256 + i] * inputs[1024 + i] + Math.log1p(Math.exp(-Math.abs(arena[256 + i])));
-    const where2_v = i < n ? bceLogits1_v : 0;
-    sum0_acc += where2_v;
+    const bceLogits_logit_t_v = Math.max(arena[256 + i], 0) - arena[256 + i] * inputs[1024 + i] + Math.log1p(Math.exp(-Math.abs(arena[256 + i])));
+    const where_logit_v = i < n ? bceLogits_logit_t_v : 0;
+    sum_logit_acc += where_logit_v;
   }
-  arena[512] = sum0_acc;
-  const div3 = sum0_acc / n;
-  const mul4_0 = w_0 * w_0;
-  const mul4_1 = w_1 * w_1;
-  const mul4_2 = w_2 * w_2;
-  const mul4_3 = w_3 * w_3;
-  const omega = mul4_0 + mul4_1 + mul4_2 + mul4_3;
-  const mul5 = omega * 0.004999999888241291;
-  const loss = div3 + mul5;
+  arena[512] = sum_logit_acc;
+  const div_n = sum_logit_acc / n;
+  const mul_w_w_0 = w_0 * w_0;
+  const mul_w_w_1 = w_1 * w_1;
+  const mul_w_w_2 = w_2 * w_2;
+  const mul_w_w_3 = w_3 * w_3;
+  const omega = mul_w_w_0 + mul_w_w_1 + mul_w_w_2 + mul_w_w_3;
+  const mul_omega = omega * 0.004999999888241291;
+  const loss = div_n + mul_omega;
   for (let i = 0; i < 256; i++) {
     arena[i] = 1 / (1 + Math.exp(-arena[256 + i]));
   }
@@ -118,20 +118,20 @@ function backward(params, inputs, arena, grads, n = 256) {
   const w_1 = params[1];
   const w_2 = params[2];
   const w_3 = params[3];
-  const mul6_0 = 0.004999999888241291 * w_0;
-  const mul6_1 = 0.004999999888241291 * w_1;
-  const mul6_2 = 0.004999999888241291 * w_2;
-  const mul6_3 = 0.004999999888241291 * w_3;
-  const add7_0 = mul6_0 + mul6_0;
-  const add7_1 = mul6_1 + mul6_1;
-  const add7_2 = mul6_2 + mul6_2;
-  const add7_3 = mul6_3 + mul6_3;
-  const div8 = 1 / n;
+  const mul_w_0 = 0.004999999888241291 * w_0;
+  const mul_w_1 = 0.004999999888241291 * w_1;
+  const mul_w_2 = 0.004999999888241291 * w_2;
+  const mul_w_3 = 0.004999999888241291 * w_3;
+  const add_w_0 = mul_w_0 + mul_w_0;
+  const add_w_1 = mul_w_1 + mul_w_1;
+  const add_w_2 = mul_w_2 + mul_w_2;
+  const add_w_3 = mul_w_3 + mul_w_3;
+  const div_1_n = 1 / n;
   for (let i = 0; i < 256; i++) {
     for (let i2 = 0; i2 < 1; i2++) {
-      const sub9_v = arena[i] - inputs[1024 + i];
-      const mul10_v = div8 * sub9_v;
-      arena[256 + (i + i2)] = i < n ? mul10_v : 0;
+      const sub_p_t_v = arena[i] - inputs[1024 + i];
+      const mul_p_v = div_1_n * sub_p_t_v;
+      arena[256 + (i + i2)] = i < n ? mul_p_v : 0;
     }
   }
   for (let i = 0; i < 4; i += 4) {
@@ -182,10 +182,10 @@ function backward(params, inputs, arena, grads, n = 256) {
       }
     }
   }
-  const d_w_0 = add7_0 + arena[513];
-  const d_w_1 = add7_1 + arena[514];
-  const d_w_2 = add7_2 + arena[515];
-  const d_w_3 = add7_3 + arena[516];
+  const d_w_0 = add_w_0 + arena[513];
+  const d_w_1 = add_w_1 + arena[514];
+  const d_w_2 = add_w_2 + arena[515];
+  const d_w_3 = add_w_3 + arena[516];
   for (let i2 = 0; i2 < 1; i2++) {
     let acc = 0;
     for (let i = 0; i < 256; i++) {

@@ -45,6 +45,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 256): void {
   const w_1 = params[1];
   const w_2 = params[2];
   const w_3 = params[3];
+  // logit = add(matmul_x_w, b)
   // [256x4]·[4x1] + fused add epilogue
   for (let i = 0; i < 256; i += 4) {
     const c0 = 256 + i;
@@ -106,30 +107,30 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 256): void {
       arena[c3 + j] = arena[c3 + j] + params[4];
     }
   }
-  // sum0 = sum(where)
-  let sum0_acc = 0;
+  // sum_logit = sum(where_logit)
+  let sum_logit_acc = 0;
   for (let i = 0; i < 256; i++) {
-    const bceLogits1_v =
+    const bceLogits_logit_t_v =
       Math.max(arena[256 + i], 0) -
       arena[256 + i] * inputs[1024 + i] +
       Math.log1p(Math.exp(-Math.abs(arena[256 + i])));
-    const where2_v = i < n ? bceLogits1_v : 0;
-    sum0_acc += where2_v;
+    const where_logit_v = i < n ? bceLogits_logit_t_v : 0;
+    sum_logit_acc += where_logit_v;
   }
-  arena[512] = sum0_acc;
-  // div3 = div(sum0, batchSize)
-  const div3 = sum0_acc / n;
-  // mul4 = mul(w, w)
-  const mul4_0 = w_0 * w_0;
-  const mul4_1 = w_1 * w_1;
-  const mul4_2 = w_2 * w_2;
-  const mul4_3 = w_3 * w_3;
-  // omega = sum(mul4)
-  const omega = mul4_0 + mul4_1 + mul4_2 + mul4_3;
-  // mul5 = mul(omega, 0.005)
-  const mul5 = omega * 0.004999999888241291;
-  // loss = add(div3, mul5)
-  const loss = div3 + mul5;
+  arena[512] = sum_logit_acc;
+  // div_n = div(sum_logit, batchSize)
+  const div_n = sum_logit_acc / n;
+  // mul_w_w = mul(w, w)
+  const mul_w_w_0 = w_0 * w_0;
+  const mul_w_w_1 = w_1 * w_1;
+  const mul_w_w_2 = w_2 * w_2;
+  const mul_w_w_3 = w_3 * w_3;
+  // omega = sum(mul_w_w)
+  const omega = mul_w_w_0 + mul_w_w_1 + mul_w_w_2 + mul_w_w_3;
+  // mul_omega = mul(omega, 0.005)
+  const mul_omega = omega * 0.004999999888241291;
+  // loss = add(div_n, mul_omega)
+  const loss = div_n + mul_omega;
   // p = sigmoid(logit)
   for (let i = 0; i < 256; i++) {
     arena[i] = 1 / (1 + Math.exp(-arena[256 + i]));
@@ -143,26 +144,27 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 2
   const w_1 = params[1];
   const w_2 = params[2];
   const w_3 = params[3];
-  // mul6 = mul(0.005, w)
-  const mul6_0 = 0.004999999888241291 * w_0;
-  const mul6_1 = 0.004999999888241291 * w_1;
-  const mul6_2 = 0.004999999888241291 * w_2;
-  const mul6_3 = 0.004999999888241291 * w_3;
-  // add7 = add(mul6, mul6)
-  const add7_0 = mul6_0 + mul6_0;
-  const add7_1 = mul6_1 + mul6_1;
-  const add7_2 = mul6_2 + mul6_2;
-  const add7_3 = mul6_3 + mul6_3;
-  // div8 = div(1, batchSize)
-  const div8 = 1 / n;
-  // d_logit = where(batchMask, mul, 0)
+  // mul_w = mul(0.005, w)  ⟵ ∂ mul mul_w_w
+  const mul_w_0 = 0.004999999888241291 * w_0;
+  const mul_w_1 = 0.004999999888241291 * w_1;
+  const mul_w_2 = 0.004999999888241291 * w_2;
+  const mul_w_3 = 0.004999999888241291 * w_3;
+  // add_w = add(mul_w, mul_w)  ⟵ Σ over the uses of w
+  const add_w_0 = mul_w_0 + mul_w_0;
+  const add_w_1 = mul_w_1 + mul_w_1;
+  const add_w_2 = mul_w_2 + mul_w_2;
+  const add_w_3 = mul_w_3 + mul_w_3;
+  // div_1_n = div(1, batchSize)  ⟵ ∂ div div_n
+  const div_1_n = 1 / n;
+  // d_logit = where(batchMask, mul_p, 0)  ⟵ ∂ bceLogits bceLogits_logit_t
   for (let i = 0; i < 256; i++) {
     for (let i2 = 0; i2 < 1; i2++) {
-      const sub9_v = arena[i] - inputs[1024 + i];
-      const mul10_v = div8 * sub9_v;
-      arena[256 + (i + i2)] = i < n ? mul10_v : 0;
+      const sub_p_t_v = arena[i] - inputs[1024 + i];
+      const mul_p_v = div_1_n * sub_p_t_v;
+      arena[256 + (i + i2)] = i < n ? mul_p_v : 0;
     }
   }
+  // matmul_d_logit = matmul(xᵀ, d_logit)  ⟵ ∂ matmul matmul_x_w
   // [4x256]·[256x1]
   for (let i = 0; i < 4; i += 4) {
     const c0 = 513 + i;
@@ -212,12 +214,12 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 2
       }
     }
   }
-  // d_w = add(add7, matmul11)
-  const d_w_0 = add7_0 + arena[513];
-  const d_w_1 = add7_1 + arena[514];
-  const d_w_2 = add7_2 + arena[515];
-  const d_w_3 = add7_3 + arena[516];
-  // d_b = sum(d_logit)
+  // d_w = add(add_w, matmul_d_logit)  ⟵ Σ over the uses of w
+  const d_w_0 = add_w_0 + arena[513];
+  const d_w_1 = add_w_1 + arena[514];
+  const d_w_2 = add_w_2 + arena[515];
+  const d_w_3 = add_w_3 + arena[516];
+  // d_b = sum(d_logit)  ⟵ ∂ add logit
   for (let i2 = 0; i2 < 1; i2++) {
     let acc = 0;
     for (let i = 0; i < 256; i++) {

@@ -43,36 +43,36 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   const x_0 = inputs[0];
   const x_1 = inputs[1];
   const y_0 = inputs[2];
-  // matmul0 = matmul(x, w)
-  const matmul0_0 = x_0 * w_0 + x_1 * w_1;
-  // score = add(matmul0, b)
-  const score_0 = matmul0_0 + b_0;
+  // matmul_x_w = matmul(x, w)
+  const matmul_x_w_0 = x_0 * w_0 + x_1 * w_1;
+  // score = add(matmul_x_w, b)
+  const score_0 = matmul_x_w_0 + b_0;
   arena[0] = score_0;
   // margin = mul(y, score)
   const margin_0 = y_0 * score_0;
-  // ge1 = ge(0, margin)
-  const ge1_0 = 0 >= margin_0 ? 1 : 0;
-  arena[1] = ge1_0;
-  // neg2 = neg(margin)
-  const neg2_0 = -margin_0;
-  // where3 = where(ge1, neg2, 0)
-  const where3_0 = ge1_0 !== 0 ? neg2_0 : 0;
-  // loss = sum(where3)
-  const loss = where3_0;
+  // ge_0_margin = ge(0, margin)
+  const ge_0_margin_0 = 0 >= margin_0 ? 1 : 0;
+  arena[1] = ge_0_margin_0;
+  // neg_margin = neg(margin)
+  const neg_margin_0 = -margin_0;
+  // where_margin = where(ge_0_margin, neg_margin, 0)
+  const where_margin_0 = ge_0_margin_0 !== 0 ? neg_margin_0 : 0;
+  // loss = sum(where_margin)
+  const loss = where_margin_0;
   arena[2] = loss;
 }
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
-  const ge1_0 = arena[1];
+  const ge_0_margin_0 = arena[1];
   const x_0 = inputs[0];
   const x_1 = inputs[1];
   const y_0 = inputs[2];
-  // neg4 = neg(y)
-  const neg4_0 = -y_0;
-  // d_score = where(ge1, neg4, 0)
-  const d_score_0 = ge1_0 !== 0 ? neg4_0 : 0;
-  // d_w = matmul(xᵀ, d_score)
+  // neg_y = neg(y)  ⟵ ∂ mul margin
+  const neg_y_0 = -y_0;
+  // d_score = where(ge_0_margin, neg_y, 0)  ⟵ ∂ mul margin
+  const d_score_0 = ge_0_margin_0 !== 0 ? neg_y_0 : 0;
+  // d_w = matmul(xᵀ, d_score)  ⟵ ∂ matmul matmul_x_w
   const d_w_0 = x_0 * d_score_0;
   const d_w_1 = x_1 * d_score_0;
   // gradients
@@ -89,27 +89,27 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   const x_0 = inputs[0];
   const x_1 = inputs[1];
   const y_0 = inputs[2];
-  // matmul0 = matmul(x, w)
-  const matmul0_0 = x_0 * w_0 + x_1 * w_1;
-  // score = add(matmul0, b)
-  const score_0 = matmul0_0 + b_0;
+  // matmul_x_w = matmul(x, w)
+  const matmul_x_w_0 = x_0 * w_0 + x_1 * w_1;
+  // score = add(matmul_x_w, b)
+  const score_0 = matmul_x_w_0 + b_0;
   arena[0] = score_0;
   // margin = mul(y, score)
   const margin_0 = y_0 * score_0;
-  // ge1 = ge(0, margin)
-  const ge1_0 = 0 >= margin_0 ? 1 : 0;
-  // neg2 = neg(margin)
-  const neg2_0 = -margin_0;
-  // where3 = where(ge1, neg2, 0)
-  const where3_0 = ge1_0 !== 0 ? neg2_0 : 0;
-  // loss = sum(where3)
-  const loss = where3_0;
+  // ge_0_margin = ge(0, margin)
+  const ge_0_margin_0 = 0 >= margin_0 ? 1 : 0;
+  // neg_margin = neg(margin)
+  const neg_margin_0 = -margin_0;
+  // where_margin = where(ge_0_margin, neg_margin, 0)
+  const where_margin_0 = ge_0_margin_0 !== 0 ? neg_margin_0 : 0;
+  // loss = sum(where_margin)
+  const loss = where_margin_0;
   arena[2] = loss;
-  // neg4 = neg(y)
-  const neg4_0 = -y_0;
-  // d_score = where(ge1, neg4, 0)
-  const d_score_0 = ge1_0 !== 0 ? neg4_0 : 0;
-  // d_w = matmul(xᵀ, d_score)
+  // neg_y = neg(y)  ⟵ ∂ mul margin
+  const neg_y_0 = -y_0;
+  // d_score = where(ge_0_margin, neg_y, 0)  ⟵ ∂ mul margin
+  const d_score_0 = ge_0_margin_0 !== 0 ? neg_y_0 : 0;
+  // d_w = matmul(xᵀ, d_score)  ⟵ ∂ matmul matmul_x_w
   const d_w_0 = x_0 * d_score_0;
   const d_w_1 = x_1 * d_score_0;
   // gradients

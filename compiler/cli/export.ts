@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { decodeCheckpoint, initParams } from "../../runtime/index.ts";
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
 import { decodeOnnx, exportOnnx } from "../export/onnx.ts";
 import { displayPath, loadSpec } from "../frontend/load.ts";

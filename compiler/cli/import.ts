@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "../cli.ts";
+import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
 import { importOnnx } from "../export/onnx-import.ts";
 import { displayPath, modelName } from "../frontend/load.ts";
