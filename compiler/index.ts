@@ -39,7 +39,7 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
   const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
   const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";
   const lowered = lower(plan, { wasm, f32: opts.precision !== "f64", ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) }); // scalars, JS loops, wasm SIMD matmuls
-  const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
+  const out = await emit(lowered, opts); // formatted TS printed directly (prettier only for over-long lines) -> esbuild
   return { ...out, program, lowered };
 }
 
