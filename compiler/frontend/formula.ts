@@ -121,10 +121,18 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
       hint,
     );
 
-  const build = (n: MathNode): Node => {
+  /**
+   * What a formula node is made of: the checks run on entry (pre-order, so
+   * errors come in reading order), then `children` are built, then `make`
+   * combines them. `build` walks this with an explicit stack: a sum of
+   * 100,000 terms is a left-nested tree that deep.
+   */
+  type Step = { readonly children: readonly MathNode[]; readonly make: (args: Node[]) => Node };
+  const done = (x: Node): Step => ({ children: [], make: () => x });
+  const step = (n: MathNode): Step => {
     switch (n.type) {
       case "ParenthesisNode":
-        return build((n as MathJs.ParenthesisNode).content);
+        return { children: [(n as MathJs.ParenthesisNode).content], make: ([x]) => x! };
       case "ConstantNode": {
         const v: unknown = (n as MathJs.ConstantNode).value;
         if (typeof v !== "number" || Number.isNaN(v)) {
@@ -135,11 +143,11 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
         // A literal past ±1.8e308 reads as Infinity; only the constant `Infinity` may mean that.
         if (!Number.isFinite(v))
           throw formulaError(src, "a number too large for float64 (it would read as Infinity)", colOf(src, /\d[\d.]*e\+?\d{3,}/i), "write a number below 1.8e308, or Infinity if you mean it");
-        return b.c(v);
+        return done(b.c(v));
       }
       case "SymbolNode": {
         const name = (n as MathJs.SymbolNode).name;
-        if (!vars.has(name) && Object.hasOwn(CONSTANTS, name)) return b.c(CONSTANTS[name]!);
+        if (!vars.has(name) && Object.hasOwn(CONSTANTS, name)) return done(b.c(CONSTANTS[name]!));
         if (!vars.has(name) && FORMULA_FUNCTIONS.has(name))
           throw formulaError(
             src,
@@ -147,12 +155,12 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
             colOf(src, wordRe(name)),
             `write ${name}(x): mathjs reads '${name} x' as the product of ${name} and x`,
           );
-        return leaf(name);
+        return done(leaf(name));
       }
       case "OperatorNode": {
         const o = n as MathJs.OperatorNode;
         const fn = o.fn as string;
-        if (fn === "unaryPlus") return build(o.args[0]!);
+        if (fn === "unaryPlus") return { children: [o.args[0]!], make: ([x]) => x! };
         const op = FORMULA_FUNCTIONS.get(fn)?.get(o.args.length);
         if (!op)
           throw unsupported(
@@ -160,7 +168,7 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
             /^[A-Za-z]+$/.test(o.op) ? wordRe(o.op) : o.op,
             `formulas use + - * / ^ and functions; relational, logical and bitwise operators, mod and factorial have no derivative op`,
           );
-        return b.op(op, ...o.args.map(build));
+        return { children: o.args, make: (xs) => b.op(op, ...xs) };
       }
       case "FunctionNode": {
         const f = n as MathJs.FunctionNode<MathNode>;
@@ -194,7 +202,7 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
               : `write ${[...byArity.keys()].map((k) => `${name}(${["x", "y", "z"].slice(0, k).join(", ")})`).join(" or ")}`,
           );
         }
-        return b.op(op, ...f.args.map(build));
+        return { children: f.args, make: (xs) => b.op(op, ...xs) };
       }
       case "ArrayNode":
         throw unsupported("a matrix", "[", "formulas are scalar; write a model spec (gradc compile) for tensors");
@@ -216,6 +224,20 @@ export function parseFormula(src: string, opts: FormulaOptions): Model {
         throw unsupported("a range", ":", "formulas are scalar");
       default:
         throw unsupported(`a ${n.type}`, undefined, "formulas use numbers, symbols, + - * / ^ and functions");
+    }
+  };
+  const build = (root: MathNode): Node => {
+    const stack: { step: Step; args: Node[] }[] = [{ step: step(root), args: [] }];
+    for (;;) {
+      const top = stack[stack.length - 1]!;
+      if (top.args.length < top.step.children.length) {
+        stack.push({ step: step(top.step.children[top.args.length]!), args: [] });
+        continue;
+      }
+      const x = top.step.make(top.args);
+      stack.pop();
+      if (!stack.length) return x;
+      stack[stack.length - 1]!.args.push(x);
     }
   };
 
