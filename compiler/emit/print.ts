@@ -45,22 +45,30 @@ export class Lines {
 }
 
 const MARK = "// @gradc-statement";
+/** Statements prettier formatted before, by depth and text: a recompile (`--watch`) asks again for the same ones. */
+const formattedBefore = new Map<string, string>();
 
 /**
  * Formats statements with prettier, each as it would be inside `depth`
  * nested blocks (prettier formats a statement from its indentation alone).
  */
 async function formatLong(long: readonly Long[]): Promise<string[]> {
-  const prettier = await import("prettier");
-  const src = long.map((l) => `${MARK}\n${"{\n".repeat(l.depth)}${l.text}\n${"}\n".repeat(l.depth)}`).join("");
-  const out = await prettier.format(src, { parser: "typescript", printWidth: WIDTH });
-  const chunks = out.split(`${MARK}\n`).slice(1);
-  if (chunks.length !== long.length) throw new Error("internal: prettier merged or dropped a generated statement");
-  return chunks.map((c, i) => {
-    const lines = c.replace(/\n$/, "").split("\n");
-    const d = long[i]!.depth;
-    return lines.slice(d, lines.length - d).join("\n");
-  });
+  const keyOf = (l: Long) => `${l.depth}:${l.text}`;
+  if (formattedBefore.size > 20_000) formattedBefore.clear(); // bounded: a long watch session
+  const todo = [...new Map(long.filter((l) => !formattedBefore.has(keyOf(l))).map((l) => [keyOf(l), l])).values()];
+  if (todo.length) {
+    const prettier = await import("prettier");
+    const src = todo.map((l) => `${MARK}\n${"{\n".repeat(l.depth)}${l.text}\n${"}\n".repeat(l.depth)}`).join("");
+    const out = await prettier.format(src, { parser: "typescript", printWidth: WIDTH });
+    const chunks = out.split(`${MARK}\n`).slice(1);
+    if (chunks.length !== todo.length) throw new Error("internal: prettier merged or dropped a generated statement");
+    chunks.forEach((c, i) => {
+      const lines = c.replace(/\n$/, "").split("\n");
+      const d = todo[i]!.depth;
+      formattedBefore.set(keyOf(todo[i]!), lines.slice(d, lines.length - d).join("\n"));
+    });
+  }
+  return long.map((l) => formattedBefore.get(keyOf(l))!);
 }
 
 /** One lowered statement (and, for a loop, its body) at `depth`. */
