@@ -479,8 +479,8 @@ ${targets.join("\n")}
 
 ${comp.md}
 
-Wall ms in one process: \`loadSpec\` (esbuild bundles the spec) + \`compile\` (autodiff … emit, incl. prettier, esbuild and the wasm kernels) + \`importModule\`.
-${cold ? `Each is measured after a first compile in the same process (xor, cold: ${cold.ms.toFixed(0)} ms, mostly loading ts-morph/prettier/esbuild and warming the JIT)` : ""}${
+Wall ms in one process: \`loadSpec\` (esbuild bundles the spec) + \`compile\` (autodiff … emit, incl. esbuild and the wasm kernels) + \`importModule\`.
+${cold ? `Each is measured after a first compile in the same process (xor, cold: ${cold.ms.toFixed(0)} ms, mostly loading the compiler's modules and warming the JIT)` : ""}${
     coldWasm
       ? ` and a first compile of a model with wasm kernels (small: ${coldWasm.ms.toFixed(0)} ms${compiled.get("small") ? `, against ${compiled.get("small")!.ms.toFixed(0)} ms the second time` : ""}: the difference is importing binaryen under tsx's loader).`
       : "."

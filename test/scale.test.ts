@@ -46,6 +46,36 @@ describe("deep graphs", () => {
     expect(vals.get(c.program.loss!.id)![0]).toBeCloseTo(h, 14);
   }, 60_000);
 
+  it("a chain of 6,000 tanh on a [4, 8] tensor: one fused loop kernel, lowered without recursion", async () => {
+    const N = 6000;
+    const spec = path.join(dir, "wide.ts");
+    writeFileSync(
+      spec,
+      `export default (m: any) => { const x = m.input("x", [4, 8]); const w = m.param("w", [4, 8]); let h = x.mul(w); for (let i = 0; i < ${N}; i++) h = m.tanh(h); m.loss(m.sum(h)); };`,
+    );
+    const c = await compile(await loadSpec(spec), { precision: "f64" });
+    const m = await importModule(c.js);
+    const { params, inputs, arena, grads } = m.buffers();
+    for (let i = 0; i < 32; i++) [inputs[i], params[i]] = [0.1 + i / 40, 0.9 - i / 50];
+    m.forward(params, inputs, arena);
+    m.backward!(params, inputs, arena, grads);
+    let loss = 0;
+    for (const i of [0, 17, 31]) {
+      let [h, d] = [inputs[i]! * params[i]!, inputs[i]!];
+      for (let k = 0; k < N; k++) {
+        h = Math.tanh(h);
+        d *= 1 - h * h;
+      }
+      expect(grads[i]! / d).toBeCloseTo(1, 10);
+    }
+    for (let i = 0; i < 32; i++) {
+      let h = inputs[i]! * params[i]!;
+      for (let k = 0; k < N; k++) h = Math.tanh(h);
+      loss += h;
+    }
+    expect(arena[m.layout.lossOffset!]! / loss).toBeCloseTo(1, 12);
+  }, 60_000);
+
   it("a formula summing 5,001 terms: parses, compiles, and its value and derivative are right", async () => {
     const K = 5001;
     const src = Array.from({ length: K }, (_, i) => `${(i % 5) + 1}*sin(x)`).join(" + ");

@@ -283,13 +283,13 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
   /** Inputs of a fused group that are read from storage or locals (not computed inside the group). */
   const groupReads = (root: Node): Node[] => {
     const out: Node[] = [];
-    const walk = (n: Node) => {
-      for (const x of n.inputs) {
-        if (plan.nodes.get(x.id)?.fusedInto === n.id) walk(x);
-        else out.push(x);
-      }
-    };
-    walk(root);
+    // Depth-first through the fused producers, iteratively (a fused chain may be thousands of ops long).
+    const todo: [Node, Node][] = root.inputs.map((x) => [x, root] as [Node, Node]).reverse();
+    while (todo.length) {
+      const [x, n] = todo.pop()!;
+      if (plan.nodes.get(x.id)?.fusedInto === n.id) for (let i = x.inputs.length - 1; i >= 0; i--) todo.push([x.inputs[i]!, x]);
+      else out.push(x);
+    }
     return out;
   };
   /** Can every read of the group use the root's flat index? */
@@ -316,11 +316,23 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     if (size(src.shape) === 1 && src.op !== "batchMask" && !access.has(src.id) && plan.nodes.get(src.id)?.fusedInto === undefined)
       return elemsOf(src)[0]!;
     if (plan.nodes.get(x.id)?.fusedInto !== undefined) {
-      // A fused producer: computed right here, at the same index, into a loop-local const.
-      const ins = x.inputs.map((i) => [read(i, x.shape, vars, flat, body, pinned)]);
-      const name = fresh(`${baseName(x)}_v`);
-      body.push({ k: "const", name, e: opDef(x.op).lower!(ins, scalarNode(x), noTemps)[0]! });
-      return S.ref(name);
+      // A fused producer: computed right here, at the same index, into a loop-local const — after its
+      // inputs, fused producers among them first (post-order, iteratively: a fused chain may be thousands of ops long).
+      const stack: { y: Node; ins: SExpr[][] }[] = [{ y: x, ins: [] }];
+      for (;;) {
+        const f = stack[stack.length - 1]!;
+        if (f.ins.length < f.y.inputs.length) {
+          const i = f.y.inputs[f.ins.length]!;
+          if (!pinned.has(i.id) && plan.nodes.get(i.id)?.fusedInto !== undefined) stack.push({ y: i, ins: [] });
+          else f.ins.push([read(i, f.y.shape, vars, flat, body, pinned)]);
+          continue;
+        }
+        stack.pop();
+        const name = fresh(`${baseName(f.y)}_v`);
+        body.push({ k: "const", name, e: opDef(f.y.op).lower!(f.ins, scalarNode(f.y), noTemps)[0]! });
+        if (!stack.length) return S.ref(name);
+        stack[stack.length - 1]!.ins.push([S.ref(name)]);
+      }
     }
     if (size(x.shape) === 1) {
       const es = elems.get(x.id);
@@ -452,11 +464,13 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
 
   /** The matmul fused somewhere inside an elementwise group, if any. */
   const findFusedMatmul = (root: Node): Node | undefined => {
-    for (const x of root.inputs) {
-      if (plan.nodes.get(x.id)?.fusedInto !== root.id) continue;
+    // Depth-first, iteratively (a fused chain may be thousands of ops long).
+    const fusedInputs = (n: Node) => n.inputs.filter((x) => plan.nodes.get(x.id)?.fusedInto === n.id).reverse();
+    const todo = fusedInputs(root);
+    while (todo.length) {
+      const x = todo.pop()!;
       if (x.op === "matmul") return x;
-      const deeper = findFusedMatmul(x);
-      if (deeper) return deeper;
+      todo.push(...fusedInputs(x));
     }
     return undefined;
   };
