@@ -6,13 +6,14 @@
  * - warm: loadSpec + compile in this process after a warm-up compile (JIT hot,
  *   modules loaded) — what `gradc compile --watch` pays per save;
  * for every example and for synthetic chains (bench/lib/chains.ts) of 1k, 10k
- * and 100k ops, with the growth exponent of time and of generated size in
+ * and 100k ops (the mix chain: 1k and 10k), with the growth exponent of time and of generated size in
  * the chain length (least-squares slope of log t against log n: 1 is
  * linear). Medians of --runs runs (the 100k chains: one run each).
  *
  *   npm run bench:compile                  everything, writes bench/COMPILE.md and its section of BENCHMARKS.md
  *   npm run bench:compile -- --sizes 1000,10000 --runs 3 --no-write
  *   npm run bench:compile -- --timeout 120   give up on one compile after 120 s
+ *   npm run bench:compile -- --mix-sizes 1000,10000,100000   the mix chain at 100k too (~200 MB of TS)
  *
  * Needs none of the bench/ peer packages (only gradc's own dependencies).
  */
@@ -35,6 +36,8 @@ const val = (k: string) => {
 };
 const runs = Number(val("runs") ?? 3);
 const sizes = (val("sizes") ?? "1000,10000,100000").split(",").map(Number);
+// The mix chain writes ~2 KB of TypeScript per op: at 100k that is ~200 MB, several minutes and GBs of heap.
+const mixSizes = (val("mix-sizes") ?? "1000,10000").split(",").map(Number);
 const kinds = (val("kinds") ?? "tanh,mix").split(",") as ChainKind[];
 const timeoutS = Number(val("timeout") ?? 300);
 const write = !argv.includes("--no-write");
@@ -113,7 +116,7 @@ async function measure(row: Row, spec: string, coldRuns: number, warmRuns: numbe
 
 if (!skipExamples) for (const spec of exampleSpecs()) await measure({ what: spec.split(path.sep)[1]! }, spec, runs, runs, 1);
 for (const kind of kinds)
-  for (const n of sizes) {
+  for (const n of kind === "mix" ? mixSizes : sizes) {
     const spec = path.join(tmp, `chain_${kind}_${n}.ts`);
     writeFileSync(spec, chainSpec(kind, n));
     const big = n >= 100_000;
@@ -153,7 +156,8 @@ const md = `## Compile time (\`npm run bench:compile\`, bench/compile.ts)
 - **cold** = a fresh \`node bin/gradc.js compile <spec>\` process (wall, module loading included); **warm** = loadSpec + compile
   in one process after a warm-up compile (what \`gradc compile --watch\` pays per save). Medians of ${runs} runs; 100k chains: one run.
 - Chains (bench/lib/chains.ts): **tanh** = n scalar \`tanh\` nodes in a row; **mix** = n ops on a [4, 8] tensor, every 10th a
-  matmul with one shared [8, 8] weight, the rest \`tanh\` (loop kernels with fused epilogues).
+  matmul with one shared [8, 8] weight, the rest \`tanh\` (loop kernels with fused epilogues); up to ${Math.max(...mixSizes)} ops by default
+  (~2 KB of TypeScript per op: \`--mix-sizes 1000,10000,100000\` for more).
 
 ${table.join("\n")}
 
