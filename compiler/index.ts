@@ -40,7 +40,7 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
   const target = chooseTarget(opts); // float32 or float64; which matmuls may go to wasm — decided here, once
   const plan = planMemory(schedule(program), { ...opts, target }); // order, unroll-or-loop, fusion, arena, kernel scratch
   const lowered = lower(plan); // scalars, JS loops, wasm SIMD matmuls
-  const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
+  const out = await emit(lowered, opts); // formatted TS printed directly (prettier only for over-long lines) -> esbuild
   return { ...out, program, lowered };
 }
 

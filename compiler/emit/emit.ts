@@ -1,14 +1,14 @@
 /**
- * Emission: statements -> a TypeScript module built with ts-morph, formatted
- * with prettier, and transpiled with esbuild to an importable `.js`. Nothing
- * from the spec reaches the output except through the layout object (JSON
- * literals) and identifiers that `checkName` has already vetted.
+ * Emission: statements -> the TypeScript module, printed already formatted
+ * (compiler/emit/print.ts: prettier's layout, prettier itself only for the
+ * rare statement too long for one line), and transpiled with esbuild to an
+ * importable `.js`. Nothing from the spec reaches the output except through
+ * the layout object (JSON literals) and identifiers that `checkName` has
+ * already vetted.
  */
 import * as esbuild from "esbuild";
-import * as prettier from "prettier";
-import { Project, VariableDeclarationKind } from "ts-morph";
-import * as S from "../ir/sexpr.ts";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
+import { Lines, constLiteral, jsdoc, printStmt, safeComment } from "./print.ts";
 
 export type Precision = "f32" | "f64";
 
@@ -17,7 +17,7 @@ export interface Emitted {
   readonly js: string;
 }
 
-/** Helper functions generated code may call, with their (fixed) source. */
+/** Helper functions generated code may call, with their (fixed, formatted) source. */
 const HELPERS: Record<string, string> = {
   nthRoot: `/** Real n-th root as mathjs defines it: negative x allowed for odd integer n. */
 function nthRoot(x: number, n: number): number {
@@ -25,25 +25,8 @@ function nthRoot(x: number, n: number): number {
 }`,
 };
 
-/** Comment text from a spec can only contain vetted identifiers, but keep comments single-line and closed anyway. */
-const safeComment = (t: string) => t.replace(/[\r\n\u2028\u2029]/g, " ").replace(/\*\//g, "* /");
-
-const printStmt = (s: Stmt): string => {
-  switch (s.k) {
-    case "comment":
-      return `// ${safeComment(s.text)}`;
-    case "const":
-      return `const ${s.name} = ${S.print(s.e)};`;
-    case "let":
-      return `let ${s.name} = ${S.print(s.e)};`;
-    case "set":
-      return `${S.print(s.target)} ${s.op} ${S.print(s.e)};`;
-    case "call":
-      return `k.${s.fn}();`;
-    case "for":
-      return `for (let ${s.v} = ${s.from ? S.print(s.from) : "0"}; ${s.v} < ${S.print(s.n)}; ${s.step && s.step !== 1 ? `${s.v} += ${s.step}` : `${s.v}++`}) {\n${s.body.map(printStmt).join("\n")}\n}`;
-  }
-};
+/** Wasm modules built before, by their kernels and memory: binaryen's -O3 is most of a warm compile of a wasm model. */
+const builtWasm = new Map<string, Uint8Array>();
 
 export function header(layout: Layout, cmd: string): string {
   return [
@@ -67,150 +50,195 @@ export interface EmitOptions {
 export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
   const t0 = performance.now();
   const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
-  const project = new Project({ useInMemoryFileSystem: true });
-  const file = project.createSourceFile("out.ts");
   const head = header(l.layout, opts.command ?? `npx gradc compile ${l.layout.source} -o generated/`);
-
-  file.addVariableStatement({
-    isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
-    docs: [`Where every parameter, input and output lives in the flat buffers (${arr}).`],
-    declarations: [{ name: "layout", initializer: `${JSON.stringify(l.layout)} as const` }],
-  });
-  file.addTypeAlias({ isExported: true, name: "Buf", type: arr });
-  for (const h of l.helpers) file.addStatements(HELPERS[h]!);
-
   const L = l.layout;
+  const out = new Lines();
+  const blank = () => out.raw("");
+  out.raw(head);
+  blank();
+  const trainer = opts.trainer && L.hasLoss;
+  if (trainer) {
+    out.raw(`import { createTrainer as trainerFor, type TrainerOptions } from "gradc/runtime";`);
+    blank();
+  }
+  out.raw(jsdoc(`Where every parameter, input and output lives in the flat buffers (${arr}).`));
+  constLiteral("layout", L, out);
+  blank();
+  out.raw(`export type Buf = ${arr};`);
+  for (const h of l.helpers) out.raw(HELPERS[h]!);
+
+  /** A function: JSDoc, signature, body; a blank line before it. */
+  const fn = (o: { exported?: boolean; name: string; doc?: string; params: string; returns?: string; body: (out: Lines) => void }) => {
+    blank();
+    if (o.doc) out.raw(jsdoc(o.doc));
+    const sig = `${o.exported ? "export " : ""}function ${o.name}(${o.params})${o.returns ? `: ${o.returns}` : ""} {`;
+    if (sig.length > 110) throw new Error(`internal: signature of ${o.name} too long for one line`);
+    out.raw(sig);
+    o.body(out);
+    out.raw("}");
+  };
   const views = (make: (size: string, region: keyof NonNullable<Layout["memory"]>) => string) =>
-    `{ params: ${make("layout.paramSize", "params")}, inputs: ${make("layout.inputSize", "inputs")}, arena: ${make("layout.arenaSize", "arena")}, grads: ${make("layout.paramSize", "grads")} }`;
+    [
+      "  return {",
+      `    params: ${make("layout.paramSize", "params")},`,
+      `    inputs: ${make("layout.inputSize", "inputs")},`,
+      `    arena: ${make("layout.arenaSize", "arena")},`,
+      `    grads: ${make("layout.paramSize", "grads")},`,
+      "  };",
+    ].join("\n");
+  const BUFS = "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }";
   if (!L.memory) {
-    file.addFunction({
-      isExported: true,
+    fn({
+      exported: true,
       name: "buffers",
-      docs: ["Fresh zeroed buffers of the sizes `forward` and `backward` take."],
-      returnType: "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }",
-      statements: [`return ${views((size) => `new ${arr}(${size})`)};`],
+      doc: "Fresh zeroed buffers of the sizes `forward` and `backward` take.",
+      params: "",
+      returns: BUFS,
+      body: (o) => o.raw(views((size) => `new ${arr}(${size})`)),
     });
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
-    const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-    const bytes = buildWasm(l.kernels, L.memory.pages, { params: L.memory.params, grads: L.memory.grads, size: L.paramSize });
-    file.addStatements([
-      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
-      `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
-      `type Kernels = { readonly [name: string]: (...args: number[]) => void };`,
-      `const instances = new WeakMap<ArrayBufferLike, Kernels>();`,
-    ]);
-    file.addFunction({
-      isExported: true,
+    const update = { params: L.memory.params, grads: L.memory.grads, size: L.paramSize };
+    const key = JSON.stringify([l.kernels, L.memory.pages, update]);
+    let bytes = builtWasm.get(key); // a recompile (`--watch`) with the same kernels skips binaryen
+    if (!bytes) {
+      const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
+      bytes = buildWasm(l.kernels, L.memory.pages, update);
+      if (builtWasm.size > 64) builtWasm.clear();
+      builtWasm.set(key, bytes);
+    }
+    const mem = L.memory;
+    out.raw(jsdoc(`${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen.`));
+    // Always longer than a line: prettier's layout of this call, written out.
+    out.raw(
+      [
+        "const wasmModule = new WebAssembly.Module(",
+        "  Uint8Array.from(",
+        "    atob(",
+        `      "${Buffer.from(bytes).toString("base64")}",`,
+        "    ),",
+        "    (c) => c.charCodeAt(0),",
+        "  ),",
+        ");",
+        "type Kernels = { readonly [name: string]: (...args: number[]) => void };",
+        "const instances = new WeakMap<ArrayBufferLike, Kernels>();",
+      ].join("\n"),
+    );
+    fn({
+      exported: true,
       name: "buffers",
-      docs: [
-        "Buffers in a fresh WebAssembly.Memory (never grown) with its own kernel instance: `forward` and `backward` must get these, not arrays made elsewhere.",
-      ],
-      returnType: "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }",
-      statements: [
-        `const memory = new WebAssembly.Memory({ initial: ${L.memory.pages}, maximum: ${L.memory.pages} });`,
-        `instances.set(memory.buffer, new WebAssembly.Instance(wasmModule, { env: { memory } }).exports as unknown as Kernels);`,
-        `return ${views((size, region) => `new Float32Array(memory.buffer, ${L.memory![region]}, ${size})`)};`,
-      ],
+      doc: "Buffers in a fresh WebAssembly.Memory (never grown) with its own kernel instance: `forward` and `backward` must get these, not arrays made elsewhere.",
+      params: "",
+      returns: BUFS,
+      body: (o) => {
+        o.stmt(`const memory = new WebAssembly.Memory({ initial: ${mem.pages}, maximum: ${mem.pages} });`, 1);
+        o.raw(
+          [
+            "  instances.set(",
+            "    memory.buffer,",
+            "    new WebAssembly.Instance(wasmModule, { env: { memory } }).exports as unknown as Kernels,",
+            "  );",
+          ].join("\n"),
+        );
+        o.raw(views((size, region) => `new Float32Array(memory.buffer, ${mem[region]}, ${size})`));
+      },
     });
-    file.addFunction({
+    fn({
       name: "kernels",
-      parameters: [{ name: "params", type: "Buf" }],
-      returnType: "Kernels",
-      statements: [
-        `const k = instances.get(params.buffer);`,
-        `if (k === undefined) throw new Error("gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()");`,
-        `return k;`,
-      ],
+      params: "params: Buf",
+      returns: "Kernels",
+      body: (o) =>
+        o.raw(
+          [
+            "  const k = instances.get(params.buffer);",
+            "  if (k === undefined)",
+            "    throw new Error(",
+            '      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()",',
+            "    );",
+            "  return k;",
+          ].join("\n"),
+        ),
     });
   }
-  const usesKernels = (stmts: readonly Stmt[]): boolean => stmts.some((s) => s.k === "call" || (s.k === "for" && usesKernels(s.body)));
-  const prologue = (stmts: readonly Stmt[]) => (usesKernels(stmts) ? ["const k = kernels(params);"] : []);
+  const usesKernels = (stmts: readonly Stmt[]): boolean => {
+    // iterative: loop nests may be deep
+    const todo = [...stmts];
+    while (todo.length) {
+      const s = todo.pop()!;
+      if (s.k === "call") return true;
+      if (s.k === "for") todo.push(...s.body);
+    }
+    return false;
+  };
+  const body = (stmts: readonly Stmt[]) => (o: Lines) => {
+    if (usesKernels(stmts)) o.stmt("const k = kernels(params);", 1);
+    for (const s of stmts) printStmt(s, 1, o);
+  };
 
-  const sig = [
-    { name: "params", type: "Buf" },
-    { name: "inputs", type: "Buf" },
-    { name: "arena", type: "Buf" },
-  ];
-  const batch = l.layout.batch !== undefined ? [{ name: "n", initializer: String(l.layout.batch) }] : [];
-  file.addFunction({
-    isExported: true,
+  const sig = "params: Buf, inputs: Buf, arena: Buf";
+  const batch = L.batch !== undefined ? `, n = ${L.batch}` : "";
+  fn({
+    exported: true,
     name: "forward",
-    docs: [
-      (l.layout.hasLoss
+    doc:
+      (L.hasLoss
         ? "Computes the outputs and the loss (at `arena[layout.lossOffset]`) into `arena`, with what `backward` needs."
         : "Computes the outputs into `arena`.") +
-        (batch.length ? `\nOnly the first \`n\` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.` : ""),
-    ],
-    parameters: [...sig, ...batch],
-    returnType: "void",
-    statements: [[...prologue(l.forward), ...l.forward.map(printStmt)].join("\n")], // one block of text: ts-morph re-indents it once
+      (batch ? `\nOnly the first \`n\` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.` : ""),
+    params: `${sig}${batch}`,
+    returns: "void",
+    body: body(l.forward),
   });
-  if (l.layout.hasLoss)
-    file.addFunction({
-      isExported: true,
+  if (L.hasLoss)
+    fn({
+      exported: true,
       name: "backward",
-      docs: ["Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers."],
-      parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
-      returnType: "void",
-      statements: [[...prologue(l.backward), ...l.backward.map(printStmt)].join("\n")],
+      doc: "Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers.",
+      params: `${sig}, grads: Buf${batch}`,
+      returns: "void",
+      body: body(l.backward),
     });
-
   if (l.step)
-    file.addFunction({
-      isExported: true,
+    fn({
+      exported: true,
       name: "step",
-      docs: ["`forward` then `backward` in one call — the same results, with the forward values kept in locals."],
-      parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
-      returnType: "void",
-      statements: [[...prologue(l.step), ...l.step.map(printStmt)].join("\n")],
+      doc: "`forward` then `backward` in one call — the same results, with the forward values kept in locals.",
+      params: `${sig}, grads: Buf${batch}`,
+      returns: "void",
+      body: body(l.step),
     });
-  if (l.layout.hasLoss)
-    file.addFunction({
-      isExported: true,
+  if (L.hasLoss)
+    fn({
+      exported: true,
       name: "sgd",
-      docs: [
-        L.memory
-          ? "One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`."
-          : "One plain SGD update in place, params -= lr * grads.",
-      ],
-      parameters: [
-        { name: "params", type: "Buf" },
-        { name: "grads", type: "Buf" },
-        { name: "lr", type: "number" },
-      ],
-      returnType: "void",
-      statements: L.memory
-        ? [
-            `if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads}) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
-            `kernels(params).sgd(lr);`,
-          ]
-        : l.sgd === "unrolled"
-          ? Array.from({ length: L.paramSize }, (_, i) => `params[${i}] -= lr * grads[${i}];`)
-          : [`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`],
+      doc: L.memory
+        ? "One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`."
+        : "One plain SGD update in place, params -= lr * grads.",
+      params: "params: Buf, grads: Buf, lr: number",
+      returns: "void",
+      body: (o) => {
+        if (L.memory) {
+          o.stmt(`if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads})`, 1);
+          o.stmt(`throw new Error("gradc: sgd takes the params and grads of one buffers() call");`, 2);
+          o.stmt("kernels(params).sgd(lr);", 1);
+        } else if (l.sgd === "unrolled") {
+          for (let i = 0; i < L.paramSize; i++) o.stmt(`params[${i}] -= lr * grads[${i}];`, 1);
+        } else o.stmt(`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`, 1);
+      },
     });
-  if (opts.trainer && l.layout.hasLoss) {
-    file.insertImportDeclaration(0, {
-      moduleSpecifier: "gradc/runtime",
-      namedImports: [{ name: "createTrainer", alias: "trainerFor" }, { name: "TrainerOptions", isTypeOnly: true }],
-    });
-    file.addFunction({
-      isExported: true,
+  if (trainer)
+    fn({
+      exported: true,
       name: "createTrainer",
-      docs: [
+      doc:
         "A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,\n" +
-          "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
-      ],
-      parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
-      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`],
+        "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
+      params: "opts: TrainerOptions = {}",
+      body: (o) => o.stmt(`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`, 1),
     });
-  }
-  const raw = file.getFullText();
+  const ts = `${await out.text()}\n`;
   const t1 = performance.now();
-  const ts = await prettier.format(`${head}\n\n${raw}`, { parser: "typescript", printWidth: 110 });
-  const t2 = performance.now();
   const { code } = await esbuild.transform(ts, { loader: "ts", format: "esm", target: "es2022" });
-  if (process.env.GRADC_PROFILE) console.error(`emit: ts-morph ${(t1 - t0) | 0} ms, prettier ${(t2 - t1) | 0} ms, esbuild ${(performance.now() - t2) | 0} ms`);
+  if (process.env.GRADC_PROFILE) console.error(`emit: print ${(t1 - t0) | 0} ms, esbuild ${(performance.now() - t1) | 0} ms`);
   return { ts, js: `${head}\n${code}` };
 }

@@ -166,10 +166,14 @@ export class Builder {
     return [...shape];
   }
 
-  /** Is the leading axis of `n` the batch axis (one row per example)? */
+  /** Is the leading axis of `n` the batch axis (one row per example)? Memoized; inputs first, iteratively (chains may be 100,000 deep). */
   private batched(n: Node): boolean {
-    const hit = this.batchedMemo.get(n.id);
-    if (hit !== undefined) return hit;
+    const memo = this.batchedMemo;
+    for (const x of topo([n], (y) => memo.has(y.id))) memo.set(x.id, this.batchedFrom(x));
+    return memo.get(n.id)!;
+  }
+  /** `batched(n)`, given its inputs' answers in the memo. */
+  private batchedFrom(n: Node): boolean {
     const kind = (OPS as Record<string, OpDef>)[n.op]!.kind;
     const r =
       n.op === "input"
@@ -183,7 +187,6 @@ export class Builder {
               : n.op === "sum"
                 ? !(n.attrs.axes as number[]).some((a) => a === 0 || a === -n.inputs[0]!.shape.length) && this.batched(n.inputs[0]!)
                 : false;
-    this.batchedMemo.set(n.id, r);
     return r;
   }
 
@@ -495,7 +498,7 @@ export function builder(name: string, source: string, locate: Locate = () => ({}
   }) as ModelBuilder;
 }
 
-const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "maskRows", "dropouts"]);
+const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "batchedFrom", "maskRows", "dropouts"]);
 
 /** The builder's callable names: its op-table methods and its own. */
 const methods = (b: Builder): string[] =>

@@ -140,10 +140,18 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
       hint,
     );
 
-  const build = (n: MathNode): Node => {
+  /**
+   * What a formula node is made of: the checks run on entry (pre-order, so
+   * errors come in reading order), then `children` are built, then `make`
+   * combines them. `build` walks this with an explicit stack: a sum of
+   * 100,000 terms is a left-nested tree that deep.
+   */
+  type Step = { readonly children: readonly MathNode[]; readonly make: (args: Node[]) => Node };
+  const done = (x: Node): Step => ({ children: [], make: () => x });
+  const step = (n: MathNode): Step => {
     switch (n.type) {
       case "ParenthesisNode":
-        return build((n as MathJs.ParenthesisNode).content);
+        return { children: [(n as MathJs.ParenthesisNode).content], make: ([x]) => x! };
       case "ConstantNode": {
         const v: unknown = (n as MathJs.ConstantNode).value;
         if (typeof v !== "number" || Number.isNaN(v)) {
@@ -154,11 +162,11 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
         // A literal past ±1.8e308 reads as Infinity; only the constant `Infinity` may mean that.
         if (!Number.isFinite(v))
           throw formulaError(src, "a number too large for float64 (it would read as Infinity)", colOf(src, /\d[\d.]*e\+?\d{3,}/i), "write a number below 1.8e308, or Infinity if you mean it");
-        return b.c(v);
+        return done(b.c(v));
       }
       case "SymbolNode": {
         const name = (n as MathJs.SymbolNode).name;
-        if (!vars.has(name) && Object.hasOwn(CONSTANTS, name)) return b.c(CONSTANTS[name]!);
+        if (!vars.has(name) && Object.hasOwn(CONSTANTS, name)) return done(b.c(CONSTANTS[name]!));
         if (!vars.has(name) && FORMULA_FUNCTIONS.has(name))
           throw formulaError(
             src,
@@ -166,12 +174,12 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
             colOf(src, wordRe(name)),
             `write ${name}(x): mathjs reads '${name} x' as the product of ${name} and x`,
           );
-        return leaf(name);
+        return done(leaf(name));
       }
       case "OperatorNode": {
         const o = n as MathJs.OperatorNode;
         const fn = o.fn as string;
-        if (fn === "unaryPlus") return build(o.args[0]!);
+        if (fn === "unaryPlus") return { children: [o.args[0]!], make: ([x]) => x! };
         const op = FORMULA_FUNCTIONS.get(fn)?.get(o.args.length);
         if (!op)
           throw unsupported(
@@ -179,7 +187,7 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
             /^[A-Za-z]+$/.test(o.op) ? wordRe(o.op) : o.op,
             `formulas use + - * / ^ and functions; relational, logical and bitwise operators, mod and factorial have no derivative op`,
           );
-        return b.op(op, ...o.args.map(build));
+        return { children: o.args, make: (xs) => b.op(op, ...xs) };
       }
       case "FunctionNode": {
         const f = n as MathJs.FunctionNode<MathNode>;
@@ -205,8 +213,10 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
         const given = f.args.length;
         const arity = byArity.has(given) ? given : [...byArity.keys()].find((k) => k > given && k - given <= defaults.length);
         const op = arity === undefined ? undefined : byArity.get(arity);
-        if (op && arity !== undefined && arity > given)
-          return b.op(op, ...f.args.map(build), ...defaults.slice(defaults.length - (arity - given)).map((v) => b.c(v)));
+        if (op && arity !== undefined && arity > given) {
+          const filled = defaults.slice(defaults.length - (arity - given)).map((v) => b.c(v));
+          return { children: f.args, make: (xs) => b.op(op, ...xs, ...filled) };
+        }
         if (!op) {
           const want = [...byArity.keys()].sort().join(" or ");
           throw formulaError(
@@ -218,7 +228,7 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
               : `write ${[...byArity.keys()].map((k) => `${name}(${["x", "y", "z"].slice(0, k).join(", ")})`).join(" or ")}`,
           );
         }
-        return b.op(op, ...f.args.map(build));
+        return { children: f.args, make: (xs) => b.op(op, ...xs) };
       }
       case "ArrayNode":
         throw unsupported("a matrix", "[", "formulas are scalar; write a model spec (gradc compile) for tensors");
@@ -240,6 +250,20 @@ export function parseFormula(src: string, opts: FormulaOptions): FormulaModel {
         throw unsupported("a range", ":", "formulas are scalar");
       default:
         throw unsupported(`a ${n.type}`, undefined, "formulas use numbers, symbols, + - * / ^ and functions");
+    }
+  };
+  const build = (root: MathNode): Node => {
+    const stack: { step: Step; args: Node[] }[] = [{ step: step(root), args: [] }];
+    for (;;) {
+      const top = stack[stack.length - 1]!;
+      if (top.args.length < top.step.children.length) {
+        stack.push({ step: step(top.step.children[top.args.length]!), args: [] });
+        continue;
+      }
+      const x = top.step.make(top.args);
+      stack.pop();
+      if (!stack.length) return x;
+      stack[stack.length - 1]!.args.push(x);
     }
   };
 

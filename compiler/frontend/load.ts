@@ -40,9 +40,17 @@ function checkModelName(name: string, shown: string): string {
 const loaderFor = (file: string): esbuild.Loader =>
   /\.[cm]?js$/.test(file) ? "js" : /\.jsx$/.test(file) ? "jsx" : /\.tsx$/.test(file) ? "tsx" : "ts";
 
-export async function loadSpec(file: string, opts: { name?: string } = {}): Promise<Model> {
+export interface LoadOptions {
+  /** The model name (default: from the file name). */
+  readonly name?: string;
+  /** Filled with the absolute paths of the files the spec is made of (itself and what it imports), for watching. */
+  readonly deps?: Set<string>;
+}
+
+export async function loadSpec(file: string, opts: LoadOptions = {}): Promise<Model> {
   const shown = displayPath(file);
   const abs = path.resolve(file);
+  opts.deps?.add(abs);
   if (!existsSync(abs))
     throw new GradcError("E_SPEC_LOAD", `spec file not found`, { file: shown, hint: "pass the path of a model.ts, e.g. examples/xor/model.ts" });
   const name = checkModelName(opts.name ?? modelName(file), shown);
@@ -60,7 +68,10 @@ export async function loadSpec(file: string, opts: { name?: string } = {}): Prom
       sourcemap: "external",
       outfile: bundle,
       logLevel: "silent",
+      metafile: opts.deps !== undefined,
     });
+    for (const f of Object.keys(built.metafile?.inputs ?? {}))
+      if (!f.startsWith("<") && !f.includes("node_modules")) opts.deps!.add(path.resolve(f));
   } catch (e) {
     const err = (e as esbuild.BuildFailure).errors?.[0];
     throw new GradcError("E_SPEC_LOAD", `cannot compile the spec: ${err?.text ?? String(e)}`, {

@@ -141,13 +141,17 @@ export class B {
   }
 }
 
-/** Nodes reachable from `roots`, inputs before users (iterative: deep chains must not overflow the stack). */
-export function topo(roots: readonly Node[]): Node[] {
+/**
+ * Nodes reachable from `roots`, inputs before users (iterative: deep chains
+ * must not overflow the stack). Nodes for which `known` holds are neither
+ * listed nor walked through (for memoized walks: only what is new).
+ */
+export function topo(roots: readonly Node[], known?: (n: Node) => boolean): Node[] {
   const seen = new Set<number>();
   const out: Node[] = [];
   const stack: [Node, number][] = [];
   for (const r of roots) {
-    if (seen.has(r.id)) continue;
+    if (seen.has(r.id) || known?.(r)) continue;
     seen.add(r.id);
     stack.push([r, 0]);
     while (stack.length) {
@@ -156,7 +160,7 @@ export function topo(roots: readonly Node[]): Node[] {
       if (i < n.inputs.length) {
         top[1]++;
         const c = n.inputs[i]!;
-        if (!seen.has(c.id)) {
+        if (!seen.has(c.id) && !known?.(c)) {
           seen.add(c.id);
           stack.push([c, 0]);
         }

@@ -85,7 +85,23 @@ export function printNum(v: number): string {
   return String(v);
 }
 
-/** Prints `e` as JS, adding parentheses only where precedence or associativity needs them. */
+const MULTIPLICATIVE = new Set<BinOp>(["*", "/", "%"]);
+/**
+ * Parentheses prettier adds for readability where precedence alone needs
+ * none, so that printed code is already in prettier's form: `%` mixed with
+ * `*` or `/` (`(a % b) * c`), `*` mixed with `/` (`(a * b) / c`), and `%`
+ * under `+` or `-` (`a + (b % c)`).
+ */
+const clarify = (parent: BinOp, child: SExpr): boolean =>
+  child.k === "bin" &&
+  ((PREC[child.op] === PREC[parent] && MULTIPLICATIVE.has(parent) && child.op !== parent) ||
+    (child.op === "%" && (parent === "+" || parent === "-")));
+
+/**
+ * Prints `e` as JS, adding parentheses where precedence or associativity
+ * needs them, and the few more prettier adds (`clarify`): the output is
+ * what prettier would print for it.
+ */
 export function print(e: SExpr): string {
   const wrap = (x: SExpr, min: number): string => {
     const s = print(x);
@@ -93,7 +109,7 @@ export function print(e: SExpr): string {
   };
   switch (e.k) {
     case "num":
-      return printNum(e.v);
+      return printNum(e.v).replace("e+", "e"); // prettier drops the exponent's plus
     case "ref":
       return e.name;
     case "idx":
@@ -106,7 +122,9 @@ export function print(e: SExpr): string {
     case "bin": {
       const p = PREC[e.op];
       // Left-associative: the right operand needs parens at equal precedence.
-      return `${wrap(e.a, p)} ${e.op} ${wrap(e.b, p + 1)}`;
+      const left = clarify(e.op, e.a) ? `(${print(e.a)})` : wrap(e.a, p);
+      const right = clarify(e.op, e.b) ? `(${print(e.b)})` : wrap(e.b, p + 1);
+      return `${left} ${e.op} ${right}`;
     }
     case "call":
       return `${e.fn}(${e.args.map((a) => print(a)).join(", ")})`;

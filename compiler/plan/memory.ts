@@ -99,9 +99,15 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
       n.op === "const" ? "const" : def.kind === "leaf" ? "leaf" : def.kind === "view" ? "view" : work(n) <= T ? "unroll" : "loop";
     if (!nodes.has(n.id)) nodes.set(n.id, { mode, fn, pos });
   });
-  const source = (n: Node): Node => (isView(n) ? source(n.inputs[0]!) : n);
+  const source = (n: Node): Node => {
+    while (isView(n)) n = n.inputs[0]!;
+    return n;
+  };
   /** Does `n` hold its source's elements in the source's order (itself, or reshapes of it)? */
-  const sameOrder = (n: Node): boolean => !isView(n) || (n.op === "reshape" && sameOrder(n.inputs[0]!));
+  const sameOrder = (n: Node): boolean => {
+    while (n.op === "reshape") n = n.inputs[0]!;
+    return !isView(n);
+  };
   const byId = new Map(order.map(([n]) => [n.id, n]));
 
   // Who reads each (non-view) value; views are looked through.
@@ -124,6 +130,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   // Fusion, consumers first: an elementwise (or matmul) loop node with a single
   // same-shape elementwise (or sum) consumer in the same function is computed inside it.
   const hasMatmul = new Map<number, boolean>();
+  const fusedRoot = new Map<number, number>(); // node -> root of the group it is fused into (a long chain: no walk per node)
   for (let k = order.length - 1; k >= 0; k--) {
     const [n] = order[k]!;
     const np = nodes.get(n.id)!;
@@ -136,7 +143,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const cp = nodes.get(c.id)!;
     const ck = opDef(c.op).kind;
     if (cp.mode !== "loop" || cp.fn !== np.fn || !c.inputs.includes(n)) continue;
-    const root = groupRoot(nodes, c.id);
+    const root = fusedRoot.get(c.id) ?? c.id;
     const okShape =
       (ck === "elementwise" && size(c.shape) === size(n.shape) && c.shape.length === n.shape.length) || ck === "reduce";
     const okKind = kind === "elementwise" || (kind === "matmul" && ck === "elementwise");
@@ -144,15 +151,32 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const rootIsSum = opDef(byId.get(root)!.op).kind === "reduce";
     if ((kind === "matmul" || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
     np.fusedInto = c.id;
+    fusedRoot.set(n.id, root);
     if (hasMatmul.get(n.id)) {
       // The whole chain up to the group's root now contains a matmul.
       for (let r: number | undefined = c.id; r !== undefined; r = nodes.get(r)!.fusedInto) hasMatmul.set(r, true);
     }
   }
 
-  /** Everything the kernel rooted at `root` reads: inputs of the root and of the nodes fused into it. */
-  const groupInputs = (root: Node): Node[] =>
-    root.inputs.flatMap((x) => (nodes.get(x.id)?.fusedInto === root.id ? groupInputs(x) : [x]));
+  /** Everything the kernel rooted at `root` reads: inputs of the root and of the nodes fused into it (depth-first, iteratively). */
+  const groupInputs = (root: Node): Node[] => {
+    const out: Node[] = [];
+    const todo: [Node, Node][] = root.inputs.map((x) => [x, root] as [Node, Node]).reverse();
+    while (todo.length) {
+      const [x, parent] = todo.pop()!;
+      if (nodes.get(x.id)?.fusedInto === parent.id) for (let i = x.inputs.length - 1; i >= 0; i--) todo.push([x.inputs[i]!, x]);
+      else out.push(x);
+    }
+    return out;
+  };
+  // The kernel each node is computed in, once fusion is decided (consumers come later in `order`).
+  const rootOf = new Map<number, number>();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const id = order[k]![0].id;
+    if (rootOf.has(id)) continue;
+    const f = nodes.get(id)!.fusedInto;
+    rootOf.set(id, f === undefined ? id : (rootOf.get(f) ?? groupRoot(nodes, f)));
+  }
 
   // Storage: which values must be in memory.
   const stored: Node[] = [];
@@ -187,12 +211,12 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   });
   const paramOffsets: number[] = [];
   p.grads.reduce((off, g) => (paramOffsets.push(off), off + size(g.param.shape)), 0);
-  const pos = (n: Node) => nodes.get(groupRoot(nodes, n.id))!.pos;
+  const pos = (n: Node) => nodes.get(rootOf.get(n.id) ?? groupRoot(nodes, n.id))!.pos;
   const naiveSize = top + stored.reduce((a, n) => a + size(n.shape), 0);
 
   // Liveness: a value lives from its kernel to its last reader's kernel.
   const end = new Map<number, number>();
-  for (const n of stored) end.set(n.id, Math.max(pos(n), ...(users.get(n.id) ?? []).map(pos)));
+  for (const n of stored) end.set(n.id, (users.get(n.id) ?? []).reduce((e, u) => Math.max(e, pos(u)), pos(n)));
   // Outputs are copied out after the last forward kernel, gradients after the last backward one.
   const copyOut = (x: Node, at: number) => {
     const src = source(x);
@@ -203,13 +227,20 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   if (p.loss) copyOut(p.loss, s.forward.length);
 
   const free: { off: number; size: number }[] = [];
-  const live: { n: Node; off: number; end: number }[] = [];
+  // Live values: a min-heap by end (for release) and, per end, in allocation order (for the in-place search).
+  type Live = { n: Node; off: number; end: number; gone?: boolean };
+  const heap: Live[] = [];
+  const endingAt = new Map<number, Live[]>();
   const release = (t: number) => {
-    for (let i = live.length - 1; i >= 0; i--)
-      if (live[i]!.end < t) {
-        const l = live.splice(i, 1)[0]!;
-        free.push({ off: l.off, size: size(l.n.shape) });
-      }
+    let freed = false;
+    while (heap.length && heap[0]!.end < t) {
+      const l = heapPop(heap);
+      if (l.gone) continue;
+      l.gone = true;
+      freed = true;
+      free.push({ off: l.off, size: size(l.n.shape) });
+    }
+    if (!freed) return;
     free.sort((a, b) => a.off - b.off);
     for (let i = free.length - 2; i >= 0; i--)
       if (free[i]!.off + free[i]!.size === free[i + 1]!.off) {
@@ -236,9 +267,9 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const reads = groupInputs(n);
     const inPlace =
       np.mode === "loop" && opDef(n.op).kind === "elementwise" && !hasMatmul.get(n.id)
-        ? live.find(
+        ? endingAt.get(t)?.find(
             (l) =>
-              l.end === t &&
+              !l.gone &&
               size(l.n.shape) === sz &&
               // every read of that buffer in the kernel must be at the kernel's own index (not transposed, not broadcast)
               reads.some((i) => source(i) === l.n) &&
@@ -248,7 +279,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     let off: number;
     if (inPlace) {
       off = inPlace.off;
-      live.splice(live.indexOf(inPlace), 1);
+      inPlace.gone = true;
     } else {
       const slot = free.find((f) => f.size >= sz);
       if (slot) {
@@ -262,7 +293,9 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
       }
     }
     np.store = { arr: "arena", offset: off };
-    live.push({ n, off, end: end.get(n.id)! });
+    const l: Live = { n, off, end: end.get(n.id)! };
+    heapPush(heap, l);
+    (endingAt.get(l.end) ?? endingAt.set(l.end, []).get(l.end)!).push(l);
   }
 
   // Matmul scratch, after the loss slot: shared by all kernels, as large as the largest needs.
@@ -315,6 +348,34 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     ...s, nodes, outputOffsets, arenaSize: top, naiveSize, unrollLimit: T, target,
     lossOffset, scratchOffset, scratchSize, totalArenaSize, source, sameOrder,
   };
+}
+
+/** Binary min-heap on `end`. */
+function heapPush<T extends { end: number }>(h: T[], x: T): void {
+  h.push(x);
+  for (let i = h.length - 1; i > 0; ) {
+    const p = (i - 1) >> 1;
+    if (h[p]!.end <= h[i]!.end) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+function heapPop<T extends { end: number }>(h: T[]): T {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length) {
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const [l, r] = [2 * i + 1, 2 * i + 2];
+      let m = i;
+      if (l < h.length && h[l]!.end < h[m]!.end) m = l;
+      if (r < h.length && h[r]!.end < h[m]!.end) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i]!, h[m]!];
+      i = m;
+    }
+  }
+  return top;
 }
 
 /** The id of the kernel a node is computed in: its own, or that of the root of its fusion chain. */

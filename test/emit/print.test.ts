@@ -132,7 +132,12 @@ describe("specific cases print with exactly the parentheses they need", () => {
     ["-(-2)", S.neg(S.num(-2)), "-(-2)"],
     ["-(-0)", S.neg(S.num(-0)), "-(-0)"],
     ["a / (b * c)", S.div(a, S.mul(b, c)), "a / (b * c)"],
-    ["(a / b) * c", S.mul(S.div(a, b), c), "a / b * c"],
+    ["(a / b) * c", S.mul(S.div(a, b), c), "(a / b) * c"], // prettier's parentheses: * and / mixed
+    ["(a * b) / c", S.div(S.mul(a, b), c), "(a * b) / c"],
+    ["a * b * c", S.mul(S.mul(a, b), c), "a * b * c"],
+    ["(a % b) * c", S.mul(S.bin("%", a, b), c), "(a % b) * c"],
+    ["a + (b % c)", S.add(a, S.bin("%", b, c)), "a + (b % c)"],
+    ["a * 1e21", S.mul(a, S.num(1e21)), "a * 1e21"],
     ["a * (b + c)", S.mul(a, S.add(b, c)), "a * (b + c)"],
     ["a + b * c", S.add(a, S.mul(b, c)), "a + b * c"],
     ["(a ? b : c) + 1", S.add(S.cond(a, b, c), S.num(1)), "(a ? b : c) + 1"],

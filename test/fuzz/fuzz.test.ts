@@ -10,26 +10,14 @@
  * the default plan (small nodes unrolled, larger ones loops), with
  * `unrollLimit: 0` (loop kernels everywhere), or (float32) with every matmul
  * of 4+ rows a wasm SIMD kernel: each lowering path sees ~330 graphs.
- *
- * Speed: compiling thousands of models with prettier and ts-morph would take
- * minutes, so emit.ts gets fast stand-ins for those two formatting libraries
- * (test/fuzz/fast-emit); the last test here shows the stand-ins change
- * nothing the generated code computes.
  */
 import fc from "fast-check";
-import { describe, expect, it, vi } from "vitest";
-import { compile } from "../../compiler/index.ts";
-import { B, Graph } from "../../compiler/ir/graph.ts";
+import { describe, expect, it } from "vitest";
 import { OPS } from "../../compiler/ir/ops.ts";
-import { runModule } from "../helpers.ts";
-import { type BuildName, loadModule } from "./check.ts";
-import { fastEmit } from "./fast-emit/flag.ts";
+import type { BuildName } from "./check.ts";
 import { checkFormula, formulaArb } from "./formulas.ts";
-import { BATCH, type Recipe, buildRecipe, recipeArb } from "./graphs.ts";
+import { type Recipe, recipeArb } from "./graphs.ts";
 import { buildsOf, shrinkGroup, triage } from "./shrink.ts";
-
-vi.mock("prettier", async (original) => (await import("./fast-emit/stubs.ts")).fastPrettier(await original()));
-vi.mock("ts-morph", async (original) => (await import("./fast-emit/stubs.ts")).fastTsMorph(await original()));
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260101);
 const BATCHES = 40;
@@ -103,43 +91,4 @@ describe("fuzzed formulas vs mathjs", () => {
       { seed: SEED, numRuns: 400 },
     );
   });
-});
-
-describe("the fast emission stand-ins", () => {
-  it("compute bit-identical results to prettier + ts-morph (float64 and float32, unrolled and loops)", async () => {
-    const [recipes] = fc.sample(fc.array(recipeArb, { minLength: 4, maxLength: 4 }), { seed: SEED, numRuns: 1 });
-    const g = new Graph();
-    const b = new B(g);
-    const graphs = recipes!.map((r, k) => buildRecipe(b, r, `g${k}_`));
-    const loss = graphs.map((x) => x.y).reduce((acc, y) => b.add(acc, y));
-    const values = Object.assign({}, ...graphs.map((x) => x.values)) as Record<string, Float64Array>;
-    const model = {
-      name: "canary",
-      source: "fuzz",
-      graph: g,
-      inputs: graphs.flatMap((x) => x.inputs),
-      params: graphs.flatMap((x) => x.params),
-      outputs: graphs.flatMap((x, k) => x.sinks.filter((s) => s.op !== "param" && s.op !== "input").map((s, j) => ({ name: `g${k}_o${j}`, node: s }))),
-      loss,
-      ...(graphs.some((x) => x.batched) ? { batch: BATCH } : {}),
-      names: new Map(),
-      where: new Map(),
-    };
-    for (const [precision, unrollLimit] of [["f64", undefined], ["f32", 0]] as const) {
-      const runs: unknown[] = [];
-      for (const on of [true, false]) {
-        fastEmit.on = on;
-        try {
-          const c = await compile(model, { precision, ...(unrollLimit === undefined ? {} : { unrollLimit }) });
-          runs.push(runModule(await loadModule(c.js), values, precision === "f64" ? Float64Array : Float32Array));
-        } catch (e) {
-          runs.push({ error: (e as Error).message }); // a known bug fails both ways alike
-        } finally {
-          fastEmit.on = true;
-        }
-      }
-      const [fast, real] = runs;
-      expect(fast).toEqual(real);
-    }
-  }, 120_000);
 });

@@ -11,7 +11,6 @@
  * as a case for test/fuzz/regressions.test.ts. Graphs that hit a known,
  * reported bug (test/fuzz/known.ts) are counted, not failed.
  */
-import "./fast-emit/register.ts";
 import { fork } from "node:child_process";
 
 const { batchAt } = await import("./batch.ts");
