@@ -22,6 +22,8 @@ export type ErrorCode =
   | "E_GRAD_CHECK" // generated derivatives disagree with finite differences
   | "E_STALE" // generated/ differs from what the compiler now produces
   | "E_WRITE" // an output file could not be written
+  | "E_DEPENDENCY" // a package the command needs is not installed (a runtime-only install)
+  | "E_INTERNAL" // an unexpected failure: a bug in gradc
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {

@@ -62,11 +62,12 @@
  * might not inline (the loss and the learning rate travel through
  * Float64Array slots). Per epoch a few small objects are made (its record).
  */
-import { encodeCheckpoint, decodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointData } from "./checkpoint.ts";
+import { encodeCheckpoint, decodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
 import type { Dataset } from "./data.ts";
 import { initParams } from "./init.ts";
 import { type Optimizer, type OptimizerSpec, sgd } from "./optim.ts";
-import { fmtAcc, fmtLoss, progressBar } from "./progress.ts";
+import { browserPlatform, type Platform } from "./platform.ts";
+import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { type ArrayCtor, type Buf, type Init, type Layout, type Module, ownBuffers, RuntimeError } from "./types.ts";
 
@@ -111,6 +112,12 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
   readonly shuffle?: boolean;
   /** The module's array type. Default: that of the module's `buffers()`, else Float32Array. */
   readonly Array?: ArrayCtor<A>;
+  /**
+   * Where `save`/`load` keep checkpoints and how `fit` shows progress (runtime/platform.ts).
+   * Default: files and a terminal bar when the trainer comes from `gradc/runtime/node` (and from
+   * `gradc/runtime` in Node), else the browser's (localStorage, no bar).
+   */
+  readonly platform?: Platform;
 }
 
 export interface EarlyStopping {
@@ -203,12 +210,14 @@ export interface Trainer<K extends string = string, O extends string = string, A
   evaluate(data: Dataset<K, Buf>): Evaluation;
   /** The output `output` (default `outputName`) for every example: N rows. `x` alone feeds the features input. */
   predict(x: Partial<Dataset<K, Buf>> | Float32Array | Float64Array, output?: O): A;
+  /** Writes `checkpoint()` to a file (Node: atomically), or to localStorage in a browser (see `TrainerOptions.platform`). */
   save(file: string): void;
+  /** Reads what `save(file)` wrote; `weightsOnly` takes the weights alone (any optimizer). */
   load(file: string, opts?: { weightsOnly?: boolean }): void;
-  /** The checkpoint as JSON text (what `save` writes). */
+  /** The checkpoint as JSON text (what `save` writes); `new TextEncoder().encode(...)` for bytes. */
   checkpoint(): string;
-  /** Loads checkpoint JSON text (what `load` reads). */
-  restore(text: string, opts?: { weightsOnly?: boolean }): void;
+  /** Loads checkpoint JSON, as text or its UTF-8 bytes (what `load` reads). */
+  restore(text: string | Uint8Array, opts?: { weightsOnly?: boolean }): void;
   /** Fresh seeded parameters and optimizer state, epoch 0. */
   reset(seed?: number): void;
 }
@@ -325,11 +334,13 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private epochInRun = 0; // for divergence messages
   private batchInEpoch = 0;
   private stepFeed: Feed | undefined;
+  private readonly platform: Platform;
 
   constructor(
     readonly module: Module<A>,
     opts: TrainerOptions<A>,
   ) {
+    this.platform = opts.platform ?? browserPlatform;
     const layout = (this.layout = module.layout);
     if (!layout.hasLoss || !module.backward || layout.lossOffset === undefined)
       throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss, so there is nothing to train (call m.loss(...) in the spec)`);
@@ -687,7 +698,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const fullBatch = n === bs;
     const shuffleBase = deriveSeed(this.seed, "shuffle");
     const dropBase = deriveSeed(this.seed, "dropout");
-    const bar = progressBar(opts.progress ?? true);
+    const bar = this.platform.progress(opts.progress ?? true);
     const records: EpochRecord[] = [];
     let stopped: History["stopped"] = "epochs";
     const stats = this.stats;
@@ -836,7 +847,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   save(file: string): void {
-    writeCheckpoint(file, this.layout, this.state());
+    this.platform.writeText(file, this.checkpoint());
   }
 
   private apply(ck: CheckpointData<Float32Array | Float64Array>, file: string, weightsOnly: boolean): void {
@@ -863,10 +874,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   load(file: string, opts: { weightsOnly?: boolean } = {}): void {
-    this.apply(readCheckpoint(file, this.layout), file, opts.weightsOnly ?? false);
+    this.apply(decodeCheckpoint(this.platform.readText(file), this.layout, file), file, opts.weightsOnly ?? false);
   }
 
-  restore(text: string, opts: { weightsOnly?: boolean } = {}): void {
+  restore(text: string | Uint8Array, opts: { weightsOnly?: boolean } = {}): void {
     this.apply(decodeCheckpoint(text, this.layout), "<text>", opts.weightsOnly ?? false);
   }
 }
