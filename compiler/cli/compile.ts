@@ -103,7 +103,8 @@ export async function compileCommand(argv: string[]): Promise<number> {
     ts: bools.has("ts"),
   });
   const marker = esmMarker(outDir);
-  writeAtomically({ ...files, ...marker.files });
+  Object.assign(files, marker.files);
+  writeAtomically(files);
   if (marker.note) process.stderr.write(`${marker.note}\n`);
   const L = c.lowered.layout;
   const lines = c.ts.split("\n").length;
