@@ -22,6 +22,7 @@ export {
   type EarlyStopping,
   type EpochRecord,
   type Evaluation,
+  type Metric,
   type FitOptions,
   type History,
   type InputNames,

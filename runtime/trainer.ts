@@ -174,11 +174,19 @@ export interface History {
   readonly best?: number;
 }
 
+/**
+ * What `accuracy` measures: "argmax" — the output's argmax matches the target's (one-hot or
+ * probability rows); "threshold" — (output > threshold) == (target > 0.5), for 0/1 targets;
+ * "none" — no classification to score (a regression target, or no output/target pair): accuracy is NaN.
+ */
+export type Metric = "argmax" | "threshold" | "none";
+
 export interface Evaluation {
   /** Mean loss over the examples. */
   readonly loss: number;
-  /** Fraction of examples whose output's argmax matches the target's (NaN without an output/target pair). */
+  /** The fraction of examples classified right, as `metric` says (NaN when `metric` is "none"). */
   readonly accuracy: number;
+  readonly metric: Metric;
   readonly n: number;
 }
 
@@ -275,6 +283,8 @@ interface Feed {
   readonly n: number;
   readonly cols: readonly (Buf | undefined)[];
   readonly order: Int32Array;
+  /** What accuracy means on this data (its targets decide: 0/1, one-hot, or continuous). */
+  readonly metric: Metric;
 }
 
 const STAT_LOSS = 0; // the last step's loss
@@ -491,6 +501,19 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       if (!this.dataNames.includes(k))
         throw new RuntimeError("E_DATA", `${purpose}: data has '${k}', which is not an input of '${this.layout.name}' (inputs: ${this.dataNames.join(", ")})`);
     }
+    // The example count the other inputs agree on, to name the width a wrong column has.
+    const lengthOf = (k: number): number => {
+      const raw = d[this.dataNames[k]!];
+      return raw instanceof Float32Array || raw instanceof Float64Array || Array.isArray(raw) ? raw.length : -1;
+    };
+    const examplesBy = (skip: number): [number, string] | undefined => {
+      for (let k = 0; k < this.dataNames.length; k++) {
+        const len = lengthOf(k);
+        const w = this.dataWidth[k]!;
+        if (k !== skip && len > 0 && len % w === 0) return [len / w, this.dataNames[k]!];
+      }
+      return undefined;
+    };
     let n = -1;
     let nFrom = "";
     const cols = this.dataNames.map((name, k) => {
@@ -500,14 +523,52 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         if (purpose === "predict") return undefined;
         throw new RuntimeError("E_DATA", `${purpose}: data has no '${name}' (${w} numbers per example)`);
       }
+      if (Array.isArray(raw) && raw.some((v) => Array.isArray(v)))
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} is an array of rows; flatten the data set with dataset({ ${name}: rows, … }) (or pass a Float32Array of N rows × ${w})`);
       if (!(raw instanceof Float32Array || raw instanceof Float64Array || Array.isArray(raw)))
         throw new RuntimeError("E_DATA", `${purpose}: data.${name} must be a Float32Array (N rows of ${w}, row-major)`);
       const col = raw instanceof Float32Array || raw instanceof Float64Array ? raw : Float32Array.from(raw as number[]);
-      if (col.length === 0 || col.length % w !== 0)
-        throw new RuntimeError("E_DATA", `${purpose}: data.${name} has ${col.length} numbers; input '${name}' takes ${w} per example, so a positive multiple of ${w}`);
+      const other = examplesBy(k);
+      // Class labels (one integer per example) where the model takes one-hot rows.
+      if (k === this.targetK && w > 1 && other !== undefined && col.length === other[0]) {
+        let labels = col.length > 0;
+        for (let i = 0; i < col.length && labels; i++) labels = Number.isInteger(col[i]!) && col[i]! >= 0;
+        if (labels)
+          throw new RuntimeError(
+            "E_DATA",
+            `${purpose}: data.${name} holds ${col.length} integers, one per example — class labels? Input '${name}' takes one-hot rows of ${w}: ` +
+              `pass oneHot(labels, ${w}) (from gradc/runtime) instead`,
+          );
+      }
+      // A row width that does not divide the column, or a column that disagrees with the others: name the widths.
+      const got = other && col.length > 0 && col.length % other[0] === 0 ? col.length / other[0] : undefined;
+      if (col.length === 0 || col.length % w !== 0) {
+        if (got !== undefined)
+          throw new RuntimeError(
+            "E_DATA",
+            `${purpose}: input '${name}' expects ${w} numbers per example, got ${got} (data.${name} holds ${col.length} numbers for the ${other![0]} examples of data.${other![1]})`,
+          );
+        throw new RuntimeError(
+          "E_DATA",
+          `${purpose}: data.${name} has ${col.length} numbers; input '${name}' takes ${w} per example, so a positive multiple of ${w}` +
+            (other ? ` (${other[0]} examples, as data.${other[1]} has, would be ${other[0] * w})` : ""),
+        );
+      }
       const count = col.length / w;
-      if (n >= 0 && count !== n)
-        throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${count} examples, data.${nFrom} ${n}; every input needs the same number`);
+      if (n >= 0 && count !== n) {
+        // Which width would make the two agree: this input's at the other's count, or the other's at this one's.
+        const fromK = this.dataNames.indexOf(nFrom);
+        const mine = col.length % n === 0 ? col.length / n : undefined;
+        const theirs = lengthOf(fromK) % count === 0 ? lengthOf(fromK) / count : undefined;
+        const candidates = [
+          { input: name, k, got: mine },
+          { input: nFrom, k: fromK, got: theirs },
+        ].filter((c) => c.got !== undefined && c.got !== this.dataWidth[c.k]);
+        candidates.sort((a, b) => Number(a.k === this.targetK) - Number(b.k === this.targetK)); // a feature count is the likelier slip
+        const c = candidates[0];
+        const hint = c ? ` (or input '${c.input}' expects ${this.dataWidth[c.k]} numbers per example and was given ${c.got})` : "";
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${count} examples, data.${nFrom} ${n}; every input needs the same number${hint}`);
+      }
       n = count;
       nFrom = name;
       for (let i = 0; i < col.length; i++)
@@ -523,7 +584,18 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       );
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    return { data, n, cols, order };
+    return { data, n, cols, order, metric: this.metricOf(cols[this.targetK]) };
+  }
+
+  /** What accuracy means for these targets: 0/1 targets of a one-column output, probability rows of a wider one, else nothing. */
+  private metricOf(target: Buf | undefined): Metric {
+    if (!this.accuracyOk || target === undefined) return "none";
+    if (this.outWidth === 1) {
+      for (let i = 0; i < target.length; i++) if (target[i] !== 0 && target[i] !== 1) return "none"; // a regression target
+      return "threshold";
+    }
+    for (let i = 0; i < target.length; i++) if (!(target[i]! >= 0 && target[i]! <= 1)) return "none";
+    return "argmax";
   }
 
   /**
@@ -682,7 +754,13 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const val = validation ? this.bind(validation, "evaluate") : undefined;
     if (es) {
       if (!(Number.isInteger(es.patience) && es.patience >= 1)) throw new RuntimeError("E_ARG", `earlyStopping.patience must be a whole number >= 1, got ${es.patience}`);
-      if (es.monitor === "accuracy" && !this.accuracyOk) throw new RuntimeError("E_ARG", `earlyStopping monitors accuracy, but model '${this.layout.name}' has no output/target pair to compare`);
+      if (es.monitor === "accuracy" && (val ?? feed).metric === "none")
+        throw new RuntimeError(
+          "E_ARG",
+          this.accuracyOk
+            ? `earlyStopping monitors accuracy, but the targets of '${this.dataNames[this.targetK]}' are not classes (not 0/1 or probability rows): monitor "loss"`
+            : `earlyStopping monitors accuracy, but model '${this.layout.name}' has no output/target pair to compare`,
+        );
     }
     const monitorAcc = es?.monitor === "accuracy";
     const minDelta = es?.minDelta ?? 0;
@@ -721,7 +799,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
           this.batchInEpoch = s + 1;
           const start = s * bs;
           this.stepOn(feed, order, start, Math.min(bs, n - start));
-          if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, this.accuracyOk ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
+          if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, feed.metric !== "none" ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
         }
       } catch (err) {
         bar?.end(err instanceof DivergedError ? "diverged" : "stopped");
@@ -732,7 +810,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.epochs++;
       const rows = stats[STAT_ROWS]!;
       const loss = stats[STAT_SUM]! / rows;
-      const accuracy = this.accuracyOk ? stats[STAT_CORRECT]! / rows : NaN;
+      const scored = feed.metric !== "none";
+      const accuracy = scored ? stats[STAT_CORRECT]! / rows : NaN;
       const v = val ? this.evaluateFeed(val) : undefined;
       const record: EpochRecord = {
         epoch: this.epochs,
@@ -746,8 +825,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       };
       records.push(record);
       bar?.end(
-        `epoch ${record.epoch}: loss ${fmtLoss(loss)}${this.accuracyOk ? ` acc ${fmtAcc(accuracy)}` : ""}` +
-          (v ? ` | val loss ${fmtLoss(v.loss)}${this.accuracyOk ? ` acc ${fmtAcc(v.accuracy)}` : ""}` : "") +
+        `epoch ${record.epoch}: loss ${fmtLoss(loss)}${scored ? ` acc ${fmtAcc(accuracy)}` : ""}` +
+          (v ? ` | val loss ${fmtLoss(v.loss)}${v.metric !== "none" ? ` acc ${fmtAcc(v.accuracy)}` : ""}` : "") +
           ` | ${Math.round(record.examplesPerSecond).toLocaleString("en-US")} ex/s, ${seconds.toFixed(1)} s`,
       );
 
@@ -797,7 +876,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       sum += this.arena[this.lossAt]! * n;
       hits += this.correct(n);
     }
-    return { loss: sum / feed.n, accuracy: this.accuracyOk ? hits / feed.n : NaN, n: feed.n };
+    return { loss: sum / feed.n, accuracy: feed.metric !== "none" ? hits / feed.n : NaN, metric: feed.metric, n: feed.n };
   }
 
   evaluate(data: object): Evaluation {
