@@ -6,7 +6,8 @@
 // (then runs the bundle in a context with no Node globals); a CommonJS app trains with require();
 // a runtime-only app (--omit=optional) trains the generated module without the compiler. Measures
 // the installed sizes and the minified browser bundles (xor and mnist, inference and training).
-// Prints one line per check, then `consumer: N passed, N failed`; GRADC_KEEP=1 keeps the folder.
+// Prints one line per check, then `consumer: N passed, N failed`; GRADC_KEEP=1 keeps the folder;
+// --write writes the size table to bench/SIZES.md (which bench/bench.ts puts into BENCHMARKS.md).
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -132,6 +133,7 @@ check("the CLI: --version, --help, compile --help, errors as one line", () => {
     if (r.status === 0 || !new RegExp(`^error\\[${code}\\] `).test(r.stderr) || /\n\s+at /.test(r.stderr))
       throw new Error(`gradc ${cmd}: exit ${r.status}, stderr:\n${r.stderr}`);
   }
+  sh(esm, "npx gradc demo xor --steps 2000"); // the demo's spec ships in the package (examples/*/model.ts)
   run(esm, "npx", ["gradc", "compile", "xor.ts", "-o", "f64", "--precision", "f64", "--backend", "js"]);
   if (!/Float64Array/.test(readFileSync(path.join(esm, "f64/xor.js"), "utf8"))) throw new Error("--precision f64 did not build a Float64Array module");
   run(esm, "npx", ["gradc", "compile", "xor.ts", "-o", "."]);
@@ -242,6 +244,33 @@ check("runtime-only app (npm install gradc --omit=optional): trains the generate
   sizes.runtimeOnlyGradc = du(path.join(small, "node_modules/gradc"));
   return `node_modules ${mb(sizes.runtimeOnly)} (with the compiler: ${mb(sizes.full)})`;
 });
+
+/** bench/SIZES.md (with --write): the size table bench/bench.ts puts into BENCHMARKS.md. */
+function writeSizes() {
+  const commit = run(ROOT, "git", ["rev-parse", "--short", "HEAD"]).stdout.trim();
+  const rows = [
+    ["`npm install gradc`: compiler and runtime (node_modules)", mb(sizes.full), "compile and train"],
+    ["`npm install gradc --omit=optional`: the runtime alone (node_modules)", mb(sizes.runtimeOnly), `train a generated module (gradc itself ${mb(sizes.runtimeOnlyGradc)}; the rest is cli-progress)`],
+    ["the packed tarball (`npm pack`)", kb(sizes.tarball), ""],
+    ["browser bundle, xor inference only (`layout`, `buffers`, `forward`)", kb(sizes.xorInfer), "the generated code alone: the runtime import is dropped"],
+    ["browser bundle, xor training page (README's page.js)", kb(sizes.xorTrain), "trainer, Adam, data, localStorage checkpoint"],
+    ["browser bundle, mnist inference only", kb(sizes.mnistInfer), `target < 30 KB: ${sizes.mnistInfer < 30 * 1024 ? "PASS" : "FAIL"}`],
+    ["browser bundle, mnist training (trainer + Adam + checkpoint)", kb(sizes.mnistTrain), `target < 80 KB: ${sizes.mnistTrain < 80 * 1024 ? "PASS" : "FAIL"}`],
+  ];
+  const md = [
+    `Written by \`npm run test:consumer -- --write\` (test/consumer/run.mjs) at commit ${commit}, ${new Date().toISOString().slice(0, 10)}: sizes of what an`,
+    "app installs and ships, measured in fresh apps from the packed tarball (bytes on disk of the installed files;",
+    "bundles by esbuild --bundle --platform=browser --format=esm --minify, before gzip).",
+    "",
+    "| what | size | note |",
+    "|:---|---:|:---|",
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+    "",
+  ].join("\n");
+  writeFileSync(path.join(ROOT, "bench/SIZES.md"), md);
+  console.log("wrote bench/SIZES.md");
+}
+if (process.argv.includes("--write") && results.every(Boolean)) writeSizes();
 
 const passed = results.filter(Boolean).length;
 const failed = results.length - passed;
