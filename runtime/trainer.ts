@@ -2,11 +2,11 @@
  * The trainer: what an app calls to fit a generated module to data.
  *
  *   import * as mnist from "./generated/mnist.js";
- *   import { createTrainer, adam, loadMnist } from "gradc/runtime";
+ *   import { createTrainer, adam, loadMnist } from "gradc/runtime/node"; // in a browser: gradc/runtime, without loadMnist
  *   const { train, test } = loadMnist({ train: 8000, test: 1500 });
  *   const t = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 7 });
  *   const history = t.fit(train, { epochs: 15, validation: test, earlyStopping: { patience: 3 } });
- *   t.evaluate(test);             // { loss, accuracy, n }
+ *   t.evaluate(test);             // { loss, accuracy, metric, n }
  *   t.predict(test.x);            // Float32Array: the first output, N rows
  *   t.save("mnist.weights.json"); // weights + optimizer state + position, checksummed, atomic
  *
