@@ -134,6 +134,24 @@ check("the CLI: --version, --help, compile --help, errors as one line", () => {
       throw new Error(`gradc ${cmd}: exit ${r.status}, stderr:\n${r.stderr}`);
   }
   sh(esm, "npx gradc demo xor --steps 2000"); // the demo's spec ships in the package (examples/*/model.ts)
+  sh(esm, "npx gradc check xor.ts");
+  // The compiler API from plain Node, no TypeScript loader: gradc and gradc/dsl are built JS.
+  writeFileSync(
+    path.join(esm, "api.mjs"),
+    `import { compile } from "gradc";
+import { builder } from "gradc/dsl";
+const m = builder("lin", "api.mjs");
+const w = m.param("w", [2]);
+m.loss(m.sum(w.mul(w)));
+const c = await compile(m.finish());
+const mod = await import("data:text/javascript," + encodeURIComponent(c.js));
+const b = mod.buffers();
+b.params.set([1, 2]);
+mod.forward(b.params, b.inputs, b.arena);
+mod.backward(b.params, b.inputs, b.arena, b.grads);
+console.log(b.arena[mod.layout.lossOffset] === 5 && b.grads[0] === 2 && b.grads[1] === 4 && c.dts.includes("export declare function backward"));\n`,
+  );
+  if (run(esm, process.execPath, ["api.mjs"]).stdout.trim() !== "true") throw new Error("compile() from gradc did not emit a module with backward");
   run(esm, "npx", ["gradc", "compile", "xor.ts", "-o", "f64", "--precision", "f64", "--backend", "js"]);
   if (!/Float64Array/.test(readFileSync(path.join(esm, "f64/xor.js"), "utf8"))) throw new Error("--precision f64 did not build a Float64Array module");
   run(esm, "npx", ["gradc", "compile", "xor.ts", "-o", "."]);
