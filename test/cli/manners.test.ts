@@ -40,10 +40,8 @@ describe("gradc's command line", () => {
     oneLine(gradc(["frobnicate"]).stderr.split("\n\n")[0]! + "\n", "E_CLI");
     oneLine(gradc(["compile"]).stderr, "E_CLI");
     oneLine(gradc(["compile", "examples/xor/model.ts", "--backend", "gpu", "-o", work]).stderr, "E_CLI");
-    oneLine(gradc(["compile", "examples/xor/model.ts", "--precision", "f16", "-o", work]).stderr, "E_CLI");
     oneLine(gradc(["compile", "no-such.ts"]).stderr, "E_SPEC_LOAD");
     oneLine(gradc(["check"]).stderr, "E_CLI");
-    oneLine(gradc(["grad"]).stderr, "E_CLI");
     oneLine(gradc(["demo", "nope"]).stderr, "E_CLI");
     expect(readdirSync(work)).toEqual([]); // nothing written by the failed compiles
   });
@@ -52,8 +50,7 @@ describe("gradc's command line", () => {
     writeFileSync(path.join(work, "xor.ts"), readFileSync(path.join(ROOT, "examples/xor/model.ts"), "utf8").replace("../../compiler/frontend/dsl.ts", "gradc/dsl"));
     const cases: [string[], string, string][] = [
       [["-o", "."], "xor.js", "npx gradc compile xor.ts -o ."],
-      [["-o", "./out"], "out/xor.js", "npx gradc compile xor.ts -o out/"],
-      [["-o", path.join(work, "abs")], "abs/xor.js", "npx gradc compile xor.ts -o abs/"],
+      [["-o", path.join(work, "out")], "out/xor.js", "npx gradc compile xor.ts -o out/"], // absolute: shown relative to the working directory
       [["-o", "f64", "--precision", "f64", "--backend", "js"], "f64/xor.js", "npx gradc compile xor.ts -o f64/ --backend js --precision f64"],
       [["-o", "alone", "--standalone"], "alone/xor.js", "npx gradc compile xor.ts -o alone/ --standalone"],
     ];
