@@ -227,6 +227,18 @@ const t = createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 1 
 t.fit({ x: new Float32Array(64 * 784), y: new Float32Array(64 * 10) }, { epochs: 1 });
 localStorage.setItem("mnist", t.checkpoint());\n`,
   );
+  // The .d.ts of a batched model with wasm kernels (n?: number, the literal batch size) under the same strict settings.
+  writeFileSync(
+    path.join(esm, "mnist-types.mts"),
+    `import { adam, type Trainer } from "gradc/runtime";
+import { buffers, createTrainer, forward, layout } from "./generated/mnist.js";
+export const t: Trainer<"x" | "y", "probs"> = createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 64 });
+const b = buffers();
+forward(b.params, b.inputs, b.arena, 10);
+export const B: 64 = layout.batch;\n`,
+  );
+  tsconfig(esm, "tsconfig.mnist.json", { module: "nodenext", moduleResolution: "nodenext" }, ["mnist-types.mts"]);
+  run(esm, process.execPath, [TSC, "-p", "tsconfig.mnist.json"]);
   return `xor inference ${kb(sizes.xorInfer)} (xor.js itself ${kb(js.length)}), mnist inference ${kb(sizes.mnistInfer)}, mnist training ${kb(sizes.mnistTrain)}`;
 });
 
