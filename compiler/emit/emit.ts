@@ -15,6 +15,8 @@ export type Precision = "f32" | "f64";
 export interface Emitted {
   readonly ts: string;
   readonly js: string;
+  /** Declarations for `js` (what an app's tsc reads when only the .js and .d.ts are beside it). */
+  readonly dts: string;
 }
 
 /** Helper functions generated code may call, with their (fixed, formatted) source. */
@@ -40,11 +42,69 @@ export interface EmitOptions {
   /** The command shown in the header. */
   command?: string;
   /**
-   * Also export a typed `createTrainer(opts)` bound to this model. It imports
-   * `gradc/runtime`, so it is for files written to disk; modules imported in
-   * memory (check, grad, tests) leave it out.
+   * Also export a typed `createTrainer(opts)` bound to this model. It is the
+   * module's only import (`gradc/runtime`), so it is for files written to disk;
+   * modules imported in memory (check, grad, tests) and standalone builds
+   * (`gradc compile --standalone`) leave it out. Inference (`layout`,
+   * `buffers`, `forward`) never needs the runtime: a bundler drops the import
+   * when `createTrainer` is unused (gradc is `"sideEffects": false`).
    */
   trainer?: boolean;
+}
+
+/**
+ * The TypeScript type that `value as const` has (JSON values only: the layout),
+ * laid out one member a line so a reader of the .d.ts can find a slot.
+ */
+function constType(value: unknown, indent = ""): string {
+  const inner = `${indent}  `;
+  if (value === null) return "null";
+  if (Array.isArray(value)) {
+    const items = value.map((v) => constType(v, inner));
+    const flat = `readonly [${items.join(", ")}]`;
+    return flat.length <= 80 && !flat.includes("\n") ? flat : `readonly [\n${items.map((t) => `${inner}${t},`).join("\n")}\n${indent}]`;
+  }
+  if (typeof value === "object") {
+    const members = Object.entries(value as Record<string, unknown>).map(([k, v]) => `readonly ${JSON.stringify(k)}: ${constType(v, inner)};`);
+    const flat = `{ ${members.join(" ")} }`;
+    return flat.length <= 80 && !flat.includes("\n") ? flat : `{\n${members.map((m) => `${inner}${m}`).join("\n")}\n${indent}}`;
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`gradc: layout holds ${value}`);
+    return String(value);
+  }
+  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
+  throw new Error(`gradc: layout holds a ${typeof value}`);
+}
+
+/** The .d.ts of the emitted module: the same exports, typed as the .ts declares them. */
+function declarations(l: Lowered, arr: string, trainer: boolean): string {
+  const n = l.layout.batch !== undefined ? ", n?: number" : "";
+  const sig = `params: Buf, inputs: Buf, arena: Buf`;
+  const lines = [
+    ...(trainer ? [`import type { DataNames, OutputNames, Trainer, TrainerOptions } from "gradc/runtime";`, ""] : []),
+    `/** Where every parameter, input and output lives in the flat buffers (${arr}). */`,
+    `export declare const layout: ${constType(JSON.parse(JSON.stringify(l.layout)))};`,
+    `export type Buf = ${arr};`,
+    `/** Fresh zeroed buffers of the sizes \`forward\` and \`backward\` take${l.layout.memory ? " (views of the module's own WebAssembly.Memory: the only ones it accepts)" : ""}. */`,
+    `export declare function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };`,
+    `/** Computes the outputs${l.layout.hasLoss ? " and the loss (at \`arena[layout.lossOffset]\`)" : ""} into \`arena\`. */`,
+    `export declare function forward(${sig}${n}): void;`,
+  ];
+  if (l.layout.hasLoss)
+    lines.push(
+      "/** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */",
+      `export declare function backward(${sig}, grads: Buf${n}): void;`,
+    );
+  if (l.step) lines.push("/** `forward` then `backward` in one call. */", `export declare function step(${sig}, grads: Buf${n}): void;`);
+  if (l.layout.hasLoss) lines.push("/** One plain SGD update in place, params -= lr * grads. */", `export declare function sgd(params: Buf, grads: Buf, lr: number): void;`);
+  if (trainer)
+    lines.push(
+      "type Self = { readonly layout: typeof layout };",
+      "/** A trainer for this model (gradc/runtime); data sets are typed by this model's input names. */",
+      `export declare function createTrainer(opts?: TrainerOptions<Buf>): Trainer<DataNames<Self>, OutputNames<Self>, Buf>;`,
+    );
+  return `${lines.join("\n")}\n`;
 }
 
 export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
@@ -56,7 +116,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   const blank = () => out.raw("");
   out.raw(head);
   blank();
-  const trainer = opts.trainer && L.hasLoss;
+  const trainer = opts.trainer === true && L.hasLoss;
   if (trainer) {
     out.raw(`import { createTrainer as trainerFor, type TrainerOptions } from "gradc/runtime";`);
     blank();
@@ -240,5 +300,5 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   const t1 = performance.now();
   const { code } = await esbuild.transform(ts, { loader: "ts", format: "esm", target: "es2022" });
   if (process.env.GRADC_PROFILE) console.error(`emit: print ${(t1 - t0) | 0} ms, esbuild ${(performance.now() - t1) | 0} ms`);
-  return { ts, js: `${head}\n${code}` };
+  return { ts, js: `${head}\n${code}`, dts: `${head}\n\n${declarations(l, arr, trainer)}` };
 }

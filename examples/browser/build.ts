@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import type { BuildOptions, Plugin } from "esbuild";
+import type { BuildOptions } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../..");
@@ -45,41 +45,14 @@ export function digitsAsset(): Buffer {
   return out;
 }
 
-// TEMPORARY — goes once engineer 'ship' lands the browser-safe runtime split
-// (runtime/index.ts with no Node-only import). Until then runtime/index.ts
-// re-exports checkpoint files, CSV/JSON/dataset loaders and the terminal progress
-// bar, which import these Node-only modules at the top. The page never calls
-// them; each stub is a function that throws if it ever is (createRequire returns
-// one, since runtime/data.ts calls it at load time).
-const NODE_ONLY: Record<string, readonly string[]> = {
-  "node:fs": ["readFileSync", "renameSync", "rmSync", "writeFileSync"],
-  "node:crypto": ["randomBytes"],
-  "node:path": ["join", "dirname", "resolve", "basename"],
-  "node:module": ["createRequire"],
-  "cli-progress": ["SingleBar", "Presets"],
-};
-export const nodeOnlyStubs: Plugin = {
-  name: "node-only-stubs",
-  setup(build) {
-    const filter = new RegExp(`^(${Object.keys(NODE_ONLY).join("|")})$`);
-    build.onResolve({ filter }, (a) => ({ path: a.path, namespace: "node-only" }));
-    build.onLoad({ filter: /.*/, namespace: "node-only" }, (a) => ({
-      loader: "js",
-      contents:
-        `const fail = (f) => function () { throw new Error("${a.path}: " + f + " is Node-only; it is not available in the browser"); };\n` +
-        `module.exports = { ${NODE_ONLY[a.path]!.map((f) => `${f}: ${f === "createRequire" ? "() => fail('require')" : `fail(${JSON.stringify(f)})`}`).join(", ")} };\n`,
-    }));
-  },
-};
-
 /** esbuild options for a browser bundle of a page that imports a generated module and gradc/runtime. */
 export const browserOptions: BuildOptions = {
   bundle: true,
   format: "esm",
   platform: "browser",
   target: "es2022",
+  // The browser-safe entry (no node: import, no Node global): a Node module reaching the bundle is a build error.
   alias: { "gradc/runtime": join(root, "runtime/index.ts") },
-  plugins: [nodeOnlyStubs],
   logLevel: "warning",
 };
 

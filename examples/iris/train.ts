@@ -7,7 +7,7 @@
 //
 //   npx gradc compile examples/iris/model.ts -o generated/ && npx tsx examples/iris/train.ts
 import * as iris from "../../generated/iris.js";
-import { adam, argmaxRows, createTrainer, loadIris, splitDataset } from "../../runtime/index.ts";
+import { adam, argmaxRows, createTrainer, loadIris, splitDataset } from "../../runtime/node.ts";
 
 const { train: all, test, classes, nTrain, nTest } = loadIris({ test: 30, seed: 1 });
 const { train, validation } = splitDataset(all, nTrain, { validation: 20, seed: 1, stratify: "y" });

@@ -11,7 +11,7 @@
 //   npx gradc compile examples/mnist/model.ts -o generated/
 //   npx tsx examples/mnist/train.ts [--epochs 15] [--seed 7] [--early-stopping] [--save mnist.weights.json]
 import * as mnist from "../../generated/mnist.js";
-import { adam, createTrainer, loadMnist, splitDataset } from "../../runtime/index.ts";
+import { adam, createTrainer, loadMnist, splitDataset } from "../../runtime/node.ts";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, d: number) => {

@@ -58,7 +58,7 @@ describe("a killed compile leaves the previous output intact", () => {
     const full = performance.now() - t0;
     expect(first.status, first.stderr.toString()).toBe(0);
     const before = snapshot(out);
-    expect(Object.keys(before)).toEqual(["chain.js", "chain.ts"]);
+    expect(Object.keys(before)).toEqual(["chain.d.ts", "chain.js", "package.json"]); // package.json: the ESM marker (no package.json above /tmp)
 
     writeFileSync(spec, chainSpec(7, 8));
     let killedRuns = 0;
@@ -68,17 +68,17 @@ describe("a killed compile leaves the previous output intact", () => {
       killedRuns++;
       const now = snapshot(out);
       const outputs = Object.keys(now).filter((f) => !f.startsWith("."));
-      expect(outputs).toEqual(["chain.js", "chain.ts"]);
+      expect(outputs).toEqual(["chain.d.ts", "chain.js", "package.json"]);
       // Each output is the old file or (if the kill came after its rename) a complete new one — never a torn one.
       for (const f of outputs) if (!now[f]!.equals(before[f]!)) expect(now[f]!.toString()).toMatch(/\n$/);
     }
     expect(killedRuns).toBeGreaterThan(0);
 
-    // A later compile finishes, and leaves exactly the two outputs: no temp file survives or is taken for an output.
+    // A later compile finishes, and leaves exactly the outputs: no temp file survives or is taken for an output.
     const last = spawnSync(process.execPath, ["bin/gradc.js", "compile", spec, "-o", out], { cwd: ROOT });
     expect(last.status, last.stderr.toString()).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["chain.js", "chain.ts"]);
-    expect(snapshot(out)["chain.ts"]!.equals(before["chain.ts"]!)).toBe(false); // the new spec's output
+    expect(readdirSync(out).sort()).toEqual(["chain.d.ts", "chain.js", "package.json"]);
+    expect(snapshot(out)["chain.js"]!.equals(before["chain.js"]!)).toBe(false); // the new spec's output
   }, 180_000);
 });
 

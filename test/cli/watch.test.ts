@@ -56,7 +56,7 @@ it("recompiles on save, reports a bad save without touching the output, and exit
   const file = path.join(dir, "net.ts");
   const outDir = path.join(dir, "out");
   writeFileSync(file, spec(3));
-  const p = spawn(process.execPath, ["bin/gradc.js", "compile", file, "-o", outDir, "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(process.execPath, ["bin/gradc.js", "compile", file, "-o", outDir, "--ts", "--watch"], { stdio: ["ignore", "pipe", "pipe"] });
   const w = watcher(p);
   try {
     await w.until(/watching .*net\.ts/);

@@ -29,7 +29,8 @@ import type { Model } from "../../compiler/ir/model.ts";
 import { OPS, opDef } from "../../compiler/ir/ops.ts";
 import type { Shape } from "../../compiler/ir/shape.ts";
 import { GradcError } from "../../compiler/errors.ts";
-import { adam, createTrainer, initParams } from "../../runtime/index.ts";
+import { adam, initParams } from "../../runtime/index.ts";
+import { createTrainer } from "../../runtime/node.ts"; // saves checkpoints to files
 import { B, Graph, Leaves, modelOf, rng, seedOf, uniform } from "../helpers.ts";
 import { compare } from "./compare.ts";
 

@@ -158,7 +158,7 @@ describe("the model name (file or folder name) and the spec path", () => {
     const out = path.join(root, `out-${c.dir.replace(/[^a-z0-9]/gi, "_")}`);
     let err: unknown;
     try {
-      await compileCommand([spec, "-o", out]);
+      await compileCommand([spec, "-o", out, "--ts"]);
     } catch (e) {
       err = e;
     }
@@ -169,8 +169,10 @@ describe("the model name (file or folder name) and the spec path", () => {
     }
     // The files on disk are scanned; they import gradc/runtime (createTrainer), so the same model compiled in memory is run.
     const files = readdirSync(out).sort();
-    expect(files).toHaveLength(2);
-    const [js, tsFile] = files.map((f) => readFileSync(path.join(out, f), "utf8"));
+    expect(files).toHaveLength(4); // <name>.d.ts, .js, .ts and the ESM marker package.json
+    const read = (ext: string) => readFileSync(path.join(out, files.find((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))!), "utf8");
+    const [js, tsFile, dts] = [read(".js"), read(".ts"), readFileSync(path.join(out, files.find((f) => f.endsWith(".d.ts"))!), "utf8")];
+    expect(markerInCode(dts)).toEqual([]); // the declarations carry the names too
     const inMemory = await compile(await loadSpec(spec), { precision: "f64" });
     expect(await safeCode(tsFile!, js!, inMemory.js)).toEqual([]);
     expect(markerInCode(inMemory.ts)).toEqual([]);

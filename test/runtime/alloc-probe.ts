@@ -6,7 +6,7 @@
 //   node --expose-gc --import tsx test/runtime/alloc-probe.ts [steps]
 import { PerformanceObserver } from "node:perf_hooks";
 import * as iris from "../../generated/iris.js";
-import { adam, cosine, createTrainer, loadIris } from "../../runtime/index.ts";
+import { adam, cosine, createTrainer, loadIris } from "../../runtime/node.ts";
 
 const steps = Number(process.argv[2] ?? 100_000);
 const { train, nTrain } = loadIris({ seed: 1 });

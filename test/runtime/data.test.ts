@@ -20,7 +20,7 @@ import {
   splitDataset,
   standardize,
   take,
-} from "../../runtime/index.ts";
+} from "../../runtime/node.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "gradc-data-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
 // separate processes to check that training is bit-identical run to run.
 //   node --import tsx test/runtime/determinism-probe.ts <seed>
 import * as iris from "../../generated/iris.js";
-import { adam, createTrainer, fnv1a, loadIris } from "../../runtime/index.ts";
+import { adam, createTrainer, fnv1a, loadIris } from "../../runtime/node.ts";
 
 export function trainedHash(seed: number): string {
   const { train } = loadIris({ seed });

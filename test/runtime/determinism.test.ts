@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import * as iris from "../../generated/iris.js";
-import { adam, createTrainer, loadIris } from "../../runtime/index.ts";
+import { adam, createTrainer, loadIris } from "../../runtime/node.ts";
 import { trainedHash } from "./determinism-probe.ts";
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

@@ -14,7 +14,7 @@ import {
   sgd,
   weightRanges,
   type Module,
-} from "../../runtime/index.ts";
+} from "../../runtime/node.ts";
 import { compiled, linear, rows } from "./models.ts";
 
 const x0 = (inputs: Float32Array, r: number) => inputs[2 * r]!; // the row index `rows` wrote into x
