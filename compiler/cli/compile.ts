@@ -24,8 +24,10 @@ export async function compileCommand(argv: string[]): Promise<number> {
   if (positional.length !== 1)
     throw new GradcError("E_CLI", "compile takes one spec file", { hint: "gradc compile examples/xor/model.ts -o generated/" });
   const outDir = flags.get("o")?.at(-1) ?? flags.get("out")?.at(-1) ?? "generated";
+  if (outDir.trim() === "")
+    throw new GradcError("E_CLI", "-o needs a directory, got an empty string", { hint: "pass -o . to write into the current directory" });
   const { c, ms, files } = await build(positional[0]!, outDir);
-  writeAtomically(files);
+  writeAtomically(files, { protect: [positional[0]!] });
   const L = c.lowered.layout;
   const lines = c.ts.split("\n").length;
   process.stdout.write(
@@ -56,7 +58,7 @@ export async function regenCommand(argv: string[]): Promise<number> {
       expected.add(path.resolve(f));
       if (!existsSync(f) || readFileSync(f, "utf8") !== text) stale.push(displayPath(f));
     }
-    if (!bools.has("check")) writeAtomically(files);
+    if (!bools.has("check")) writeAtomically(files, { protect: [spec] });
   }
   // The op reference, from the op table.
   const doc = { "docs/ops.md": opsMarkdown() };
