@@ -51,16 +51,16 @@ function buffers() {
     grads: new Float32Array(memory.buffer, 1062960, layout.paramSize)
   };
 }
-function kernels(params) {
+function kernels(params, inputs, arena, grads) {
   const k = instances.get(params.buffer);
-  if (k === void 0)
+  if (k === void 0 || params.buffer !== params.buffer || params.byteOffset !== 0 || params.length !== layout.paramSize || inputs.buffer !== params.buffer || inputs.byteOffset !== 2125920 || inputs.length !== layout.inputSize || arena.buffer !== params.buffer || arena.byteOffset !== 2159968 || arena.length !== layout.arenaSize || grads !== void 0 && (grads.buffer !== params.buffer || grads.byteOffset !== 1062960 || grads.length !== layout.paramSize))
     throw new Error(
-      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()"
+      "gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)"
     );
   return k;
 }
 function forward(params, inputs, arena, n = 32) {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, void 0);
   k.mm0();
   k.mm1();
   k.mm2();
@@ -139,7 +139,7 @@ function forward(params, inputs, arena, n = 32) {
   arena[66241] = loss;
 }
 function backward(params, inputs, arena, grads, n = 32) {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, grads);
   const div10 = 1 / n;
   for (let i = 0; i < 32; i++) {
     const neg12_v = -div10;
@@ -206,9 +206,9 @@ function backward(params, inputs, arena, grads, n = 32) {
   }
 }
 function sgd(params, grads, lr) {
-  if (grads.buffer !== params.buffer || grads.byteOffset !== 1062960)
+  if (params.buffer !== params.buffer || params.byteOffset !== 0 || params.length !== layout.paramSize || grads.buffer !== params.buffer || grads.byteOffset !== 1062960 || grads.length !== layout.paramSize || !instances.has(params.buffer))
     throw new Error("gradc: sgd takes the params and grads of one buffers() call");
-  kernels(params).sgd(lr);
+  instances.get(params.buffer).sgd(lr);
 }
 function createTrainer(opts = {}) {
   return trainerFor({ layout, buffers, forward, backward, sgd }, opts);

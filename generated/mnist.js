@@ -45,16 +45,16 @@ function buffers() {
     grads: new Float32Array(memory.buffer, 407088, layout.paramSize)
   };
 }
-function kernels(params) {
+function kernels(params, inputs, arena, grads) {
   const k = instances.get(params.buffer);
-  if (k === void 0)
+  if (k === void 0 || params.buffer !== params.buffer || params.byteOffset !== 0 || params.length !== layout.paramSize || inputs.buffer !== params.buffer || inputs.byteOffset !== 814176 || inputs.length !== layout.inputSize || arena.buffer !== params.buffer || arena.byteOffset !== 1017440 || arena.length !== layout.arenaSize || grads !== void 0 && (grads.buffer !== params.buffer || grads.byteOffset !== 407088 || grads.length !== layout.paramSize))
     throw new Error(
-      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()"
+      "gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)"
     );
   return k;
 }
 function forward(params, inputs, arena, n = 64) {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, void 0);
   k.mm0();
   k.mm1();
   for (let r = 0; r < 64; r++) {
@@ -130,7 +130,7 @@ function forward(params, inputs, arena, n = 64) {
   arena[17793] = loss;
 }
 function backward(params, inputs, arena, grads, n = 64) {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, grads);
   const div7 = 1 / n;
   for (let i = 0; i < 64; i++) {
     const neg9_v = -div7;
@@ -170,9 +170,9 @@ function backward(params, inputs, arena, grads, n = 64) {
   }
 }
 function sgd(params, grads, lr) {
-  if (grads.buffer !== params.buffer || grads.byteOffset !== 407088)
+  if (params.buffer !== params.buffer || params.byteOffset !== 0 || params.length !== layout.paramSize || grads.buffer !== params.buffer || grads.byteOffset !== 407088 || grads.length !== layout.paramSize || !instances.has(params.buffer))
     throw new Error("gradc: sgd takes the params and grads of one buffers() call");
-  kernels(params).sgd(lr);
+  instances.get(params.buffer).sgd(lr);
 }
 function createTrainer(opts = {}) {
   return trainerFor({ layout, buffers, forward, backward, sgd }, opts);

@@ -55,11 +55,25 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
   };
 }
 
-function kernels(params: Buf): Kernels {
+/** The kernel instance of the buffers() call these four arrays come from; throws for any other array. */
+function kernels(params: Buf, inputs: Buf, arena: Buf, grads: Buf | undefined): Kernels {
   const k = instances.get(params.buffer);
-  if (k === undefined)
+  if (
+    k === undefined ||
+    params.buffer !== params.buffer ||
+    params.byteOffset !== 0 ||
+    params.length !== layout.paramSize ||
+    inputs.buffer !== params.buffer ||
+    inputs.byteOffset !== 814176 ||
+    inputs.length !== layout.inputSize ||
+    arena.buffer !== params.buffer ||
+    arena.byteOffset !== 1017440 ||
+    arena.length !== layout.arenaSize ||
+    (grads !== undefined &&
+      (grads.buffer !== params.buffer || grads.byteOffset !== 407088 || grads.length !== layout.paramSize))
+  )
     throw new Error(
-      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()",
+      "gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)",
     );
   return k;
 }
@@ -69,7 +83,7 @@ function kernels(params: Buf): Kernels {
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, undefined);
   // [64x784]·[784x128] + fused relu epilogue
   k.mm0();
   // [64x128]·[128x10] + fused add epilogue
@@ -176,7 +190,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 64): void {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, grads);
   // div7 = div(1, batchSize)
   const div7 = 1 / n;
   // where8 = where(batchMask, neg, 0)
@@ -227,9 +241,17 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
 
 /** One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`. */
 export function sgd(params: Buf, grads: Buf, lr: number): void {
-  if (grads.buffer !== params.buffer || grads.byteOffset !== 407088)
+  if (
+    params.buffer !== params.buffer ||
+    params.byteOffset !== 0 ||
+    params.length !== layout.paramSize ||
+    grads.buffer !== params.buffer ||
+    grads.byteOffset !== 407088 ||
+    grads.length !== layout.paramSize ||
+    !instances.has(params.buffer)
+  )
     throw new Error("gradc: sgd takes the params and grads of one buffers() call");
-  kernels(params).sgd(lr);
+  instances.get(params.buffer)!.sgd(lr);
 }
 
 /**

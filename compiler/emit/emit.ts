@@ -12,6 +12,7 @@ import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
 
 export type Precision = "f32" | "f64";
 
+
 export interface Emitted {
   readonly ts: string;
   readonly js: string;
@@ -114,19 +115,32 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         `return ${views((size, region) => `new Float32Array(memory.buffer, ${L.memory![region]}, ${size})`)};`,
       ],
     });
+    // Every buffer must be this module's own: the kernels read and write the memory of params.buffer at
+    // fixed offsets, so an array made elsewhere (or another buffers() call's arena) would be quietly ignored.
+    const own = (b: string, region: keyof NonNullable<Layout["memory"]>, size: string) =>
+      `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${L.memory![region]} || ${b}.length !== ${size}`;
     file.addFunction({
       name: "kernels",
-      parameters: [{ name: "params", type: "Buf" }],
+      docs: ["The kernel instance of the buffers() call these four arrays come from; throws for any other array."],
+      parameters: [
+        { name: "params", type: "Buf" },
+        { name: "inputs", type: "Buf" },
+        { name: "arena", type: "Buf" },
+        { name: "grads", type: "Buf | undefined" },
+      ],
       returnType: "Kernels",
       statements: [
         `const k = instances.get(params.buffer);`,
-        `if (k === undefined) throw new Error("gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()");`,
+        `if (k === undefined || ${own("params", "params", "layout.paramSize")} || ${own("inputs", "inputs", "layout.inputSize")} || ${own("arena", "arena", "layout.arenaSize")} || (grads !== undefined && (${own("grads", "grads", "layout.paramSize")})))`,
+        `  throw new Error("gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)");`,
         `return k;`,
       ],
     });
   }
   const usesKernels = (stmts: readonly Stmt[]): boolean => stmts.some((s) => s.k === "call" || (s.k === "for" && usesKernels(s.body)));
-  const prologue = (stmts: readonly Stmt[]) => (usesKernels(stmts) ? ["const k = kernels(params);"] : []);
+  // With wasm kernels every entry point checks its buffers first, whether or not it calls a kernel itself.
+  const prologue = (stmts: readonly Stmt[], grads = "undefined") =>
+    !L.memory ? [] : usesKernels(stmts) ? [`const k = kernels(params, inputs, arena, ${grads});`] : [`kernels(params, inputs, arena, ${grads});`];
 
   const sig = [
     { name: "params", type: "Buf" },
@@ -154,7 +168,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       docs: ["Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers."],
       parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
-      statements: [[...prologue(l.backward), ...l.backward.map(printStmt)].join("\n")],
+      statements: [[...prologue(l.backward, "grads"), ...l.backward.map(printStmt)].join("\n")],
     });
 
   if (l.step)
@@ -164,8 +178,9 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       docs: ["`forward` then `backward` in one call — the same results, with the forward values kept in locals."],
       parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
-      statements: [[...prologue(l.step), ...l.step.map(printStmt)].join("\n")],
+      statements: [[...prologue(l.step, "grads"), ...l.step.map(printStmt)].join("\n")],
     });
+  const own0 = (b: string, offset: number) => `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${offset} || ${b}.length !== layout.paramSize`;
   if (l.layout.hasLoss)
     file.addFunction({
       isExported: true,
@@ -183,8 +198,8 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       returnType: "void",
       statements: L.memory
         ? [
-            `if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads}) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
-            `kernels(params).sgd(lr);`,
+            `if (${own0("params", L.memory.params)} || ${own0("grads", L.memory.grads)} || !instances.has(params.buffer)) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
+            `instances.get(params.buffer)!.sgd(lr);`,
           ]
         : L.paramSize <= 64 && l.step
           ? // a fully unrolled model: the update unrolled too (a loop's overhead is a real share of a ~100 ns step)

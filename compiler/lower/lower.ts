@@ -8,6 +8,7 @@
  *
  * The result is a list of statements per function; the emitter only prints.
  */
+import { EMITTER_NAMES } from "../emit/names.ts";
 import type { Node } from "../ir/graph.ts";
 import type { Init } from "../ir/model.ts";
 import { opDef } from "../ir/ops.ts";
@@ -75,7 +76,7 @@ export interface Lowered {
 }
 
 /** Names the emitted module itself uses; spec names that equal one get a suffix. */
-const RESERVED = new Set([...BUFFERS, "Math", "layout", "forward", "backward", "nthRoot", "Buf", "n"]);
+const RESERVED = new Set([...BUFFERS, ...EMITTER_NAMES]);
 
 class Names {
   private readonly used: Set<string>;
