@@ -9,6 +9,13 @@ import * as prettier from "prettier";
 import { Project, VariableDeclarationKind } from "ts-morph";
 import * as S from "../ir/sexpr.ts";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
+import { own } from "../ir/model.ts";
+
+/** An integer as generated code spells it, from an integer only (never a string that looks like one). */
+const int = (v: unknown, what: string): string => {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`gradc: ${what} must be a whole number, got ${typeof v} ${JSON.stringify(String(v).slice(0, 40))}`);
+  return String(v);
+};
 
 export type Precision = "f32" | "f64";
 
@@ -67,10 +74,10 @@ export interface EmitOptions {
 
 export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
   const t0 = performance.now();
-  const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
+  const arr = own(opts, "precision") === "f64" ? "Float64Array" : "Float32Array";
   const project = new Project({ useInMemoryFileSystem: true });
   const file = project.createSourceFile("out.ts");
-  const head = header(l.layout, opts.command ?? `npx gradc compile ${l.layout.source} -o generated/`);
+  const head = header(l.layout, own(opts, "command") ?? `npx gradc compile ${l.layout.source} -o generated/`);
 
   file.addVariableStatement({
     isExported: true,
@@ -79,12 +86,19 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     declarations: [{ name: "layout", initializer: `${JSON.stringify(l.layout)} as const` }],
   });
   file.addTypeAlias({ isExported: true, name: "Buf", type: arr });
-  for (const h of l.helpers) file.addStatements(HELPERS[h]!);
+  for (const h of l.helpers) {
+    if (!Object.hasOwn(HELPERS, h)) throw new TypeError(`gradc: unknown helper ${JSON.stringify(h)}`);
+    file.addStatements(HELPERS[h]!);
+  }
 
   const L = l.layout;
+  // Every optional field is read as an own property: an inherited one (Object.prototype.batch) is not the model's.
+  const memory = own(L, "memory");
+  const batchSize = own(L, "batch");
+  const stepFn = own(l, "step");
   const views = (make: (size: string, region: keyof NonNullable<Layout["memory"]>) => string) =>
     `{ params: ${make("layout.paramSize", "params")}, inputs: ${make("layout.inputSize", "inputs")}, arena: ${make("layout.arenaSize", "arena")}, grads: ${make("layout.paramSize", "grads")} }`;
-  if (!L.memory) {
+  if (!memory) {
     file.addFunction({
       isExported: true,
       name: "buffers",
@@ -95,9 +109,9 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
     const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-    const bytes = buildWasm(l.kernels, L.memory.pages, { params: L.memory.params, grads: L.memory.grads, size: L.paramSize });
+    const bytes = buildWasm(l.kernels, memory.pages, { params: memory.params, grads: memory.grads, size: L.paramSize });
     file.addStatements([
-      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
+      `/** ${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
       `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
       `type Kernels = { readonly [name: string]: (...args: number[]) => void };`,
       `const instances = new WeakMap<ArrayBufferLike, Kernels>();`,
@@ -110,15 +124,15 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       ],
       returnType: "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }",
       statements: [
-        `const memory = new WebAssembly.Memory({ initial: ${L.memory.pages}, maximum: ${L.memory.pages} });`,
+        `const memory = new WebAssembly.Memory({ initial: ${int(memory.pages, "pages")}, maximum: ${int(memory.pages, "pages")} });`,
         `instances.set(memory.buffer, new WebAssembly.Instance(wasmModule, { env: { memory } }).exports as unknown as Kernels);`,
-        `return ${views((size, region) => `new Float32Array(memory.buffer, ${L.memory![region]}, ${size})`)};`,
+        `return ${views((size, region) => `new Float32Array(memory.buffer, ${int(memory[region], region)}, ${size})`)};`,
       ],
     });
     // Every buffer must be this module's own: the kernels read and write the memory of params.buffer at
     // fixed offsets, so an array made elsewhere (or another buffers() call's arena) would be quietly ignored.
     const own = (b: string, region: keyof NonNullable<Layout["memory"]>, size: string) =>
-      `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${L.memory![region]} || ${b}.length !== ${size}`;
+      `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${int(memory[region], region)} || ${b}.length !== ${size}`;
     file.addFunction({
       name: "kernels",
       docs: ["The kernel instance of the buffers() call these four arrays come from; throws for any other array."],
@@ -140,14 +154,14 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   const usesKernels = (stmts: readonly Stmt[]): boolean => stmts.some((s) => s.k === "call" || (s.k === "for" && usesKernels(s.body)));
   // With wasm kernels every entry point checks its buffers first, whether or not it calls a kernel itself.
   const prologue = (stmts: readonly Stmt[], grads = "undefined") =>
-    !L.memory ? [] : usesKernels(stmts) ? [`const k = kernels(params, inputs, arena, ${grads});`] : [`kernels(params, inputs, arena, ${grads});`];
+    !memory ? [] : usesKernels(stmts) ? [`const k = kernels(params, inputs, arena, ${grads});`] : [`kernels(params, inputs, arena, ${grads});`];
 
   const sig = [
     { name: "params", type: "Buf" },
     { name: "inputs", type: "Buf" },
     { name: "arena", type: "Buf" },
   ];
-  const batch = l.layout.batch !== undefined ? [{ name: "n", initializer: String(l.layout.batch) }] : [];
+  const batch = batchSize !== undefined ? [{ name: "n", initializer: int(batchSize, "the batch size") }] : [];
   file.addFunction({
     isExported: true,
     name: "forward",
@@ -171,22 +185,22 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       statements: [[...prologue(l.backward, "grads"), ...l.backward.map(printStmt)].join("\n")],
     });
 
-  if (l.step)
+  if (stepFn)
     file.addFunction({
       isExported: true,
       name: "step",
       docs: ["`forward` then `backward` in one call — the same results, with the forward values kept in locals."],
       parameters: [...sig, { name: "grads", type: "Buf" }, ...batch],
       returnType: "void",
-      statements: [[...prologue(l.step, "grads"), ...l.step.map(printStmt)].join("\n")],
+      statements: [[...prologue(stepFn, "grads"), ...stepFn.map(printStmt)].join("\n")],
     });
-  const own0 = (b: string, offset: number) => `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${offset} || ${b}.length !== layout.paramSize`;
+  const own0 = (b: string, offset: number) => `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${int(offset, b)} || ${b}.length !== layout.paramSize`;
   if (l.layout.hasLoss)
     file.addFunction({
       isExported: true,
       name: "sgd",
       docs: [
-        L.memory
+        memory
           ? "One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`."
           : "One plain SGD update in place, params -= lr * grads.",
       ],
@@ -196,17 +210,17 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         { name: "lr", type: "number" },
       ],
       returnType: "void",
-      statements: L.memory
+      statements: memory
         ? [
-            `if (${own0("params", L.memory.params)} || ${own0("grads", L.memory.grads)} || !instances.has(params.buffer)) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
+            `if (${own0("params", memory.params)} || ${own0("grads", memory.grads)} || !instances.has(params.buffer)) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
             `instances.get(params.buffer)!.sgd(lr);`,
           ]
-        : L.paramSize <= 64 && l.step
+        : L.paramSize <= 64 && stepFn
           ? // a fully unrolled model: the update unrolled too (a loop's overhead is a real share of a ~100 ns step)
             Array.from({ length: L.paramSize }, (_, i) => `params[${i}] -= lr * grads[${i}];`)
-          : [`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`],
+          : [`for (let i = 0; i < ${int(L.paramSize, "paramSize")}; i++) params[i] -= lr * grads[i];`],
     });
-  if (opts.trainer && l.layout.hasLoss) {
+  if (own(opts, "trainer") === true && l.layout.hasLoss === true) {
     file.insertImportDeclaration(0, {
       moduleSpecifier: "gradc/runtime",
       namedImports: [{ name: "createTrainer", alias: "trainerFor" }, { name: "TrainerOptions", isTypeOnly: true }],
@@ -219,7 +233,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
           "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       ],
       parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
-      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`],
+      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${stepFn ? ", step" : ""} }, opts);`],
     });
   }
   const raw = file.getFullText();

@@ -40,6 +40,58 @@ function checkModelName(name: string, shown: string): string {
 const loaderFor = (file: string): esbuild.Loader =>
   /\.[cm]?js$/.test(file) ? "js" : /\.jsx$/.test(file) ? "jsx" : /\.tsx$/.test(file) ? "tsx" : "ts";
 
+/**
+ * Built-in prototypes a spec could pollute (`Object.prototype.batch = "…"`): every object the
+ * compiler reads would inherit the value, and one that reached generated text ran the spec's
+ * code in the user's app. The spec runs in this process, so what it changes is put back and
+ * refused (E_SPEC_LOAD). The compiler also reads model fields as own properties only.
+ */
+const PROTOTYPES: [string, object][] = [
+  ["Object.prototype", Object.prototype],
+  ["Array.prototype", Array.prototype],
+  ["Function.prototype", Function.prototype],
+  ["String.prototype", String.prototype],
+  ["Number.prototype", Number.prototype],
+  ["Boolean.prototype", Boolean.prototype],
+  ["Symbol.prototype", Symbol.prototype],
+  ["Error.prototype", Error.prototype],
+  ["Promise.prototype", Promise.prototype],
+  ["RegExp.prototype", RegExp.prototype],
+  ["Map.prototype", Map.prototype],
+  ["Set.prototype", Set.prototype],
+];
+
+/** Snapshots the built-in prototypes; the returned function restores them and names what changed. */
+function guardPrototypes(): () => string[] {
+  const before = PROTOTYPES.map(([name, proto]) => ({ name, proto, props: new Map(Reflect.ownKeys(proto).map((k) => [k, Object.getOwnPropertyDescriptor(proto, k)!])) }));
+  const same = (a: PropertyDescriptor, b: PropertyDescriptor) =>
+    a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable;
+  const put = (f: () => void) => {
+    try {
+      f();
+    } catch {
+      // a non-configurable change cannot be undone; it is still reported
+    }
+  };
+  return () => {
+    const changed: string[] = [];
+    for (const { name, proto, props } of before) {
+      for (const k of Reflect.ownKeys(proto)) {
+        const was = props.get(k);
+        if (was && same(was, Object.getOwnPropertyDescriptor(proto, k)!)) continue;
+        changed.push(`${name}.${String(k)}`);
+        put(() => (was ? Object.defineProperty(proto, k, was) : delete (proto as Record<PropertyKey, unknown>)[k]));
+      }
+      for (const [k, d] of props)
+        if (!Object.hasOwn(proto, k)) {
+          changed.push(`${name}.${String(k)} (deleted)`);
+          put(() => Object.defineProperty(proto, k, d));
+        }
+    }
+    return changed;
+  };
+}
+
 export async function loadSpec(file: string, opts: { name?: string } = {}): Promise<Model> {
   const shown = displayPath(file);
   const abs = path.resolve(file);
@@ -88,7 +140,24 @@ export async function loadSpec(file: string, opts: { name?: string } = {}): Prom
   };
 
   writeFileSync(bundle, js);
+  const restore = guardPrototypes();
   try {
+    const model = await run();
+    const changed = restore();
+    if (changed.length) {
+      const list = changed.slice(0, 5).map((c) => showValue(c).slice(1, -1)).join(", ");
+      throw new GradcError("E_SPEC_LOAD", `the spec modified built-in prototypes: ${list}${changed.length > 5 ? `, … (${changed.length} in all)` : ""}`, {
+        file: shown,
+        hint: "a spec may not change Object.prototype or other built-ins: remove that assignment",
+      });
+    }
+    return model;
+  } finally {
+    restore();
+    rmSync(bundle, { force: true });
+  }
+
+  async function run(): Promise<Model> {
     let mod: { default?: unknown };
     try {
       mod = await import(bundleUrl);
@@ -123,7 +192,5 @@ export async function loadSpec(file: string, opts: { name?: string } = {}): Prom
       });
     }
     return m.finish();
-  } finally {
-    rmSync(bundle, { force: true });
   }
 }

@@ -10,7 +10,7 @@
  */
 import { EMITTER_NAMES } from "../emit/names.ts";
 import type { Node } from "../ir/graph.ts";
-import type { Init } from "../ir/model.ts";
+import { type Init, type Model, own } from "../ir/model.ts";
 import { opDef } from "../ir/ops.ts";
 import * as S from "../ir/sexpr.ts";
 import type { SExpr } from "../ir/sexpr.ts";
@@ -873,7 +873,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
         ? { memory: { ...region, pages: Math.ceil((region.arena! + (scratchAt + scratch) * 4) / 65536) } as Layout["memory"] }
         : {}),
       ...(p.loss ? { lossOffset } : {}),
-      ...(m.batch !== undefined ? { batch: m.batch } : {}),
+      ...batchField(m),
       hasLoss: p.loss !== undefined,
     },
     forward,
@@ -883,6 +883,14 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
     kernels,
     naiveArenaSize: plan.naiveSize,
   };
+}
+
+/** The batch size as an own, whole-number field of the model (an inherited `batch` is not the model's). */
+function batchField(m: Model): { batch?: number } {
+  const b = own(m, "batch");
+  if (b === undefined) return {};
+  if (typeof b !== "number" || !Number.isSafeInteger(b) || b < 1) throw new TypeError(`gradc: the model's batch size is not a whole number (${typeof b})`);
+  return { batch: b };
 }
 
 /** A node seen as one element of itself: for applying an elementwise op's template inside a loop. */

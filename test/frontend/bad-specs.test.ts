@@ -115,6 +115,10 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "default-number.ts": ["E_SPEC_EXPORT", undefined, "no default export"],
   "default-async.ts": ["E_SPEC_EXPORT", undefined, "returned a Promise"],
   "missing.ts": ["E_SPEC_LOAD", undefined, "spec file not found"],
+  // prototype pollution: refused, and undone
+  "proto-batch.ts": ["E_SPEC_LOAD", undefined, "the spec modified built-in prototypes: Object.prototype.batch"],
+  "proto-in-builder.ts": ["E_SPEC_LOAD", undefined, "Object.prototype.step, Array.prototype.init"],
+  "proto-tostring.ts": ["E_SPEC_LOAD", undefined, "Number.prototype.toString"],
 };
 
 const out = mkdtempSync(path.join(tmpdir(), "gradc-bad-"));
@@ -142,6 +146,10 @@ describe("bad specs", () => {
       expect(g.info.hint).toBeTruthy();
       expect(g.format().split("\n")).toHaveLength(2); // one error line and one hint line: no stack, no second error
       expect(readdirSync(out)).toEqual([]);
+      // Whatever the spec did to the built-ins is undone.
+      expect(Object.keys(Object.prototype)).toEqual([]);
+      expect(Object.hasOwn(Object.prototype, "step") || Object.hasOwn(Array.prototype, "init")).toBe(false);
+      expect((12).toString()).toBe("12");
     });
   }
 
