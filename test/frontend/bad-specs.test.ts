@@ -53,6 +53,18 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "const-computed-nan.ts": ["E_BAD_ATTR", 6, "constant NaN is not a finite number"],
   "const-infinity.ts": ["E_BAD_ATTR", 5, "constant -Infinity is not a finite number"],
   "huge-literal.ts": ["E_BAD_ATTR", 5, "constant Infinity is not a finite number"],
+  // param inits and input ranges, at the declaring line
+  "init-nan.ts": ["E_BAD_ATTR", 5, "param 'w': init {\"value\":[null,1]} (object) has value[0] = NaN, not a finite number"],
+  "init-strings.ts": ["E_BAD_ATTR", 5, 'has value[0] = "1e3", not a finite number'],
+  "init-unknown.ts": ["E_BAD_ATTR", 5, `param 'w': init "frobnicate" is not a known init`],
+  "init-length.ts": ["E_BAD_ATTR", 5, "has 3 values; the param has 2 elements (row-major)"],
+  "init-uniform-order.ts": ["E_BAD_ATTR", 5, "has lo > hi"],
+  "init-normal-negative.ts": ["E_BAD_ATTR", 5, "has a negative std"],
+  "init-two-keys.ts": ["E_BAD_ATTR", 5, "is not an init"],
+  "init-infinity.ts": ["E_BAD_ATTR", 5, "has uniform[0] = -Infinity, not a finite number"],
+  "range-nan.ts": ["E_BAD_ATTR", 4, "input 'x': range [NaN,1] is not [lo, hi] with finite lo <= hi"],
+  "range-reversed.ts": ["E_BAD_ATTR", 4, "range [1,0] is not [lo, hi]"],
+  "range-string.ts": ["E_BAD_ATTR", 4, 'range ["0","1"] is not [lo, hi]'],
   // ops and arguments
   "unknown-op.ts": ["E_UNKNOWN_OP", 5, "unknown op 'frobnicate'"],
   "op-unknown.ts": ["E_UNKNOWN_OP", 5, "unknown op 'frobnicate'"],
