@@ -158,6 +158,15 @@ const lastAxisShape = (keep: boolean) => (ins: Shape[]): Shape => {
 };
 
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+/**
+ * d/dx, d/dy of max or min given `xWins` (x is selected: x >= y for max) and `yWins`: all of g to the
+ * one selected alone, g/2 to each at a tie (both selected), none where neither is (NaN inputs).
+ */
+const tieSplit = (g: Node, xWins: Node, yWins: Node, b: B): Node[] => {
+  const half = b.mul(g, 0.5);
+  return [b.where(xWins, b.where(yWins, half, g), 0), b.where(yWins, b.where(xWins, half, g), 0)];
+};
+
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 const gt0 = (x: SExpr) => S.bin(">", x, S.num(0));
 
@@ -232,21 +241,19 @@ export const OPS = {
       ];
     },
   }),
+  // At a tie (a = b) the gradient is split evenly, g/2 to each (PyTorch's convention): then identities
+  // hold through ties — max(a,b) + min(a,b) = a + b has gradient [1, 1], max(x, x) = x has 1 — and it is
+  // exactly what a central difference measures there. Selects, not products: an Inf/NaN g stays out of
+  // the input that is not taken.
   max: elementwise({
-    doc: "elementwise maximum (a tie sends the gradient to the first input)", arity: 2, mathjs: "max",
+    doc: "elementwise maximum (a tie splits the gradient evenly)", arity: 2, mathjs: "max",
     f: Math.max, emit: (a, b) => S.M("max", a, b),
-    vjp: (g, [x, y], _, b) => {
-      const first = b.op("ge", x!, y!);
-      return [b.where(first, g, 0), b.where(first, 0, g)];
-    },
+    vjp: (g, [x, y], _, b) => tieSplit(g, b.op("ge", x!, y!), b.op("ge", y!, x!), b),
   }),
   min: elementwise({
-    doc: "elementwise minimum (a tie sends the gradient to the first input)", arity: 2, mathjs: "min",
+    doc: "elementwise minimum (a tie splits the gradient evenly)", arity: 2, mathjs: "min",
     f: Math.min, emit: (a, b) => S.M("min", a, b),
-    vjp: (g, [x, y], _, b) => {
-      const first = b.op("ge", y!, x!);
-      return [b.where(first, g, 0), b.where(first, 0, g)];
-    },
+    vjp: (g, [x, y], _, b) => tieSplit(g, b.op("ge", y!, x!), b.op("ge", x!, y!), b),
   }),
   ge: elementwise({
     doc: "1 where a >= b, else 0 (no gradient)", arity: 2,
