@@ -8,7 +8,9 @@ import { GradcError } from "./errors.ts";
 const USAGE = `usage: gradc <command> [options]
 
 commands:
-  compile <spec.ts> [-o dir]     compile a model spec to <dir>/<name>.ts and .js (default dir: generated/)
+  compile <spec.ts> [-o dir] [--spec-timeout S]
+                                 compile a model spec to <dir>/<name>.ts and .js (default dir: generated/);
+                                 the spec must load within S seconds (default 30, or GRADC_SPEC_TIMEOUT)
   check <spec.ts> [--points N] [--samples N] [--seed N] [--json]
                                  generated derivatives vs float64 central differences
   grad "<formula>" [--wrt a,b] [--at a=1,b=2 …] [--json] [--code]

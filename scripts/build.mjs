@@ -18,6 +18,8 @@ const common = {
   banner: { js: "// Built by scripts/build.mjs from the TypeScript sources: edit those, not this file." },
 };
 await esbuild.build({ ...common, entryPoints: ["runtime/index.ts"], outfile: "dist/runtime.js" });
+// The worker a spec is loaded in (compiler/frontend/load.ts): prebuilt, so a compile does not bundle it.
+await esbuild.build({ ...common, entryPoints: ["compiler/frontend/spec-child.ts"], outfile: "dist/spec-child.js" });
 // The CLI is split into chunks at its dynamic imports, so each command loads
 // only what it uses: `compile` of a pure-JS model never loads binaryen (0.6 s),
 // and mathjs (formulas) loads only for `gradc grad`.

@@ -2,16 +2,16 @@ import { readdirSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
-import { displayPath, loadSpec } from "../frontend/load.ts";
+import { displayPath, loadSpec, specTimeoutMs } from "../frontend/load.ts";
 import { compile } from "../index.ts";
 import { writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
 
 const outDirArg = (d: string) => `${displayPath(d)}/`;
 
-async function build(spec: string, outDir: string) {
+async function build(spec: string, outDir: string, timeoutMs?: number) {
   const t0 = performance.now();
-  const model = await loadSpec(spec);
+  const model = await loadSpec(spec, timeoutMs === undefined ? {} : { timeoutMs });
   const c = await compile(model, { command: `npx gradc compile ${model.source} -o ${outDirArg(outDir)}`, trainer: true });
   const ms = performance.now() - t0;
   const base = path.join(outDir, model.name);
@@ -20,13 +20,14 @@ async function build(spec: string, outDir: string) {
 
 /** `gradc compile <spec.ts> [-o dir]`: writes <dir>/<name>.ts and .js, both or neither. */
 export async function compileCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { flags: ["o", "out"] });
+  const { flags, positional } = parseArgs(argv, { flags: ["o", "out", "spec-timeout"] });
   if (positional.length !== 1)
     throw new GradcError("E_CLI", "compile takes one spec file", { hint: "gradc compile examples/xor/model.ts -o generated/" });
   const outDir = flags.get("o")?.at(-1) ?? flags.get("out")?.at(-1) ?? "generated";
   if (outDir.trim() === "")
     throw new GradcError("E_CLI", "-o needs a directory, got an empty string", { hint: "pass -o . to write into the current directory" });
-  const { c, ms, files } = await build(positional[0]!, outDir);
+  const timeout = flags.get("spec-timeout")?.at(-1);
+  const { c, ms, files } = await build(positional[0]!, outDir, timeout === undefined ? undefined : specTimeoutMs(timeout));
   writeAtomically(files, { protect: [positional[0]!] });
   const L = c.lowered.layout;
   const lines = c.ts.split("\n").length;

@@ -127,6 +127,15 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "default-number.ts": ["E_SPEC_EXPORT", undefined, "no default export"],
   "default-async.ts": ["E_SPEC_EXPORT", undefined, "returned a Promise"],
   "missing.ts": ["E_SPEC_LOAD", undefined, "spec file not found"],
+  // specs that misbehave while loading: each ends in one E_SPEC_LOAD, never a raw trace, a silent exit or a hang
+  "reject-top.ts": ["E_SPEC_LOAD", 3, "the spec left a rejected promise: nobody awaits me"],
+  "timer-throws.ts": ["E_SPEC_LOAD", 4, "the spec threw (from a timer or callback): later"],
+  "getter-throws.ts": ["E_SPEC_LOAD", 5, "the spec threw: "],
+  "getter-throws-object.ts": ["E_SPEC_LOAD", undefined, "the spec threw: (a thrown value whose message cannot be read)"],
+  "exit-zero.ts": ["E_SPEC_LOAD", 5, "the spec called process.exit(0)"],
+  "kill-self.ts": ["E_SPEC_LOAD", 5, `the spec tried to signal its own process (process.kill(`],
+  "loop-forever.ts": ["E_SPEC_LOAD", undefined, "the spec did not finish loading within 2 s"],
+  "interval-forever.ts": ["E_SPEC_LOAD", undefined, "the spec did not finish loading within 2 s"],
   // prototype pollution: refused, and undone
   "proto-batch.ts": ["E_SPEC_LOAD", undefined, "the spec modified built-in prototypes: Object.prototype.batch"],
   "proto-in-builder.ts": ["E_SPEC_LOAD", undefined, "Object.prototype.step, Array.prototype.init"],
@@ -145,10 +154,15 @@ describe("bad specs", () => {
   for (const [file, [code, line, text]] of Object.entries(CASES)) {
     it(`${file} -> ${code}`, async () => {
       // `gradc compile <spec> -o <dir>`, in process: the whole pipeline, then the write.
-      const err = await compileCommand([path.join(dir, file), "-o", out]).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      // (The two endless specs get a 2 s limit instead of the default 30 s.)
+      const slow = file.endsWith("-forever.ts");
+      if (slow) process.env.GRADC_SPEC_TIMEOUT = "2";
+      const err = await compileCommand([path.join(dir, file), "-o", out])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        .finally(() => slow && delete process.env.GRADC_SPEC_TIMEOUT);
       expect(err).toBeInstanceOf(GradcError);
       const g = err as GradcError;
       expect(g.code).toBe(code);
