@@ -16,6 +16,7 @@ export type ErrorCode =
   | "E_NO_LOSS" // a trainer asked for but the spec has no loss
   | "E_LOSS_NOT_SCALAR" // the loss is not shape []
   | "E_EMPTY_MODEL" // nothing to compute
+  | "E_TOO_BIG" // the model needs more memory than wasm32 (4 GiB) or a JS typed array (4 GiB) holds
   | "E_PARSE" // a formula mathjs cannot parse
   | "E_FORMULA" // a formula that parses but cannot be compiled (unknown function, bad symbol)
   | "E_CLI" // bad command-line usage

@@ -11,6 +11,7 @@ import { lower, type Lowered } from "./lower/lower.ts";
 import { simplify } from "./optimize/simplify.ts";
 import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
+import { checkSize } from "./plan/size.ts";
 
 export interface CompileOptions {
   precision?: Precision;
@@ -39,6 +40,7 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
   const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
   const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";
   const lowered = lower(plan, { wasm, f32: opts.precision !== "f64", ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) }); // scalars, JS loops, wasm SIMD matmuls
+  checkSize(lowered, opts.precision === "f64" ? 8 : 4); // wasm32 memory or JS array limits, before anything is built
   const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
   return { ...out, program, lowered };
 }

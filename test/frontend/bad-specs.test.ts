@@ -111,6 +111,7 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "loss-vector1.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [1]"],
   "loss-matrix.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [2,2]"],
   "empty.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
+  "too-big-wasm.ts": ["E_TOO_BIG", undefined, "the model needs 5.25 GiB of WebAssembly memory; wasm32 addresses at most 4 GiB (biggest: intermediates (the arena) 2.25 GiB, param 'W0' [8192,8192] 0.50 GiB with its gradient"],
   "empty-function.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
   "unused-param.ts": ["E_UNUSED", 6, "param 'b' is unused: the loss does not depend on it"],
   "unused-param-step.ts": ["E_UNUSED", 5, "param 'w' is unused: the loss depends on it only through ops without a derivative"],
@@ -284,4 +285,17 @@ describe("bad formulas (gradc grad)", () => {
       if (col !== undefined) expect(g.message.split("\n").at(-1)).toBe(`    ${" ".repeat(col - 1)}^`);
     },
   );
+});
+
+describe("model size limits (compiler/plan/size.ts)", () => {
+  it("the JS path: one typed array of at most 4 GiB per buffer, named", async () => {
+    const { checkSize } = await import("../../compiler/plan/size.ts");
+    const layout = {
+      name: "big", source: "big.ts", params: [{ name: "W", shape: [2 ** 26], init: "zeros", offset: 0, size: 2 ** 26 }], paramSize: 2 ** 26,
+      inputs: [], inputSize: 0, outputs: [], arenaSize: 2 ** 30, hasLoss: true,
+    };
+    const l = { layout } as unknown as Parameters<typeof checkSize>[0];
+    expect(() => checkSize(l, 8)).toThrow(/arena buffer needs 8\.00 GiB; a JS typed array holds at most 4 GiB \(biggest: intermediates \(the arena\) 8\.00 GiB, param 'W' \[67108864\] 1\.00 GiB with its gradient\)/);
+    expect(() => checkSize(l, 4)).not.toThrow(); // 4 GiB in float32: just fits
+  });
 });
