@@ -11,7 +11,7 @@ import { lower, type Lowered } from "./lower/lower.ts";
 import { simplify } from "./optimize/simplify.ts";
 import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
-import { checkSize } from "./plan/size.ts";
+import { checkFloat32Constants, checkSize } from "./plan/size.ts";
 
 export interface CompileOptions {
   precision?: Precision;
@@ -36,6 +36,7 @@ export interface Compiled extends Emitted {
 }
 
 export async function compile(model: Model, opts: CompileOptions = {}): Promise<Compiled> {
+  if (opts.precision !== "f64") checkFloat32Constants(model); // a float32 build would round them to Inf or 0
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
   const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
   const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";

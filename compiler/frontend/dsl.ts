@@ -139,7 +139,9 @@ export class Builder {
             ? "a NaN constant makes every value it touches NaN; check the expression that computed it"
             : "a literal beyond ±1.8e308 overflows to Infinity; use a finite bound (e.g. 1e30), or m.where(c, x, y) to mask",
         });
-      return this.b.c(x);
+      const c = this.b.c(x);
+      if (!this.locs.has(c.id)) this.locs.set(c.id, this.locate()); // for errors about it later (float32 range)
+      return c;
     }
     if (!(x instanceof T))
       throw new GradcError("E_ARG", `expected a tensor or a number, got ${typeof x}`, {

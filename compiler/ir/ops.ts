@@ -167,6 +167,13 @@ const tieSplit = (g: Node, xWins: Node, yWins: Node, b: B): Node[] => {
   return [b.where(xWins, b.where(yWins, half, g), 0), b.where(yWins, b.where(xWins, half, g), 0)];
 };
 
+/**
+ * x + 0: turns -0 into +0 and changes nothing else (the simplifier never folds it). At x = -0,
+ * log and sqrt are at the edge of their domain and the derivative's limit is +Infinity (from
+ * inside the domain); 1/x of -0 would give -Infinity.
+ */
+const plus0 = (b: B, x: Node) => b.add(x, 0);
+
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 const gt0 = (x: SExpr) => S.bin(">", x, S.num(0));
 
@@ -273,10 +280,10 @@ export const OPS = {
   // ---- exponentials and logarithms ------------------------------------------
   exp: unary({ doc: "e^x", mathjs: "exp", f: Math.exp, emit: (x) => S.M("exp", x), d: (_, y) => y }),
   expm1: unary({ doc: "e^x - 1", mathjs: "expm1", f: Math.expm1, emit: (x) => S.M("expm1", x), d: (_, y, b) => b.add(y, 1) }),
-  log: unary({ doc: "natural log", mathjs: "log", f: Math.log, emit: (x) => S.M("log", x), d: (x, _, b) => recip(b, x), domain: [0.1, 3] }),
+  log: unary({ doc: "natural log", mathjs: "log", f: Math.log, emit: (x) => S.M("log", x), d: (x, _, b) => recip(b, plus0(b, x)), domain: [0.1, 3] }),
   log1p: unary({ doc: "ln(1 + x)", mathjs: "log1p", f: Math.log1p, emit: (x) => S.M("log1p", x), d: (x, _, b) => recip(b, b.add(x, 1)), domain: [-0.5, 3] }),
-  log2: unary({ doc: "log base 2", mathjs: "log2", f: Math.log2, emit: (x) => S.M("log2", x), d: (x, _, b) => recip(b, b.mul(x, Math.LN2)), domain: [0.1, 3] }),
-  log10: unary({ doc: "log base 10", mathjs: "log10", f: Math.log10, emit: (x) => S.M("log10", x), d: (x, _, b) => recip(b, b.mul(x, Math.LN10)), domain: [0.1, 3] }),
+  log2: unary({ doc: "log base 2", mathjs: "log2", f: Math.log2, emit: (x) => S.M("log2", x), d: (x, _, b) => recip(b, plus0(b, b.mul(x, Math.LN2))), domain: [0.1, 3] }),
+  log10: unary({ doc: "log base 10", mathjs: "log10", f: Math.log10, emit: (x) => S.M("log10", x), d: (x, _, b) => recip(b, plus0(b, b.mul(x, Math.LN10))), domain: [0.1, 3] }),
   logb: elementwise({
     doc: "log(x, base) = ln x / ln base", arity: 2, mathjs: "log",
     f: (x, base) => Math.log(x) / Math.log(base), emit: (x, base) => S.div(S.M("log", x), S.M("log", base)),
@@ -287,7 +294,7 @@ export const OPS = {
       return [b.div(g, b.mul(x!, lnb)), b.neg(b.div(b.mul(g, out), b.mul(base!, lnb)))];
     },
   }),
-  sqrt: unary({ doc: "square root", mathjs: "sqrt", f: Math.sqrt, emit: (x) => S.M("sqrt", x), d: (_, y, b) => b.div(0.5, y), domain: [0.1, 3] }),
+  sqrt: unary({ doc: "square root", mathjs: "sqrt", f: Math.sqrt, emit: (x) => S.M("sqrt", x), d: (_, y, b) => b.div(0.5, plus0(b, y)), domain: [0.1, 3] }),
   cbrt: unary({ doc: "real cube root", mathjs: "cbrt", f: Math.cbrt, emit: (x) => S.M("cbrt", x), d: (_, y, b) => b.div(1, b.mul(3, b.sq(y))), domain: [0.2, 3] }),
   nthRoot: elementwise({
     doc: "nthRoot(x, n): the real n-th root (negative x allowed for odd integer n)", arity: 2, mathjs: "nthRoot",

@@ -7,7 +7,8 @@
  */
 import { GradcError } from "../errors.ts";
 import type { Lowered } from "../lower/lower.ts";
-import { own } from "../ir/model.ts";
+import { type Model, own } from "../ir/model.ts";
+import { topo } from "../ir/graph.ts";
 
 export const WASM_MAX_BYTES = 65536 * 65536;
 export const JS_MAX_ARRAY_BYTES = 2 ** 32;
@@ -47,4 +48,28 @@ export function checkSize(l: Lowered, bytesPerFloat: 4 | 8): void {
         file: L.source,
         hint: "shrink the largest tensors or the batch size, or split the model",
       });
+}
+
+/** The largest finite float32 and the smallest positive (subnormal) one. */
+const F32_MAX = 3.4028234663852886e38;
+const F32_MIN = 1.401298464324817e-45;
+
+/**
+ * A float32 build stores every constant as float32: one beyond ±3.4e38 becomes ±Infinity, a nonzero
+ * one below 1.4e-45 becomes 0 — `w * 1e39 / 1e39` is NaN in float32 and w in float64. Refused, at
+ * the constant's spec line, instead of computed quietly wrong.
+ */
+export function checkFloat32Constants(model: Model): void {
+  const roots = [...(model.loss ? [model.loss] : []), ...model.outputs.map((o) => o.node)];
+  for (const n of topo(roots)) {
+    if (n.op !== "const") continue;
+    const v = n.attrs.value as number;
+    const a = Math.abs(v);
+    if (!Number.isFinite(v) || (a <= F32_MAX && (a === 0 || a >= F32_MIN))) continue;
+    throw new GradcError("E_BAD_ATTR", `constant ${v} is outside float32's range: a float32 build would make it ${a > F32_MAX ? (v > 0 ? "Infinity" : "-Infinity") : "0"}`, {
+      ...(model.where.get(n.id) ?? { file: model.source }),
+      op: "const",
+      hint: "float32 holds magnitudes from 1.4e-45 to 3.4e38: rescale the expression (e.g. divide before multiplying)",
+    });
+  }
 }

@@ -53,6 +53,8 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "const-computed-nan.ts": ["E_BAD_ATTR", 6, "constant NaN is not a finite number"],
   "const-infinity.ts": ["E_BAD_ATTR", 5, "constant -Infinity is not a finite number"],
   "huge-literal.ts": ["E_BAD_ATTR", 5, "constant Infinity is not a finite number"],
+  "const-f32-overflow.ts": ["E_BAD_ATTR", 5, "constant 1e+39 is outside float32's range: a float32 build would make it Infinity"],
+  "const-f32-underflow.ts": ["E_BAD_ATTR", 5, "constant 1e-50 is outside float32's range: a float32 build would make it 0"],
   // param inits and input ranges, at the declaring line
   "init-nan.ts": ["E_BAD_ATTR", 5, "param 'w': init {\"value\":[null,1]} (object) has value[0] = NaN, not a finite number"],
   "init-strings.ts": ["E_BAD_ATTR", 5, 'has value[0] = "1e3", not a finite number'],

@@ -127,6 +127,13 @@ describe("subgradients at kinks (docs/numerics.md)", () => {
     ]);
   });
 
+  it("sqrt, log, log2, log10 at -0: the derivative is +Infinity, the limit from inside the domain (was -Infinity)", async () => {
+    expectAll(await gradsEverywhere((b, [p]) => b.op("sqrt", p!), { p: [-0, 0] }), [[Infinity, Infinity]]);
+    for (const op of ["log", "log2", "log10"]) // (the loss itself is -Infinity there)
+      for (const [build, { grads }] of Object.entries(await gradsEverywhere((b, [p]) => b.op(op, p!), { p: [-0, 0] })))
+        expect(grads, `${op} ${build}`).toEqual([[Infinity, Infinity]]);
+  });
+
   it("where: exactly 0 to the unselected branch, even when that branch is ±Infinity or NaN", async () => {
     // y = where(c, p, q) + where(c2, q2, p2) with infinite / NaN values in the branches not taken.
     const r = await gradsEverywhere(
