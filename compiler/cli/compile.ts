@@ -4,7 +4,7 @@ import { parseArgs } from "../cli.ts";
 import { GradcError } from "../errors.ts";
 import { displayPath, loadSpec, specTimeoutMs } from "../frontend/load.ts";
 import { compile } from "../index.ts";
-import { writeAtomically } from "./write.ts";
+import { pairLine, pairMismatch, writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
 
 const outDirArg = (d: string) => `${displayPath(d)}/`;
@@ -15,7 +15,9 @@ async function build(spec: string, outDir: string, timeoutMs?: number) {
   const c = await compile(model, { command: `npx gradc compile ${model.source} -o ${outDirArg(outDir)}`, trainer: true });
   const ms = performance.now() - t0;
   const base = path.join(outDir, model.name);
-  return { model, c, ms, files: { [`${base}.ts`]: c.ts, [`${base}.js`]: c.js } as Record<string, string> };
+  // The .js names the hash of its .ts (after the two header lines): a pair from two compiles is detectable.
+  const js = c.js.replace(/^((?:.*\n){2})/, (head) => `${head}${pairLine(`${base}.ts`, c.ts)}\n`);
+  return { model, c, ms, files: { [`${base}.ts`]: c.ts, [`${base}.js`]: js } as Record<string, string> };
 }
 
 /** `gradc compile <spec.ts> [-o dir]`: writes <dir>/<name>.ts and .js, both or neither. */
@@ -28,6 +30,9 @@ export async function compileCommand(argv: string[]): Promise<number> {
     throw new GradcError("E_CLI", "-o needs a directory, got an empty string", { hint: "pass -o . to write into the current directory" });
   const timeout = flags.get("spec-timeout")?.at(-1);
   const { c, ms, files } = await build(positional[0]!, outDir, timeout === undefined ? undefined : specTimeoutMs(timeout));
+  const [tsFile, jsFile] = Object.keys(files) as [string, string];
+  if (existsSync(tsFile) && existsSync(jsFile) && pairMismatch(readFileSync(tsFile, "utf8"), readFileSync(jsFile, "utf8")))
+    process.stderr.write(`note: ${displayPath(tsFile)} and ${displayPath(jsFile)} were from different compiles (an interrupted one?); both are replaced now\n`);
   writeAtomically(files, { protect: [positional[0]!] });
   const L = c.lowered.layout;
   const lines = c.ts.split("\n").length;

@@ -116,3 +116,30 @@ describe("gradc compile never overwrites a file it did not write", () => {
     expect(r.stderr.toString()).toMatch(/^error\[E_WRITE\] cannot write output/);
   }, 40_000);
 });
+
+describe("a .ts/.js pair from two compiles is detectable (a kill between the two renames)", () => {
+  it("the .js names its .ts's hash; a mismatched pair is reported and replaced by the next compile", async () => {
+    const { pairMismatch } = await import("../../compiler/cli/write.ts");
+    const d = folder("pair");
+    const out = path.join(d, "out");
+    expect(await quiet(() => compileCommand([path.join(d, "foo.ts"), "-o", out]))).toBe(0);
+    const ts = readFileSync(path.join(out, "foo.ts"), "utf8");
+    const js = readFileSync(path.join(out, "foo.js"), "utf8");
+    expect(js.split("\n")[2]).toMatch(/^\/\/ Compiled from foo\.ts \(sha256 [0-9a-f]{16}\) by gradc in the same run\.$/);
+    expect(pairMismatch(ts, js)).toBe(false);
+    // What a kill between the renames leaves: a new .ts (another spec's compile) next to the old .js.
+    const newer = `${ts}// another compile\n`;
+    writeFileSync(path.join(out, "foo.ts"), newer);
+    expect(pairMismatch(newer, js)).toBe(true);
+    const err: string[] = [];
+    const w = process.stderr.write;
+    process.stderr.write = ((s: string) => (err.push(s), true)) as typeof process.stderr.write;
+    try {
+      expect(await quiet(() => compileCommand([path.join(d, "foo.ts"), "-o", out]))).toBe(0);
+    } finally {
+      process.stderr.write = w;
+    }
+    expect(err.join("")).toMatch(/note: .*foo\.ts and .*foo\.js were from different compiles/);
+    expect(pairMismatch(readFileSync(path.join(out, "foo.ts"), "utf8"), readFileSync(path.join(out, "foo.js"), "utf8"))).toBe(false);
+  });
+});
