@@ -20,8 +20,8 @@ export const layout = {
   ],
   inputSize: 112,
   outputs: [{ name: "probs", shape: [16, 3], offset: 0, size: 48 }],
-  arenaSize: 385,
-  lossOffset: 384,
+  arenaSize: 369,
+  lossOffset: 368,
   batch: 16,
   hasLoss: true,
 } as const;
@@ -169,81 +169,45 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       arena[c3 + j] = arena[c3 + j] + params[64 + j];
     }
   }
-  // logsumexp1 = logsumexp(logits)
+  // softmaxCE1 = softmaxCE(logits, y)
   for (let r = 0; r < 16; r++) {
     const r_base = r * 3;
-    const logsumexp1_t0 = Math.max(arena[176 + r_base], arena[176 + (r_base + 1)], arena[176 + (r_base + 2)]);
+    const softmaxCE1_t0 = Math.max(arena[176 + r_base], arena[176 + (r_base + 1)], arena[176 + (r_base + 2)]);
+    const softmaxCE1_t1 =
+      (arena[176 + r_base] < softmaxCE1_t0 ? Math.exp(arena[176 + r_base] - softmaxCE1_t0) : 0) +
+      (arena[176 + (r_base + 1)] < softmaxCE1_t0 ? Math.exp(arena[176 + (r_base + 1)] - softmaxCE1_t0) : 0) +
+      (arena[176 + (r_base + 2)] < softmaxCE1_t0 ? Math.exp(arena[176 + (r_base + 2)] - softmaxCE1_t0) : 0) +
+      ((arena[176 + r_base] < softmaxCE1_t0 ? 0 : 1) +
+        (arena[176 + (r_base + 1)] < softmaxCE1_t0 ? 0 : 1) +
+        (arena[176 + (r_base + 2)] < softmaxCE1_t0 ? 0 : 1) -
+        1);
     arena[224 + r] =
-      logsumexp1_t0 +
-      Math.log(
-        Math.exp(arena[176 + r_base] - logsumexp1_t0) +
-          Math.exp(arena[176 + (r_base + 1)] - logsumexp1_t0) +
-          Math.exp(arena[176 + (r_base + 2)] - logsumexp1_t0),
-      );
+      Math.log1p(softmaxCE1_t1) -
+      (inputs[64 + r_base] * (arena[176 + r_base] - softmaxCE1_t0) +
+        inputs[64 + (r_base + 1)] * (arena[176 + (r_base + 1)] - softmaxCE1_t0) +
+        inputs[64 + (r_base + 2)] * (arena[176 + (r_base + 2)] - softmaxCE1_t0)) +
+      softmaxCE1_t0 * (1 - (inputs[64 + r_base] + inputs[64 + (r_base + 1)] + inputs[64 + (r_base + 2)]));
   }
-  // sum2 = sum(mul)
-  for (let i = 0; i < 16; i++) {
-    let acc = 0;
-    for (let i2 = 0; i2 < 3; i2++) {
-      const mul3_v = inputs[64 + i * 3 + i2] * arena[176 + i * 3 + i2];
-      acc += mul3_v;
-    }
-    arena[240 + i] = acc;
-  }
-  // sub4 = sub(logsumexp1, sum2)
-  const sub4_0 = arena[224] - arena[240];
-  const sub4_1 = arena[225] - arena[241];
-  const sub4_2 = arena[226] - arena[242];
-  const sub4_3 = arena[227] - arena[243];
-  const sub4_4 = arena[228] - arena[244];
-  const sub4_5 = arena[229] - arena[245];
-  const sub4_6 = arena[230] - arena[246];
-  const sub4_7 = arena[231] - arena[247];
-  const sub4_8 = arena[232] - arena[248];
-  const sub4_9 = arena[233] - arena[249];
-  const sub4_10 = arena[234] - arena[250];
-  const sub4_11 = arena[235] - arena[251];
-  const sub4_12 = arena[236] - arena[252];
-  const sub4_13 = arena[237] - arena[253];
-  const sub4_14 = arena[238] - arena[254];
-  const sub4_15 = arena[239] - arena[255];
-  // where5 = where(batchMask, sub4, 0)
-  const where5_0 = 0 < n ? sub4_0 : 0;
-  const where5_1 = 1 < n ? sub4_1 : 0;
-  const where5_2 = 2 < n ? sub4_2 : 0;
-  const where5_3 = 3 < n ? sub4_3 : 0;
-  const where5_4 = 4 < n ? sub4_4 : 0;
-  const where5_5 = 5 < n ? sub4_5 : 0;
-  const where5_6 = 6 < n ? sub4_6 : 0;
-  const where5_7 = 7 < n ? sub4_7 : 0;
-  const where5_8 = 8 < n ? sub4_8 : 0;
-  const where5_9 = 9 < n ? sub4_9 : 0;
-  const where5_10 = 10 < n ? sub4_10 : 0;
-  const where5_11 = 11 < n ? sub4_11 : 0;
-  const where5_12 = 12 < n ? sub4_12 : 0;
-  const where5_13 = 13 < n ? sub4_13 : 0;
-  const where5_14 = 14 < n ? sub4_14 : 0;
-  const where5_15 = 15 < n ? sub4_15 : 0;
-  // sum6 = sum(where5)
-  const sum6 =
-    where5_0 +
-    where5_1 +
-    where5_2 +
-    where5_3 +
-    where5_4 +
-    where5_5 +
-    where5_6 +
-    where5_7 +
-    where5_8 +
-    where5_9 +
-    where5_10 +
-    where5_11 +
-    where5_12 +
-    where5_13 +
-    where5_14 +
-    where5_15;
-  // loss = div(sum6, batchSize)
-  const loss = sum6 / n;
+  // sum2 = sum(softmaxCE1)
+  const sum2 =
+    arena[224] +
+    arena[225] +
+    arena[226] +
+    arena[227] +
+    arena[228] +
+    arena[229] +
+    arena[230] +
+    arena[231] +
+    arena[232] +
+    arena[233] +
+    arena[234] +
+    arena[235] +
+    arena[236] +
+    arena[237] +
+    arena[238] +
+    arena[239];
+  // loss = div(sum2, 16)
+  const loss = sum2 / 16;
   // probs = softmax(logits)
   for (let r = 0; r < 16; r++) {
     const r_base = r * 3;
@@ -256,102 +220,16 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
     arena[r * 3 + 1] = probs_t2 * probs_t4;
     arena[r * 3 + 2] = probs_t3 * probs_t4;
   }
-  arena[384] = loss;
+  arena[368] = loss;
 }
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
-  // div7 = div(1, batchSize)
-  const div7 = 1 / n;
-  // neg8 = neg(div7)
-  const neg8_0 = -div7;
-  const neg8_1 = -div7;
-  const neg8_2 = -div7;
-  const neg8_3 = -div7;
-  const neg8_4 = -div7;
-  const neg8_5 = -div7;
-  const neg8_6 = -div7;
-  const neg8_7 = -div7;
-  const neg8_8 = -div7;
-  const neg8_9 = -div7;
-  const neg8_10 = -div7;
-  const neg8_11 = -div7;
-  const neg8_12 = -div7;
-  const neg8_13 = -div7;
-  const neg8_14 = -div7;
-  const neg8_15 = -div7;
-  // where9 = where(batchMask, neg8, 0)
-  const where9_0 = 0 < n ? neg8_0 : 0;
-  const where9_1 = 1 < n ? neg8_1 : 0;
-  const where9_2 = 2 < n ? neg8_2 : 0;
-  const where9_3 = 3 < n ? neg8_3 : 0;
-  const where9_4 = 4 < n ? neg8_4 : 0;
-  const where9_5 = 5 < n ? neg8_5 : 0;
-  const where9_6 = 6 < n ? neg8_6 : 0;
-  const where9_7 = 7 < n ? neg8_7 : 0;
-  const where9_8 = 8 < n ? neg8_8 : 0;
-  const where9_9 = 9 < n ? neg8_9 : 0;
-  const where9_10 = 10 < n ? neg8_10 : 0;
-  const where9_11 = 11 < n ? neg8_11 : 0;
-  const where9_12 = 12 < n ? neg8_12 : 0;
-  const where9_13 = 13 < n ? neg8_13 : 0;
-  const where9_14 = 14 < n ? neg8_14 : 0;
-  const where9_15 = 15 < n ? neg8_15 : 0;
-  arena[176] = where9_0;
-  arena[177] = where9_1;
-  arena[178] = where9_2;
-  arena[179] = where9_3;
-  arena[180] = where9_4;
-  arena[181] = where9_5;
-  arena[182] = where9_6;
-  arena[183] = where9_7;
-  arena[184] = where9_8;
-  arena[185] = where9_9;
-  arena[186] = where9_10;
-  arena[187] = where9_11;
-  arena[188] = where9_12;
-  arena[189] = where9_13;
-  arena[190] = where9_14;
-  arena[191] = where9_15;
-  // where10 = where(batchMask, div7, 0)
-  const where10_0 = 0 < n ? div7 : 0;
-  const where10_1 = 1 < n ? div7 : 0;
-  const where10_2 = 2 < n ? div7 : 0;
-  const where10_3 = 3 < n ? div7 : 0;
-  const where10_4 = 4 < n ? div7 : 0;
-  const where10_5 = 5 < n ? div7 : 0;
-  const where10_6 = 6 < n ? div7 : 0;
-  const where10_7 = 7 < n ? div7 : 0;
-  const where10_8 = 8 < n ? div7 : 0;
-  const where10_9 = 9 < n ? div7 : 0;
-  const where10_10 = 10 < n ? div7 : 0;
-  const where10_11 = 11 < n ? div7 : 0;
-  const where10_12 = 12 < n ? div7 : 0;
-  const where10_13 = 13 < n ? div7 : 0;
-  const where10_14 = 14 < n ? div7 : 0;
-  const where10_15 = 15 < n ? div7 : 0;
-  arena[192] = where10_0;
-  arena[193] = where10_1;
-  arena[194] = where10_2;
-  arena[195] = where10_3;
-  arena[196] = where10_4;
-  arena[197] = where10_5;
-  arena[198] = where10_6;
-  arena[199] = where10_7;
-  arena[200] = where10_8;
-  arena[201] = where10_9;
-  arena[202] = where10_10;
-  arena[203] = where10_11;
-  arena[204] = where10_12;
-  arena[205] = where10_13;
-  arena[206] = where10_14;
-  arena[207] = where10_15;
-  // d_logits = add(mul, mul)
+  // d_logits = mul(0.0625, sub)
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
-      const mul11_v = arena[176 + i] * inputs[64 + i * 3 + i2];
-      const mul12_v = arena[192 + i] * arena[i * 3 + i2];
-      arena[208 + (i * 3 + i2)] = mul11_v + mul12_v;
+      const sub3_v = arena[i * 3 + i2] - inputs[64 + i * 3 + i2];
+      arena[176 + (i * 3 + i2)] = 0.0625 * sub3_v;
     }
   }
   // [16x3]·[3x8] + fused mul epilogue
@@ -366,8 +244,8 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       let acc12 = 0;
       let acc13 = 0;
       for (let p = 0; p < 3; p++) {
-        const a0 = arena[208 + i * 3 + p];
-        const a1 = arena[208 + (i + 1) * 3 + p];
+        const a0 = arena[176 + i * 3 + p];
+        const a1 = arena[176 + (i + 1) * 3 + p];
         const b0 = params[40 + p + j * 3];
         const b1 = params[40 + p + (j + 1) * 3];
         const b2 = params[40 + p + (j + 2) * 3];
@@ -381,30 +259,30 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
         acc12 += a1 * b2;
         acc13 += a1 * b3;
       }
-      const mul14_v = arena[48 + i * 8 + j] * arena[48 + i * 8 + j];
-      const sub15_v = 1 - mul14_v;
-      const mul14_v2 = arena[48 + i * 8 + (j + 1)] * arena[48 + i * 8 + (j + 1)];
-      const sub15_v2 = 1 - mul14_v2;
-      const mul14_v3 = arena[48 + i * 8 + (j + 2)] * arena[48 + i * 8 + (j + 2)];
-      const sub15_v3 = 1 - mul14_v3;
-      const mul14_v4 = arena[48 + i * 8 + (j + 3)] * arena[48 + i * 8 + (j + 3)];
-      const sub15_v4 = 1 - mul14_v4;
-      const mul14_v5 = arena[48 + (i + 1) * 8 + j] * arena[48 + (i + 1) * 8 + j];
-      const sub15_v5 = 1 - mul14_v5;
-      const mul14_v6 = arena[48 + (i + 1) * 8 + (j + 1)] * arena[48 + (i + 1) * 8 + (j + 1)];
-      const sub15_v6 = 1 - mul14_v6;
-      const mul14_v7 = arena[48 + (i + 1) * 8 + (j + 2)] * arena[48 + (i + 1) * 8 + (j + 2)];
-      const sub15_v7 = 1 - mul14_v7;
-      const mul14_v8 = arena[48 + (i + 1) * 8 + (j + 3)] * arena[48 + (i + 1) * 8 + (j + 3)];
-      const sub15_v8 = 1 - mul14_v8;
-      arena[256 + i * 8 + j] = acc00 * sub15_v;
-      arena[256 + i * 8 + (j + 1)] = acc01 * sub15_v2;
-      arena[256 + i * 8 + (j + 2)] = acc02 * sub15_v3;
-      arena[256 + i * 8 + (j + 3)] = acc03 * sub15_v4;
-      arena[256 + (i + 1) * 8 + j] = acc10 * sub15_v5;
-      arena[256 + (i + 1) * 8 + (j + 1)] = acc11 * sub15_v6;
-      arena[256 + (i + 1) * 8 + (j + 2)] = acc12 * sub15_v7;
-      arena[256 + (i + 1) * 8 + (j + 3)] = acc13 * sub15_v8;
+      const mul5_v = arena[48 + i * 8 + j] * arena[48 + i * 8 + j];
+      const sub6_v = 1 - mul5_v;
+      const mul5_v2 = arena[48 + i * 8 + (j + 1)] * arena[48 + i * 8 + (j + 1)];
+      const sub6_v2 = 1 - mul5_v2;
+      const mul5_v3 = arena[48 + i * 8 + (j + 2)] * arena[48 + i * 8 + (j + 2)];
+      const sub6_v3 = 1 - mul5_v3;
+      const mul5_v4 = arena[48 + i * 8 + (j + 3)] * arena[48 + i * 8 + (j + 3)];
+      const sub6_v4 = 1 - mul5_v4;
+      const mul5_v5 = arena[48 + (i + 1) * 8 + j] * arena[48 + (i + 1) * 8 + j];
+      const sub6_v5 = 1 - mul5_v5;
+      const mul5_v6 = arena[48 + (i + 1) * 8 + (j + 1)] * arena[48 + (i + 1) * 8 + (j + 1)];
+      const sub6_v6 = 1 - mul5_v6;
+      const mul5_v7 = arena[48 + (i + 1) * 8 + (j + 2)] * arena[48 + (i + 1) * 8 + (j + 2)];
+      const sub6_v7 = 1 - mul5_v7;
+      const mul5_v8 = arena[48 + (i + 1) * 8 + (j + 3)] * arena[48 + (i + 1) * 8 + (j + 3)];
+      const sub6_v8 = 1 - mul5_v8;
+      arena[240 + i * 8 + j] = acc00 * sub6_v;
+      arena[240 + i * 8 + (j + 1)] = acc01 * sub6_v2;
+      arena[240 + i * 8 + (j + 2)] = acc02 * sub6_v3;
+      arena[240 + i * 8 + (j + 3)] = acc03 * sub6_v4;
+      arena[240 + (i + 1) * 8 + j] = acc10 * sub6_v5;
+      arena[240 + (i + 1) * 8 + (j + 1)] = acc11 * sub6_v6;
+      arena[240 + (i + 1) * 8 + (j + 2)] = acc12 * sub6_v7;
+      arena[240 + (i + 1) * 8 + (j + 3)] = acc13 * sub6_v8;
     }
   }
   // [4x16]·[16x8]
@@ -440,10 +318,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       const x31 = inputs[q1 + (i + 3)];
       const x32 = inputs[q2 + (i + 3)];
       const x33 = inputs[q3 + (i + 3)];
-      const b0 = 256 + p * 8;
-      const b1 = 256 + (p + 1) * 8;
-      const b2 = 256 + (p + 2) * 8;
-      const b3 = 256 + (p + 3) * 8;
+      const b0 = 240 + p * 8;
+      const b1 = 240 + (p + 1) * 8;
+      const b2 = 240 + (p + 2) * 8;
+      const b3 = 240 + (p + 3) * 8;
       for (let j = 0; j < 8; j++) {
         const y0 = arena[b0 + j];
         const y1 = arena[b1 + j];
@@ -456,11 +334,11 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       }
     }
   }
-  // d_b1 = sum(mul13)
+  // d_b1 = sum(mul4)
   for (let i2 = 0; i2 < 8; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
-      acc += arena[256 + i * 8 + i2];
+      acc += arena[240 + i * 8 + i2];
     }
     grads[32 + i2] = acc;
   }
@@ -497,10 +375,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       const x31 = arena[q1 + (i + 3)];
       const x32 = arena[q2 + (i + 3)];
       const x33 = arena[q3 + (i + 3)];
-      const b0 = 208 + p * 3;
-      const b1 = 208 + (p + 1) * 3;
-      const b2 = 208 + (p + 2) * 3;
-      const b3 = 208 + (p + 3) * 3;
+      const b0 = 176 + p * 3;
+      const b1 = 176 + (p + 1) * 3;
+      const b2 = 176 + (p + 2) * 3;
+      const b3 = 176 + (p + 3) * 3;
       for (let j = 0; j < 3; j++) {
         const y0 = arena[b0 + j];
         const y1 = arena[b1 + j];
@@ -517,7 +395,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   for (let i2 = 0; i2 < 3; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
-      acc += arena[208 + i * 3 + i2];
+      acc += arena[176 + i * 3 + i2];
     }
     grads[64 + i2] = acc;
   }

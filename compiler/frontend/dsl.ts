@@ -457,8 +457,8 @@ export class Builder {
     return this.at(() => {
       const x = this.node(logits);
       const z = this.node(targets);
-      const last = x.shape.length - 1;
-      return this.t(this.b.sub(this.b.op("logsumexp", x), this.b.sum(this.b.mul(z, x), [last])));
+      // One fused row-wise op (stable: shifted by the row max, log1p, one store per row); targets broadcast to the logits.
+      return this.t(this.b.op("softmaxCE", x, this.b.broadcast(z, x.shape)));
     });
   }
 

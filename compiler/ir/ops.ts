@@ -10,7 +10,7 @@ import type { B, Node } from "./graph.ts";
 import { ShapeError } from "./graph.ts";
 import * as S from "./sexpr.ts";
 import type { SExpr } from "./sexpr.ts";
-import { type Shape, broadcastIndex, broadcastShapes, normAxes, size, strides } from "./shape.ts";
+import { type Shape, broadcastIndex, broadcastShapes, normAxes, sameShape, size, strides } from "./shape.ts";
 import { fmtShape } from "../errors.ts";
 
 /** Vector-Jacobian product: given the output adjoint `g`, one adjoint per input (`null` = none). */
@@ -156,6 +156,23 @@ const lastAxisShape = (keep: boolean) => (ins: Shape[]): Shape => {
     throw new ShapeError("needs at least one axis", "apply it to a vector or a [batch, classes] matrix");
   return keep ? x! : x!.slice(0, -1);
 };
+
+/** The stable row cross-entropy (see the op softmaxCE), in float64: the reference the generated code follows. */
+function softmaxCE(x: ArrayLike<number>, z: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let j = 0; j < x.length; j++) m = Math.max(m, x[j]!);
+  let q = 0;
+  let atMax = 0;
+  let zx = 0;
+  let zs = 0;
+  for (let j = 0; j < x.length; j++) {
+    if (x[j]! < m) q += Math.exp(x[j]! - m);
+    else atMax++;
+    zx += z[j]! * (x[j]! - m);
+    zs += z[j]!;
+  }
+  return Math.log1p(q + (atMax - 1)) - zx + m * (1 - zs);
+}
 
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 /**
@@ -434,6 +451,48 @@ export const OPS = {
     },
     // d lse / dx = softmax(x)
     vjp: (g, [x], _, b) => [b.mul(b.keepLast(g, x!.shape), b.op("softmax", x!))],
+  },
+  softmaxCE: {
+    arity: 2,
+    kind: "rowwise",
+    doc: "cross-entropy of softmax(x) against target rows z over the last axis, logsumexp(x) - sum(z x), computed stably",
+    shape: (ins) => {
+      if (!sameShape(ins[0]!, ins[1]!)) throw new ShapeError(`targets ${fmtShape(ins[1]!)} differ from logits ${fmtShape(ins[0]!)}`, "give one target row per logits row");
+      return lastAxisShape(false)(ins);
+    },
+    eval([x, z], node) {
+      const { n, count } = rows(node.inputs[0]!.shape);
+      const out = new Float64Array(count);
+      for (let r = 0; r < count; r++) out[r] = softmaxCE(x!.subarray(r * n, r * n + n), z!.subarray(r * n, r * n + n));
+      return out;
+    },
+    // Per row, in registers (float64 locals, one store): with m = max x,
+    //   CE = log(sum e^(x-m)) - sum z (x - m) + m (1 - sum z)
+    // and log(sum e^(x-m)) = log1p(q), q = the sum without one of the max terms (each exactly 1):
+    // a small loss under large logits keeps its digits (x = [s+30, s, s], z on the max: 2e-13 exactly),
+    // and rows at the float extremes stay finite ([3.4e38, 3.4e38, 0] -> ln 2).
+    lower([xs, zs], node, ctx) {
+      const { n, count } = rows(node.inputs[0]!.shape);
+      return Array.from({ length: count }, (_, r) => {
+        const x = xs!.slice(r * n, r * n + n);
+        const z = zs!.slice(r * n, r * n + n);
+        const m = ctx.temp(S.M("max", ...x));
+        const below = x.map((v) => S.bin("<", v, m));
+        const q = ctx.temp(
+          S.add(
+            S.chain("+", x.map((v, j) => S.cond(below[j]!, S.M("exp", S.sub(v, m)), S.num(0)))),
+            S.sub(S.chain("+", below.map((b) => S.cond(b, S.num(0), S.num(1)))), S.num(1)),
+          ),
+        );
+        const zx = S.chain("+", x.map((v, j) => S.mul(z[j]!, S.sub(v, m))));
+        return S.add(S.sub(S.M("log1p", q), zx), S.mul(m, S.sub(S.num(1), S.chain("+", z))));
+      });
+    },
+    // d/dx = softmax(x) - z, d/dz = -x (per row, times g)
+    vjp: (g, [x, z], _, b) => {
+      const gb = b.keepLast(g, x!.shape);
+      return [b.mul(gb, b.sub(b.op("softmax", x!), z!)), b.mul(gb, b.neg(x!))];
+    },
   },
   softmax: {
     arity: 1,

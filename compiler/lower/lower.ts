@@ -427,12 +427,15 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       body.push({ k: "const", name: rb, e: S.imul(S.ref(r), S.num(rn)) });
       // Element j of row r: the leading axes are r unflattened, the last is j (any layout, through views).
       const lead = x.shape.length > 1 ? unflatExpr(S.ref(r), x.shape.slice(0, -1)) : [];
-      const a = accessOf(x);
-      const row = Array.from({ length: rn }, (_, j) =>
-        a && contiguous(a, x.shape)
-          ? read(x, x.shape, [], S.iadd(S.ref(rb), S.num(j)), body, new Map())
-          : read(x, x.shape, [...lead, S.num(j)], undefined, body, new Map()),
-      );
+      // Row r of every input (all have x's shape: softmaxCE's targets too).
+      const rowOf = (y: Node) => {
+        const a = accessOf(y);
+        return Array.from({ length: rn }, (_, j) =>
+          a && contiguous(a, y.shape)
+            ? read(y, y.shape, [], S.iadd(S.ref(rb), S.num(j)), body, new Map())
+            : read(y, y.shape, [...lead, S.num(j)], undefined, body, new Map()),
+        );
+      };
       let t = 0;
       const ctx = {
         temp: (e: SExpr) => {
@@ -441,8 +444,8 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
           return S.ref(name);
         },
       };
-      const rowNode = { ...n, shape: n.shape.length === x.shape.length ? [rn] : [], inputs: [{ ...x, shape: [rn] }] };
-      const es = def.lower!([row], rowNode, ctx);
+      const rowNode = { ...n, shape: n.shape.length === x.shape.length ? [rn] : [], inputs: n.inputs.map((y) => ({ ...y, shape: [rn] })) };
+      const es = def.lower!(n.inputs.map(rowOf), rowNode, ctx);
       es.forEach((e, j) =>
         body.push({ k: "set", target: S.idx(dest.arr, S.iadd(S.num(dest.base), S.iadd(S.imul(S.ref(r), S.num(outN)), S.num(j)))), op: "=", e }),
       );

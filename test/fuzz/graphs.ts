@@ -58,7 +58,7 @@ export const BATCH = 3;
  */
 export const CHOICES: readonly string[] = [
   "add",
-  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param"),
+  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param" && op !== "softmaxCE"),
   "newParam",
   "newInput",
   // Extra weight for the ops with the most lowering paths (kernels, wasm, row-wise, views).
@@ -412,7 +412,11 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
         let y = x;
         if (y.shape.length === 0) y = b.broadcast(y, [2 + d(2)]);
         else if (d(3) === 0) y = b.reshape(y, factorShape(size(y.shape), d(1000)));
-        return b.op(op, fit(y, [-3, 3]));
+        const yy = fit(y, [-3, 3]);
+        // A quarter of the logsumexps become the fused cross-entropy against softmax targets (softmaxCE is not a
+        // CHOICES entry of its own: a new entry would re-map every recorded recipe).
+        if (op === "logsumexp" && d(4) === 0) return b.op("softmaxCE", yy, b.op("softmax", b.mul(yy, -0.5)));
+        return b.op(op, yy);
       }
       case "matmul": {
         if (d(4) === 3) {
