@@ -4,8 +4,8 @@
  * against a fresh builder, and maps every error back to the spec's own
  * file:line through the bundle's source map.
  */
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,9 +128,16 @@ function driverBundle(): Promise<string> {
     const candidates = [here, path.join(here, "../compiler/frontend"), path.join(here, "../../compiler/frontend")].map((d) => path.join(d, "spec-child.ts"));
     const entry = candidates.find((f) => existsSync(f));
     if (!entry) throw new GradcError("E_SPEC_LOAD", "gradc's spec loader (compiler/frontend/spec-child.ts) is missing from the installation", { hint: "reinstall gradc" });
-    const out = path.join(tmpdir(), `gradc-spec-child-${process.pid}-${randomBytes(4).toString("hex")}.mjs`);
-    await esbuild.build({ entryPoints: [entry], bundle: true, format: "esm", platform: "node", target: "node20", outfile: out, logLevel: "silent", packages: "external" });
-    process.once("exit", () => rmSync(out, { force: true }));
+    const r = await esbuild.build({ entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "node", target: "node20", logLevel: "silent", packages: "external" });
+    const text = r.outputFiles[0]!.text;
+    // Named by its content: processes (test workers) share one file per version instead of leaving one each;
+    // an existing file is used only if it holds exactly this text.
+    const out = path.join(tmpdir(), `gradc-spec-child-${createHash("sha256").update(text).digest("hex").slice(0, 20)}.mjs`);
+    if (!(existsSync(out) && readFileSync(out, "utf8") === text)) {
+      const tmp = `${out}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, out);
+    }
     return out;
   })();
   return driver;
