@@ -5,7 +5,7 @@
  * every derivative rule used is re-checked locally to name the op at fault.
  */
 import { importModule, type GeneratedModule } from "./emit/load.ts";
-import { type Node } from "./ir/graph.ts";
+import { type Node, topo } from "./ir/graph.ts";
 import { evaluate } from "./ir/interp.ts";
 import type { Model } from "./ir/model.ts";
 import { opDef } from "./ir/ops.ts";
@@ -49,6 +49,10 @@ export interface ParamReport {
   readonly firstBad?: Mismatch;
   /** Elements where a kink sat within eps, checked against the matching one-sided difference instead. */
   readonly kinks: number;
+  /** Elements where a domain edge sat within eps (a step left the domain): checked with steps inside it. */
+  readonly edges: number;
+  /** Elements whose generated or numeric derivative was not finite (never "ok"). */
+  readonly nonFinite: number;
 }
 
 export interface Culprit {
@@ -65,8 +69,23 @@ export interface OutputReport {
   readonly ok: boolean;
 }
 
+/** A forward value that is NaN or infinite at a check point, and the node that first produced it. */
+export interface ForwardProblem {
+  readonly point: number;
+  /** The node's spec name, or `op#id`. */
+  readonly node: string;
+  readonly op: string;
+  readonly value: number;
+  /** The spec line that built it, when known. */
+  readonly line?: number;
+  /** True when the node is a leaf (a param or input holding the value). */
+  readonly leaf: boolean;
+}
+
 export interface CheckReport {
   readonly ok: boolean;
+  /** The loss or an output was not finite at a point (its gradients are not compared there). */
+  readonly forward?: ForwardProblem;
   readonly points: number;
   readonly eps: number;
   readonly atol: number;
@@ -108,7 +127,9 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
   const acc = model.params.map((p) => ({
     name: p.name, shape: p.shape, size: size(p.shape), checked: 0,
     maxAbs: 0, maxRel: 0, worst: [] as number[], ok: true, f32MaxAbs: 0, f32Ok: true, firstBad: undefined as Mismatch | undefined, kinks: 0,
+    edges: 0, nonFinite: 0,
   }));
+  let forward: ForwardProblem | undefined;
   const outs = model.outputs.map((o) => ({ name: o.name, maxAbs: 0, f32MaxAbs: 0, ok: true }));
   let loss: CheckReport["loss"];
   let culprit: Culprit | undefined;
@@ -119,9 +140,12 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
     // A point: matrices uniform at Glorot scale (what training sees; U(-1,1) would saturate a
     // wide layer), other params uniform in [-1, 1], fixed values as given; inputs in their range.
     const env = new Map<string, Float64Array>();
+    // The first point starts "zeros" and "ones" params where training starts them (that is where ties of
+    // max/min and kinks of relu sit); the other points are random.
     for (const p of model.params) {
       const a = p.shape.length >= 2 ? Math.sqrt(6 / (p.shape[0]! + p.shape[p.shape.length - 1]!)) : 1;
-      env.set(p.name, typeof p.init === "object" && "value" in p.init ? Float64Array.from(p.init.value) : Float64Array.from({ length: size(p.shape) }, () => rand(-a, a)));
+      const fixed = typeof p.init === "object" && "value" in p.init ? p.init.value : pt === 0 && (p.init === "zeros" || p.init === "ones") ? new Array<number>(size(p.shape)).fill(p.init === "zeros" ? 0 : 1) : undefined;
+      env.set(p.name, fixed ? Float64Array.from(fixed) : Float64Array.from({ length: size(p.shape) }, () => rand(-a, a)));
     }
     for (const x of model.inputs) {
       if (x.dropout !== undefined) {
@@ -151,6 +175,12 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
         if (!(e <= 1e-9 * (1 + Math.abs(want[i]!))) || !(e32 <= F32_ATOL + F32_RTOL * scale)) outs[k]!.ok = false;
       }
     });
+    const bad = nonFiniteForward(model, ref, pt);
+    if (bad) {
+      // A NaN or infinite loss or output: there is no gradient to compare; say where it came from.
+      forward ??= bad;
+      continue;
+    }
     if (!model.loss) continue;
 
     const refLoss = ref.get(model.loss.id)![0]!;
@@ -172,16 +202,27 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
       }
       for (const i of idx) {
         const x0 = v[i]!;
-        v[i] = x0 + eps;
-        const up = lossAt();
-        v[i] = x0 - eps;
-        const down = lossAt();
-        v[i] = x0;
+        const f = (h: number) => {
+          v[i] = x0 + h;
+          const y = lossAt();
+          v[i] = x0;
+          return y;
+        };
+        const up = f(eps);
+        const down = f(-eps);
         let num = (up - down) / (2 * eps);
         opts.onProgress?.(++done, total);
         const gen = r64.grads[off + i]!;
-        const close = (x: number) => Math.abs(gen - x) <= atol + rtol * Math.abs(x);
-        if (!close(num)) {
+        // Never "ok" on a non-finite comparison: |gen - num| <= atol + rtol·|num| is true for num = ±Infinity.
+        const close = (x: number) => Number.isFinite(x) && Number.isFinite(gen) && Math.abs(gen - x) <= atol + rtol * Math.abs(x);
+        if (!(Number.isFinite(up) && Number.isFinite(down))) {
+          // A step left the function's domain (log, sqrt, acosh near their edge): step inside it instead.
+          const inside = insideDifference(f, refLoss, eps);
+          if (inside !== undefined) {
+            num = inside;
+            a.edges++;
+          }
+        } else if (!close(num)) {
           // A kink (relu, abs, max…) inside [x - eps, x + eps] breaks the central difference; there
           // the derivative is one-sided, and a right rule matches one side. A wrong one matches neither.
           const base = refLoss;
@@ -192,15 +233,17 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
             num = close(right) ? right : left;
           }
         }
-        const abs = Math.abs(gen - num);
+        const finite = Number.isFinite(gen) && Number.isFinite(num);
+        const abs = finite ? Math.abs(gen - num) : Number.isNaN(gen) || Number.isNaN(num) ? NaN : Infinity;
         const rel = abs / Math.max(Math.abs(num), 1e-12);
         a.checked = pt === 0 ? a.checked + 1 : a.checked;
+        if (!finite) a.nonFinite++;
         if (abs > a.maxAbs || Number.isNaN(abs)) {
           a.maxAbs = Number.isNaN(abs) ? NaN : abs;
           a.maxRel = rel;
           a.worst = unflat(p.shape, i);
         }
-        if (!(abs <= atol + rtol * Math.abs(num))) {
+        if (!close(num)) {
           a.ok = false;
           a.firstBad ??= { index: unflat(p.shape, i), generated: gen, numeric: num };
         }
@@ -209,8 +252,52 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
     if (!culprit && acc.some((a) => !a.ok)) culprit = localize(c64.program, env, eps, atol, rtol, n);
   }
   const params = acc.map((a) => ({ ...a }));
-  const ok = params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true);
-  return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit };
+  const ok = !forward && params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true);
+  return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit, ...(forward ? { forward } : {}) };
+}
+
+/**
+ * The derivative at 0 of `f` (f(0) = `base`) from steps that stay inside its domain, when a step of
+ * ±eps left it (f non-finite there): the largest h = eps/2^k with f(±h) both finite, then Richardson
+ * extrapolation of central differences at h/4 and h/8 (error O(h^4): at x = 5e-7 from log's edge,
+ * steps of 1/16 of the distance); at the edge itself, one-sided on the finite side (extrapolated too).
+ * Undefined when no step on either side is finite.
+ */
+export function insideDifference(f: (h: number) => number, base: number, eps: number): number | undefined {
+  if (!Number.isFinite(base)) return undefined;
+  const ok = (h: number) => Number.isFinite(f(h));
+  let h = eps;
+  for (let k = 0; k < 60 && !(ok(h) && ok(-h)); k++) h /= 2;
+  if (ok(h) && ok(-h)) {
+    const d = (s: number) => (f(s) - f(-s)) / (2 * s);
+    const [d1, d2] = [d(h / 4), d(h / 8)];
+    return (4 * d2 - d1) / 3;
+  }
+  // x sits on the edge: one side only. Find a side with finite values, shrink until two steps are inside.
+  for (const side of [1, -1]) {
+    let s = eps;
+    for (let k = 0; k < 60 && !(ok(side * s) && ok(side * 2 * s)); k++) s /= 2;
+    if (!(ok(side * s) && ok(side * 2 * s))) continue;
+    const d = (t: number) => (f(side * t) - base) / (side * t);
+    return 2 * d(s / 8) - d(s / 4);
+  }
+  return undefined;
+}
+
+/** The first node (inputs before users) with a NaN or infinite value from finite inputs, when the loss or an output is not finite. */
+function nonFiniteForward(model: Model, vals: Map<number, Float64Array>, point: number): ForwardProblem | undefined {
+  const roots = [...(model.loss ? [model.loss] : []), ...model.outputs.map((o) => o.node)];
+  const finite = (n: Node) => vals.get(n.id)!.every(Number.isFinite);
+  if (roots.every(finite)) return undefined;
+  for (const n of topo(roots)) {
+    if (finite(n) || !n.inputs.every(finite)) continue;
+    const value = vals.get(n.id)!.find((x) => !Number.isFinite(x))!;
+    const leaf = n.op === "param" || n.op === "input";
+    const name = leaf ? (n.attrs.name as string) : (model.names.get(n.id) ?? `${n.op}#${n.id}`);
+    const line = model.where.get(n.id)?.line;
+    return { point, node: name, op: n.op, value, leaf, ...(line !== undefined ? { line } : {}) };
+  }
+  return undefined;
 }
 
 function run(mod: GeneratedModule, env: Map<string, Float64Array>, n?: number) {
@@ -254,10 +341,11 @@ function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol:
         const y = def.eval!(xs, c);
         return y.reduce((s, yk, k) => s + yk * g[k]!, 0);
       };
-      const num = (f(eps) - f(-eps)) / (2 * eps);
+      const [up, down] = [f(eps), f(-eps)];
+      const num = Number.isFinite(up) && Number.isFinite(down) ? (up - down) / (2 * eps) : (insideDifference(f, f(0), eps) ?? NaN);
       const abs = Math.abs(got[j]! - num);
       worst = Math.max(worst, Number.isNaN(abs) ? Infinity : abs);
-      if (!(abs <= atol + rtol * Math.abs(num))) bad = true;
+      if (!(Number.isFinite(num) && Number.isFinite(got[j]!) && abs <= atol + rtol * Math.abs(num))) bad = true;
     }
     if (bad) return { op: c.op, node: p.names.get(c.id) ?? `${c.op}#${c.id}`, input: index, maxAbs: worst };
   }
@@ -273,7 +361,9 @@ export function formatReport(source: string, r: CheckReport): string {
     rows.push([
       p.name, `[${p.shape.join(",")}]`, `${p.checked}/${p.size}`, fmt(p.maxAbs), fmt(p.maxRel),
       `[${p.worst.join(",")}]`, fmt(p.f32MaxAbs),
-      (p.ok && p.f32Ok ? "ok" : !p.ok ? "MISMATCH" : "F32 DRIFT") + (p.kinks ? ` (${p.kinks} at a kink: one-sided)` : ""),
+      (p.checked === 0 && r.forward ? "NOT CHECKED" : p.ok && p.f32Ok ? "ok" : !p.ok ? (p.nonFinite ? "NOT FINITE" : "MISMATCH") : "F32 DRIFT") +
+        (p.kinks ? ` (${p.kinks} at a kink: one-sided)` : "") +
+        (p.edges ? ` (${p.edges} near a domain edge: steps inside)` : ""),
     ]);
   const w = rows[0]!.map((_, j) => Math.max(...rows.map((row) => row[j]!.length)));
   const lines = [
@@ -283,6 +373,16 @@ export function formatReport(source: string, r: CheckReport): string {
   ];
   for (const o of r.outputs)
     lines.push(`output ${o.name}: generated vs reference max abs err ${fmt(o.maxAbs)}, f32 vs f64 ${fmt(o.f32MaxAbs)}  ${o.ok ? "ok" : "MISMATCH"}`);
+  if (r.forward) {
+    const f = r.forward;
+    lines.push(
+      `forward is ${f.value} at point ${f.point + 1}: ` +
+        (f.leaf
+          ? `${f.op} '${f.node}' holds ${f.value}`
+          : `node '${f.node}' (op ${f.op}${f.line !== undefined ? `, spec line ${f.line}` : ""}) is the first to give ${f.value}, from finite inputs`) +
+        ` — not a derivative problem; gradients are not compared where the loss is not finite`,
+    );
+  }
   if (r.loss) lines.push(`loss: generated ${r.loss.generated} vs reference ${r.loss.reference}  ${r.loss.ok ? "ok" : "MISMATCH"}`);
   for (const p of r.params)
     if (p.firstBad)

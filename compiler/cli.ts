@@ -13,6 +13,7 @@ commands:
   compile <spec.ts> [-o dir]     compile a model spec to <dir>/<name>.js and .d.ts (default dir: generated/)
                                  [--backend js|wasm|auto] [--precision f32|f64] [--standalone] [--ts]
                                  [--watch]: recompile on every save of the spec or a file it imports
+                                 [--spec-timeout S]: the spec must load within S seconds (default 30)
   check <spec.ts> [--points N] [--samples N] [--seed N] [--json]
                                  generated derivatives vs float64 central differences
   grad "<formula>" [--wrt a,b] [--at a=1,b=2 …] [--hessian] [--json] [--code]

@@ -16,6 +16,7 @@ export type ErrorCode =
   | "E_NO_LOSS" // a trainer asked for but the spec has no loss
   | "E_LOSS_NOT_SCALAR" // the loss is not shape []
   | "E_EMPTY_MODEL" // nothing to compute
+  | "E_TOO_BIG" // the model needs more memory than wasm32 (4 GiB) or a JS typed array (4 GiB) holds
   | "E_PARSE" // a formula mathjs cannot parse
   | "E_FORMULA" // a formula that parses but cannot be compiled (unknown function, bad symbol)
   | "E_CLI" // bad command-line usage
@@ -29,6 +30,7 @@ export type ErrorCode =
   | "E_WEIGHTS" // a --weights file that cannot be read or is not a checkpoint of this model
   | "E_DEPENDENCY" // a package the command needs is not installed (a runtime-only install)
   | "E_INTERNAL" // an unexpected failure: a bug in gradc
+  | "E_OVERWRITE" // an output would replace a file gradc did not write (or the spec itself)
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {

@@ -20,8 +20,8 @@ export const layout = {
   ],
   inputSize: 112,
   outputs: [{ name: "probs", shape: [16, 3], offset: 0, size: 48 }],
-  arenaSize: 385,
-  lossOffset: 384,
+  arenaSize: 369,
+  lossOffset: 368,
   batch: 16,
   hasLoss: true,
 } as const;
@@ -171,65 +171,53 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       arena[c3 + j] = arena[c3 + j] + params[64 + j];
     }
   }
-  // logsumexp_logits = logsumexp(logits)
+  // softmaxCE_logits_y = softmaxCE(logits, y)
   for (let r = 0; r < 16; r++) {
     const r_base = r * 3;
-    const logsumexp_logits_t0 = Math.max(
+    const softmaxCE_logits_y_t0 = Math.max(
       arena[176 + r_base],
       arena[176 + (r_base + 1)],
       arena[176 + (r_base + 2)],
     );
+    const softmaxCE_logits_y_t1 =
+      (arena[176 + r_base] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[176 + r_base] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[176 + (r_base + 1)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[176 + (r_base + 1)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[176 + (r_base + 2)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[176 + (r_base + 2)] - softmaxCE_logits_y_t0)
+        : 0) +
+      ((arena[176 + r_base] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[176 + (r_base + 1)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[176 + (r_base + 2)] < softmaxCE_logits_y_t0 ? 0 : 1) -
+        1);
     arena[224 + r] =
-      logsumexp_logits_t0 +
-      Math.log(
-        Math.exp(arena[176 + r_base] - logsumexp_logits_t0) +
-          Math.exp(arena[176 + (r_base + 1)] - logsumexp_logits_t0) +
-          Math.exp(arena[176 + (r_base + 2)] - logsumexp_logits_t0),
-      );
+      Math.log1p(softmaxCE_logits_y_t1) -
+      (inputs[64 + r_base] * (arena[176 + r_base] - softmaxCE_logits_y_t0) +
+        inputs[64 + (r_base + 1)] * (arena[176 + (r_base + 1)] - softmaxCE_logits_y_t0) +
+        inputs[64 + (r_base + 2)] * (arena[176 + (r_base + 2)] - softmaxCE_logits_y_t0)) +
+      softmaxCE_logits_y_t0 *
+        (1 - (inputs[64 + r_base] + inputs[64 + (r_base + 1)] + inputs[64 + (r_base + 2)]));
   }
-  // sum_y = sum(mul_y_logits)
-  for (let i = 0; i < 16; i++) {
-    let acc = 0;
-    for (let i2 = 0; i2 < 3; i2++) {
-      const mul_y_logits_v = inputs[64 + i * 3 + i2] * arena[176 + i * 3 + i2];
-      acc += mul_y_logits_v;
-    }
-    arena[240 + i] = acc;
-  }
-  // sub_logits = sub(logsumexp_logits, sum_y)
-  const sub_logits_0 = arena[224] - arena[240];
-  const sub_logits_1 = arena[225] - arena[241];
-  const sub_logits_2 = arena[226] - arena[242];
-  const sub_logits_3 = arena[227] - arena[243];
-  const sub_logits_4 = arena[228] - arena[244];
-  const sub_logits_5 = arena[229] - arena[245];
-  const sub_logits_6 = arena[230] - arena[246];
-  const sub_logits_7 = arena[231] - arena[247];
-  const sub_logits_8 = arena[232] - arena[248];
-  const sub_logits_9 = arena[233] - arena[249];
-  const sub_logits_10 = arena[234] - arena[250];
-  const sub_logits_11 = arena[235] - arena[251];
-  const sub_logits_12 = arena[236] - arena[252];
-  const sub_logits_13 = arena[237] - arena[253];
-  const sub_logits_14 = arena[238] - arena[254];
-  const sub_logits_15 = arena[239] - arena[255];
-  // where_mask_0 = where(batchMask, sub_logits, 0)
-  const where_mask_0_0 = 0 < n ? sub_logits_0 : 0;
-  const where_mask_0_1 = 1 < n ? sub_logits_1 : 0;
-  const where_mask_0_2 = 2 < n ? sub_logits_2 : 0;
-  const where_mask_0_3 = 3 < n ? sub_logits_3 : 0;
-  const where_mask_0_4 = 4 < n ? sub_logits_4 : 0;
-  const where_mask_0_5 = 5 < n ? sub_logits_5 : 0;
-  const where_mask_0_6 = 6 < n ? sub_logits_6 : 0;
-  const where_mask_0_7 = 7 < n ? sub_logits_7 : 0;
-  const where_mask_0_8 = 8 < n ? sub_logits_8 : 0;
-  const where_mask_0_9 = 9 < n ? sub_logits_9 : 0;
-  const where_mask_0_10 = 10 < n ? sub_logits_10 : 0;
-  const where_mask_0_11 = 11 < n ? sub_logits_11 : 0;
-  const where_mask_0_12 = 12 < n ? sub_logits_12 : 0;
-  const where_mask_0_13 = 13 < n ? sub_logits_13 : 0;
-  const where_mask_0_14 = 14 < n ? sub_logits_14 : 0;
-  const where_mask_0_15 = 15 < n ? sub_logits_15 : 0;
+  // where_mask_0 = where(batchMask, softmaxCE_logits_y, 0)
+  const where_mask_0_0 = 0 < n ? arena[224] : 0;
+  const where_mask_0_1 = 1 < n ? arena[225] : 0;
+  const where_mask_0_2 = 2 < n ? arena[226] : 0;
+  const where_mask_0_3 = 3 < n ? arena[227] : 0;
+  const where_mask_0_4 = 4 < n ? arena[228] : 0;
+  const where_mask_0_5 = 5 < n ? arena[229] : 0;
+  const where_mask_0_6 = 6 < n ? arena[230] : 0;
+  const where_mask_0_7 = 7 < n ? arena[231] : 0;
+  const where_mask_0_8 = 8 < n ? arena[232] : 0;
+  const where_mask_0_9 = 9 < n ? arena[233] : 0;
+  const where_mask_0_10 = 10 < n ? arena[234] : 0;
+  const where_mask_0_11 = 11 < n ? arena[235] : 0;
+  const where_mask_0_12 = 12 < n ? arena[236] : 0;
+  const where_mask_0_13 = 13 < n ? arena[237] : 0;
+  const where_mask_0_14 = 14 < n ? arena[238] : 0;
+  const where_mask_0_15 = 15 < n ? arena[239] : 0;
   // sum_logits = sum(where_mask_0)
   const sum_logits =
     where_mask_0_0 +
@@ -262,47 +250,30 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
     arena[r * 3 + 1] = probs_t2 * probs_t4;
     arena[r * 3 + 2] = probs_t3 * probs_t4;
   }
-  arena[384] = loss;
+  arena[368] = loss;
 }
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
   // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
   const div_1_n = 1 / n;
-  // neg = neg(div_1_n)  ⟵ ∂ sub sub_logits
-  const neg_0 = -div_1_n;
-  const neg_1 = -div_1_n;
-  const neg_2 = -div_1_n;
-  const neg_3 = -div_1_n;
-  const neg_4 = -div_1_n;
-  const neg_5 = -div_1_n;
-  const neg_6 = -div_1_n;
-  const neg_7 = -div_1_n;
-  const neg_8 = -div_1_n;
-  const neg_9 = -div_1_n;
-  const neg_10 = -div_1_n;
-  const neg_11 = -div_1_n;
-  const neg_12 = -div_1_n;
-  const neg_13 = -div_1_n;
-  const neg_14 = -div_1_n;
-  const neg_15 = -div_1_n;
-  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
-  const where_mask_0__0 = 0 < n ? neg_0 : 0;
-  const where_mask_0__1 = 1 < n ? neg_1 : 0;
-  const where_mask_0__2 = 2 < n ? neg_2 : 0;
-  const where_mask_0__3 = 3 < n ? neg_3 : 0;
-  const where_mask_0__4 = 4 < n ? neg_4 : 0;
-  const where_mask_0__5 = 5 < n ? neg_5 : 0;
-  const where_mask_0__6 = 6 < n ? neg_6 : 0;
-  const where_mask_0__7 = 7 < n ? neg_7 : 0;
-  const where_mask_0__8 = 8 < n ? neg_8 : 0;
-  const where_mask_0__9 = 9 < n ? neg_9 : 0;
-  const where_mask_0__10 = 10 < n ? neg_10 : 0;
-  const where_mask_0__11 = 11 < n ? neg_11 : 0;
-  const where_mask_0__12 = 12 < n ? neg_12 : 0;
-  const where_mask_0__13 = 13 < n ? neg_13 : 0;
-  const where_mask_0__14 = 14 < n ? neg_14 : 0;
-  const where_mask_0__15 = 15 < n ? neg_15 : 0;
+  // where_mask_0_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
+  const where_mask_0__0 = 0 < n ? div_1_n : 0;
+  const where_mask_0__1 = 1 < n ? div_1_n : 0;
+  const where_mask_0__2 = 2 < n ? div_1_n : 0;
+  const where_mask_0__3 = 3 < n ? div_1_n : 0;
+  const where_mask_0__4 = 4 < n ? div_1_n : 0;
+  const where_mask_0__5 = 5 < n ? div_1_n : 0;
+  const where_mask_0__6 = 6 < n ? div_1_n : 0;
+  const where_mask_0__7 = 7 < n ? div_1_n : 0;
+  const where_mask_0__8 = 8 < n ? div_1_n : 0;
+  const where_mask_0__9 = 9 < n ? div_1_n : 0;
+  const where_mask_0__10 = 10 < n ? div_1_n : 0;
+  const where_mask_0__11 = 11 < n ? div_1_n : 0;
+  const where_mask_0__12 = 12 < n ? div_1_n : 0;
+  const where_mask_0__13 = 13 < n ? div_1_n : 0;
+  const where_mask_0__14 = 14 < n ? div_1_n : 0;
+  const where_mask_0__15 = 15 < n ? div_1_n : 0;
   arena[176] = where_mask_0__0;
   arena[177] = where_mask_0__1;
   arena[178] = where_mask_0__2;
@@ -319,45 +290,11 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   arena[189] = where_mask_0__13;
   arena[190] = where_mask_0__14;
   arena[191] = where_mask_0__15;
-  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
-  const where_mask_0_2__0 = 0 < n ? div_1_n : 0;
-  const where_mask_0_2__1 = 1 < n ? div_1_n : 0;
-  const where_mask_0_2__2 = 2 < n ? div_1_n : 0;
-  const where_mask_0_2__3 = 3 < n ? div_1_n : 0;
-  const where_mask_0_2__4 = 4 < n ? div_1_n : 0;
-  const where_mask_0_2__5 = 5 < n ? div_1_n : 0;
-  const where_mask_0_2__6 = 6 < n ? div_1_n : 0;
-  const where_mask_0_2__7 = 7 < n ? div_1_n : 0;
-  const where_mask_0_2__8 = 8 < n ? div_1_n : 0;
-  const where_mask_0_2__9 = 9 < n ? div_1_n : 0;
-  const where_mask_0_2__10 = 10 < n ? div_1_n : 0;
-  const where_mask_0_2__11 = 11 < n ? div_1_n : 0;
-  const where_mask_0_2__12 = 12 < n ? div_1_n : 0;
-  const where_mask_0_2__13 = 13 < n ? div_1_n : 0;
-  const where_mask_0_2__14 = 14 < n ? div_1_n : 0;
-  const where_mask_0_2__15 = 15 < n ? div_1_n : 0;
-  arena[192] = where_mask_0_2__0;
-  arena[193] = where_mask_0_2__1;
-  arena[194] = where_mask_0_2__2;
-  arena[195] = where_mask_0_2__3;
-  arena[196] = where_mask_0_2__4;
-  arena[197] = where_mask_0_2__5;
-  arena[198] = where_mask_0_2__6;
-  arena[199] = where_mask_0_2__7;
-  arena[200] = where_mask_0_2__8;
-  arena[201] = where_mask_0_2__9;
-  arena[202] = where_mask_0_2__10;
-  arena[203] = where_mask_0_2__11;
-  arena[204] = where_mask_0_2__12;
-  arena[205] = where_mask_0_2__13;
-  arena[206] = where_mask_0_2__14;
-  arena[207] = where_mask_0_2__15;
-  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
+  // d_logits = mul(where_mask_0_, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
-      const mul_y_v = arena[176 + i] * inputs[64 + i * 3 + i2];
-      const mul_probs_v = arena[192 + i] * arena[i * 3 + i2];
-      arena[208 + (i * 3 + i2)] = mul_y_v + mul_probs_v;
+      const sub_probs_y_v = arena[i * 3 + i2] - inputs[64 + i * 3 + i2];
+      arena[192 + (i * 3 + i2)] = arena[176 + i] * sub_probs_y_v;
     }
   }
   // mul_d_h = mul(d_h, sub_h)  ⟵ ∂ tanh h
@@ -373,8 +310,8 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       let acc12 = 0;
       let acc13 = 0;
       for (let p = 0; p < 3; p++) {
-        const a0 = arena[208 + i * 3 + p];
-        const a1 = arena[208 + (i + 1) * 3 + p];
+        const a0 = arena[192 + i * 3 + p];
+        const a1 = arena[192 + (i + 1) * 3 + p];
         const b0 = params[40 + p + j * 3];
         const b1 = params[40 + p + (j + 1) * 3];
         const b2 = params[40 + p + (j + 2) * 3];
@@ -404,14 +341,14 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       const sub_h_v7 = 1 - mul_h_h_v7;
       const mul_h_h_v8 = arena[48 + (i + 1) * 8 + (j + 3)] * arena[48 + (i + 1) * 8 + (j + 3)];
       const sub_h_v8 = 1 - mul_h_h_v8;
-      arena[256 + i * 8 + j] = acc00 * sub_h_v;
-      arena[256 + i * 8 + (j + 1)] = acc01 * sub_h_v2;
-      arena[256 + i * 8 + (j + 2)] = acc02 * sub_h_v3;
-      arena[256 + i * 8 + (j + 3)] = acc03 * sub_h_v4;
-      arena[256 + (i + 1) * 8 + j] = acc10 * sub_h_v5;
-      arena[256 + (i + 1) * 8 + (j + 1)] = acc11 * sub_h_v6;
-      arena[256 + (i + 1) * 8 + (j + 2)] = acc12 * sub_h_v7;
-      arena[256 + (i + 1) * 8 + (j + 3)] = acc13 * sub_h_v8;
+      arena[240 + i * 8 + j] = acc00 * sub_h_v;
+      arena[240 + i * 8 + (j + 1)] = acc01 * sub_h_v2;
+      arena[240 + i * 8 + (j + 2)] = acc02 * sub_h_v3;
+      arena[240 + i * 8 + (j + 3)] = acc03 * sub_h_v4;
+      arena[240 + (i + 1) * 8 + j] = acc10 * sub_h_v5;
+      arena[240 + (i + 1) * 8 + (j + 1)] = acc11 * sub_h_v6;
+      arena[240 + (i + 1) * 8 + (j + 2)] = acc12 * sub_h_v7;
+      arena[240 + (i + 1) * 8 + (j + 3)] = acc13 * sub_h_v8;
     }
   }
   // d_W1 = matmul(xᵀ, mul_d_h)  ⟵ ∂ matmul matmul_x_W1
@@ -448,10 +385,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       const x31 = inputs[q1 + (i + 3)];
       const x32 = inputs[q2 + (i + 3)];
       const x33 = inputs[q3 + (i + 3)];
-      const b0 = 256 + p * 8;
-      const b1 = 256 + (p + 1) * 8;
-      const b2 = 256 + (p + 2) * 8;
-      const b3 = 256 + (p + 3) * 8;
+      const b0 = 240 + p * 8;
+      const b1 = 240 + (p + 1) * 8;
+      const b2 = 240 + (p + 2) * 8;
+      const b3 = 240 + (p + 3) * 8;
       for (let j = 0; j < 8; j++) {
         const y0 = arena[b0 + j];
         const y1 = arena[b1 + j];
@@ -468,7 +405,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   for (let i2 = 0; i2 < 8; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
-      acc += arena[256 + i * 8 + i2];
+      acc += arena[240 + i * 8 + i2];
     }
     grads[32 + i2] = acc;
   }
@@ -506,10 +443,10 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
       const x31 = arena[q1 + (i + 3)];
       const x32 = arena[q2 + (i + 3)];
       const x33 = arena[q3 + (i + 3)];
-      const b0 = 208 + p * 3;
-      const b1 = 208 + (p + 1) * 3;
-      const b2 = 208 + (p + 2) * 3;
-      const b3 = 208 + (p + 3) * 3;
+      const b0 = 192 + p * 3;
+      const b1 = 192 + (p + 1) * 3;
+      const b2 = 192 + (p + 2) * 3;
+      const b3 = 192 + (p + 3) * 3;
       for (let j = 0; j < 3; j++) {
         const y0 = arena[b0 + j];
         const y1 = arena[b1 + j];
@@ -526,7 +463,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 1
   for (let i2 = 0; i2 < 3; i2++) {
     let acc = 0;
     for (let i = 0; i < 16; i++) {
-      acc += arena[208 + i * 3 + i2];
+      acc += arena[192 + i * 3 + i2];
     }
     grads[64 + i2] = acc;
   }

@@ -20,9 +20,9 @@ export const layout = {
   ],
   inputSize: 50816,
   outputs: [{ name: "probs", shape: [64, 10], offset: 0, size: 640 }],
-  arenaSize: 19076,
+  arenaSize: 19012,
   memory: { params: 0, grads: 407088, inputs: 814176, arena: 1017440, pages: 17 },
-  lossOffset: 17793,
+  lossOffset: 17729,
   batch: 64,
   hasLoss: true,
 } as const;
@@ -32,7 +32,7 @@ export type Buf = Float32Array;
 const wasmModule = new WebAssembly.Module(
   Uint8Array.from(
     atob(
-      "AGFzbQEAAAABCAJgAABgAX0AAhABA2VudgZtZW1vcnkCARERAwcGAAAAAAABByUGA21tMAAAA21tMQABA21tMgACA21tMwADA21tNAAEA3NnZAAFCtIjBr0HAgt7BX8DQEEAIQwDQP0MAAAAAAAAAAAAAAAAAAAAACEC/QwAAAAAAAAAAAAAAAAAAAAAIQP9DAAAAAAAAAAAAAAAAAAAAAAhBP0MAAAAAAAAAAAAAAAAAAAAACEF/QwAAAAAAAAAAAAAAAAAAAAAIQb9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEPIA5BwBhsQeDYMWohCyAMQQJ0IQ0DQCACIAv9CQIAIgAgDf0ABAAiCv3mAf3kASECIAMgACAN/QAEECIA/eYB/eQBIQMgBCAL/QkCwBgiASAK/eYB/eQBIQQgBSABIAD95gH95AEhBSAGIAv9CQKAMSIBIAr95gH95AEhBiAHIAEgAP3mAf3kASEHIAggC/0JAsBJIgEgCv3mAf3kASEIIAkgASAA/eYB/eQBIQkgC0EEaiELIA1BgARqIQ0gD0EBaiIPQZAGSQ0ACyAOQQd0IAxqQQJ0QeCgPmoiCyACIAxBAnQiDf0AAoDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEACALIAMgDf0AApDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEECALIAQgDEECdP0AAoDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEgAQgCyAFIAxBAnT9AAKQwBj95AEiAP0MAAAAAAAAAAAAAAAAAAAAACAA/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv0LBJAEIAsgBiAMQQJ0/QACgMAY/eQBIgD9DAAAAAAAAAAAAAAAAAAAAAAgAP0MAAAAAAAAAAAAAAAAAAAAAP1E/VL9CwSACCALIAcgDEECdP0AApDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEkAggCyAIIAxBAnT9AAKAwBj95AEiAP0MAAAAAAAAAAAAAAAAAAAAACAA/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv0LBIAMIAsgCSAMQQJ0/QACkMAY/eQBIgD9DAAAAAAAAAAAAAAAAAAAAAAgAP0MAAAAAAAAAAAAAAAAAAAAAP1E/VL9CwSQDCAMQQhqIgxBgAFJDQALIA5BBGoiDkHAAEkNAAsLkAgDBX8BfQt7A0BBACEBA0D9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhACACQQl0QeCgPmohAyABQQJ0QYDEGGohBANAIAggA/0JAgAiBiAE/QAEACIQ/eYB/eQBIQggCSAGIAT9AAQQIgb95gH95AEhCSAKIAP9CQKABCIHIBD95gH95AEhCiALIAcgBv3mAf3kASELIAwgA/0JAoAIIgcgEP3mAf3kASEMIA0gByAG/eYB/eQBIQ0gDiAD/QkCgAwiByAQ/eYB/eQBIQ4gDyAHIAb95gH95AEhDyADQQRqIQMgBEEoaiEEIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEHgoMAAaiIAIAggAUECdCID/QACgOwY/eQB/QsEACAAIAkgA/0AApDsGP3kAf0LBBAgACAKIAFBAnT9AAKA7Bj95AH9CwQoIAAgCyABQQJ0/QACkOwY/eQB/QsEOCAAIAwgAUECdP0AAoDsGP3kAf0LBFAgACANIAFBAnT9AAKQ7Bj95AH9CwRgIAAgDiABQQJ0/QACgOwY/eQB/QsEeCAAIA8gAUECdP0AApDsGP3kAf0LBIgBIAFBCGoiAUEISQ0AC0EIIQEDQEMAAAAAIQVBACEAA0AgBSACQQd0IABqQQJ0QeCgPmoqAgAgAEEKbCABakECdEGAxBhqKgIAlJIhBSAAQQFqIgBBgAFJDQALIAJBCmwgAWpBAnRB4KDAAGogBSABQQJ0KgKA7BiSOAIAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4KQ+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEGIocAAaiAFIAFBAnQqAoDsGJI4AgBDAAAAACEFQQAhAANAIAUgAkEHdCAAakECdEHgqD5qKgIAIABBCmwgAWpBAnRBgMQYaioCAJSSIQUgAEEBaiIAQYABSQ0ACyACQQpsIAFqQQJ0QbChwABqIAUgAUECdCoCgOwYkjgCAEMAAAAAIQVBACEAA0AgBSACQQd0IABqQQJ0QeCsPmoqAgAgAEEKbCABakECdEGAxBhqKgIAlJIhBSAAQQFqIgBBgAFJDQALIAJBCmwgAWpBAnRB2KHAAGogBSABQQJ0KgKA7BiSOAIAIAFBAWoiAUEKSQ0ACyACQQRqIgJBwABJDQALC6QIAgV/C3sDQEEAIQMDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAJBKGxB4KTAAGohACADQQJ0QfC4wgBqIQEDQCAHIAD9CQIAIgUgAf0ABAAiD/3mAf3kASEHIAggBSAB/QAEECIF/eYB/eQBIQggCSAA/QkCKCIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgAP0JAlAiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAD9CQJ4IgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEEEaiEAIAFBgARqIQEgBEEBaiIEQQpJDQALIAJBB3QgA2pBAnRB5LjAAGoiACAH/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAJBCXQgA0ECdGoiAf0AAuCgPv0MAAAAAAAAAAAAAAAAAAAAAP1E/VL95gH9CwQAIAAgCP0MAACAPwAAgD8AAIA/AACAP/0MAAAAAAAAAAAAAAAAAAAAACAB/QAC8KA+/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv3mAf0LBBAgACAJ/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgpD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAQgACAK/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwpD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAQgACAL/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgqD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAggACAM/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwqD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAggACAN/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgrD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAwgACAO/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwrD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAwgA0EIaiIDQYABSQ0ACyACQQRqIgJBwABJDQALC/EDAgV/C3sDQEEAIQIDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAFBAnRB4NgxaiEAIAJBAnRB5LjAAGohAwNAIAcgAP0JAgAiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAD9CQIEIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAA/QkCCCIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gAP0JAgwiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQcAYaiEAIANBgARqIQMgBEEBaiIEQcAASQ0ACyABQQd0IAJqQQJ0QbDsGGoiACAH/QsEACAAIAj9CwQQIAAgCf0LBIAEIAAgCv0LBJAEIAAgC/0LBIAIIAAgDP0LBJAIIAAgDf0LBIAMIAAgDv0LBJAMIAJBCGoiAkGAAUkNAAsgAUEEaiIBQZAGSQ0ACwvzBgMFfwF9C3sDQEEAIQEDQP0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ9BACEAIAJBAnRB4KA+aiEDIAFBAnRB4KTAAGohBANAIAggA/0JAgAiBiAE/QAEACIQ/eYB/eQBIQggCSAGIAT9AAQQIgb95gH95AEhCSAKIAP9CQIEIgcgEP3mAf3kASEKIAsgByAG/eYB/eQBIQsgDCAD/QkCCCIHIBD95gH95AEhDCANIAcgBv3mAf3kASENIA4gA/0JAgwiByAQ/eYB/eQBIQ4gDyAHIAb95gH95AEhDyADQYAEaiEDIARBKGohBCAAQQFqIgBBwABJDQALIAJBCmwgAWpBAnRBsLAxaiIAIAj9CwQAIAAgCf0LBBAgACAK/QsEKCAAIAv9CwQ4IAAgDP0LBFAgACAN/QsEYCAAIA79CwR4IAAgD/0LBIgBIAFBCGoiAUEISQ0AC0EIIQEDQEMAAAAAIQVBACEAA0AgBSACIABBB3RqQQJ0QeCgPmoqAgAgAEEKbCABakECdEHgpMAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QbCwMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeSgPmoqAgAgAEEKbCABakECdEHgpMAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QdiwMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeigPmoqAgAgAEEKbCABakECdEHgpMAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QYCxMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeygPmoqAgAgAEEKbCABakECdEHgpMAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QaixMWogBTgCACABQQFqIgFBCkkNAAsgAkEEaiICQYABSQ0ACwtxAgF/AXsgAP0TIQIDQCABIAH9AAQAIAIgAf0ABLDsGP3mAf3lAf0LBAAgASAB/QAEECACIAH9AATA7Bj95gH95QH9CwQQIAFBIGoiAUGg7BhJDQALIAEgAf0ABAAgAiAB/QAEsOwY/eYB/eUB/QsEAAs=",
+      "AGFzbQEAAAABCAJgAABgAX0AAhABA2VudgZtZW1vcnkCARERAwcGAAAAAAABByUGA21tMAAAA21tMQABA21tMgACA21tMwADA21tNAAEA3NnZAAFCtIjBr0HAgt7BX8DQEEAIQwDQP0MAAAAAAAAAAAAAAAAAAAAACEC/QwAAAAAAAAAAAAAAAAAAAAAIQP9DAAAAAAAAAAAAAAAAAAAAAAhBP0MAAAAAAAAAAAAAAAAAAAAACEF/QwAAAAAAAAAAAAAAAAAAAAAIQb9DAAAAAAAAAAAAAAAAAAAAAAhB/0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEPIA5BwBhsQeDYMWohCyAMQQJ0IQ0DQCACIAv9CQIAIgAgDf0ABAAiCv3mAf3kASECIAMgACAN/QAEECIA/eYB/eQBIQMgBCAL/QkCwBgiASAK/eYB/eQBIQQgBSABIAD95gH95AEhBSAGIAv9CQKAMSIBIAr95gH95AEhBiAHIAEgAP3mAf3kASEHIAggC/0JAsBJIgEgCv3mAf3kASEIIAkgASAA/eYB/eQBIQkgC0EEaiELIA1BgARqIQ0gD0EBaiIPQZAGSQ0ACyAOQQd0IAxqQQJ0QeCgPmoiCyACIAxBAnQiDf0AAoDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEACALIAMgDf0AApDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEECALIAQgDEECdP0AAoDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEgAQgCyAFIAxBAnT9AAKQwBj95AEiAP0MAAAAAAAAAAAAAAAAAAAAACAA/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv0LBJAEIAsgBiAMQQJ0/QACgMAY/eQBIgD9DAAAAAAAAAAAAAAAAAAAAAAgAP0MAAAAAAAAAAAAAAAAAAAAAP1E/VL9CwSACCALIAcgDEECdP0AApDAGP3kASIA/QwAAAAAAAAAAAAAAAAAAAAAIAD9DAAAAAAAAAAAAAAAAAAAAAD9RP1S/QsEkAggCyAIIAxBAnT9AAKAwBj95AEiAP0MAAAAAAAAAAAAAAAAAAAAACAA/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv0LBIAMIAsgCSAMQQJ0/QACkMAY/eQBIgD9DAAAAAAAAAAAAAAAAAAAAAAgAP0MAAAAAAAAAAAAAAAAAAAAAP1E/VL9CwSQDCAMQQhqIgxBgAFJDQALIA5BBGoiDkHAAEkNAAsLkAgDBX8BfQt7A0BBACEBA0D9DAAAAAAAAAAAAAAAAAAAAAAhCP0MAAAAAAAAAAAAAAAAAAAAACEJ/QwAAAAAAAAAAAAAAAAAAAAAIQr9DAAAAAAAAAAAAAAAAAAAAAAhC/0MAAAAAAAAAAAAAAAAAAAAACEM/QwAAAAAAAAAAAAAAAAAAAAAIQ39DAAAAAAAAAAAAAAAAAAAAAAhDv0MAAAAAAAAAAAAAAAAAAAAACEPQQAhACACQQl0QeCgPmohAyABQQJ0QYDEGGohBANAIAggA/0JAgAiBiAE/QAEACIQ/eYB/eQBIQggCSAGIAT9AAQQIgb95gH95AEhCSAKIAP9CQKABCIHIBD95gH95AEhCiALIAcgBv3mAf3kASELIAwgA/0JAoAIIgcgEP3mAf3kASEMIA0gByAG/eYB/eQBIQ0gDiAD/QkCgAwiByAQ/eYB/eQBIQ4gDyAHIAb95gH95AEhDyADQQRqIQMgBEEoaiEEIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEHgoMAAaiIAIAggAUECdCID/QACgOwY/eQB/QsEACAAIAkgA/0AApDsGP3kAf0LBBAgACAKIAFBAnT9AAKA7Bj95AH9CwQoIAAgCyABQQJ0/QACkOwY/eQB/QsEOCAAIAwgAUECdP0AAoDsGP3kAf0LBFAgACANIAFBAnT9AAKQ7Bj95AH9CwRgIAAgDiABQQJ0/QACgOwY/eQB/QsEeCAAIA8gAUECdP0AApDsGP3kAf0LBIgBIAFBCGoiAUEISQ0AC0EIIQEDQEMAAAAAIQVBACEAA0AgBSACQQd0IABqQQJ0QeCgPmoqAgAgAEEKbCABakECdEGAxBhqKgIAlJIhBSAAQQFqIgBBgAFJDQALIAJBCmwgAWpBAnRB4KDAAGogBSABQQJ0KgKA7BiSOAIAQwAAAAAhBUEAIQADQCAFIAJBB3QgAGpBAnRB4KQ+aioCACAAQQpsIAFqQQJ0QYDEGGoqAgCUkiEFIABBAWoiAEGAAUkNAAsgAkEKbCABakECdEGIocAAaiAFIAFBAnQqAoDsGJI4AgBDAAAAACEFQQAhAANAIAUgAkEHdCAAakECdEHgqD5qKgIAIABBCmwgAWpBAnRBgMQYaioCAJSSIQUgAEEBaiIAQYABSQ0ACyACQQpsIAFqQQJ0QbChwABqIAUgAUECdCoCgOwYkjgCAEMAAAAAIQVBACEAA0AgBSACQQd0IABqQQJ0QeCsPmoqAgAgAEEKbCABakECdEGAxBhqKgIAlJIhBSAAQQFqIgBBgAFJDQALIAJBCmwgAWpBAnRB2KHAAGogBSABQQJ0KgKA7BiSOAIAIAFBAWoiAUEKSQ0ACyACQQRqIgJBwABJDQALC6QIAgV/C3sDQEEAIQMDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAJBKGxB4KLAAGohACADQQJ0QfC2wgBqIQEDQCAHIAD9CQIAIgUgAf0ABAAiD/3mAf3kASEHIAggBSAB/QAEECIF/eYB/eQBIQggCSAA/QkCKCIGIA/95gH95AEhCSAKIAYgBf3mAf3kASEKIAsgAP0JAlAiBiAP/eYB/eQBIQsgDCAGIAX95gH95AEhDCANIAD9CQJ4IgYgD/3mAf3kASENIA4gBiAF/eYB/eQBIQ4gAEEEaiEAIAFBgARqIQEgBEEBaiIEQQpJDQALIAJBB3QgA2pBAnRB5LbAAGoiACAH/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAJBCXQgA0ECdGoiAf0AAuCgPv0MAAAAAAAAAAAAAAAAAAAAAP1E/VL95gH9CwQAIAAgCP0MAACAPwAAgD8AAIA/AACAP/0MAAAAAAAAAAAAAAAAAAAAACAB/QAC8KA+/QwAAAAAAAAAAAAAAAAAAAAA/UT9Uv3mAf0LBBAgACAJ/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgpD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAQgACAK/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwpD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAQgACAL/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgqD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAggACAM/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwqD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAggACAN/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALgrD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEgAwgACAO/QwAAIA/AACAPwAAgD8AAIA//QwAAAAAAAAAAAAAAAAAAAAAIAH9AALwrD79DAAAAAAAAAAAAAAAAAAAAAD9RP1S/eYB/QsEkAwgA0EIaiIDQYABSQ0ACyACQQRqIgJBwABJDQALC/EDAgV/C3sDQEEAIQIDQP0MAAAAAAAAAAAAAAAAAAAAACEH/QwAAAAAAAAAAAAAAAAAAAAAIQj9DAAAAAAAAAAAAAAAAAAAAAAhCf0MAAAAAAAAAAAAAAAAAAAAACEK/QwAAAAAAAAAAAAAAAAAAAAAIQv9DAAAAAAAAAAAAAAAAAAAAAAhDP0MAAAAAAAAAAAAAAAAAAAAACEN/QwAAAAAAAAAAAAAAAAAAAAAIQ5BACEEIAFBAnRB4NgxaiEAIAJBAnRB5LbAAGohAwNAIAcgAP0JAgAiBSAD/QAEACIP/eYB/eQBIQcgCCAFIAP9AAQQIgX95gH95AEhCCAJIAD9CQIEIgYgD/3mAf3kASEJIAogBiAF/eYB/eQBIQogCyAA/QkCCCIGIA/95gH95AEhCyAMIAYgBf3mAf3kASEMIA0gAP0JAgwiBiAP/eYB/eQBIQ0gDiAGIAX95gH95AEhDiAAQcAYaiEAIANBgARqIQMgBEEBaiIEQcAASQ0ACyABQQd0IAJqQQJ0QbDsGGoiACAH/QsEACAAIAj9CwQQIAAgCf0LBIAEIAAgCv0LBJAEIAAgC/0LBIAIIAAgDP0LBJAIIAAgDf0LBIAMIAAgDv0LBJAMIAJBCGoiAkGAAUkNAAsgAUEEaiIBQZAGSQ0ACwvzBgMFfwF9C3sDQEEAIQEDQP0MAAAAAAAAAAAAAAAAAAAAACEI/QwAAAAAAAAAAAAAAAAAAAAAIQn9DAAAAAAAAAAAAAAAAAAAAAAhCv0MAAAAAAAAAAAAAAAAAAAAACEL/QwAAAAAAAAAAAAAAAAAAAAAIQz9DAAAAAAAAAAAAAAAAAAAAAAhDf0MAAAAAAAAAAAAAAAAAAAAACEO/QwAAAAAAAAAAAAAAAAAAAAAIQ9BACEAIAJBAnRB4KA+aiEDIAFBAnRB4KLAAGohBANAIAggA/0JAgAiBiAE/QAEACIQ/eYB/eQBIQggCSAGIAT9AAQQIgb95gH95AEhCSAKIAP9CQIEIgcgEP3mAf3kASEKIAsgByAG/eYB/eQBIQsgDCAD/QkCCCIHIBD95gH95AEhDCANIAcgBv3mAf3kASENIA4gA/0JAgwiByAQ/eYB/eQBIQ4gDyAHIAb95gH95AEhDyADQYAEaiEDIARBKGohBCAAQQFqIgBBwABJDQALIAJBCmwgAWpBAnRBsLAxaiIAIAj9CwQAIAAgCf0LBBAgACAK/QsEKCAAIAv9CwQ4IAAgDP0LBFAgACAN/QsEYCAAIA79CwR4IAAgD/0LBIgBIAFBCGoiAUEISQ0AC0EIIQEDQEMAAAAAIQVBACEAA0AgBSACIABBB3RqQQJ0QeCgPmoqAgAgAEEKbCABakECdEHgosAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QbCwMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeSgPmoqAgAgAEEKbCABakECdEHgosAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QdiwMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeigPmoqAgAgAEEKbCABakECdEHgosAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QYCxMWogBTgCAEMAAAAAIQVBACEAA0AgBSAAQQd0IAJqQQJ0QeygPmoqAgAgAEEKbCABakECdEHgosAAaioCAJSSIQUgAEEBaiIAQcAASQ0ACyACQQpsIAFqQQJ0QaixMWogBTgCACABQQFqIgFBCkkNAAsgAkEEaiICQYABSQ0ACwtxAgF/AXsgAP0TIQIDQCABIAH9AAQAIAIgAf0ABLDsGP3mAf3lAf0LBAAgASAB/QAEECACIAH9AATA7Bj95gH95QH9CwQQIAFBIGoiAUGg7BhJDQALIAEgAf0ABAAgAiAB/QAEsOwY/eYB/eUB/QsEAAs=",
     ),
     (c) => c.charCodeAt(0),
   ),
@@ -55,11 +55,25 @@ export function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } 
   };
 }
 
-function kernels(params: Buf): Kernels {
+/** The kernel instance of the buffers() call these four arrays come from; throws for any other array. */
+function kernels(params: Buf, inputs: Buf, arena: Buf, grads: Buf | undefined): Kernels {
   const k = instances.get(params.buffer);
-  if (k === undefined)
+  if (
+    k === undefined ||
+    params.buffer !== params.buffer ||
+    params.byteOffset !== 0 ||
+    params.length !== layout.paramSize ||
+    inputs.buffer !== params.buffer ||
+    inputs.byteOffset !== 814176 ||
+    inputs.length !== layout.inputSize ||
+    arena.buffer !== params.buffer ||
+    arena.byteOffset !== 1017440 ||
+    arena.length !== layout.arenaSize ||
+    (grads !== undefined &&
+      (grads.buffer !== params.buffer || grads.byteOffset !== 407088 || grads.length !== layout.paramSize))
+  )
     throw new Error(
-      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()",
+      "gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)",
     );
   return k;
 }
@@ -69,17 +83,17 @@ function kernels(params: Buf): Kernels {
  * Only the first `n` rows of the batch count (mean and sum over the batch axis); the other rows must be finite.
  */
 export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, undefined);
   // h = relu(add_b1)
   // [64x784]·[784x128] + fused relu epilogue
   k.mm0();
   // logits = add(matmul_h_W2, b2)
   // [64x128]·[128x10] + fused add epilogue
   k.mm1();
-  // logsumexp_logits = logsumexp(logits)
+  // softmaxCE_logits_y = softmaxCE(logits, y)
   for (let r = 0; r < 64; r++) {
     const r_base = r * 10;
-    const logsumexp_logits_t0 = Math.max(
+    const softmaxCE_logits_y_t0 = Math.max(
       arena[8832 + r_base],
       arena[8832 + (r_base + 1)],
       arena[8832 + (r_base + 2)],
@@ -91,38 +105,80 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
       arena[8832 + (r_base + 8)],
       arena[8832 + (r_base + 9)],
     );
+    const softmaxCE_logits_y_t1 =
+      (arena[8832 + r_base] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + r_base] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 1)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 1)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 2)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 2)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 3)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 3)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 4)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 4)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 5)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 5)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 6)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 6)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 7)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 7)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 8)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 8)] - softmaxCE_logits_y_t0)
+        : 0) +
+      (arena[8832 + (r_base + 9)] < softmaxCE_logits_y_t0
+        ? Math.exp(arena[8832 + (r_base + 9)] - softmaxCE_logits_y_t0)
+        : 0) +
+      ((arena[8832 + r_base] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 1)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 2)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 3)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 4)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 5)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 6)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 7)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 8)] < softmaxCE_logits_y_t0 ? 0 : 1) +
+        (arena[8832 + (r_base + 9)] < softmaxCE_logits_y_t0 ? 0 : 1) -
+        1);
     arena[9472 + r] =
-      logsumexp_logits_t0 +
-      Math.log(
-        Math.exp(arena[8832 + r_base] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 1)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 2)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 3)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 4)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 5)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 6)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 7)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 8)] - logsumexp_logits_t0) +
-          Math.exp(arena[8832 + (r_base + 9)] - logsumexp_logits_t0),
-      );
-  }
-  // sum_y = sum(mul_y_logits)
-  for (let i = 0; i < 64; i++) {
-    let acc = 0;
-    for (let i2 = 0; i2 < 10; i2++) {
-      const mul_y_logits_v = inputs[50176 + i * 10 + i2] * arena[8832 + i * 10 + i2];
-      acc += mul_y_logits_v;
-    }
-    arena[9536 + i] = acc;
+      Math.log1p(softmaxCE_logits_y_t1) -
+      (inputs[50176 + r_base] * (arena[8832 + r_base] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 1)] * (arena[8832 + (r_base + 1)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 2)] * (arena[8832 + (r_base + 2)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 3)] * (arena[8832 + (r_base + 3)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 4)] * (arena[8832 + (r_base + 4)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 5)] * (arena[8832 + (r_base + 5)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 6)] * (arena[8832 + (r_base + 6)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 7)] * (arena[8832 + (r_base + 7)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 8)] * (arena[8832 + (r_base + 8)] - softmaxCE_logits_y_t0) +
+        inputs[50176 + (r_base + 9)] * (arena[8832 + (r_base + 9)] - softmaxCE_logits_y_t0)) +
+      softmaxCE_logits_y_t0 *
+        (1 -
+          (inputs[50176 + r_base] +
+            inputs[50176 + (r_base + 1)] +
+            inputs[50176 + (r_base + 2)] +
+            inputs[50176 + (r_base + 3)] +
+            inputs[50176 + (r_base + 4)] +
+            inputs[50176 + (r_base + 5)] +
+            inputs[50176 + (r_base + 6)] +
+            inputs[50176 + (r_base + 7)] +
+            inputs[50176 + (r_base + 8)] +
+            inputs[50176 + (r_base + 9)]));
   }
   // sum_logits = sum(where_mask_0)
   let sum_logits_acc = 0;
   for (let i = 0; i < 64; i++) {
-    const sub_logits_v = arena[9472 + i] - arena[9536 + i];
-    const where_mask_0_v = i < n ? sub_logits_v : 0;
+    const where_mask_0_v = i < n ? arena[9472 + i] : 0;
     sum_logits_acc += where_mask_0_v;
   }
-  arena[9600] = sum_logits_acc;
+  arena[9536] = sum_logits_acc;
   // loss = div(sum_logits, batchSize)
   const loss = sum_logits_acc / n;
   // probs = softmax(logits)
@@ -173,29 +229,23 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 64): void {
     arena[r * 10 + 8] = probs_t9 * probs_t11;
     arena[r * 10 + 9] = probs_t10 * probs_t11;
   }
-  arena[17793] = loss;
+  arena[17729] = loss;
 }
 
 /** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 64): void {
-  const k = kernels(params);
+  const k = kernels(params, inputs, arena, grads);
   // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
   const div_1_n = 1 / n;
-  // where_mask_0_ = where(batchMask, neg, 0)  ⟵ ∂ sub sub_logits
+  // where_mask_0_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
   for (let i = 0; i < 64; i++) {
-    const neg_v = -div_1_n;
-    arena[8832 + i] = i < n ? neg_v : 0;
+    arena[8832 + i] = i < n ? div_1_n : 0;
   }
-  // where_mask_0_2_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
-  for (let i = 0; i < 64; i++) {
-    arena[8896 + i] = i < n ? div_1_n : 0;
-  }
-  // d_logits = add(mul_y, mul_probs)  ⟵ Σ over the uses of logits
+  // d_logits = mul(where_mask_0_, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
   for (let i = 0; i < 64; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
-      const mul_y_v = arena[8832 + i] * inputs[50176 + i * 10 + i2];
-      const mul_probs_v = arena[8896 + i] * arena[i * 10 + i2];
-      arena[8960 + (i * 10 + i2)] = mul_y_v + mul_probs_v;
+      const sub_probs_y_v = arena[i * 10 + i2] - inputs[50176 + i * 10 + i2];
+      arena[8896 + (i * 10 + i2)] = arena[8832 + i] * sub_probs_y_v;
     }
   }
   // mul_d_h = mul(d_h, step_h)  ⟵ ∂ relu h
@@ -203,7 +253,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   // B in row-major order for the kernel
   for (let p = 0; p < 10; p++) {
     for (let j = 0; j < 128; j++) {
-      arena[17796 + p * 128 + j] = params[100480 + p + j * 10];
+      arena[17732 + p * 128 + j] = params[100480 + p + j * 10];
     }
   }
   k.mm2();
@@ -214,7 +264,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   for (let i2 = 0; i2 < 128; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
-      acc += arena[9601 + i * 128 + i2];
+      acc += arena[9537 + i * 128 + i2];
     }
     grads[100352 + i2] = acc;
   }
@@ -225,7 +275,7 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
   for (let i2 = 0; i2 < 10; i2++) {
     let acc = 0;
     for (let i = 0; i < 64; i++) {
-      acc += arena[8960 + i * 10 + i2];
+      acc += arena[8896 + i * 10 + i2];
     }
     grads[101760 + i2] = acc;
   }
@@ -233,9 +283,17 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 6
 
 /** One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`. */
 export function sgd(params: Buf, grads: Buf, lr: number): void {
-  if (grads.buffer !== params.buffer || grads.byteOffset !== 407088)
+  if (
+    params.buffer !== params.buffer ||
+    params.byteOffset !== 0 ||
+    params.length !== layout.paramSize ||
+    grads.buffer !== params.buffer ||
+    grads.byteOffset !== 407088 ||
+    grads.length !== layout.paramSize ||
+    !instances.has(params.buffer)
+  )
     throw new Error("gradc: sgd takes the params and grads of one buffers() call");
-  kernels(params).sgd(lr);
+  instances.get(params.buffer)!.sgd(lr);
 }
 
 /**

@@ -28,6 +28,21 @@ export interface Loaded<K extends string = string> {
   readonly classes: Readonly<Partial<Record<K, readonly string[]>>>;
 }
 
+/**
+ * A number as data files write it: decimal, optional sign, fraction and exponent ("1", "-2.5", ".5",
+ * "3e-7"). Not what JavaScript's Number() also takes — "0x1F" (31), "0b11", "0o7", "Infinity",
+ * "1_000" — which no CSV means as a number.
+ */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** The largest finite float32: data beyond it would be stored as ±Infinity. */
+const F32_MAX = 3.4028234663852886e38;
+/** A field as a message quotes it: at most 40 characters (a bad 5 MB field must not make a 5 MB message). */
+export const quoteField = (raw: string): string =>
+  raw.length <= 40 ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, 37))}... (${raw.length} characters)`;
+/** Why `v` cannot be stored in a Float32Array, or undefined. */
+const notFloat32 = (v: number): string | undefined =>
+  !Number.isFinite(v) ? "is not a finite number" : Math.abs(v) > F32_MAX ? "is beyond float32's range (±3.4e38): it would be stored as Infinity" : undefined;
+
 const dataError = (msg: string, cause?: unknown) => new RuntimeError("E_DATA", msg, cause === undefined ? undefined : { cause });
 
 /**
@@ -44,6 +59,10 @@ export function dataset<K extends string>(columns: { readonly [P in K]: readonly
   for (const name of Object.keys(columns) as K[]) {
     const col = columns[name];
     if (col instanceof Float32Array || col instanceof Float64Array) {
+      if (col instanceof Float64Array) {
+        const i = col.findIndex((v) => Math.abs(v) > F32_MAX && Number.isFinite(v));
+        if (i >= 0) throw dataError(`dataset: column '${name}' element ${i} holds ${col[i]}, which ${notFloat32(col[i]!)}`);
+      }
       out[name] = col instanceof Float32Array ? col : Float32Array.from(col);
       continue;
     }
@@ -57,7 +76,8 @@ export function dataset<K extends string>(columns: { readonly [P in K]: readonly
       const values = Array.isArray(row) ? (row as readonly number[]) : [row as number];
       if (values.length !== width) throw dataError(`dataset: column '${name}' row ${r} has ${values.length} numbers, row 0 has ${width}`);
       values.forEach((v, j) => {
-        if (typeof v !== "number" || !Number.isFinite(v)) throw dataError(`dataset: column '${name}' row ${r} holds ${String(v)}, not a finite number`);
+        if (typeof v !== "number" || !Number.isFinite(v)) throw dataError(`dataset: column '${name}' row ${r} holds ${quoteField(String(v))}, not a finite number`);
+        if (notFloat32(v)) throw dataError(`dataset: column '${name}' row ${r} holds ${v}, which ${notFloat32(v)}`);
         flat[r * width + j] = v;
       });
     });
@@ -317,9 +337,9 @@ export function parseCsv<K extends string>(text: string, opts: CsvOptions<K>): L
     rows.forEach((r, i) =>
       cols.forEach((k, j) => {
         const raw = r.fields[k]!.trim();
-        const v = Number(raw);
-        if (raw === "" || !Number.isFinite(v))
-          throw dataError(`CSV line ${r.line}, column ${colName(k)} (input '${input}'): ${JSON.stringify(raw)} is not a finite number`);
+        const v = DECIMAL.test(raw) ? Number(raw) : NaN;
+        const why = !DECIMAL.test(raw) ? "is not a decimal number" : notFloat32(v);
+        if (why) throw dataError(`CSV line ${r.line}, column ${colName(k)} (input '${input}'): ${quoteField(raw)} ${why}`);
         out[i * cols.length + j] = v;
       }),
     );
@@ -395,7 +415,8 @@ export function parseJson<K extends string = string>(text: string, opts: JsonOpt
       const row = Array.isArray(v) ? v : [v];
       if (row.length !== width) throw dataError(`JSON: '${name}' of example ${i} has ${row.length} numbers, example 0 has ${width}`);
       row.forEach((x, j) => {
-        if (typeof x !== "number" || !Number.isFinite(x)) throw dataError(`JSON: '${name}' of example ${i} holds ${JSON.stringify(x)}, not a finite number`);
+        if (typeof x !== "number" || !Number.isFinite(x)) throw dataError(`JSON: '${name}' of example ${i} holds ${quoteField(String(JSON.stringify(x)))}, not a finite number`);
+        if (notFloat32(x)) throw dataError(`JSON: '${name}' of example ${i} holds ${x}, which ${notFloat32(x)}`);
         out[i * width + j] = x;
       });
     });

@@ -18,9 +18,11 @@ function mix32(z: number): number {
   return (z ^ (z >>> 15)) >>> 0;
 }
 
+import { RuntimeError } from "./types.ts";
+
 /** Folds any integer seed (negative or above 2^32 too) and optional labels into one 32-bit seed. */
 export function deriveSeed(seed: number, ...labels: readonly (string | number)[]): number {
-  if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+  if (typeof seed !== "number" || !Number.isFinite(seed)) throw new RuntimeError("E_ARG", `seed must be a finite number, got ${String(seed)}`);
   const s = Math.trunc(seed);
   let h = mix32((s >>> 0) ^ 0x6a09e667);
   h = mix32(h ^ (Math.floor(s / TWO_POW_32) >>> 0) ^ 0xbb67ae85);

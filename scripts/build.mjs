@@ -24,6 +24,8 @@ await esbuild.build({
     index: "compiler/index.ts",
     dsl: "compiler/frontend/dsl.ts",
     cli: "compiler/cli.ts",
+    // The worker a spec is loaded in (compiler/frontend/load.ts): prebuilt, so a compile does not bundle it.
+    "spec-child": "compiler/frontend/spec-child.ts",
   },
   outdir: "dist",
   bundle: true,

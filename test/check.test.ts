@@ -37,3 +37,83 @@ describe("gradc check", () => {
     expect(r.ok).toBe(true);
   });
 });
+
+describe("gradc check: edges, non-finite values, ties", () => {
+  const specOf = async (body: string, name: string) => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const dir = mkdtempSync(path.join(tmpdir(), "gradc-check-"));
+    const file = path.join(dir, `${name}.ts`);
+    writeFileSync(file, `import type { ModelBuilder } from ${JSON.stringify(path.resolve("compiler/frontend/dsl.ts"))};\nexport default (m: ModelBuilder) => {\n${body}\n};\n`);
+    return loadSpec(file);
+  };
+  // d log/dx = 1/x; this rule is off by half.
+  const wrongLog: Rules = { ...OPS, log: { vjp: (g, [x], _o, b) => [b.div(g, b.mul(x!, 2))] } };
+
+  it("log(w) at w = 1e-6: steps stay inside the domain; a right rule passes, a wrong one fails (it said ok)", async () => {
+    const model = await specOf(`  const w = m.param("w", [2], { init: { value: [1e-6, 5e-7] } });\n  m.loss(m.sum(m.log(w)));`, "logedge");
+    const r = await checkModel(model);
+    expect(r.ok, formatReport("logedge", r)).toBe(true);
+    expect(r.params[0]!.edges).toBeGreaterThan(0);
+    const bad = await checkModel(model, { rules: wrongLog });
+    expect(bad.ok).toBe(false);
+    expect(bad.params[0]!.maxAbs).toBeGreaterThan(1e5);
+    expect(Number.isFinite(bad.params[0]!.maxAbs)).toBe(true);
+    expect(formatReport("logedge", bad)).not.toContain("ok: every gradient matches");
+  });
+
+  it("sqrt at 5e-7 and acosh at 1.0000005: a right rule is not blamed", async () => {
+    const r = await checkModel(
+      await specOf(
+        `  const w = m.param("w", [1], { init: { value: [5e-7] } });\n  const v = m.param("v", [1], { init: { value: [1.0000005] } });\n  m.loss(m.sum(m.sqrt(w)).add(m.sum(m.acosh(v))));`,
+        "edges",
+      ),
+    );
+    // (The float32 build drifts at acosh(1.0000005) — float32 has no such number — and says so; the rules pass.)
+    expect(r.params.every((p) => p.ok), formatReport("edges", r)).toBe(true);
+    expect(r.params.map((p) => p.edges)).toEqual([2, 2]);
+  });
+
+  it("never ok when a derivative is not finite: sqrt at exactly 0", async () => {
+    const r = await checkModel(await specOf(`  const w = m.param("w", [1], { init: { value: [0] } });\n  m.loss(m.sum(m.sqrt(w)));`, "sqrt0"));
+    expect(r.ok).toBe(false);
+    expect(r.params[0]!.nonFinite).toBeGreaterThan(0);
+    expect(formatReport("sqrt0", r)).toContain("NOT FINITE");
+  });
+
+  it("a NaN forward is reported as one, naming the node that first produced it — not a derivative rule", async () => {
+    const r = await checkModel(
+      await specOf(
+        `  const x = m.input("x", [3], { range: [-2, -1] });\n  const w = m.param("w", [3], { init: { value: [0.5, 1.5, 2.5] } });\n  const p = m.pow(x, w).as("powered");\n  m.loss(m.sum(p));`,
+        "nanfwd",
+      ),
+    );
+    expect(r.ok).toBe(false);
+    expect(r.culprit).toBeUndefined();
+    expect(r.forward).toMatchObject({ node: "powered", op: "pow", line: 5, leaf: false });
+    expect(Number.isNaN(r.forward!.value)).toBe(true);
+    const text = formatReport("nanfwd", r);
+    expect(text).toContain("forward is NaN at point 1: node 'powered' (op pow, spec line 5) is the first to give NaN");
+    expect(text).not.toContain("the derivative rule of op");
+  });
+
+  it("ties of max/min: sampled at a zeros init, and the even split agrees with central differences", async () => {
+    const model = await specOf(
+      `  const a = m.param("a", [2], { init: "zeros" });\n  const b = m.param("b", [2], { init: "zeros" });\n  m.loss(m.sum(m.max(a, b).add(m.min(a, b))).add(m.sum(m.max(a, b))));`,
+      "ties",
+    );
+    const r = await checkModel(model, { points: 1 });
+    expect(r.ok, formatReport("ties", r)).toBe(true);
+    expect(r.params.every((p) => p.kinks === 0)).toBe(true); // a tie is not treated as a kink: the central difference matches
+    // The old convention (all of g to the first input) is blamed at the tie.
+    const firstInput: Rules = {
+      ...OPS,
+      max: { vjp: (g, [x, y], _o, b) => [b.where(b.op("ge", x!, y!), g, 0), b.where(b.op("ge", x!, y!), 0, g)] },
+      min: { vjp: (g, [x, y], _o, b) => [b.where(b.op("ge", y!, x!), g, 0), b.where(b.op("ge", y!, x!), 0, g)] },
+    };
+    const bad = await checkModel(model, { points: 1, rules: firstInput });
+    expect(bad.ok).toBe(false);
+    expect(["max", "min"]).toContain(bad.culprit?.op);
+  });
+});

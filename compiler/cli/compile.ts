@@ -1,10 +1,10 @@
-import { type FSWatcher, existsSync, readdirSync, readFileSync, watch } from "node:fs";
+import { type FSWatcher, existsSync, readdirSync, readFileSync, statSync, watch } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "./args.ts";
 import { GradcError } from "../errors.ts";
-import { displayPath, loadSpec } from "../frontend/load.ts";
+import { displayPath, loadSpec, specTimeoutMs } from "../frontend/load.ts";
 import { compile } from "../index.ts";
-import { writeAtomically } from "./write.ts";
+import { pairLine, pairMismatch, writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
 
 /** The output folder as the header's command shows it: `generated/`, `.` for the working directory, `../x/`. */
@@ -19,6 +19,8 @@ export interface BuildOptions {
   readonly standalone?: boolean;
   /** Write <name>.ts too (regen does: generated/ keeps the readable source). */
   readonly ts?: boolean;
+  /** How long the spec may take to load (ms; `--spec-timeout`). */
+  readonly timeoutMs?: number;
 }
 
 /** The command that reproduces a build, for the generated header. */
@@ -69,7 +71,7 @@ function esmMarker(outDir: string): { files: Record<string, string>; note?: stri
 
 async function build(spec: string, outDir: string, o: BuildOptions = {}, deps?: Set<string>) {
   const t0 = performance.now();
-  const model = await loadSpec(spec, deps ? { deps } : {});
+  const model = await loadSpec(spec, { ...(deps ? { deps } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
   const c = await compile(model, {
     command: commandLine(model.source, outDir, o),
     trainer: !o.standalone,
@@ -78,7 +80,10 @@ async function build(spec: string, outDir: string, o: BuildOptions = {}, deps?: 
   });
   const ms = performance.now() - t0;
   const base = path.join(outDir, model.name);
-  const files: Record<string, string> = { ...(o.ts ? { [`${base}.ts`]: c.ts } : {}), [`${base}.js`]: c.js, [`${base}.d.ts`]: c.dts };
+  // The .js and .d.ts name the hash of the TypeScript they were compiled from (after the two header
+  // lines): files of one output from two compiles (a compile killed between renames) are detectable.
+  const pair = (text: string) => text.replace(/^((?:.*\n){2})/, (head) => `${head}${pairLine(`${base}.ts`, c.ts)}\n`);
+  const files: Record<string, string> = { ...(o.ts ? { [`${base}.ts`]: c.ts } : {}), [`${base}.js`]: pair(c.js), [`${base}.d.ts`]: pair(c.dts) };
   return { model, c, ms, files };
 }
 
@@ -90,10 +95,13 @@ const oneOf = <T extends string>(flag: string, v: string | undefined, allowed: r
 
 /** `gradc compile <spec.ts> [-o dir] [options] [--watch]`: writes <dir>/<name>.js and .d.ts (and .ts with --ts), all or none. */
 export async function compileCommand(argv: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(argv, { flags: ["o", "out", "backend", "precision"], bools: ["standalone", "ts", "watch", "w"] });
+  const { flags, bools, positional } = parseArgs(argv, { flags: ["o", "out", "backend", "precision", "spec-timeout"], bools: ["standalone", "ts", "watch", "w"] });
   if (positional.length !== 1)
     throw new GradcError("E_CLI", "compile takes one spec file", { hint: "gradc compile examples/xor/model.ts -o generated/" });
   const outDir = flags.get("o")?.at(-1) ?? flags.get("out")?.at(-1) ?? "generated";
+  if (outDir.trim() === "")
+    throw new GradcError("E_CLI", "-o needs a directory, got an empty string", { hint: "pass -o . to write into the current directory" });
+  const timeout = flags.get("spec-timeout")?.at(-1);
   const backend = oneOf("backend", flags.get("backend")?.at(-1), ["js", "wasm", "auto"] as const);
   const precision = oneOf("precision", flags.get("precision")?.at(-1), ["f32", "f64"] as const);
   const o: BuildOptions = {
@@ -101,19 +109,32 @@ export async function compileCommand(argv: string[]): Promise<number> {
     ...(precision ? { precision } : {}),
     standalone: bools.has("standalone"),
     ts: bools.has("ts"),
+    ...(timeout !== undefined ? { timeoutMs: specTimeoutMs(timeout) } : {}),
   };
   if (bools.has("watch") || bools.has("w")) return watchCommand(positional[0]!, outDir, o);
   const { c, ms, files } = await build(positional[0]!, outDir, o);
-  writeOutputs(outDir, files);
+  writeOutputs(outDir, files, positional[0]!);
   report(c, ms, files);
   return 0;
 }
 
-/** The compiled files and, where the folder needs it, the ESM marker: all written or none. */
-function writeOutputs(outDir: string, files: Record<string, string>): void {
+/**
+ * The compiled files and, where the folder needs it, the ESM marker: all written or none, never
+ * over the spec or a file gradc did not write. Files on disk from two different compiles (one was
+ * killed between its renames) get a note; all of them are replaced now.
+ */
+function writeOutputs(outDir: string, files: Record<string, string>, spec: string): void {
+  const text = (f: string) => (statSync(f, { throwIfNoEntry: false })?.isFile() ? readFileSync(f, "utf8") : undefined); // what is in the way is writeAtomically's to refuse
+  const onDisk = Object.keys(files)
+    .map(text)
+    .filter((t): t is string => t !== undefined);
+  const ts = Object.keys(files).find((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
+  const source = ts ? text(ts) : undefined;
+  if (pairMismatch(source, onDisk.filter((t) => t !== source)))
+    process.stderr.write(`note: the files in ${displayPath(outDir)} were from different compiles (an interrupted one?); all are replaced now\n`);
   const marker = esmMarker(outDir);
   Object.assign(files, marker.files);
-  writeAtomically(files);
+  writeAtomically(files, { protect: [spec] });
   if (marker.note) process.stderr.write(`${marker.note}\n`);
 }
 
@@ -144,7 +165,7 @@ async function watchCommand(spec: string, outDir: string, o: BuildOptions): Prom
     const next = new Set<string>();
     try {
       const { c, ms, files } = await build(spec, outDir, o, next);
-      writeOutputs(outDir, files);
+      writeOutputs(outDir, files, spec);
       if (first) report(c, ms, files);
       else process.stdout.write(`recompiled ${c.lowered.layout.source} -> ${Object.keys(files).map(displayPath).join(", ")} in ${ms.toFixed(0)} ms\n`);
     } catch (e) {
@@ -214,7 +235,7 @@ export async function regenCommand(argv: string[]): Promise<number> {
       expected.add(path.resolve(f));
       if (!existsSync(f) || readFileSync(f, "utf8") !== text) stale.push(displayPath(f));
     }
-    if (!bools.has("check")) writeAtomically(files);
+    if (!bools.has("check")) writeAtomically(files, { protect: [spec] });
   }
   // The op reference, from the op table.
   const doc = { "docs/ops.md": opsMarkdown() };

@@ -8,7 +8,14 @@
  */
 import * as esbuild from "esbuild";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
+import { own } from "../ir/model.ts";
 import { Lines, constLiteral, jsdoc, printStmt, safeComment } from "./print.ts";
+
+/** An integer as generated code spells it, from an integer only (never a string that looks like one). */
+const int = (v: unknown, what: string): string => {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`gradc: ${what} must be a whole number, got ${typeof v} ${JSON.stringify(String(v).slice(0, 40))}`);
+  return String(v);
+};
 
 export type Precision = "f32" | "f64";
 
@@ -79,14 +86,14 @@ function constType(value: unknown, indent = ""): string {
 
 /** The .d.ts of the emitted module: the same exports, typed as the .ts declares them. */
 function declarations(l: Lowered, arr: string, trainer: boolean): string {
-  const n = l.layout.batch !== undefined ? ", n?: number" : "";
+  const n = own(l.layout, "batch") !== undefined ? ", n?: number" : "";
   const sig = `params: Buf, inputs: Buf, arena: Buf`;
   const lines = [
     ...(trainer ? [`import type { DataNames, OutputNames, Trainer, TrainerOptions } from "gradc/runtime";`, ""] : []),
     `/** Where every parameter, input and output lives in the flat buffers (${arr}). */`,
     `export declare const layout: ${constType(JSON.parse(JSON.stringify(l.layout)))};`,
     `export type Buf = ${arr};`,
-    `/** Fresh zeroed buffers of the sizes \`forward\` and \`backward\` take${l.layout.memory ? " (views of the module's own WebAssembly.Memory: the only ones it accepts)" : ""}. */`,
+    `/** Fresh zeroed buffers of the sizes \`forward\` and \`backward\` take${own(l.layout, "memory") ? " (views of the module's own WebAssembly.Memory: the only ones it accepts)" : ""}. */`,
     `export declare function buffers(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };`,
     `/** Computes the outputs${l.layout.hasLoss ? " and the loss (at \`arena[layout.lossOffset]\`)" : ""} into \`arena\`. */`,
     `export declare function forward(${sig}${n}): void;`,
@@ -96,7 +103,7 @@ function declarations(l: Lowered, arr: string, trainer: boolean): string {
       "/** Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers. */",
       `export declare function backward(${sig}, grads: Buf${n}): void;`,
     );
-  if (l.step) lines.push("/** `forward` then `backward` in one call. */", `export declare function step(${sig}, grads: Buf${n}): void;`);
+  if (own(l, "step")) lines.push("/** `forward` then `backward` in one call. */", `export declare function step(${sig}, grads: Buf${n}): void;`);
   if (l.layout.hasLoss) lines.push("/** One plain SGD update in place, params -= lr * grads. */", `export declare function sgd(params: Buf, grads: Buf, lr: number): void;`);
   if (trainer)
     lines.push(
@@ -109,14 +116,18 @@ function declarations(l: Lowered, arr: string, trainer: boolean): string {
 
 export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
   const t0 = performance.now();
-  const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
-  const head = header(l.layout, opts.command ?? `npx gradc compile ${l.layout.source} -o generated/`);
+  const arr = own(opts, "precision") === "f64" ? "Float64Array" : "Float32Array";
+  const head = header(l.layout, own(opts, "command") ?? `npx gradc compile ${l.layout.source} -o generated/`);
   const L = l.layout;
+  // Every optional field is read as an own property: an inherited one (Object.prototype.batch) is not the model's.
+  const memory = own(L, "memory");
+  const batchSize = own(L, "batch");
+  const stepFn = own(l, "step");
   const out = new Lines();
   const blank = () => out.raw("");
   out.raw(head);
   blank();
-  const trainer = opts.trainer === true && L.hasLoss;
+  const trainer = own(opts, "trainer") === true && L.hasLoss === true;
   if (trainer) {
     out.raw(`import { createTrainer as trainerFor, type TrainerOptions } from "gradc/runtime";`);
     blank();
@@ -125,7 +136,10 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   constLiteral("layout", L, out);
   blank();
   out.raw(`export type Buf = ${arr};`);
-  for (const h of l.helpers) out.raw(HELPERS[h]!);
+  for (const h of l.helpers) {
+    if (!Object.hasOwn(HELPERS, h)) throw new TypeError(`gradc: unknown helper ${JSON.stringify(h)}`);
+    out.raw(HELPERS[h]!);
+  }
 
   /** A function: JSDoc, signature, body; a blank line before it. */
   const fn = (o: { exported?: boolean; name: string; doc?: string; params: string; returns?: string; body: (out: Lines) => void }) => {
@@ -147,7 +161,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       "  };",
     ].join("\n");
   const BUFS = "{ params: Buf; inputs: Buf; arena: Buf; grads: Buf }";
-  if (!L.memory) {
+  if (!memory) {
     fn({
       exported: true,
       name: "buffers",
@@ -158,17 +172,17 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     });
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
-    const update = { params: L.memory.params, grads: L.memory.grads, size: L.paramSize };
-    const key = JSON.stringify([l.kernels, L.memory.pages, update]);
+    const update = { params: memory.params, grads: memory.grads, size: L.paramSize };
+    const key = JSON.stringify([l.kernels, memory.pages, update]);
     let bytes = builtWasm.get(key); // a recompile (`--watch`) with the same kernels skips binaryen
     if (!bytes) {
       const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-      bytes = buildWasm(l.kernels, L.memory.pages, update);
+      bytes = buildWasm(l.kernels, memory.pages, update);
       if (builtWasm.size > 64) builtWasm.clear();
       builtWasm.set(key, bytes);
     }
-    const mem = L.memory;
-    out.raw(jsdoc(`${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen.`));
+    const mem = memory;
+    out.raw(jsdoc(`${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen.`));
     // Always longer than a line: prettier's layout of this call, written out.
     out.raw(
       [
@@ -191,7 +205,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       params: "",
       returns: BUFS,
       body: (o) => {
-        o.stmt(`const memory = new WebAssembly.Memory({ initial: ${mem.pages}, maximum: ${mem.pages} });`, 1);
+        o.stmt(`const memory = new WebAssembly.Memory({ initial: ${int(mem.pages, "pages")}, maximum: ${int(mem.pages, "pages")} });`, 1);
         o.raw(
           [
             "  instances.set(",
@@ -200,24 +214,27 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
             "  );",
           ].join("\n"),
         );
-        o.raw(views((size, region) => `new Float32Array(memory.buffer, ${mem[region]}, ${size})`));
+        o.raw(views((size, region) => `new Float32Array(memory.buffer, ${int(mem[region], region)}, ${size})`));
       },
     });
+    // Every buffer must be this module's own: the kernels read and write the memory of params.buffer at
+    // fixed offsets, so an array made elsewhere (or another buffers() call's arena) would be quietly ignored.
+    const mine = (b: string, region: keyof NonNullable<Layout["memory"]>, size: string) =>
+      `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${int(mem[region], region)} || ${b}.length !== ${size}`;
     fn({
       name: "kernels",
-      params: "params: Buf",
+      doc: "The kernel instance of the buffers() call these four arrays come from; throws for any other array.",
+      params: "params: Buf, inputs: Buf, arena: Buf, grads: Buf | undefined",
       returns: "Kernels",
-      body: (o) =>
-        o.raw(
-          [
-            "  const k = instances.get(params.buffer);",
-            "  if (k === undefined)",
-            "    throw new Error(",
-            '      "gradc: this module runs wasm kernels on its own memory: take params, inputs, arena and grads from its buffers()",',
-            "    );",
-            "  return k;",
-          ].join("\n"),
-        ),
+      body: (o) => {
+        o.stmt("const k = instances.get(params.buffer);", 1);
+        o.stmt(
+          `if (k === undefined || ${mine("params", "params", "layout.paramSize")} || ${mine("inputs", "inputs", "layout.inputSize")} || ${mine("arena", "arena", "layout.arenaSize")} || (grads !== undefined && (${mine("grads", "grads", "layout.paramSize")}))) ` +
+            `throw new Error("gradc: this module runs wasm kernels on its own memory: pass the params, inputs, arena and grads of one buffers() call, not arrays made elsewhere (copy your data into buffers().inputs)");`,
+          1,
+        );
+        o.stmt("return k;", 1);
+      },
     });
   }
   const usesKernels = (stmts: readonly Stmt[]): boolean => {
@@ -230,13 +247,14 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     }
     return false;
   };
-  const body = (stmts: readonly Stmt[]) => (o: Lines) => {
-    if (usesKernels(stmts)) o.stmt("const k = kernels(params);", 1);
+  // With wasm kernels every entry point checks its buffers first, whether or not it calls a kernel itself.
+  const body = (stmts: readonly Stmt[], grads = "undefined") => (o: Lines) => {
+    if (memory) o.stmt(`${usesKernels(stmts) ? "const k = " : ""}kernels(params, inputs, arena, ${grads});`, 1);
     for (const s of stmts) printStmt(s, 1, o);
   };
 
   const sig = "params: Buf, inputs: Buf, arena: Buf";
-  const batch = L.batch !== undefined ? `, n = ${L.batch}` : "";
+  const batch = batchSize !== undefined ? `, n = ${int(batchSize, "the batch size")}` : "";
   fn({
     exported: true,
     name: "forward",
@@ -256,34 +274,37 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
       doc: "Writes d loss / d params into `grads` (same layout as `params`). Call after `forward` on the same buffers.",
       params: `${sig}, grads: Buf${batch}`,
       returns: "void",
-      body: body(l.backward),
+      body: body(l.backward, "grads"),
     });
-  if (l.step)
+  if (stepFn)
     fn({
       exported: true,
       name: "step",
       doc: "`forward` then `backward` in one call — the same results, with the forward values kept in locals.",
       params: `${sig}, grads: Buf${batch}`,
       returns: "void",
-      body: body(l.step),
+      body: body(stepFn, "grads"),
     });
   if (L.hasLoss)
     fn({
       exported: true,
       name: "sgd",
-      doc: L.memory
+      doc: memory
         ? "One plain SGD update in place, params -= lr * grads, as a wasm SIMD loop (float32 arithmetic) over this module's `buffers()`."
         : "One plain SGD update in place, params -= lr * grads.",
       params: "params: Buf, grads: Buf, lr: number",
       returns: "void",
       body: (o) => {
-        if (L.memory) {
-          o.stmt(`if (grads.buffer !== params.buffer || grads.byteOffset !== ${L.memory.grads})`, 1);
-          o.stmt(`throw new Error("gradc: sgd takes the params and grads of one buffers() call");`, 2);
-          o.stmt("kernels(params).sgd(lr);", 1);
+        if (memory) {
+          const mine = (b: string, offset: number) => `${b}.buffer !== params.buffer || ${b}.byteOffset !== ${int(offset, b)} || ${b}.length !== layout.paramSize`;
+          o.stmt(
+            `if (${mine("params", memory.params)} || ${mine("grads", memory.grads)} || !instances.has(params.buffer)) throw new Error("gradc: sgd takes the params and grads of one buffers() call");`,
+            1,
+          );
+          o.stmt("instances.get(params.buffer)!.sgd(lr);", 1);
         } else if (l.sgd === "unrolled") {
           for (let i = 0; i < L.paramSize; i++) o.stmt(`params[${i}] -= lr * grads[${i}];`, 1);
-        } else o.stmt(`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`, 1);
+        } else o.stmt(`for (let i = 0; i < ${int(L.paramSize, "paramSize")}; i++) params[i] -= lr * grads[i];`, 1);
       },
     });
   if (trainer)
@@ -294,7 +315,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         "A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,\n" +
         "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       params: "opts: TrainerOptions = {}",
-      body: (o) => o.stmt(`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`, 1),
+      body: (o) => o.stmt(`return trainerFor({ layout, buffers, forward, backward, sgd${stepFn ? ", step" : ""} }, opts);`, 1),
     });
   const ts = `${await out.text()}\n`;
   const t1 = performance.now();

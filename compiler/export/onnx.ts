@@ -312,6 +312,14 @@ export const EXPORT_RULES: ExportRules = {
     g.op("Add", [g.op("Squeeze", [m, g.ints([-1])]), g.op("Log", [s])], {}, out);
   },
   softmax: direct("Softmax", { axis: { int: -1 } }),
+  // softmaxCE(x, z) = logsumexp(x) - sum(z x) per row: the max-shifted logsumexp, then the dot with the targets.
+  softmaxCE: ({ g, ins: [x, z], out }) => {
+    const m = g.op("ReduceMax", [x!], { axes: { ints: [-1] }, keepdims: { int: 1 } });
+    const s = g.op("ReduceSum", [g.op("Exp", [g.op("Sub", [x!, m])]), g.ints([-1])], { keepdims: { int: 0 } });
+    const lse = g.op("Add", [g.op("Squeeze", [m, g.ints([-1])]), g.op("Log", [s])]);
+    const zx = g.op("ReduceSum", [g.op("Mul", [z!, x!]), g.ints([-1])], { keepdims: { int: 0 } });
+    g.op("Sub", [lse, zx], {}, out);
+  },
 
   matmul: direct("MatMul"),
   transpose: direct("Transpose", { perm: { ints: [1, 0] } }),

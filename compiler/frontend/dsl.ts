@@ -23,7 +23,7 @@
  */
 import { GradcError, type Where } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
-import { type Init, type Leaf, type Model, type Output, checkName, showValue } from "../ir/model.ts";
+import { type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
 import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
 import { type Shape, size } from "../ir/shape.ts";
 
@@ -74,6 +74,14 @@ export interface InputOptions {
   /** Where `gradc check` samples this input; default [-1, 1]. */
   range?: [number, number];
 }
+
+const INIT_NAMES = ["zeros", "ones", "xavier", "xavierNormal", "he", "heUniform"] as const;
+const INIT_HINT = 'init is "zeros", "ones", "xavier", "xavierNormal", "he", "heUniform", { uniform: [lo, hi] }, { normal: [mean, std] } or { value: [...] }';
+/** An init as an error shows it (short: a long value list is cut). */
+const showInit = (init: unknown): string => {
+  const s = showValue(init);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+};
 
 /** Where the current DSL call came from in the spec; supplied by the loader. */
 export type Locate = () => Where;
@@ -130,7 +138,9 @@ export class Builder {
             ? "a NaN constant makes every value it touches NaN; check the expression that computed it"
             : "a literal beyond ±1.8e308 overflows to Infinity; use a finite bound (e.g. 1e30), or m.where(c, x, y) to mask",
         });
-      return this.b.c(x);
+      const c = this.b.c(x);
+      if (!this.locs.has(c.id)) this.locs.set(c.id, this.locate()); // for errors about it later (float32 range)
+      return c;
     }
     if (!(x instanceof T))
       throw new GradcError("E_ARG", `expected a tensor or a number, got ${typeof x}`, {
@@ -166,6 +176,49 @@ export class Builder {
     return [...shape];
   }
 
+  /**
+   * A param's `init`, checked where the spec declares it: a known name, or `{ uniform: [lo, hi] }`,
+   * `{ normal: [mean, std] }`, `{ value: [...] }` with finite numbers (as many values as elements).
+   * The result is a fresh object of numbers: nothing else of the spec's object reaches the layout.
+   */
+  private initOf(init: unknown, name: string, n: number): Init {
+    const bad = (why: string, hint = INIT_HINT) => new GradcError("E_BAD_ATTR", `param '${name}': init ${showInit(init)} ${why}`, { ...this.locate(), hint });
+    if (typeof init === "string") {
+      if (!(INIT_NAMES as readonly string[]).includes(init)) throw bad(`is not a known init`, `did you mean ${nearest(init, [...INIT_NAMES]).map((k) => `"${k}"`).join(", ")}? ${INIT_HINT}`);
+      return init as Init;
+    }
+    if (init === null || typeof init !== "object" || Array.isArray(init)) throw bad("is not an init");
+    const keys = Object.keys(init);
+    if (keys.length !== 1 || !["uniform", "normal", "value"].includes(keys[0]!)) throw bad("is not an init");
+    const key = keys[0] as "uniform" | "normal" | "value";
+    const v: unknown = (init as Record<string, unknown>)[key];
+    if (!Array.isArray(v)) throw bad(`has a ${key} that is not a list of numbers`);
+    const i = v.findIndex((x) => typeof x !== "number" || !Number.isFinite(x));
+    if (i >= 0) throw bad(`has ${key}[${i}] = ${showValue(v[i])}, not a finite number`);
+    const nums = (v as number[]).slice();
+    if (key === "value") {
+      if (nums.length !== n) throw bad(`has ${nums.length} values; the param has ${n} elements (row-major)`, "give one value per element, in row-major order");
+      return { value: nums };
+    }
+    if (nums.length !== 2) throw bad(`has ${nums.length} numbers in ${key}; it takes two`);
+    const [a, b] = nums as [number, number];
+    if (key === "uniform" && !(a <= b)) throw bad("has lo > hi", "write { uniform: [lo, hi] } with lo <= hi, e.g. { uniform: [-0.1, 0.1] }");
+    if (key === "normal" && !(b >= 0)) throw bad("has a negative std", "write { normal: [mean, std] } with std >= 0, e.g. { normal: [0, 0.1] }");
+    return key === "uniform" ? { uniform: [a, b] } : { normal: [a, b] };
+  }
+
+  /** An input's check `range`: two finite numbers, lo < hi (or lo = hi for a constant input). */
+  private rangeOf(range: unknown, name: string): readonly [number, number] | undefined {
+    if (range === undefined) return undefined;
+    const ok = Array.isArray(range) && range.length === 2 && range.every((x) => typeof x === "number" && Number.isFinite(x)) && range[0] <= range[1];
+    if (!ok)
+      throw new GradcError("E_BAD_ATTR", `input '${name}': range ${showValue(range)} is not [lo, hi] with finite lo <= hi`, {
+        ...this.locate(),
+        hint: "write { range: [0, 1] }: where `gradc check` samples this input",
+      });
+    return [range[0], range[1]];
+  }
+
   /** Is the leading axis of `n` the batch axis (one row per example)? Memoized; inputs first, iteratively (chains may be 100,000 deep). */
   private batched(n: Node): boolean {
     const memo = this.batchedMemo;
@@ -180,9 +233,9 @@ export class Builder {
         ? n.attrs.batch === 1
         : kind === "elementwise" || n.op === "broadcast"
           ? n.inputs.some((i) => i.shape.length === n.shape.length && this.batched(i))
-          : n.op === "matmul" || n.op === "softmax"
+          : n.op === "matmul" || (kind === "rowwise" && n.shape.length === n.inputs[0]!.shape.length) // softmax keeps its rows
             ? this.batched(n.inputs[0]!)
-            : n.op === "logsumexp" || n.op === "reshape"
+            : kind === "rowwise" || n.op === "reshape" // logsumexp, softmaxCE: one value per row of the batch
               ? n.shape.length > 0 && n.shape[0] === n.inputs[0]!.shape[0] && this.batched(n.inputs[0]!)
               : n.op === "sum"
                 ? !(n.attrs.axes as number[]).some((a) => a === 0 || a === -n.inputs[0]!.shape.length) && this.batched(n.inputs[0]!)
@@ -226,7 +279,8 @@ export class Builder {
         });
       const s = this.shapeOf(batched ? [this.maxBatch, ...shape.slice(1)] : shape, `input '${name}'`);
       const node = this.graph.mk("input", [], { name, shape: s, ...(batched ? { batch: 1 } : {}) });
-      this.inputs.push({ name, node, shape: s, where, ...(batched ? { batched } : {}), ...(opts.range ? { range: opts.range } : {}) });
+      const range = this.rangeOf(own(opts ?? {}, "range"), name);
+      this.inputs.push({ name, node, shape: s, where, ...(batched ? { batched } : {}), ...(range ? { range } : {}) });
       return this.t(node);
     });
   }
@@ -235,7 +289,8 @@ export class Builder {
       const where = this.claim(name, "param");
       const s = this.shapeOf(shape, `param '${name}'`);
       const node = this.graph.mk("param", [], { name, shape: s });
-      this.params.push({ name, node, shape: s, where, init: opts.init ?? "xavier" });
+      const init = this.initOf(own(opts ?? {}, "init") ?? "xavier", name, size(s));
+      this.params.push({ name, node, shape: s, where, init });
       return this.t(node);
     });
   }
@@ -404,8 +459,8 @@ export class Builder {
     return this.at(() => {
       const x = this.node(logits);
       const z = this.node(targets);
-      const last = x.shape.length - 1;
-      return this.t(this.b.sub(this.b.op("logsumexp", x), this.b.sum(this.b.mul(z, x), [last])));
+      // One fused row-wise op (stable: shifted by the row max, log1p, one store per row); targets broadcast to the logits.
+      return this.t(this.b.op("softmaxCE", x, this.b.broadcast(z, x.shape)));
     });
   }
 

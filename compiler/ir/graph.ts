@@ -37,6 +37,11 @@ export class Graph {
   private readonly table = new Map<string, Node>();
   private next = 0;
 
+  /** Every node, in id order (= the order they were built). */
+  all(): Node[] {
+    return [...this.table.values()];
+  }
+
   /** How many distinct nodes exist; ids below this were built before. */
   get size(): number {
     return this.next;

@@ -88,3 +88,6 @@ export function showValue(v: unknown): string {
   if (typeof v === "number") return String(v);
   return `${String(JSON.stringify(v) ?? v)} (${v === null ? "null" : typeof v})`;
 }
+
+/** `o[k]` when `o` holds it as an own property: never an inherited (possibly polluted) one. */
+export const own = <T extends object, K extends keyof T>(o: T, k: K): T[K] | undefined => (Object.hasOwn(o, k) ? o[k] : undefined);

@@ -9,7 +9,7 @@
 import type { B, Node } from "./graph.ts";
 import * as S from "./sexpr.ts";
 import type { SExpr } from "./sexpr.ts";
-import { type Shape, ShapeError, broadcastIndex, broadcastShapes, normAxes, size, strides } from "./shape.ts";
+import { type Shape, ShapeError, broadcastIndex, broadcastShapes, normAxes, sameShape, size, strides } from "./shape.ts";
 import { fmtShape } from "../errors.ts";
 
 /** Vector-Jacobian product: given the output adjoint `g`, one adjoint per input (`null` = none). */
@@ -160,7 +160,40 @@ const lastAxisShape = (keep: boolean) => (ins: Shape[]): Shape => {
   return keep ? x! : x!.slice(0, -1);
 };
 
+/** The stable row cross-entropy (see the op softmaxCE), in float64: the reference the generated code follows. */
+function softmaxCE(x: ArrayLike<number>, z: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let j = 0; j < x.length; j++) m = Math.max(m, x[j]!);
+  let q = 0;
+  let atMax = 0;
+  let zx = 0;
+  let zs = 0;
+  for (let j = 0; j < x.length; j++) {
+    if (x[j]! < m) q += Math.exp(x[j]! - m);
+    else atMax++;
+    zx += z[j]! * (x[j]! - m);
+    zs += z[j]!;
+  }
+  return Math.log1p(q + (atMax - 1)) - zx + m * (1 - zs);
+}
+
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+/**
+ * d/dx, d/dy of max or min given `xWins` (x is selected: x >= y for max) and `yWins`: all of g to the
+ * one selected alone, g/2 to each at a tie (both selected), none where neither is (NaN inputs).
+ */
+const tieSplit = (g: Node, xWins: Node, yWins: Node, b: B): Node[] => {
+  const half = b.mul(g, 0.5);
+  return [b.where(xWins, b.where(yWins, half, g), 0), b.where(yWins, b.where(xWins, half, g), 0)];
+};
+
+/**
+ * x + 0: turns -0 into +0 and changes nothing else (the simplifier never folds it). At x = -0,
+ * log and sqrt are at the edge of their domain and the derivative's limit is +Infinity (from
+ * inside the domain); 1/x of -0 would give -Infinity.
+ */
+const plus0 = (b: B, x: Node) => b.add(x, 0);
+
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 const gt0 = (x: SExpr) => S.bin(">", x, S.num(0));
 
@@ -235,21 +268,19 @@ export const OPS = {
       ];
     },
   }),
+  // At a tie (a = b) the gradient is split evenly, g/2 to each (PyTorch's convention): then identities
+  // hold through ties — max(a,b) + min(a,b) = a + b has gradient [1, 1], max(x, x) = x has 1 — and it is
+  // exactly what a central difference measures there. Selects, not products: an Inf/NaN g stays out of
+  // the input that is not taken.
   max: elementwise({
-    doc: "elementwise maximum (a tie sends the gradient to the first input)", arity: 2, mathjs: "max",
+    doc: "elementwise maximum (a tie splits the gradient evenly)", arity: 2, mathjs: "max",
     f: Math.max, emit: (a, b) => S.M("max", a, b),
-    vjp: (g, [x, y], _, b) => {
-      const first = b.op("ge", x!, y!);
-      return [b.where(first, g, 0), b.where(first, 0, g)];
-    },
+    vjp: (g, [x, y], _, b) => tieSplit(g, b.op("ge", x!, y!), b.op("ge", y!, x!), b),
   }),
   min: elementwise({
-    doc: "elementwise minimum (a tie sends the gradient to the first input)", arity: 2, mathjs: "min",
+    doc: "elementwise minimum (a tie splits the gradient evenly)", arity: 2, mathjs: "min",
     f: Math.min, emit: (a, b) => S.M("min", a, b),
-    vjp: (g, [x, y], _, b) => {
-      const first = b.op("ge", y!, x!);
-      return [b.where(first, g, 0), b.where(first, 0, g)];
-    },
+    vjp: (g, [x, y], _, b) => tieSplit(g, b.op("ge", y!, x!), b.op("ge", x!, y!), b),
   }),
   ge: elementwise({
     doc: "1 where a >= b, else 0 (no gradient)", arity: 2,
@@ -270,10 +301,10 @@ export const OPS = {
   // ---- exponentials and logarithms ------------------------------------------
   exp: unary({ doc: "e^x", mathjs: "exp", f: Math.exp, emit: (x) => S.M("exp", x), d: (_, y) => y }),
   expm1: unary({ doc: "e^x - 1", mathjs: "expm1", f: Math.expm1, emit: (x) => S.M("expm1", x), d: (_, y, b) => b.add(y, 1) }),
-  log: unary({ doc: "natural log", mathjs: "log", f: Math.log, emit: (x) => S.M("log", x), d: (x, _, b) => recip(b, x), domain: [0.1, 3] }),
+  log: unary({ doc: "natural log", mathjs: "log", f: Math.log, emit: (x) => S.M("log", x), d: (x, _, b) => recip(b, plus0(b, x)), domain: [0.1, 3] }),
   log1p: unary({ doc: "ln(1 + x)", mathjs: "log1p", f: Math.log1p, emit: (x) => S.M("log1p", x), d: (x, _, b) => recip(b, b.add(x, 1)), domain: [-0.5, 3] }),
-  log2: unary({ doc: "log base 2", mathjs: "log2", f: Math.log2, emit: (x) => S.M("log2", x), d: (x, _, b) => recip(b, b.mul(x, Math.LN2)), domain: [0.1, 3] }),
-  log10: unary({ doc: "log base 10", mathjs: "log10", f: Math.log10, emit: (x) => S.M("log10", x), d: (x, _, b) => recip(b, b.mul(x, Math.LN10)), domain: [0.1, 3] }),
+  log2: unary({ doc: "log base 2", mathjs: "log2", f: Math.log2, emit: (x) => S.M("log2", x), d: (x, _, b) => recip(b, plus0(b, b.mul(x, Math.LN2))), domain: [0.1, 3] }),
+  log10: unary({ doc: "log base 10", mathjs: "log10", f: Math.log10, emit: (x) => S.M("log10", x), d: (x, _, b) => recip(b, plus0(b, b.mul(x, Math.LN10))), domain: [0.1, 3] }),
   logb: elementwise({
     doc: "log(x, base) = ln x / ln base", arity: 2, mathjs: "log",
     f: (x, base) => Math.log(x) / Math.log(base), emit: (x, base) => S.div(S.M("log", x), S.M("log", base)),
@@ -284,7 +315,7 @@ export const OPS = {
       return [b.div(g, b.mul(x!, lnb)), b.neg(b.div(b.mul(g, out), b.mul(base!, lnb)))];
     },
   }),
-  sqrt: unary({ doc: "square root", mathjs: "sqrt", f: Math.sqrt, emit: (x) => S.M("sqrt", x), d: (_, y, b) => b.div(0.5, y), domain: [0.1, 3] }),
+  sqrt: unary({ doc: "square root", mathjs: "sqrt", f: Math.sqrt, emit: (x) => S.M("sqrt", x), d: (_, y, b) => b.div(0.5, plus0(b, y)), domain: [0.1, 3] }),
   cbrt: unary({ doc: "real cube root", mathjs: "cbrt", f: Math.cbrt, emit: (x) => S.M("cbrt", x), d: (_, y, b) => b.div(1, b.mul(3, b.sq(y))), domain: [0.2, 3] }),
   nthRoot: elementwise({
     doc: "nthRoot(x, n): the real n-th root (negative x allowed for odd integer n)", arity: 2, mathjs: "nthRoot",
@@ -424,6 +455,48 @@ export const OPS = {
     },
     // d lse / dx = softmax(x)
     vjp: (g, [x], _, b) => [b.mul(b.keepLast(g, x!.shape), b.op("softmax", x!))],
+  },
+  softmaxCE: {
+    arity: 2,
+    kind: "rowwise",
+    doc: "cross-entropy of softmax(x) against target rows z over the last axis, logsumexp(x) - sum(z x), computed stably",
+    shape: (ins) => {
+      if (!sameShape(ins[0]!, ins[1]!)) throw new ShapeError(`targets ${fmtShape(ins[1]!)} differ from logits ${fmtShape(ins[0]!)}`, "give one target row per logits row");
+      return lastAxisShape(false)(ins);
+    },
+    eval([x, z], node) {
+      const { n, count } = rows(node.inputs[0]!.shape);
+      const out = new Float64Array(count);
+      for (let r = 0; r < count; r++) out[r] = softmaxCE(x!.subarray(r * n, r * n + n), z!.subarray(r * n, r * n + n));
+      return out;
+    },
+    // Per row, in registers (float64 locals, one store): with m = max x,
+    //   CE = log(sum e^(x-m)) - sum z (x - m) + m (1 - sum z)
+    // and log(sum e^(x-m)) = log1p(q), q = the sum without one of the max terms (each exactly 1):
+    // a small loss under large logits keeps its digits (x = [s+30, s, s], z on the max: 2e-13 exactly),
+    // and rows at the float extremes stay finite ([3.4e38, 3.4e38, 0] -> ln 2).
+    lower([xs, zs], node, ctx) {
+      const { n, count } = rows(node.inputs[0]!.shape);
+      return Array.from({ length: count }, (_, r) => {
+        const x = xs!.slice(r * n, r * n + n);
+        const z = zs!.slice(r * n, r * n + n);
+        const m = ctx.temp(S.M("max", ...x));
+        const below = x.map((v) => S.bin("<", v, m));
+        const q = ctx.temp(
+          S.add(
+            S.chain("+", x.map((v, j) => S.cond(below[j]!, S.M("exp", S.sub(v, m)), S.num(0)))),
+            S.sub(S.chain("+", below.map((b) => S.cond(b, S.num(0), S.num(1)))), S.num(1)),
+          ),
+        );
+        const zx = S.chain("+", x.map((v, j) => S.mul(z[j]!, S.sub(v, m))));
+        return S.add(S.sub(S.M("log1p", q), zx), S.mul(m, S.sub(S.num(1), S.chain("+", z))));
+      });
+    },
+    // d/dx = softmax(x) - z, d/dz = -x (per row, times g)
+    vjp: (g, [x, z], _, b) => {
+      const gb = b.keepLast(g, x!.shape);
+      return [b.mul(gb, b.sub(b.op("softmax", x!), z!)), b.mul(gb, b.neg(x!))];
+    },
   },
   softmax: {
     arity: 1,

@@ -77,7 +77,12 @@ const prec = (e: SExpr): number => {
   }
 };
 
+/**
+ * A number as generated code spells it — built from a number only: anything else (a string that
+ * reached an attribute or a layout field through a polluted prototype, say) would be code.
+ */
 export function printNum(v: number): string {
+  if (typeof v !== "number") throw new TypeError(`gradc: a ${typeof v} where generated code needs a number (${JSON.stringify(String(v).slice(0, 40))})`);
   if (Number.isNaN(v)) return "NaN";
   if (v === Infinity) return "Infinity";
   if (v === -Infinity) return "-Infinity";
@@ -113,7 +118,7 @@ export function print(e: SExpr): string {
     case "ref":
       return e.name;
     case "idx":
-      return `${e.arr}[${typeof e.i === "number" ? e.i : print(e.i)}]`;
+      return `${e.arr}[${typeof e.i === "number" ? printNum(e.i) : print(e.i)}]`;
     case "un": {
       // `- -x` and `--x` must not fuse into a decrement.
       const inner = wrap(e.x, P_UNARY);
@@ -133,6 +138,7 @@ export function print(e: SExpr): string {
     case "cond":
       return `${wrap(e.c, P_COND + 1)} ? ${wrap(e.a, P_COND)} : ${wrap(e.b, P_COND)}`;
   }
+  throw new TypeError(`gradc: a ${typeof e} where generated code needs an expression`);
 }
 
 /** Names of locals an expression reads. */

@@ -3,6 +3,7 @@
  * output lives in the flat buffers and, for modules with wasm kernels, where
  * each buffer sits in the module's one WebAssembly.Memory.
  */
+import { type Model, own } from "../ir/model.ts";
 import type { Shape } from "../ir/shape.ts";
 import { size } from "../ir/shape.ts";
 import type { Plan } from "../plan/memory.ts";
@@ -50,10 +51,18 @@ export function layoutOf(plan: Plan): { layout: Layout; regions: Regions } {
     outputs,
     arenaSize: plan.totalArenaSize,
     ...(p.loss ? { lossOffset: plan.lossOffset } : {}),
-    ...(m.batch !== undefined ? { batch: m.batch } : {}),
+    ...batchField(m),
     hasLoss: p.loss !== undefined,
   };
   return { layout, regions };
+}
+
+/** The batch size as an own, whole-number field of the model (an inherited `batch` is not the model's). */
+function batchField(m: Model): { batch?: number } {
+  const b = own(m, "batch");
+  if (b === undefined) return {};
+  if (typeof b !== "number" || !Number.isSafeInteger(b) || b < 1) throw new TypeError(`gradc: the model's batch size is not a whole number (${typeof b})`);
+  return { batch: b };
 }
 
 /** The layout of a module with wasm kernels: its buffers' regions and the memory's pages. */

@@ -103,12 +103,15 @@ function rowKernel(cx: Cx, n: Node, dest: { arr: Buffer; base: number }): Stmt[]
   body.push({ k: "const", name: rb, e: S.imul(S.ref(r), S.num(rn)) });
   // Element j of row r: the leading axes are r unflattened, the last is j (any layout, through views).
   const lead = x.shape.length > 1 ? unflatExpr(S.ref(r), x.shape.slice(0, -1)) : [];
-  const a = accessOf(cx.access, cx.plan, x);
-  const row = Array.from({ length: rn }, (_, j) =>
-    a && contiguous(a, x.shape)
-      ? read(cx, x, x.shape, [], S.iadd(S.ref(rb), S.num(j)), body, new Map())
-      : read(cx, x, x.shape, [...lead, S.num(j)], undefined, body, new Map()),
-  );
+  // Row r of every input (all have x's shape: softmaxCE's targets too).
+  const rowOf = (y: Node) => {
+    const a = accessOf(cx.access, cx.plan, y);
+    return Array.from({ length: rn }, (_, j) =>
+      a && contiguous(a, y.shape)
+        ? read(cx, y, y.shape, [], S.iadd(S.ref(rb), S.num(j)), body, new Map())
+        : read(cx, y, y.shape, [...lead, S.num(j)], undefined, body, new Map()),
+    );
+  };
   let t = 0;
   const base = cx.naming.baseName(n);
   const ctx = {
@@ -118,8 +121,8 @@ function rowKernel(cx: Cx, n: Node, dest: { arr: Buffer; base: number }): Stmt[]
       return S.ref(name);
     },
   };
-  const rowNode = { ...n, shape: n.shape.length === x.shape.length ? [rn] : [], inputs: [{ ...x, shape: [rn] }] };
-  def.lower!([row], rowNode, ctx).forEach((e, j) =>
+  const rowNode = { ...n, shape: n.shape.length === x.shape.length ? [rn] : [], inputs: n.inputs.map((y) => ({ ...y, shape: [rn] })) };
+  def.lower!(n.inputs.map(rowOf), rowNode, ctx).forEach((e, j) =>
     body.push({ k: "set", target: S.idx(dest.arr, S.iadd(S.num(dest.base), S.iadd(S.imul(S.ref(r), S.num(outN)), S.num(j)))), op: "=", e }),
   );
   return [{ k: "for", v: r, n: S.num(rows), body }];

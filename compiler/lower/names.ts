@@ -6,10 +6,11 @@ import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
 import type { Program } from "../ir/program.ts";
 import { printNum } from "../ir/sexpr.ts";
+import { EMITTER_NAMES } from "./emitter-names.ts";
 import { BUFFERS } from "./stmt.ts";
 
 /** Names the emitted module itself uses; spec names that equal one get a suffix. */
-const RESERVED = new Set([...BUFFERS, "Math", "layout", "forward", "backward", "nthRoot", "Buf", "n"]);
+const RESERVED = new Set([...BUFFERS, ...EMITTER_NAMES]);
 
 /** A scope of names in use: the function's, or one kernel's (block-scoped, below the function's). */
 export class Names {

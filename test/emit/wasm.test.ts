@@ -67,6 +67,33 @@ describe("wasm SIMD matmul kernels", () => {
     expect(() => mod.forward(new Float32Array(L2.paramSize), new Float32Array(L2.inputSize), new Float32Array(L2.arenaSize))).toThrow(/buffers\(\)/);
   });
 
+  it("every buffer must be the module's own: foreign inputs, another buffers() call's arena or grads, a subarray", async () => {
+    const g = new Graph();
+    const b = new B(g);
+    const L = new Leaves(g, rng(2));
+    const x = L.input([8, 8]);
+    const out = b.matmul(x, L.param([8, 8]));
+    const c = await compile(modelOf("mm", g, L, [], weighted(b, L, out)), { backend: "wasm", unrollLimit: 0 });
+    expect(c.lowered.kernels.length).toBeGreaterThan(0);
+    const mod = await importModule(c.js);
+    const [a, other] = [mod.buffers(), mod.buffers()];
+    const refused = /pass the params, inputs, arena and grads of one buffers\(\) call/;
+    const fwd = (p: typeof a.params, i: typeof a.params, ar: typeof a.params) => () => mod.forward(p, i, ar);
+    expect(fwd(a.params, new Float32Array(a.inputs.length), a.arena)).toThrow(refused);
+    expect(fwd(a.params, a.inputs, other.arena)).toThrow(refused);
+    expect(fwd(a.params, other.inputs, a.arena)).toThrow(refused);
+    expect(fwd(a.params, a.inputs.subarray(1), a.arena)).toThrow(refused);
+    expect(fwd(a.params, a.inputs, new Float32Array(a.arena.length))).toThrow(refused);
+    expect(() => mod.backward!(a.params, a.inputs, a.arena, other.grads)).toThrow(refused);
+    expect(() => mod.backward!(a.params, a.inputs, a.arena, new Float32Array(a.grads.length))).toThrow(refused);
+    expect(() => mod.sgd!(a.params, other.grads, 0.1)).toThrow(/one buffers\(\) call/);
+    expect(() => mod.sgd!(other.params, a.grads, 0.1)).toThrow(/one buffers\(\) call/);
+    // Its own buffers, from either call, still run.
+    mod.forward(a.params, a.inputs, a.arena);
+    mod.backward!(a.params, a.inputs, a.arena, a.grads);
+    mod.sgd!(other.params, other.grads, 0.1);
+  });
+
   for (const paramCount of [1, 4, 7, 8, 13, 64])
     it(`sgd: the wasm update equals params - lr * grads in float32 (${paramCount} params)`, async () => {
       const g = new Graph();

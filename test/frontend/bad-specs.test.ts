@@ -53,6 +53,20 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "const-computed-nan.ts": ["E_BAD_ATTR", 6, "constant NaN is not a finite number"],
   "const-infinity.ts": ["E_BAD_ATTR", 5, "constant -Infinity is not a finite number"],
   "huge-literal.ts": ["E_BAD_ATTR", 5, "constant Infinity is not a finite number"],
+  "const-f32-overflow.ts": ["E_BAD_ATTR", 5, "constant 1e+39 is outside float32's range: a float32 build would make it Infinity"],
+  "const-f32-underflow.ts": ["E_BAD_ATTR", 5, "constant 1e-50 is outside float32's range: a float32 build would make it 0"],
+  // param inits and input ranges, at the declaring line
+  "init-nan.ts": ["E_BAD_ATTR", 5, "param 'w': init {\"value\":[null,1]} (object) has value[0] = NaN, not a finite number"],
+  "init-strings.ts": ["E_BAD_ATTR", 5, 'has value[0] = "1e3", not a finite number'],
+  "init-unknown.ts": ["E_BAD_ATTR", 5, `param 'w': init "frobnicate" is not a known init`],
+  "init-length.ts": ["E_BAD_ATTR", 5, "has 3 values; the param has 2 elements (row-major)"],
+  "init-uniform-order.ts": ["E_BAD_ATTR", 5, "has lo > hi"],
+  "init-normal-negative.ts": ["E_BAD_ATTR", 5, "has a negative std"],
+  "init-two-keys.ts": ["E_BAD_ATTR", 5, "is not an init"],
+  "init-infinity.ts": ["E_BAD_ATTR", 5, "has uniform[0] = -Infinity, not a finite number"],
+  "range-nan.ts": ["E_BAD_ATTR", 4, "input 'x': range [NaN,1] is not [lo, hi] with finite lo <= hi"],
+  "range-reversed.ts": ["E_BAD_ATTR", 4, "range [1,0] is not [lo, hi]"],
+  "range-string.ts": ["E_BAD_ATTR", 4, 'range ["0","1"] is not [lo, hi]'],
   // ops and arguments
   "unknown-op.ts": ["E_UNKNOWN_OP", 5, "unknown op 'frobnicate'"],
   "op-unknown.ts": ["E_UNKNOWN_OP", 5, "unknown op 'frobnicate'"],
@@ -99,6 +113,7 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "loss-vector1.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [1]"],
   "loss-matrix.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [2,2]"],
   "empty.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
+  "too-big-wasm.ts": ["E_TOO_BIG", undefined, "the model needs 5.25 GiB of WebAssembly memory; wasm32 addresses at most 4 GiB (biggest: intermediates (the arena) 2.25 GiB, param 'W0' [8192,8192] 0.50 GiB with its gradient"],
   "empty-function.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
   "unused-param.ts": ["E_UNUSED", 6, "param 'b' is unused: the loss does not depend on it"],
   "unused-param-step.ts": ["E_UNUSED", 5, "param 'w' is unused: the loss depends on it only through ops without a derivative"],
@@ -115,6 +130,19 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "default-number.ts": ["E_SPEC_EXPORT", undefined, "no default export"],
   "default-async.ts": ["E_SPEC_EXPORT", undefined, "returned a Promise"],
   "missing.ts": ["E_SPEC_LOAD", undefined, "spec file not found"],
+  // specs that misbehave while loading: each ends in one E_SPEC_LOAD, never a raw trace, a silent exit or a hang
+  "reject-top.ts": ["E_SPEC_LOAD", 3, "the spec left a rejected promise: nobody awaits me"],
+  "timer-throws.ts": ["E_SPEC_LOAD", 4, "the spec threw (from a timer or callback): later"],
+  "getter-throws.ts": ["E_SPEC_LOAD", 5, "the spec threw: "],
+  "getter-throws-object.ts": ["E_SPEC_LOAD", undefined, "the spec threw: (a thrown value whose message cannot be read)"],
+  "exit-zero.ts": ["E_SPEC_LOAD", 5, "the spec called process.exit(0)"],
+  "kill-self.ts": ["E_SPEC_LOAD", 5, `the spec tried to signal its own process (process.kill(`],
+  "loop-forever.ts": ["E_SPEC_LOAD", undefined, "the spec did not finish loading within 2 s"],
+  "interval-forever.ts": ["E_SPEC_LOAD", undefined, "the spec did not finish loading within 2 s"],
+  // prototype pollution: refused, and undone
+  "proto-batch.ts": ["E_SPEC_LOAD", undefined, "the spec modified built-in prototypes: Object.prototype.batch"],
+  "proto-in-builder.ts": ["E_SPEC_LOAD", undefined, "Object.prototype.step, Array.prototype.init"],
+  "proto-tostring.ts": ["E_SPEC_LOAD", undefined, "Number.prototype.toString"],
 };
 
 const out = mkdtempSync(path.join(tmpdir(), "gradc-bad-"));
@@ -129,10 +157,15 @@ describe("bad specs", () => {
   for (const [file, [code, line, text]] of Object.entries(CASES)) {
     it(`${file} -> ${code}`, async () => {
       // `gradc compile <spec> -o <dir>`, in process: the whole pipeline, then the write.
-      const err = await compileCommand([path.join(dir, file), "-o", out]).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      // (The two endless specs get a 2 s limit instead of the default 30 s.)
+      const slow = file.endsWith("-forever.ts");
+      if (slow) process.env.GRADC_SPEC_TIMEOUT = "2";
+      const err = await compileCommand([path.join(dir, file), "-o", out])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        .finally(() => slow && delete process.env.GRADC_SPEC_TIMEOUT);
       expect(err).toBeInstanceOf(GradcError);
       const g = err as GradcError;
       expect(g.code).toBe(code);
@@ -142,6 +175,10 @@ describe("bad specs", () => {
       expect(g.info.hint).toBeTruthy();
       expect(g.format().split("\n")).toHaveLength(2); // one error line and one hint line: no stack, no second error
       expect(readdirSync(out)).toEqual([]);
+      // Whatever the spec did to the built-ins is undone.
+      expect(Object.keys(Object.prototype)).toEqual([]);
+      expect(Object.hasOwn(Object.prototype, "step") || Object.hasOwn(Array.prototype, "init")).toBe(false);
+      expect((12).toString()).toBe("12");
     });
   }
 
@@ -249,4 +286,17 @@ describe("bad formulas (gradc grad)", () => {
       if (col !== undefined) expect(g.message.split("\n").at(-1)).toBe(`    ${" ".repeat(col - 1)}^`);
     },
   );
+});
+
+describe("model size limits (compiler/lower/size.ts)", () => {
+  it("the JS path: one typed array of at most 4 GiB per buffer, named", async () => {
+    const { checkSize } = await import("../../compiler/lower/size.ts");
+    const layout = {
+      name: "big", source: "big.ts", params: [{ name: "W", shape: [2 ** 26], init: "zeros", offset: 0, size: 2 ** 26 }], paramSize: 2 ** 26,
+      inputs: [], inputSize: 0, outputs: [], arenaSize: 2 ** 30, hasLoss: true,
+    };
+    const l = { layout } as unknown as Parameters<typeof checkSize>[0];
+    expect(() => checkSize(l, 8)).toThrow(/arena buffer needs 8\.00 GiB; a JS typed array holds at most 4 GiB \(biggest: intermediates \(the arena\) 8\.00 GiB, param 'W' \[67108864\] 1\.00 GiB with its gradient\)/);
+    expect(() => checkSize(l, 4)).not.toThrow(); // 4 GiB in float32: just fits
+  });
 });

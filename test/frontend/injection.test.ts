@@ -178,3 +178,28 @@ describe("the model name (file or folder name) and the spec path", () => {
     expect(markerInCode(inMemory.ts)).toEqual([]);
   });
 });
+
+describe("prototype pollution never reaches generated code", () => {
+  const spec = () => {
+    const m = builder("pp", "pp.ts");
+    const x = m.input("x", [2]);
+    m.loss(m.sum(x.mul(m.param("w", [2]))));
+    return m.finish();
+  };
+
+  it("model fields are read as own properties: an inherited batch, memory or step is ignored", async () => {
+    const clean = await compile(spec());
+    const polluted = Object.setPrototypeOf({ ...spec() }, { batch: `(globalThis.${MARK} = 1, 4)`, memory: { pages: "1)" }, step: [] });
+    const c = await compile(polluted);
+    expect(c.ts).not.toContain(MARK);
+    expect(c.ts).toBe(clean.ts);
+  });
+
+  it("numbers are built into the output from numbers only", async () => {
+    const S = await import("../../compiler/ir/sexpr.ts");
+    expect(() => S.printNum(`1; globalThis.${MARK} = 1` as unknown as number)).toThrow(/where generated code needs a number/);
+    expect(() => S.print(S.idx("arena", "0] + evil[0" as unknown as number))).toThrow(TypeError);
+    const polluted = { ...spec(), batch: `(globalThis.${MARK} = 1, 4)` as unknown as number };
+    await expect(compile(polluted)).rejects.toThrow(/batch size is not a whole number/);
+  });
+});

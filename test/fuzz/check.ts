@@ -250,7 +250,7 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
   // 3. Second order on a subset: H v, interpreted and compiled (f64 builds).
   const every = opts.hvpEvery ?? 0;
   if (every > 0) {
-    const hv = graphs.map((x, k) => (k % every === 0 && x.params.length ? hvp(b, x, values, k) : undefined));
+    const hv = graphs.map((x, k) => (k % every === 0 && x.params.length && !x.ties ? hvp(b, x, values, k) : undefined));
     for (const h of hv) if (h) problems.push(...h.problems);
     const chosen = hv.flatMap((h, k) => (h ? [{ h, k }] : []));
     if (chosen.length) {

@@ -14,9 +14,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OPS } from "../../compiler/ir/ops.ts";
-import type { BuildName } from "./check.ts";
+import { B, Graph, topo as topoNodes } from "../../compiler/ir/graph.ts";
+import { type BuildName, checkRecipes } from "./check.ts";
 import { checkFormula, formulaArb } from "./formulas.ts";
-import { type Recipe, recipeArb } from "./graphs.ts";
+import { type Recipe, buildRecipe, recipeArb } from "./graphs.ts";
 import { buildsOf, shrinkGroup, triage } from "./shrink.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260101);
@@ -37,6 +38,27 @@ const buildsFor = (recipes: readonly Recipe[]): BuildName[] =>
   ][recipes[0]!.seed % 3]! as BuildName[];
 
 describe("fuzzed graphs", () => {
+  it("the generator makes exact max/min ties, and graphs with them pass every check (the even split)", async () => {
+    const recipes = fc.sample(recipeArb, { seed: SEED, numRuns: 2000 });
+    const g = new Graph();
+    const b = new B(g);
+    const tied: Recipe[] = [];
+    let selfTies = 0;
+    recipes.forEach((r, k) => {
+      const x = buildRecipe(b, r, `t${k}_`);
+      const self = topoNodes([x.y]).some((n) => (n.op === "max" || n.op === "min") && n.inputs[0] === n.inputs[1]);
+      if (self) selfTies++;
+      if (x.ties || self) tied.push(r);
+    });
+    expect(tied.length).toBeGreaterThan(20);
+    expect(selfTies).toBeGreaterThan(5);
+    for (let i = 0; i < Math.min(tied.length, 100); i += 25) {
+      const batch = tied.slice(i, i + 25);
+      const r = await checkRecipes(batch, { builds: buildsFor(batch), hvpEvery: HVP_EVERY });
+      expect(r.problems).toEqual([]);
+    }
+  }, 240_000);
+
   const seen = { graphs: 0, hvp: 0, ops: new Set<string>(), gradOps: new Set<string>(), known: new Map<string, number>(), builds: new Set<string>(), f32Worst: 0 };
 
   it(`${BATCHES * PER_BATCH} random graphs: rules vs central differences, generated code (float64, float32; unrolled, loops) vs both, H v`, async () => {

@@ -58,7 +58,7 @@ export const BATCH = 3;
  */
 export const CHOICES: readonly string[] = [
   "add",
-  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param"),
+  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param" && op !== "softmaxCE"),
   "newParam",
   "newInput",
   // Extra weight for the ops with the most lowering paths (kernels, wasm, row-wise, views).
@@ -73,6 +73,8 @@ export const CHOICES: readonly string[] = [
 
 const KINK0 = new Set(["abs", "relu", "sign", "step"]);
 const KINK2 = new Set(["max", "min", "ge"]);
+/** Kink ops whose gradient at an exact tie is defined to match central differences (g/2 each): the generator makes ties for them. */
+const TIE_SPLIT = new Set(["max", "min"]);
 
 // ---------------------------------------------------------------------------
 // fast-check arbitraries
@@ -129,6 +131,8 @@ export interface BuiltGraph {
   readonly ops: Set<string>;
   /** Does the graph read the batch leaves (then it must be compiled with `batch: BATCH`)? */
   readonly batched: boolean;
+  /** Does it hold a max/min tie between two different values (its gradient jumps there: no Hessian to check)? */
+  readonly ties: boolean;
 }
 
 /** One instruction's random choices beyond the operands: a little PRNG per instruction, so shrinking `k` changes only it. */
@@ -186,6 +190,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
   const values: Record<string, Float64Array> = {};
   const vals = new Map<number, Float64Array>();
   let batched = false;
+  let ties = false;
   let count = 0;
 
   const val = (x: Node): Float64Array => {
@@ -377,12 +382,23 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
         const fp = (u: Node | number, i: number) => (typeof u === "number" ? u : fit(u, domainOf(op, i)));
         let u = fp(p, 0);
         let w = fp(q, 1);
+        // Deliberate exact ties (max/min split the gradient evenly there, which is what a central difference
+        // measures): a quarter of the time, a leaf against a new leaf holding the same values (a tie in every
+        // element and every precision), or a value against itself.
+        if (TIE_SPLIT.has(op) && typeof u !== "number" && d(4) === 0) {
+          if (u.op === "param" || u.op === "input") {
+            const copy = leaf(d(2) ? "param" : "input", u.shape, Float64Array.from(values[u.attrs.name as string]!));
+            ties = true;
+            return d(2) ? b.op(op, u, copy) : b.op(op, copy, u);
+          }
+          return b.op(op, u, u);
+        }
         if (typeof w === "number" && typeof u !== "number" && KINK2.has(op)) {
           const c = w;
           // d = u - c must clear 0: shift u by -s.
           if (!clear0(val(u).map((e) => e - c))) u = affine(u, 1, -(gapShift(val(u).map((e) => e - c), 4) ?? 0));
         } else if (typeof u !== "number" && typeof w !== "number" && KINK2.has(op)) w = untie(u, w);
-        if (u === w && typeof u !== "number" && KINK2.has(op)) return b.op(op, u, b.add(u, 0.5)); // x vs x ties everywhere
+        if (u === w && typeof u !== "number" && KINK2.has(op)) return TIE_SPLIT.has(op) ? b.op(op, u, u) : b.op(op, u, b.add(u, 0.5)); // x vs x ties everywhere
         return b.op(op, b.n(u), b.n(w));
       }
       case "reduce": {
@@ -396,7 +412,11 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
         let y = x;
         if (y.shape.length === 0) y = b.broadcast(y, [2 + d(2)]);
         else if (d(3) === 0) y = b.reshape(y, factorShape(size(y.shape), d(1000)));
-        return b.op(op, fit(y, [-3, 3]));
+        const yy = fit(y, [-3, 3]);
+        // A quarter of the logsumexps become the fused cross-entropy against softmax targets (softmaxCE is not a
+        // CHOICES entry of its own: a new entry would re-map every recorded recipe).
+        if (op === "logsumexp" && d(4) === 0) return b.op("softmaxCE", yy, b.op("softmax", b.mul(yy, -0.5)));
+        return b.op(op, yy);
       }
       case "matmul": {
         if (d(4) === 3) {
@@ -446,7 +466,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
     y = y ? b.add(y, t) : t;
   }
   const ops = new Set(topo([y!]).map((n) => n.op));
-  return { params, inputs, values, sinks, y: y!, ops, batched };
+  return { params, inputs, values, sinks, y: y!, ops, batched, ties };
 }
 
 /**
@@ -463,8 +483,11 @@ export function kinkFree(y: Node, vals: ReadonlyMap<number, Float64Array>): stri
       const out = n.shape;
       const m0 = broadcastIndex(out, n.inputs[0]!.shape);
       const m1 = broadcastIndex(out, n.inputs[1]!.shape);
-      for (let i = 0; i < m0.length; i++)
-        if (Math.abs(ins[0]![m0[i]!]! - ins[1]![m1[i]!]!) < MARGIN / 2) return `${n.op} inputs tie`;
+      for (let i = 0; i < m0.length; i++) {
+        const gap = Math.abs(ins[0]![m0[i]!]! - ins[1]![m1[i]!]!);
+        // an exact tie is fine for max/min (the even split is the central difference); a near tie is not
+        if (gap < MARGIN / 2 && !(gap === 0 && TIE_SPLIT.has(n.op))) return `${n.op} inputs tie`;
+      }
     }
     // (Constants, e.g. the exponents 3 and -1 the pow emitter special-cases, and the batch count n are chosen, not placed.)
     if (def.domain)

@@ -181,6 +181,11 @@ const CASES: Case[] = [
   custom("softmax", "of xᵀ", (b, L) => b.op("softmax", b.transpose(L.param([3, 2])))),
   custom("softmax", "of a broadcast row", (b, L) => b.op("softmax", b.broadcast(L.param([3]), [2, 3]))),
   custom("logsumexp", "of xᵀ", (b, L) => b.op("logsumexp", b.transpose(L.param([3, 2])))),
+  // softmaxCE(x, z): both inputs differentiated (z a distribution, and raw values); rows as views too.
+  custom("softmaxCE", "[2,3] against softmax targets", (b, L) => b.op("softmaxCE", L.param([2, 3]), b.op("softmax", L.param([2, 3])))),
+  custom("softmaxCE", "[4] against raw targets", (b, L) => b.op("softmaxCE", L.param([4]), L.param([4]))),
+  custom("softmaxCE", "[2,2,3] with large logits", (b, L) => b.op("softmaxCE", b.mul(L.param([2, 2, 3]), 50), b.op("softmax", L.param([2, 2, 3])))),
+  custom("softmaxCE", "of xᵀ", (b, L) => b.op("softmaxCE", b.transpose(L.param([3, 2])), b.op("softmax", L.param([2, 3])))),
   custom("matmul", "[2,3] x [3,4]", (b, L) => b.matmul(L.param([2, 3]), L.param([3, 4]))),
   custom("matmul", "[1,3] x [3,1]", (b, L) => b.matmul(L.param([1, 3]), L.param([3, 1]))),
   custom("matmul", "[3,1] x [1,2]", (b, L) => b.matmul(L.param([3, 1]), L.param([1, 2]))),

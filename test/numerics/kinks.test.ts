@@ -4,7 +4,7 @@
  * docs/numerics.md) are checked exactly, in the reference interpreter and in
  * the generated code (float64 and float32; unrolled and loops):
  *   relu'(0) = 0, abs'(0) = 0, step' = sign' = 0,
- *   max(a, b) and min(a, b) on a tie: the whole gradient to a (the first input),
+ *   max(a, b) and min(a, b) on a tie: the gradient split evenly (g/2 to each),
  *   where(c, a, b): exactly 0 to the unselected branch, whatever its value.
  * Then a sweep over every elementwise op at special points (0, ±1, huge,
  * tiny, overflow edges): wherever the forward is finite, the gradient is not
@@ -97,16 +97,41 @@ describe("subgradients at kinks (docs/numerics.md)", () => {
     );
   });
 
-  it("max and min on a tie: the whole gradient to the first input", async () => {
+  it("max and min on a tie: the gradient split evenly, g/2 to each", async () => {
     const r = await gradsEverywhere((b, [a, c]) => b.add(b.op("max", a!, c!), b.mul(b.op("min", a!, c!), 3)), {
       a: [1, -0, 2, 5],
       c: [1, 0, 5, 2],
     });
-    // max: ties -> a; a < c -> c; a > c -> a. min (×3): ties -> a; a < c -> a; a > c -> c.
+    // max: ties -> 1/2 each; a < c -> c; a > c -> a. min (×3): ties -> 3/2 each; a < c -> a; a > c -> c.
     expectAll(r, [
-      [4, 4, 3, 1],
-      [0, 0, 1, 3],
+      [2, 2, 3, 1],
+      [2, 2, 1, 3],
     ]);
+  });
+
+  it("identities hold through ties: max(a,b) + min(a,b) = a + b, max(x,x) = min(x,x) = x", async () => {
+    // The issue's case: at a = b = 1 the first-input convention gave [2, 0]; the truth is [1, 1].
+    const r = await gradsEverywhere((b, [a, c]) => b.add(b.op("max", a!, c!), b.op("min", a!, c!)), { a: [1, 0, -3, 2], c: [1, 0, -3, 7] });
+    expectAll(r, [
+      [1, 1, 1, 1],
+      [1, 1, 1, 1],
+    ]);
+    expectAll(await gradsEverywhere((b, [a]) => b.add(b.op("max", a!, a!), b.op("min", a!, a!)), { a: [1, 0, -2] }), [[2, 2, 2]]);
+  });
+
+  it("max(p, q): all to the larger, half each at a tie", async () => {
+    const r = await gradsEverywhere((b, [p, q]) => b.op("max", p!, q!), { p: [3, 1], q: [1, 1] });
+    expectAll(r, [
+      [1, 0.5],
+      [0, 0.5],
+    ]);
+  });
+
+  it("sqrt, log, log2, log10 at -0: the derivative is +Infinity, the limit from inside the domain (was -Infinity)", async () => {
+    expectAll(await gradsEverywhere((b, [p]) => b.op("sqrt", p!), { p: [-0, 0] }), [[Infinity, Infinity]]);
+    for (const op of ["log", "log2", "log10"]) // (the loss itself is -Infinity there)
+      for (const [build, { grads }] of Object.entries(await gradsEverywhere((b, [p]) => b.op(op, p!), { p: [-0, 0] })))
+        expect(grads, `${op} ${build}`).toEqual([[Infinity, Infinity]]);
   });
 
   it("where: exactly 0 to the unselected branch, even when that branch is ±Infinity or NaN", async () => {

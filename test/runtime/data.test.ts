@@ -99,12 +99,56 @@ describe("CSV", () => {
   });
 
   it("errors name the line and column", () => {
-    expect(() => parseCsv("a,b\n1,2\n3,x\n", { columns: { x: ["a", "b"] } })).toThrow(/CSV line 3, column 'b' \(input 'x'\): "x" is not a finite number/);
+    expect(() => parseCsv("a,b\n1,2\n3,x\n", { columns: { x: ["a", "b"] } })).toThrow(/CSV line 3, column 'b' \(input 'x'\): "x" is not a decimal number/);
     expect(() => parseCsv("a,b\n1,2,3\n", { columns: { x: "a" } })).toThrow(/CSV line 2: 3 fields, expected 2/);
     expect(() => parseCsv("a,b\n1,2\n", { columns: { x: "c" } })).toThrow(/names column 'c', which the header does not have \(columns: a, b\)/);
     expect(() => parseCsvRows('a\n"open\n')).toThrow(/never closes/);
     expect(codeOf(() => parseCsv("a\n1\n", { columns: { x: "c" } }))).toBe("E_DATA");
     expect(codeOf(() => loadCsv(path.join(dir, "none.csv"), { columns: { x: 0 } }))).toBe("E_IO");
+  });
+});
+
+describe("numbers in data: decimal only, within float32, quoted short", () => {
+  const one = (field: string) => () => parseCsv(`a\n${field}\n`, { columns: { x: "a" } });
+  it("0x1F, 0b11, 0o7, Infinity, 1_000 and ' ' are not numbers (Number() takes the first three)", () => {
+    for (const f of ["0x1F", "0b11", "0o7", "Infinity", "-Infinity", "1_000", "NaN", "1e", "--1", "0x"])
+      expect(one(f), f).toThrow(/is not a decimal number/);
+    expect(one('" "')).toThrow(/"" is not a decimal number/);
+    for (const [f, v] of [["1", 1], ["-2.5", -2.5], [".5", 0.5], ["5.", 5], ["+3e-7", 3e-7], ["1E3", 1000]] as const)
+      expect(one(f)().data.x[0], f).toBeCloseTo(v, 12);
+  });
+  it("a value beyond float32's range is a data error naming line and column (it trained to E_DIVERGED)", () => {
+    expect(() => parseCsv("a,b\n1,2\n3,1e39\n", { columns: { x: ["a", "b"] } })).toThrow(
+      /CSV line 3, column 'b' \(input 'x'\): "1e39" is beyond float32's range \(±3\.4e38\): it would be stored as Infinity/,
+    );
+    expect(codeOf(() => parseCsv("a\n-1e39\n", { columns: { x: "a" } }))).toBe("E_DATA");
+    expect(() => dataset({ x: [[1, 1e39]] })).toThrow(/row 0 holds 1e\+39, which is beyond float32's range/);
+    expect(() => dataset({ x: Float64Array.of(1, -5e38) })).toThrow(/element 1 holds -5e\+38/);
+    expect(() => parseJson('[{"x": [1, 1e39]}]')).toThrow(/beyond float32's range/);
+    expect(one("3.4e38")().data.x[0]).toBe(Math.fround(3.4e38)); // the edge itself is fine
+  });
+  it("a huge bad field is quoted at most 40 characters (a 5 MB field gave a 5,000,062-character message)", () => {
+    const big = "z".repeat(5_000_000);
+    let msg = "";
+    try {
+      parseCsv(`a\n${big}\n`, { columns: { x: "a" } });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/"z{37}"\.\.\. \(5000000 characters\) is not a decimal number/);
+    expect(msg.length).toBeLessThan(200);
+  });
+  it("seed: NaN is a RuntimeError (it was a plain RangeError)", async () => {
+    const { Rng } = await import("../../runtime/rng.ts");
+    let err: unknown;
+    try {
+      new Rng(NaN);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as RuntimeError).code).toBe("E_ARG");
+    expect(() => splitDataset(dataset({ x: [1, 2, 3, 4] }), 4, { validation: 0.5, seed: NaN })).toThrow(RuntimeError);
   });
 });
 
