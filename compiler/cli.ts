@@ -17,6 +17,8 @@ commands:
                                  every symbol needs a value in each --at; repeat --at for several points
   regen [--check]                recompile every examples/*/model.ts into generated/ and docs/ops.md
                                  (--check: fail on any difference instead of writing)
+  graph <spec.ts> [-o file.svg|.png|.dot] [--backward] [--format svg|dot|png] [--scale N] [--force]
+                                 the model's DAG as a picture; --backward adds the derivative graph
   demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR
 
 Errors print as one line, error[CODE] file:line:col: message, and a hint; GRADC_DEBUG=1 adds a stack trace.
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   grad: async () => (await import("./cli/grad.ts")).gradCommand,
   regen: async () => (await import("./cli/compile.ts")).regenCommand,
   demo: async () => (await import("./cli/demo.ts")).demoCommand,
+  graph: async () => (await import("./cli/graph.ts")).graphCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

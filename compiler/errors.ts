@@ -22,6 +22,7 @@ export type ErrorCode =
   | "E_GRAD_CHECK" // generated derivatives disagree with finite differences
   | "E_STALE" // generated/ differs from what the compiler now produces
   | "E_WRITE" // an output file could not be written
+  | "E_RENDER" // Graphviz could not lay out a picture (a gradc bug)
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {

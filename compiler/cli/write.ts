@@ -18,7 +18,7 @@ export const isTempFile = (basename: string): boolean => TEMP.test(basename);
  * files; the next write of the same file removes them when their process is
  * gone.
  */
-export function writeAtomically(files: Record<string, string>): void {
+export function writeAtomically(files: Record<string, string | Uint8Array>): void {
   const temps: [string, string][] = [];
   try {
     for (const [file, text] of Object.entries(files)) {
@@ -28,7 +28,8 @@ export function writeAtomically(files: Record<string, string>): void {
       temps.push([tmp, file]);
       const fd = openSync(tmp, "w");
       try {
-        writeSync(fd, text);
+        if (typeof text === "string") writeSync(fd, text);
+        else writeSync(fd, text);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
