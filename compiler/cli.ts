@@ -19,7 +19,8 @@ commands:
                                  (--check: fail on any difference instead of writing)
   graph <spec.ts> [-o file.svg|.png|.dot] [--backward] [--format svg|dot|png] [--scale N] [--force]
                                  the model's DAG as a picture; --backward adds the derivative graph
-  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR
+  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR;
+                                 MNIST writes its loss plot to mnist-training.svg/.png (--plots DIR elsewhere)
 
 Errors print as one line, error[CODE] file:line:col: message, and a hint; GRADC_DEBUG=1 adds a stack trace.
 `;

@@ -79,6 +79,8 @@ export {
   type CheckpointFile,
 } from "./checkpoint.ts";
 export { progressBar, progressVisible, type Progress } from "./progress.ts";
+// Training plots (SVG text and a terminal chart; browser-safe). The PNG rasterizer, svgToPng, is Node-only: runtime/png.ts.
+export { asciiPlot, historyPlot, type PlotHistory, type PlotOptions } from "./plot.ts";
 export { Rng, rng, deriveSeed } from "./rng.ts";
 export { initParams, initTensor, fans } from "./init.ts";
 // The minimal SGD loop the `gradc demo` command uses (compiler/cli/demo.ts).
