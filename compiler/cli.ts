@@ -19,6 +19,7 @@ commands:
                                  (--check: fail on any difference instead of writing)
   graph <spec.ts> [-o file.svg|.png|.dot] [--backward] [--format svg|dot|png] [--scale N] [--force]
                                  the model's DAG as a picture; --backward adds the derivative graph
+  summary <spec.ts> [--json]     a table of params (shape, count, init), named values, arena, wasm kernels
   demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR;
                                  MNIST writes its loss plot to mnist-training.svg/.png (--plots DIR elsewhere)
 
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   regen: async () => (await import("./cli/compile.ts")).regenCommand,
   demo: async () => (await import("./cli/demo.ts")).demoCommand,
   graph: async () => (await import("./cli/graph.ts")).graphCommand,
+  summary: async () => (await import("./cli/summary.ts")).summaryCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -27,7 +27,48 @@ const layout = {
   memory: { params: 0, grads: 1062960, inputs: 2125920, arena: 2159968, pages: 38 },
   lossOffset: 66241,
   batch: 32,
-  hasLoss: true
+  hasLoss: true,
+  values: [
+    { name: "h1", shape: [32, 256], pass: "forward" },
+    { name: "h2", shape: [32, 256], pass: "forward" },
+    { name: "h3", shape: [32, 256], pass: "forward" },
+    { name: "h4", shape: [32, 256], pass: "forward" },
+    { name: "logits", shape: [32, 10], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "probs", shape: [32, 10], pass: "forward" },
+    { name: "d_logits", shape: [32, 10], pass: "backward" },
+    { name: "d_h4", shape: [32, 256], pass: "backward" },
+    { name: "d_h3", shape: [32, 256], pass: "backward" },
+    { name: "d_h2", shape: [32, 256], pass: "backward" },
+    { name: "d_h1", shape: [32, 256], pass: "backward" },
+    { name: "d_W1", shape: [256, 256], pass: "backward" },
+    { name: "d_b1", shape: [1, 256], pass: "backward" },
+    { name: "d_W2", shape: [256, 256], pass: "backward" },
+    { name: "d_b2", shape: [1, 256], pass: "backward" },
+    { name: "d_W3", shape: [256, 256], pass: "backward" },
+    { name: "d_b3", shape: [1, 256], pass: "backward" },
+    { name: "d_W4", shape: [256, 256], pass: "backward" },
+    { name: "d_b4", shape: [1, 256], pass: "backward" },
+    { name: "d_W5", shape: [256, 10], pass: "backward" },
+    { name: "d_b5", shape: [1, 10], pass: "backward" }
+  ],
+  arenaNoReuse: 332683,
+  wasmKernels: [
+    { name: "mm0", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm1", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm2", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm3", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm4", m: 32, k: 256, n: 10, computes: "h4\xB7W5" },
+    { name: "mm5", m: 32, k: 10, n: 256, computes: "d_h4" },
+    { name: "mm6", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm7", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm8", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm9", m: 256, k: 32, n: 256, computes: "d_W1" },
+    { name: "mm10", m: 256, k: 32, n: 256, computes: "d_W1" },
+    { name: "mm11", m: 256, k: 32, n: 256, computes: "d_W1" },
+    { name: "mm12", m: 256, k: 32, n: 256, computes: "d_W1" },
+    { name: "mm13", m: 256, k: 32, n: 10, computes: "d_W5" }
+  ]
 };
 const wasmModule = new WebAssembly.Module(
   Uint8Array.from(

@@ -20,7 +20,20 @@ const layout = {
   arenaSize: 385,
   lossOffset: 384,
   batch: 16,
-  hasLoss: true
+  hasLoss: true,
+  values: [
+    { name: "h", shape: [16, 8], pass: "forward" },
+    { name: "logits", shape: [16, 3], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "probs", shape: [16, 3], pass: "forward" },
+    { name: "d_logits", shape: [16, 3], pass: "backward" },
+    { name: "d_h", shape: [16, 8], pass: "backward" },
+    { name: "d_W1", shape: [4, 8], pass: "backward" },
+    { name: "d_b1", shape: [1, 8], pass: "backward" },
+    { name: "d_W2", shape: [8, 3], pass: "backward" },
+    { name: "d_b2", shape: [1, 3], pass: "backward" }
+  ],
+  arenaNoReuse: 579
 };
 function buffers() {
   return {

@@ -19,7 +19,19 @@ const layout = {
   outputs: [{ name: "y", shape: [1, 1], offset: 0, size: 1 }],
   arenaSize: 5,
   lossOffset: 4,
-  hasLoss: true
+  hasLoss: true,
+  values: [
+    { name: "h", shape: [1, 2], pass: "forward" },
+    { name: "z", shape: [1, 2], pass: "forward" },
+    { name: "y", shape: [1, 1], pass: "forward" },
+    { name: "d_y", shape: [1, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "d_z", shape: [1, 2], pass: "backward" },
+    { name: "d_h", shape: [1, 2], pass: "backward" },
+    { name: "d_Wh", shape: [2, 2], pass: "backward" },
+    { name: "d_Wo", shape: [2, 1], pass: "backward" }
+  ],
+  arenaNoReuse: 5
 };
 function buffers() {
   return {

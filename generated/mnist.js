@@ -21,7 +21,27 @@ const layout = {
   memory: { params: 0, grads: 407088, inputs: 814176, arena: 1017440, pages: 17 },
   lossOffset: 17793,
   batch: 64,
-  hasLoss: true
+  hasLoss: true,
+  values: [
+    { name: "h", shape: [64, 128], pass: "forward" },
+    { name: "logits", shape: [64, 10], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "probs", shape: [64, 10], pass: "forward" },
+    { name: "d_logits", shape: [64, 10], pass: "backward" },
+    { name: "d_h", shape: [64, 128], pass: "backward" },
+    { name: "d_W1", shape: [784, 128], pass: "backward" },
+    { name: "d_b1", shape: [1, 128], pass: "backward" },
+    { name: "d_W2", shape: [128, 10], pass: "backward" },
+    { name: "d_b2", shape: [1, 10], pass: "backward" }
+  ],
+  arenaNoReuse: 120971,
+  wasmKernels: [
+    { name: "mm0", m: 64, k: 784, n: 128, computes: "x\xB7W1" },
+    { name: "mm1", m: 64, k: 128, n: 10, computes: "h\xB7W2" },
+    { name: "mm2", m: 64, k: 10, n: 128, computes: "d_h" },
+    { name: "mm3", m: 784, k: 64, n: 128, computes: "d_W1" },
+    { name: "mm4", m: 128, k: 64, n: 10, computes: "d_W2" }
+  ]
 };
 const wasmModule = new WebAssembly.Module(
   Uint8Array.from(

@@ -19,7 +19,19 @@ const layout = {
   outputs: [{ name: "out", shape: [64, 1], offset: 0, size: 64 }],
   arenaSize: 386,
   lossOffset: 385,
-  hasLoss: true
+  hasLoss: true,
+  values: [
+    { name: "h", shape: [64, 2], pass: "forward" },
+    { name: "out", shape: [64, 1], pass: "forward" },
+    { name: "d_y", shape: [64, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "d_h", shape: [64, 2], pass: "backward" },
+    { name: "d_W1", shape: [6, 2], pass: "backward" },
+    { name: "d_b1", shape: [1, 2], pass: "backward" },
+    { name: "d_W2", shape: [2, 1], pass: "backward" },
+    { name: "d_b2", shape: [1, 1], pass: "backward" }
+  ],
+  arenaNoReuse: 530
 };
 function buffers() {
   return {

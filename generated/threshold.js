@@ -25,7 +25,15 @@ const layout = {
     { name: "xor", shape: [4, 1], offset: 12, size: 4 }
   ],
   arenaSize: 16,
-  hasLoss: false
+  hasLoss: false,
+  values: [
+    { name: "and", shape: [4, 1], pass: "forward" },
+    { name: "or", shape: [4, 1], pass: "forward" },
+    { name: "not_x1", shape: [4, 1], pass: "forward" },
+    { name: "or_nand", shape: [4, 2], pass: "forward" },
+    { name: "xor", shape: [4, 1], pass: "forward" }
+  ],
+  arenaNoReuse: 32
 };
 function buffers() {
   return {

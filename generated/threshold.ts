@@ -28,6 +28,14 @@ export const layout = {
   ],
   arenaSize: 16,
   hasLoss: false,
+  values: [
+    { name: "and", shape: [4, 1], pass: "forward" },
+    { name: "or", shape: [4, 1], pass: "forward" },
+    { name: "not_x1", shape: [4, 1], pass: "forward" },
+    { name: "or_nand", shape: [4, 2], pass: "forward" },
+    { name: "xor", shape: [4, 1], pass: "forward" },
+  ],
+  arenaNoReuse: 32,
 } as const;
 
 export type Buf = Float32Array;

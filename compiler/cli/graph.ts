@@ -28,6 +28,21 @@ export async function graphFile(spec: string, opts: { backward: boolean; format:
   return { model, stats, bytes: markPng(png.png), width: png.width, height: png.height };
 }
 
+/**
+ * The pictures the README shows, as `gradc regen` writes them (and `regen --check` compares them).
+ * Each is exactly what the command in its comment prints: `gradc graph <spec> [--backward] -o <file>`.
+ */
+export async function docPictures(): Promise<Record<string, string>> {
+  const pics: [string, string, boolean][] = [
+    ["docs/lecture-forward.svg", "examples/lecture/model.ts", false],
+    ["docs/lecture-backward.svg", "examples/lecture/model.ts", true],
+    ["docs/mnist-backward.svg", "examples/mnist/model.ts", true],
+  ];
+  const out: Record<string, string> = {};
+  for (const [file, spec, backward] of pics) out[file] = (await graphFile(spec, { backward, format: "svg" })).bytes as string;
+  return out;
+}
+
 /** Graphviz's SVG with a header comment saying who wrote it (after the XML declaration, which must come first). */
 function markSvg(svg: string, command: string): string {
   const at = svg.indexOf("?>") + 2;
