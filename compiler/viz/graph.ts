@@ -179,7 +179,9 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
       // A forward value that is also an adjoint (y - t is d_y for a squared error) carries the adjoint's name as a note.
       const nm = nameOf(n);
       const named = isLoss ? "loss" : output ?? (nm?.startsWith("d_") ? undefined : nm);
-      const role = (output && !isLoss ? " → output" : "") + (nm?.startsWith("d_") && !isLoss ? ` = ${nm}` : "");
+      // ... and one that is a param's whole gradient (∂loss/∂bo is y - t) says so.
+      const grad = gradOf.get(n.id);
+      const role = (output && !isLoss ? " → output" : "") + (nm?.startsWith("d_") && !isLoss ? ` = ${nm}` : "") + (grad ? ` = ∂loss/∂${grad}` : "");
       const shared = reused.has(n.id) ? `, penwidth=2.6, color="${COLORS.bwd.line}"` : `, penwidth=1.2`;
       nodeLine(n, named ?? describe(n), `${opText(n)} ${shapeText(n.shape)}${role}`, COLORS.fwd, `${shared}${isLoss ? ", peripheries=2" : ""}`);
     }
