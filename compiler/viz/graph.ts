@@ -181,7 +181,8 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
       const named = isLoss ? "loss" : output ?? (nm?.startsWith("d_") ? undefined : nm);
       // ... and one that is a param's whole gradient (∂loss/∂bo is y - t) says so.
       const grad = gradOf.get(n.id);
-      const role = (output && !isLoss ? " → output" : "") + (nm?.startsWith("d_") && !isLoss ? ` = ${nm}` : "") + (grad ? ` = ∂loss/∂${grad}` : "");
+      const notes = opts.backward ? (nm?.startsWith("d_") && !isLoss ? ` = ${nm}` : "") + (grad ? ` = ∂loss/∂${grad}` : "") : "";
+      const role = (output && !isLoss ? " → output" : "") + notes;
       const shared = reused.has(n.id) ? `, penwidth=2.6, color="${COLORS.bwd.line}"` : `, penwidth=1.2`;
       nodeLine(n, named ?? describe(n), `${opText(n)} ${shapeText(n.shape)}${role}`, COLORS.fwd, `${shared}${isLoss ? ", peripheries=2" : ""}`);
     }
