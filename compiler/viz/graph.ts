@@ -99,6 +99,8 @@ const COLORS = {
 
 const shapeText = (s: readonly number[]) => `[${s.join("×")}]`;
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+/** A label's bold title. (A transpose is `xᵀ`, the glyph: Graphviz's <SUP> becomes baseline-shift, which Firefox and resvg ignore.) */
+const title = (name: string | undefined) => (name ? `<B>${esc(name)}</B><BR/>` : "");
 
 function initText(init: Init | undefined): string {
   if (init === undefined) return "xavier";
@@ -157,16 +159,36 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
   out(`  edge [arrowsize=0.6, penwidth=1.1];`);
 
   const nodeLine = (n: Node, name: string | undefined, sub: string, c: { line: string; fill: string }, extra = "") => {
-    const title = name ? `<B>${esc(name)}</B><BR/>` : "";
-    out(`  n${n.id} [label=<${title}${esc(sub)}>, color="${c.line}", fillcolor="${c.fill}"${extra}];`);
+    out(`  n${n.id} [label=<${title(name)}${esc(sub)}>, color="${c.line}", fillcolor="${c.fill}"${extra}];`);
   };
   const nameOf = (n: Node) => program.names.get(n.id);
-  /** An unnamed op whose operands are named reads as them: `x·Wh`, `z + bo`. */
+  /**
+   * An unnamed op reads as a short formula of named values, `x·Wh`, `z × (1 − z)`, `xᵀ`
+   * (at most three levels deep and 24 characters; otherwise only its op is shown).
+   * A forward value is named by its spec name, not by an adjoint name it also has.
+   */
+  const SYM: Readonly<Record<string, readonly [string, number]>> = { matmul: ["·", 3], mul: [" × ", 3], div: [" / ", 3], add: [" + ", 2], sub: [" − ", 2] };
+  const formula = (n: Node, depth: number): { s: string; prec: number } | undefined => {
+    if (inline(n)) return { s: inlineText(n), prec: 9 };
+    const nm = nameOf(n);
+    if (depth > 0 && nm && !(forwardIds.has(n.id) && nm.startsWith("d_"))) return { s: nm, prec: 9 };
+    if (depth > 2) return undefined;
+    if (n.op === "transpose") {
+      const x = formula(n.inputs[0]!, depth + 1);
+      return x && { s: x.prec < 9 ? `(${x.s})ᵀ` : `${x.s}ᵀ`, prec: 9 };
+    }
+    const sym = SYM[n.op];
+    if (!sym) return undefined;
+    const [a, b] = n.inputs.map((i) => formula(i, depth + 1));
+    if (!a || !b) return undefined;
+    const [text, prec] = sym;
+    const wrap = (x: { s: string; prec: number }, right: boolean) =>
+      x.prec < prec || (right && x.prec === prec && (n.op === "sub" || n.op === "div")) ? `(${x.s})` : x.s;
+    return { s: `${wrap(a, false)}${text}${wrap(b, true)}`, prec };
+  };
   const describe = (n: Node): string | undefined => {
-    const ins = n.inputs.map((i) => (inline(i) ? inlineText(i) : nameOf(i)));
-    if (!ins.length || ins.some((x) => x === undefined || x.startsWith("d_"))) return undefined;
-    const sym = { matmul: "·", add: " + ", sub: " − ", mul: " × ", div: " / " }[n.op];
-    return sym && ins.length === 2 ? ins.join(sym) : undefined;
+    const f = formula(n, 0);
+    return f && f.s.length <= 24 ? f.s : undefined;
   };
 
   for (const n of [...fwd, ...extraLeaves]) {
@@ -198,9 +220,8 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
   }
   const bwdNode = (n: Node, indent: string) => {
     const p = gradOf.get(n.id);
-    const name = p ? `${nameOf(n) && nameOf(n) !== `d_${p}` ? `${nameOf(n)} = ` : ""}∂loss/∂${p}` : nameOf(n);
-    const title = name ? `<B>${esc(name)}</B><BR/>` : "";
-    out(`${indent}n${n.id} [label=<${title}${esc(`${opText(n)} ${shapeText(n.shape)}`)}>, color="${COLORS.bwd.line}", fillcolor="${COLORS.bwd.fill}", fontcolor="${COLORS.bwd.text}"${p ? ", peripheries=2" : ""}];`);
+    const name = p ? `${nameOf(n) && nameOf(n) !== `d_${p}` ? `${nameOf(n)} = ` : ""}∂loss/∂${p}` : nameOf(n) ?? describe(n);
+    out(`${indent}n${n.id} [label=<${title(name)}${esc(`${opText(n)} ${shapeText(n.shape)}`)}>, color="${COLORS.bwd.line}", fillcolor="${COLORS.bwd.fill}", fontcolor="${COLORS.bwd.text}"${p ? ", peripheries=2" : ""}];`);
   };
   const byId = new Map([...fwd, ...sched.backward].map((n) => [n.id, n]));
   for (const [id, members] of groups) {

@@ -74,7 +74,7 @@ describe("gradc graph: the lecture 2-2-1 net", () => {
     expect([svg.forwardEdges, svg.backwardEdges, svg.reuseEdges]).toEqual([13, 7, 7]);
     expect(svg.clusters).toBe(3);
     const text = svg.texts.join("\n");
-    for (const name of ["x", "t", "Wh", "bh", "Wo", "bo", "h", "z", "y", "loss", "d_z", "∂loss/∂Wh", "∂loss/∂Wo", "d_h = ∂loss/∂bh", "∂ sigmoid z", "∂ matmul x·Wh"])
+    for (const name of ["x", "t", "Wh", "bh", "Wo", "bo", "h", "z", "y", "loss", "d_z", "∂loss/∂Wh", "∂loss/∂Wo", "d_h = ∂loss/∂bh", "∂ sigmoid z", "∂ matmul x·Wh", "z × (1 − z)", "1 − z", "xᵀ", "Woᵀ", "x·Wh"])
       expect(svg.texts, name).toContain(name);
     expect(text).toContain("param [2×2] · xavier");
     expect(text).toMatch(/sub \[1×1\] = d_y = ∂loss\/∂bo/);
