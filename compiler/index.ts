@@ -11,7 +11,7 @@ import { lower, type Lowered } from "./lower/lower.ts";
 import { simplify } from "./optimize/simplify.ts";
 import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
-import { describe } from "./viz/summary.ts";
+import { describeLayout } from "./viz/summary.ts";
 
 export interface CompileOptions {
   precision?: Precision;
@@ -39,7 +39,7 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
   const plan = planMemory(schedule(program), opts); // order, unroll-or-loop, fusion, liveness-planned arena
   const wasm = opts.precision !== "f64" && (opts.backend ?? "auto") !== "js";
-  const lowered = describe(plan, lower(plan, { wasm, f32: opts.precision !== "f64", ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) })); // scalars, JS loops, wasm SIMD matmuls; the summary's fields in the layout
+  const lowered = describeLayout(plan, lower(plan, { wasm, f32: opts.precision !== "f64", ...(opts.backend === "wasm" ? { wasmMinWork: 0 } : {}) })); // scalars, JS loops, wasm SIMD matmuls; the summary's fields in the layout
   const out = await emit(lowered, opts); // ts-morph -> prettier -> esbuild
   return { ...out, program, lowered };
 }

@@ -76,8 +76,8 @@ export async function graphCommand(argv: string[]): Promise<number> {
   const s = r.stats;
   const size = "width" in r ? ` (${r.width}×${r.height} px)` : "";
   process.stderr.write(
-    `wrote ${displayPath(file)}${size}: ${s.inputs} inputs, ${s.params} params, ${s.forwardOps} forward ops` +
-      (bools.has("backward") ? `, ${s.backwardOps} backward ops reading ${s.reused} cached forward values` : "") +
+    `wrote ${displayPath(file)}${size}: ${s.inputs} input(s), ${s.params} param(s), ${s.forwardOps} forward ops` +
+      (bools.has("backward") ? (r.model.loss ? `, ${s.backwardOps} backward ops reading ${s.reused} cached forward values` : "; no loss, so no backward graph") : "") +
       "\n",
   );
   return 0;

@@ -97,6 +97,7 @@ const COLORS = {
   param: { line: "#8a6d00", fill: "#fff6d5" },
 } as const;
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 const shapeText = (s: readonly number[]) => `[${s.join("×")}]`;
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 /** A label's bold title. (A transpose is `xᵀ`, the glyph: Graphviz's <SUP> becomes baseline-shift, which Firefox and resvg ignore.) */
@@ -268,7 +269,7 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
   };
   const caption = opts.backward
     ? `${model.name}: ${stats.forwardOps} forward ops (blue), ${stats.backwardOps} backward ops (red) reading ${stats.reused} cached forward values (red border; dashed: a forward value read by backward)`
-    : `${model.name}: ${stats.forwardOps} ops, ${stats.params} params, ${stats.inputs} inputs`;
+    : `${model.name}: ${plural(stats.forwardOps, "op")}, ${plural(stats.params, "param")}, ${plural(stats.inputs, "input")}`;
   out(`  label=<${esc(caption)}>;`);
   out(`}`);
   return { dot: `${lines.join("\n")}\n`, stats };

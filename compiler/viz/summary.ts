@@ -4,7 +4,7 @@
  * init; every named value with its shape; totals; the arena with and without
  * reuse; which matmuls run as wasm SIMD kernels.
  *
- * `describe` adds what the table needs to the layout, so a generated module
+ * `describeLayout` adds what the table needs to the layout, so a generated module
  * carries it too (`layout.values`, `layout.arenaNoReuse`, `layout.wasmKernels`);
  * `summaryTable` prints from the layout alone.
  */
@@ -15,7 +15,7 @@ import type { Layout, Lowered } from "../lower/lower.ts";
 import type { Plan } from "../plan/memory.ts";
 
 /** Adds `values`, `arenaNoReuse` and `wasmKernels` to the lowered layout (a pure function of the plan and the lowering). */
-export function describe(plan: Plan, lowered: Lowered): Lowered {
+export function describeLayout(plan: Plan, lowered: Lowered): Lowered {
   const p = plan.program;
   const leaves = new Set([...p.model.inputs, ...p.model.params].map((l) => l.node.id));
   const roots = [...(p.loss ? [p.loss] : []), ...p.outputs.map((o) => o.node), ...p.grads.map((g) => g.node)];
@@ -72,7 +72,7 @@ function table(head: string[], rows: string[][], right: number[] = []): string[]
   return [line(head), "─".repeat(w.reduce((a, b) => a + b, 0) + 3 * (w.length - 1)), ...rows.map(line)];
 }
 
-/** The Keras-like summary of a layout (with `describe`'s fields when present). */
+/** The Keras-like summary of a layout (with `describeLayout`'s fields when present). */
 export function summaryTable(L: Layout): string {
   const out: string[] = [];
   out.push(`Model "${L.name}" (${L.source})${L.batch !== undefined ? `, batches of up to ${L.batch}` : ""}`);
