@@ -7,7 +7,6 @@ import { compile } from "../index.ts";
 import { writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
 import { summaryTable } from "../viz/summary.ts";
-import { docPictures } from "./graph.ts";
 
 const outDirArg = (d: string) => `${displayPath(d)}/`;
 
@@ -62,7 +61,7 @@ export async function regenCommand(argv: string[]): Promise<number> {
     if (!bools.has("check")) writeAtomically(files);
   }
   // The op reference, from the op table; the README's pictures, by `gradc graph`.
-  const doc: Record<string, string> = { "docs/ops.md": opsMarkdown(), ...(await docPictures()) };
+  const doc: Record<string, string> = { "docs/ops.md": opsMarkdown(), ...(await (await import("./graph.ts")).docPictures()) };
   for (const [f, text] of Object.entries(doc)) {
     expected.add(path.resolve(f));
     if (!existsSync(f) || readFileSync(f, "utf8") !== text) stale.push(f);

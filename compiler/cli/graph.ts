@@ -24,7 +24,7 @@ export async function graphFile(spec: string, opts: { backward: boolean; format:
   if (opts.format === "dot") return { model, stats, bytes: dot as string | Uint8Array };
   const svg = markSvg(await dotToSvg(dot), `gradc graph of ${model.source}${opts.backward ? ", forward and backward" : ""}`);
   if (opts.format === "svg") return { model, stats, bytes: svg as string | Uint8Array };
-  const png = svgToPng(svg, { scale: opts.scale ?? 2 });
+  const png = await svgToPng(svg, { scale: opts.scale ?? 2 });
   return { model, stats, bytes: markPng(png.png), width: png.width, height: png.height };
 }
 

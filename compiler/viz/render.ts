@@ -4,7 +4,7 @@
  * gives the same bytes.
  */
 import { GradcError } from "../errors.ts";
-import { type Png, svgToPng } from "../../runtime/png.ts";
+import type { Png, PngOptions } from "../../runtime/png.ts";
 
 let viz: Promise<import("@viz-js/viz").Viz> | undefined;
 
@@ -18,4 +18,7 @@ export async function dotToSvg(dot: string): Promise<string> {
   return r.output;
 }
 
-export { svgToPng, type Png };
+/** resvg (a native addon) loads on first use, so commands that draw no PNG never load it. */
+export async function svgToPng(svg: string, opts?: PngOptions): Promise<Png> {
+  return (await import("../../runtime/png.ts")).svgToPng(svg, opts);
+}
