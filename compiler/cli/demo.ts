@@ -92,7 +92,7 @@ async function mnistDemo(flags: Map<string, string[]>): Promise<number> {
  * The loss and accuracy plot as <dir>/mnist-training.svg and .png (`--plots DIR`, default the working
  * directory). Like every gradc output, they replace only files gradc wrote.
  */
-function savePlots(history: History, dir: string, title: string): string[] {
+export function savePlots(history: Pick<History, "loss" | "accuracy" | "valLoss" | "valAccuracy">, dir: string, title: string): string[] {
   const base = path.join(dir, "mnist-training");
   const svg = historyPlot(history, { title }).replace("\n", `\n<!-- ${title.replace(/-(?=-)/g, "- ")}: ${MARK} -->\n`);
   const files: Record<string, string | Uint8Array> = { [`${base}.svg`]: svg, [`${base}.png`]: markPng(svgToPng(svg).png) };
