@@ -55,18 +55,18 @@ const layout = {
   arenaNoReuse: 332683,
   wasmKernels: [
     { name: "mm0", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
-    { name: "mm1", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
-    { name: "mm2", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
-    { name: "mm3", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm1", m: 32, k: 256, n: 256, computes: "h1\xB7W2" },
+    { name: "mm2", m: 32, k: 256, n: 256, computes: "h2\xB7W3" },
+    { name: "mm3", m: 32, k: 256, n: 256, computes: "h3\xB7W4" },
     { name: "mm4", m: 32, k: 256, n: 10, computes: "h4\xB7W5" },
     { name: "mm5", m: 32, k: 10, n: 256, computes: "d_h4" },
-    { name: "mm6", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
-    { name: "mm7", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
-    { name: "mm8", m: 32, k: 256, n: 256, computes: "x\xB7W1" },
+    { name: "mm6", m: 32, k: 256, n: 256, computes: "d_h3" },
+    { name: "mm7", m: 32, k: 256, n: 256, computes: "d_h2" },
+    { name: "mm8", m: 32, k: 256, n: 256, computes: "d_h1" },
     { name: "mm9", m: 256, k: 32, n: 256, computes: "d_W1" },
-    { name: "mm10", m: 256, k: 32, n: 256, computes: "d_W1" },
-    { name: "mm11", m: 256, k: 32, n: 256, computes: "d_W1" },
-    { name: "mm12", m: 256, k: 32, n: 256, computes: "d_W1" },
+    { name: "mm10", m: 256, k: 32, n: 256, computes: "d_W2" },
+    { name: "mm11", m: 256, k: 32, n: 256, computes: "d_W3" },
+    { name: "mm12", m: 256, k: 32, n: 256, computes: "d_W4" },
     { name: "mm13", m: 256, k: 32, n: 10, computes: "d_W5" }
   ]
 };

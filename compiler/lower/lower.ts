@@ -729,7 +729,7 @@ export function lower(plan: Plan, opts: LowerOptions = {}): Lowered {
       const epi = root === mm ? undefined : wasmEpilogue(dest);
       kernels.push({
         name, M4, N, K, aBase: bytes(a), sa0: a.st[0]!, sa1: a.st[1]!, bBase: bytes(bk), cBase: bytes(dest),
-        ...(bT ? { bT } : {}), ...(epi ? { epilogue: epi } : {}),
+        ...(bT ? { bT } : {}), ...(epi ? { epilogue: epi } : {}), node: mm.id,
       });
       out.push({ k: "call", fn: name });
       if (root !== mm && !epi) {

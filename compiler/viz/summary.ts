@@ -30,8 +30,8 @@ export function describeLayout(plan: Plan, lowered: Lowered): Lowered {
     seen.add(name);
     values.push({ name, shape: [...n.shape], pass: inForward.has(n.id) ? "forward" : "backward" });
   }
-  // A kernel computes C[M×N] = A[M×K]·B[K×N] on its first M4 = M - M % 4 rows: find the matmul it is.
-  const matmuls = all.filter((n) => n.op === "matmul");
+  // A kernel computes C[M×N] = A[M×K]·B[K×N] (on its first M4 = M - M % 4 rows) for the matmul node lowering names.
+  const byId = new Map(all.map((n) => [n.id, n]));
   const label = (n: Node): string => {
     const own = p.names.get(n.id);
     if (own) return own;
@@ -39,7 +39,7 @@ export function describeLayout(plan: Plan, lowered: Lowered): Lowered {
     return `${side(n.inputs[0]!)}·${side(n.inputs[1]!)}`;
   };
   const wasmKernels = lowered.kernels.map((k) => {
-    const mm = matmuls.find((n) => n.shape[1] === k.N && n.inputs[0]!.shape[1] === k.K && n.shape[0]! - (n.shape[0]! % 4) === k.M4);
+    const mm = k.node === undefined ? undefined : byId.get(k.node);
     const m = mm ? mm.shape[0]! : k.M4;
     return { name: k.name, m, k: k.K, n: k.N, ...(mm ? { computes: label(mm) } : {}) };
   });

@@ -73,3 +73,10 @@ it("names what mnist's five wasm kernels compute", async () => {
   ]);
   expect(c.lowered.layout.values!.filter((v) => v.pass === "backward").map((v) => v.name)).toEqual(["d_logits", "d_h", "d_W1", "d_b1", "d_W2", "d_b2"]);
 });
+
+it("names each of deep's same-sized kernels by the matmul lowering gave it, not by its dimensions", async () => {
+  const c = await compile(await loadSpec("examples/deep/model.ts"));
+  const ks = c.lowered.layout.wasmKernels!;
+  expect(ks.map((k) => k.computes)).toEqual(["x·W1", "h1·W2", "h2·W3", "h3·W4", "h4·W5", "d_h4", "d_h3", "d_h2", "d_h1", "d_W1", "d_W2", "d_W3", "d_W4", "d_W5"]);
+  expect(ks.map((k) => k.name)).toEqual(c.lowered.kernels.map((k) => k.name));
+});
