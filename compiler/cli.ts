@@ -27,7 +27,11 @@ commands:
                                  (without --weights: the spec's initializers at --seed, default 0)
   import <model.onnx> [-o spec.ts] [--batch B] [--force]
                                  an ONNX model as a gradc spec whose params start at the file's weights
-  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR
+  graph <spec.ts> [-o file.svg|.png|.dot] [--backward] [--format svg|dot|png] [--scale N] [--force]
+                                 the model's DAG as a picture; --backward adds the derivative graph
+  summary <spec.ts> [--json]     a table of params (shape, count, init), named values, arena, wasm kernels
+  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR;
+                                 MNIST writes its loss plot to mnist-training.svg/.png (--plots DIR elsewhere)
 
   --version                      print gradc's version
 
@@ -133,6 +137,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import("./cli/demo.ts")).demoCommand,
   export: async () => (await import("./cli/export.ts")).exportCommand,
   import: async () => (await import("./cli/import.ts")).importCommand,
+  graph: async () => (await import("./cli/graph.ts")).graphCommand,
+  summary: async () => (await import("./cli/summary.ts")).summaryCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -31,6 +31,7 @@ export type ErrorCode =
   | "E_DEPENDENCY" // a package the command needs is not installed (a runtime-only install)
   | "E_INTERNAL" // an unexpected failure: a bug in gradc
   | "E_OVERWRITE" // an output would replace a file gradc did not write (or the spec itself)
+  | "E_RENDER" // Graphviz could not lay out a picture (a gradc bug)
   | "E_ARG"; // a value of the wrong size passed to the interpreter or runtime
 
 export interface Where {

@@ -13,6 +13,7 @@ import { planMemory } from "./plan/memory.ts";
 import { schedule } from "./plan/schedule.ts";
 import { chooseTarget } from "./plan/target.ts";
 import { checkFloat32Constants, checkSize } from "./lower/size.ts";
+import { describeLayout } from "./viz/summary.ts";
 
 export interface CompileOptions {
   precision?: Precision;
@@ -41,7 +42,7 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
   const program = simplify(differentiate(model, opts.rules ?? OPS)); // autodiff, then IEEE-safe simplify + DCE
   const target = chooseTarget(opts); // float32 or float64; which matmuls may go to wasm — decided here, once
   const plan = planMemory(schedule(program), { ...opts, target }); // order, unroll-or-loop, fusion, arena, kernel scratch
-  const lowered = lower(plan); // scalars, JS loops, wasm SIMD matmuls
+  const lowered = describeLayout(plan, lower(plan)); // scalars, JS loops, wasm SIMD matmuls; the summary's fields in the layout
   checkSize(lowered, opts.precision === "f64" ? 8 : 4); // wasm32 memory or JS array limits, before anything is built
   const out = await emit(lowered, opts); // formatted TS printed directly (prettier only for over-long lines) -> esbuild
   return { ...out, program, lowered };

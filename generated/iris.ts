@@ -24,6 +24,19 @@ export const layout = {
   lossOffset: 368,
   batch: 16,
   hasLoss: true,
+  values: [
+    { name: "h", shape: [16, 8], pass: "forward" },
+    { name: "logits", shape: [16, 3], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "probs", shape: [16, 3], pass: "forward" },
+    { name: "d_logits", shape: [16, 3], pass: "backward" },
+    { name: "d_h", shape: [16, 8], pass: "backward" },
+    { name: "d_W1", shape: [4, 8], pass: "backward" },
+    { name: "d_b1", shape: [1, 8], pass: "backward" },
+    { name: "d_W2", shape: [8, 3], pass: "backward" },
+    { name: "d_b2", shape: [1, 3], pass: "backward" },
+  ],
+  arenaNoReuse: 547,
 } as const;
 
 export type Buf = Float32Array;

@@ -23,6 +23,18 @@ export const layout = {
   arenaSize: 5,
   lossOffset: 4,
   hasLoss: true,
+  values: [
+    { name: "h", shape: [1, 2], pass: "forward" },
+    { name: "z", shape: [1, 2], pass: "forward" },
+    { name: "y", shape: [1, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "d_z", shape: [1, 2], pass: "backward" },
+    { name: "dz_dh", shape: [1, 2], pass: "backward" },
+    { name: "d_h", shape: [1, 2], pass: "backward" },
+    { name: "d_Wh", shape: [2, 2], pass: "backward" },
+    { name: "d_Wo", shape: [2, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 5,
 } as const;
 
 export type Buf = Float32Array;

@@ -22,6 +22,15 @@ export const layout = {
   lossOffset: 16,
   batch: 8,
   hasLoss: true,
+  values: [
+    { name: "logit", shape: [8, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "p", shape: [8, 1], pass: "forward" },
+    { name: "d_logit", shape: [8, 1], pass: "backward" },
+    { name: "d_w", shape: [3, 1], pass: "backward" },
+    { name: "d_b", shape: [1, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 35,
 } as const;
 
 export type Buf = Float32Array;

@@ -25,6 +25,26 @@ export const layout = {
   lossOffset: 17729,
   batch: 64,
   hasLoss: true,
+  values: [
+    { name: "h", shape: [64, 128], pass: "forward" },
+    { name: "logits", shape: [64, 10], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "probs", shape: [64, 10], pass: "forward" },
+    { name: "d_logits", shape: [64, 10], pass: "backward" },
+    { name: "d_h", shape: [64, 128], pass: "backward" },
+    { name: "d_W1", shape: [784, 128], pass: "backward" },
+    { name: "d_b1", shape: [1, 128], pass: "backward" },
+    { name: "d_W2", shape: [128, 10], pass: "backward" },
+    { name: "d_b2", shape: [1, 10], pass: "backward" },
+  ],
+  arenaNoReuse: 120843,
+  wasmKernels: [
+    { name: "mm0", m: 64, k: 784, n: 128, computes: "x·W1" },
+    { name: "mm1", m: 64, k: 128, n: 10, computes: "h·W2" },
+    { name: "mm2", m: 64, k: 10, n: 128, computes: "d_h" },
+    { name: "mm3", m: 784, k: 64, n: 128, computes: "d_W1" },
+    { name: "mm4", m: 128, k: 64, n: 10, computes: "d_W2" },
+  ],
 } as const;
 
 export type Buf = Float32Array;

@@ -22,6 +22,16 @@ export const layout = {
   lossOffset: 517,
   batch: 256,
   hasLoss: true,
+  values: [
+    { name: "logit", shape: [256, 1], pass: "forward" },
+    { name: "omega", shape: [], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "p", shape: [256, 1], pass: "forward" },
+    { name: "d_logit", shape: [256, 1], pass: "backward" },
+    { name: "d_w", shape: [4, 1], pass: "backward" },
+    { name: "d_b", shape: [1, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 1030,
 } as const;
 
 export type Buf = Float32Array;

@@ -21,6 +21,14 @@ export const layout = {
   arenaSize: 3,
   lossOffset: 2,
   hasLoss: true,
+  values: [
+    { name: "score", shape: [1, 1], pass: "forward" },
+    { name: "margin", shape: [1, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "d_score", shape: [1, 1], pass: "backward" },
+    { name: "d_w", shape: [2, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 3,
 } as const;
 
 export type Buf = Float32Array;

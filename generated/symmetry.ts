@@ -23,6 +23,17 @@ export const layout = {
   arenaSize: 386,
   lossOffset: 385,
   hasLoss: true,
+  values: [
+    { name: "h", shape: [64, 2], pass: "forward" },
+    { name: "out", shape: [64, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "d_h", shape: [64, 2], pass: "backward" },
+    { name: "d_W1", shape: [6, 2], pass: "backward" },
+    { name: "d_b1", shape: [1, 2], pass: "backward" },
+    { name: "d_W2", shape: [2, 1], pass: "backward" },
+    { name: "d_b2", shape: [1, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 530,
 } as const;
 
 export type Buf = Float32Array;

@@ -33,6 +33,16 @@ export const layout = {
   ],
   arenaSize: 20,
   hasLoss: false,
+  values: [
+    { name: "and", shape: [4, 1], pass: "forward" },
+    { name: "or", shape: [4, 1], pass: "forward" },
+    { name: "not_x1", shape: [4, 1], pass: "forward" },
+    { name: "or_nand", shape: [4, 2], pass: "forward" },
+    { name: "xor", shape: [4, 1], pass: "forward" },
+    { name: "and_nor", shape: [4, 2], pass: "forward" },
+    { name: "xnor", shape: [4, 1], pass: "forward" },
+  ],
+  arenaNoReuse: 40,
 } as const;
 
 export type Buf = Float32Array;

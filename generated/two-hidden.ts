@@ -25,6 +25,26 @@ export const layout = {
   arenaSize: 9,
   lossOffset: 8,
   hasLoss: true,
+  values: [
+    { name: "z1", shape: [1, 4], pass: "forward" },
+    { name: "a1", shape: [1, 4], pass: "forward" },
+    { name: "z2", shape: [1, 3], pass: "forward" },
+    { name: "a2", shape: [1, 3], pass: "forward" },
+    { name: "z3", shape: [1, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "yhat", shape: [1, 1], pass: "forward" },
+    { name: "d_z3", shape: [1, 1], pass: "backward" },
+    { name: "d_a2", shape: [1, 3], pass: "backward" },
+    { name: "da2_dz2", shape: [1, 3], pass: "backward" },
+    { name: "d_z2", shape: [1, 3], pass: "backward" },
+    { name: "d_a1", shape: [1, 4], pass: "backward" },
+    { name: "da1_dz1", shape: [1, 4], pass: "backward" },
+    { name: "d_z1", shape: [1, 4], pass: "backward" },
+    { name: "d_W1", shape: [3, 4], pass: "backward" },
+    { name: "d_W2", shape: [4, 3], pass: "backward" },
+    { name: "d_W3", shape: [3, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 9,
 } as const;
 
 export type Buf = Float32Array;

@@ -23,6 +23,19 @@ export const layout = {
   arenaSize: 13,
   lossOffset: 12,
   hasLoss: true,
+  values: [
+    { name: "h", shape: [4, 2], pass: "forward" },
+    { name: "z", shape: [4, 1], pass: "forward" },
+    { name: "loss", shape: [], pass: "forward" },
+    { name: "y", shape: [4, 1], pass: "forward" },
+    { name: "d_z", shape: [4, 1], pass: "backward" },
+    { name: "d_h", shape: [4, 2], pass: "backward" },
+    { name: "d_W1", shape: [2, 2], pass: "backward" },
+    { name: "d_b1", shape: [1, 2], pass: "backward" },
+    { name: "d_W2", shape: [2, 1], pass: "backward" },
+    { name: "d_b2", shape: [1, 1], pass: "backward" },
+  ],
+  arenaNoReuse: 16,
 } as const;
 
 export type Buf = Float32Array;

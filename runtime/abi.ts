@@ -56,4 +56,10 @@ export interface Layout {
   readonly hasLoss: boolean;
   /** Modules with wasm kernels: byte offsets of the four buffers in the module's one WebAssembly.Memory, and its size in pages. */
   readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
+  /** Every named value (spec names; `d_<name>` adjoints), in the order the functions compute them (`gradc summary`). */
+  readonly values?: readonly { readonly name: string; readonly shape: readonly number[]; readonly pass: "forward" | "backward" }[];
+  /** Arena floats with no liveness reuse (every stored value its own slot), for comparison with `arenaSize`. */
+  readonly arenaNoReuse?: number;
+  /** The matmuls that run as WebAssembly SIMD kernels: C[m×n] = A[m×k]·B[k×n], and the value it computes (`x·W1`, `d_h`). */
+  readonly wasmKernels?: readonly { readonly name: string; readonly m: number; readonly k: number; readonly n: number; readonly computes?: string }[];
 }

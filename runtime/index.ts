@@ -78,6 +78,8 @@ export {
 export { decodeCheckpoint, encodeCheckpoint, fnv1a, fromBase64, structureHash, toBase64, type CheckpointData, type CheckpointFile } from "./checkpoint.ts";
 export { browserPlatform, type Platform } from "./platform.ts";
 export type { Progress } from "./progress.ts";
+// Training plots (SVG text and a terminal chart; browser-safe). The PNG rasterizer, svgToPng, is Node-only: runtime/png.ts.
+export { asciiPlot, historyPlot, type PlotHistory, type PlotOptions } from "./plot.ts";
 export { Rng, rng, deriveSeed } from "./rng.ts";
 export { initParams, initTensor, fans } from "./init.ts";
 // The minimal SGD loop the `gradc demo` command uses (compiler/cli/demo.ts).

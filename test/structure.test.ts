@@ -52,8 +52,13 @@ const LAYERS: readonly { readonly name: string; readonly rank: number; readonly 
   { name: "plan", rank: 5, match: (f) => f.startsWith("compiler/plan/") },
   { name: "lower", rank: 6, match: (f) => f.startsWith("compiler/lower/") },
   { name: "emit", rank: 7, match: (f) => f.startsWith("compiler/emit/") },
-  // ONNX export/import (compiler/export/) is another way out of (and into) the IR beside the pipeline; import builds specs.
-  { name: "entry", rank: 8, match: (f) => ["compiler/index.ts", "compiler/check.ts", "compiler/docs.ts"].includes(f) || f.startsWith("compiler/export/") },
+  // ONNX export/import (compiler/export/) is another way out of (and into) the IR beside the pipeline (import builds
+  // specs); compiler/viz/ draws the program and summarizes the layout for the entry and the CLI.
+  {
+    name: "entry",
+    rank: 8,
+    match: (f) => ["compiler/index.ts", "compiler/check.ts", "compiler/docs.ts"].includes(f) || f.startsWith("compiler/export/") || f.startsWith("compiler/viz/"),
+  },
   { name: "runtime", rank: 9, match: (f) => f.startsWith("runtime/") },
   { name: "cli", rank: 10, match: (f) => f === "compiler/cli.ts" || f.startsWith("compiler/cli/") },
 ];

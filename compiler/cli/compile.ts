@@ -6,6 +6,7 @@ import { displayPath, loadSpec, specTimeoutMs } from "../frontend/load.ts";
 import { compile } from "../index.ts";
 import { pairLine, pairMismatch, writeAtomically } from "./write.ts";
 import { opsMarkdown } from "../docs.ts";
+import { summaryTable } from "../viz/summary.ts";
 
 /** The output folder as the header's command shows it: `generated/`, `.` for the working directory, `../x/`. */
 export const outDirArg = (d: string) => {
@@ -146,6 +147,7 @@ function report(c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Re
       `  ${L.params.length} params (${L.paramSize} floats), ${L.inputs.length} inputs (${L.inputSize} floats), ` +
       `arena ${L.arenaSize} floats (${c.lowered.naiveArenaSize} without reuse), ${lines} lines of TypeScript, ${ms.toFixed(0)} ms\n`,
   );
+  process.stdout.write(`\n${summaryTable(L)}`);
 }
 
 /**
@@ -237,10 +239,12 @@ export async function regenCommand(argv: string[]): Promise<number> {
     }
     if (!bools.has("check")) writeAtomically(files, { protect: [spec] });
   }
-  // The op reference, from the op table.
-  const doc = { "docs/ops.md": opsMarkdown() };
-  expected.add(path.resolve("docs/ops.md"));
-  if (!existsSync("docs/ops.md") || readFileSync("docs/ops.md", "utf8") !== doc["docs/ops.md"]) stale.push("docs/ops.md");
+  // The op reference, from the op table; the README's pictures, by `gradc graph`.
+  const doc: Record<string, string> = { "docs/ops.md": opsMarkdown(), ...(await (await import("./graph.ts")).docPictures()) };
+  for (const [f, text] of Object.entries(doc)) {
+    expected.add(path.resolve(f));
+    if (!existsSync(f) || readFileSync(f, "utf8") !== text) stale.push(f);
+  }
   if (!bools.has("check")) writeAtomically(doc);
   const extra = existsSync(outDir)
     ? readdirSync(outDir).map((f) => path.join(outDir, f)).filter((f) => !expected.has(path.resolve(f)) && !path.basename(f).startsWith("."))

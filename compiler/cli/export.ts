@@ -58,7 +58,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
 
   const ex = exportOnnx(model, params, { weights });
-  writeAtomically({ [out]: ex.bytes });
+  writeAtomically({ [out]: ex.bytes }, { replace: true }); // checked above: an ONNX model gradc wrote, or --force
   const dims = (s: readonly (number | string)[]) => `[${s.join(",")}]`;
   process.stdout.write(
     `exported ${model.source} -> ${displayPath(out)} (ONNX opset ${ex.opset}, ${(ex.bytes.length / 1024).toFixed(1)} KB)\n` +

@@ -32,7 +32,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     throw new GradcError("E_ONNX_IMPORT", `cannot read ${displayPath(file)}: ${(e as Error).message}`, { hint: "pass the path of a .onnx file" });
   }
   const r = importOnnx(bytes, { source: displayPath(file), name: modelName(out), ...(batchArg ? { batch: Number(batchArg) } : {}) });
-  writeAtomically({ [out]: r.spec });
+  writeAtomically({ [out]: r.spec }, { replace: true }); // checked above: a spec gradc import wrote, or --force
   process.stdout.write(
     `imported ${displayPath(file)} -> ${displayPath(out)}\n` +
       `  inputs: ${r.inputs.join(", ")}; params: ${r.params.join(", ") || "none"}; outputs: ${r.outputs.join(", ")}\n` +

@@ -24,6 +24,8 @@ export interface MatmulKernel {
   readonly bT?: boolean;
   /** An elementwise epilogue applied to each accumulated value before it is stored (bias, relu, a relu mask…). */
   readonly epilogue?: Epi;
+  /** Id of the matmul IR node it computes (for `gradc summary`; the emitter does not read it). */
+  readonly node?: number;
 }
 
 /**

@@ -37,7 +37,7 @@ export function wasmMatmul(j: MatmulJob, mp: MatmulPlan): Stmt[] {
   const epi = root === mm ? undefined : kernelEpilogue(j);
   cx.kernels.push({
     name, M4, N, K, aBase: bytes(a), sa0: a.st[0]!, sa1: a.st[1]!, bBase: bytes(bk), cBase: bytes(dest),
-    ...(mp.bT ? { bT: true } : {}), ...(epi ? { epilogue: epi } : {}),
+    ...(mp.bT ? { bT: true } : {}), ...(epi ? { epilogue: epi } : {}), node: mm.id,
   });
   out.push({ k: "call", fn: name });
   if (root !== mm && !epi) {
