@@ -49,7 +49,15 @@ export interface Layout {
   readonly batch?: number;
   readonly hasLoss: boolean;
   /** Modules with wasm kernels: byte offsets of the four buffers in the module's WebAssembly.Memory, and its size in pages. */
-  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
+  readonly memory?: {
+    readonly params: number;
+    readonly grads: number;
+    readonly inputs: number;
+    readonly arena: number;
+    /** The optimizer kernels' region: 16 float64 scalars, then two state vectors of paramSize floats (16-byte aligned). */
+    readonly state?: number;
+    readonly pages: number;
+  };
 }
 
 /**
@@ -74,6 +82,24 @@ export interface Module<A extends Buf = Float32Array> {
   step?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
   /** Plain SGD in place, params -= lr * grads (generated modules: wasm SIMD when the module has wasm kernels). */
   sgd?(params: A, grads: A, lr: number): void;
+  /** The optimizer updates as wasm SIMD loops over this module's memory (modules with wasm kernels; see runtime/optim.ts). */
+  optimizerKernels?(params: A): OptimizerKernels;
+}
+
+/** What compiler/emit/optimizers.ts builds; every update reads its scalars from memory (`SLOT`), so nothing is passed. */
+export interface OptimizerKernels {
+  /** 1 when every gradient element is finite. */
+  opt_check(): number;
+  /** grads[i] += λ params[i] for i in [from, to) (λ in slot l2). */
+  opt_l2(from: number, to: number): void;
+  /** params[i] *= keep for i in [from, to). */
+  opt_decay(from: number, to: number): void;
+  opt_sgd(): void;
+  opt_momentum(): void;
+  opt_nesterov(): void;
+  opt_adagrad(): void;
+  opt_rmsprop(): void;
+  opt_adam(): void;
 }
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;

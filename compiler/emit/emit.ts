@@ -9,6 +9,7 @@ import * as prettier from "prettier";
 import { Project, VariableDeclarationKind } from "ts-morph";
 import * as S from "../ir/sexpr.ts";
 import type { Layout, Lowered, Stmt } from "../lower/lower.ts";
+import { withOptimizerState } from "./optimizer-state.ts";
 
 export type Precision = "f32" | "f64";
 
@@ -64,8 +65,9 @@ export interface EmitOptions {
   trainer?: boolean;
 }
 
-export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
+export async function emit(lowered: Lowered, opts: EmitOptions = {}): Promise<Emitted> {
   const t0 = performance.now();
+  const l: Lowered = { ...lowered, layout: withOptimizerState(lowered.layout) }; // room for the trainer's optimizer state
   const arr = opts.precision === "f64" ? "Float64Array" : "Float32Array";
   const project = new Project({ useInMemoryFileSystem: true });
   const file = project.createSourceFile("out.ts");
@@ -94,7 +96,8 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
     const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-    const bytes = buildWasm(l.kernels, L.memory.pages, { params: L.memory.params, grads: L.memory.grads, size: L.paramSize });
+    const update = { params: L.memory.params, grads: L.memory.grads, size: L.paramSize };
+    const bytes = buildWasm(l.kernels, L.memory.pages, update, L.memory.state === undefined ? undefined : { ...update, state: L.memory.state });
     file.addStatements([
       `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
       `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
@@ -191,6 +194,20 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
             Array.from({ length: L.paramSize }, (_, i) => `params[${i}] -= lr * grads[${i}];`)
           : [`for (let i = 0; i < ${L.paramSize}; i++) params[i] -= lr * grads[i];`],
     });
+  if (L.memory?.state !== undefined)
+    file.addFunction({
+      isExported: true,
+      name: "optimizerKernels",
+      docs: [
+        "The trainer's optimizer updates as wasm SIMD loops over the memory of `params` (from `buffers()`), bit-for-bit runtime/optim.ts;\n" +
+          "their scalars and state live at `layout.memory.state`.",
+      ],
+      parameters: [{ name: "params", type: "Buf" }],
+      returnType:
+        "{ opt_check(): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; opt_sgd(): void; " +
+        "opt_momentum(): void; opt_nesterov(): void; opt_adagrad(): void; opt_rmsprop(): void; opt_adam(): void }",
+      statements: [`return kernels(params) as unknown as ReturnType<typeof optimizerKernels>;`],
+    });
   if (opts.trainer && l.layout.hasLoss) {
     file.insertImportDeclaration(0, {
       moduleSpecifier: "gradc/runtime",
@@ -204,7 +221,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
           "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       ],
       parameters: [{ name: "opts", type: "TrainerOptions", initializer: "{}" }],
-      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""} }, opts);`],
+      statements: [`return trainerFor({ layout, buffers, forward, backward, sgd${l.step ? ", step" : ""}${L.memory?.state !== undefined ? ", optimizerKernels" : ""} }, opts);`],
     });
   }
   const raw = file.getFullText();

@@ -57,7 +57,15 @@ export interface Layout {
   readonly batch?: number;
   readonly hasLoss: boolean;
   /** With wasm kernels: the byte offset of each buffer in the module's one WebAssembly.Memory, and its size in pages. */
-  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
+  readonly memory?: {
+    readonly params: number;
+    readonly grads: number;
+    readonly inputs: number;
+    readonly arena: number;
+    /** The optimizer kernels' region (scalars, then two state vectors; compiler/emit/optimizers.ts), added by emit. */
+    readonly state?: number;
+    readonly pages: number;
+  };
 }
 
 export interface Lowered {

@@ -188,9 +188,18 @@ describe("early stopping", () => {
 });
 
 describe("divergence guard", () => {
-  it("a non-finite loss stops training, names the step and the largest parameter, and keeps the last good weights", () => {
+  it("a non-finite loss stops training before the update, names the step and the largest parameter", () => {
     const { mod } = linear(4);
-    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e12 }), seed: 1 });
+    let calls = 0;
+    // forward as usual, but the loss of the 4th call is NaN
+    const nanLoss: Module = {
+      ...mod,
+      forward(p, x, a, n) {
+        mod.forward(p, x, a, n);
+        if (++calls === 4) a[mod.layout.lossOffset!] = NaN;
+      },
+    };
+    const t = createTrainer(nanLoss, { optimizer: sgd({ lr: 1e-3 }), seed: 1 });
     const seen: number[][] = [];
     let err: unknown;
     try {
@@ -203,14 +212,41 @@ describe("divergence guard", () => {
     }
     expect(err).toBeInstanceOf(DivergedError);
     const d = err as DivergedError;
-    expect(d.code).toBe("E_DIVERGED");
-    expect(d.what).toBe("loss");
-    expect(d.message).toMatch(new RegExp(`diverged at step ${d.step} \\(epoch 1, batch 1\\): the loss is (Infinity|NaN); the largest parameter is 'W'`));
-    expect(d.param).toBe("W");
-    // the weights of step d.step - 1, whose loss and gradient were finite
-    expect(d.message).toMatch(new RegExp(`back at those step ${d.step - 1} started from`));
-    expect(Array.from(t.params)).toEqual(seen[d.step - 2]);
-    expect(Array.from(t.params).every(Number.isFinite)).toBe(true);
+    expect([d.code, d.what, d.step, d.param]).toEqual(["E_DIVERGED", "loss", 4, "W"]);
+    expect(d.message).toMatch(/diverged at step 4 \(epoch 1, batch 1\): the loss is NaN; the largest parameter is 'W'/);
+    expect(d.message).toMatch(/No update was made: the parameters are those step 4 started from/);
+    expect(Array.from(t.params)).toEqual(seen[3]); // nothing to undo: the update never ran
+    expect(t.steps).toBe(3);
+  });
+
+  it("a loss that grows a million-fold stops training too (iris with sgd({ lr: 1e30 }): losses ~1e29, never Infinity)", async () => {
+    const { mod } = linear(4);
+    const iris = await compiled("iris");
+    const { train } = loadIris({ seed: 1 });
+    for (const [m, lr, data] of [[mod, 1e12, rows(4)], [iris, 1e30, train]] as const) {
+      const t = createTrainer(m as Module, { optimizer: sgd({ lr }), seed: 1, batchSize: 4 });
+      const seen: number[][] = [];
+      let err: DivergedError | undefined;
+      try {
+        for (let s = 0; s < 10; s++) {
+          seen.push(Array.from(t.params));
+          t.trainStep(data as Record<string, Float32Array>, 0, 4);
+        }
+      } catch (e) {
+        err = e as DivergedError;
+      }
+      expect(err).toBeInstanceOf(DivergedError);
+      expect(err!.what).toBe("loss");
+      expect(Number.isFinite(err!.value)).toBe(true);
+      expect(err!.message).toMatch(/: the loss is [\d.e+]+, more than 1e\+6 times its first value [\d.]+; the largest parameter is '\w+'.*Lower the learning rate/);
+      expect(Array.from(t.params)).toEqual(seen[err!.step - 1]);
+    }
+    // a loss that stays within a million-fold of the first is left alone, and each fit measures from its own first loss
+    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e-5 }), seed: 1 });
+    t.fit(rows(8), { epochs: 3, progress: false });
+    const far = rows(8);
+    far.t.forEach((v, i) => (far.t[i] = v + 1e5)); // a new data set whose loss is ~1e10 from the start
+    expect(() => t.fit(far, { epochs: 1, progress: false })).not.toThrow();
   });
 
   it("a non-finite gradient names the parameter element; fit attaches the history so far", () => {
@@ -289,27 +325,20 @@ describe("weights, L2 and accuracy", () => {
   });
 });
 
-describe("plain SGD on a module with wasm kernels", () => {
-  it("runs the module's own sgd (its SIMD loop) at the schedule's rate; other optimizers keep their own update", () => {
-    const rates: number[] = [];
-    const { mod } = linear(4);
-    // what a module with wasm kernels looks like to the trainer: a `memory` in its layout and an exported `sgd`
-    const wasmLike: Module = {
-      ...mod,
-      layout: { ...mod.layout, memory: { params: 0, grads: 16, inputs: 32, arena: 80, pages: 1 } },
-      sgd(p, g, lr) {
-        rates.push(lr);
-        for (let i = 0; i < p.length; i++) p[i] -= lr * g[i]!;
-      },
-    };
-    const plain = createTrainer(mod, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
-    const t = createTrainer(wasmLike, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
-    plain.fit(rows(8), { epochs: 1, progress: false });
-    t.fit(rows(8), { epochs: 1, progress: false });
-    expect(rates).toEqual([0.5, 0.25]);
-    expect(t.steps).toBe(2);
-    expect(Array.from(t.params)).toEqual(Array.from(plain.params)); // the same update rule
-    createTrainer(wasmLike, { optimizer: adam({ lr: 0.1 }), seed: 1 }).fit(rows(8), { epochs: 1, progress: false });
-    expect(rates.length).toBe(2);
+describe("the update on a module with wasm kernels (mnist)", () => {
+  it("every optimizer runs as the module's kernels, state in its memory, bit-for-bit the JS loops", async () => {
+    const mnist = (await import("../../generated/mnist.js")) as unknown as Module;
+    const jsOnly: Module = { ...mnist, optimizerKernels: undefined }; // the same module, updated by runtime/optim.ts's loops
+    const data = { x: new Float32Array(100 * 784).map((_, i) => ((i * 7919) % 256) / 255), y: new Float32Array(100 * 10).map((_, i) => (i % 10 === (i / 10) % 7 ? 1 : 0)) };
+    for (const optimizer of [sgd({ lr: 0.05 }), momentum({ lr: 0.01, nesterov: true }), adam({ lr: 1e-3 })]) {
+      const a = createTrainer(mnist, { optimizer, seed: 3, batchSize: 32, l2: 1e-4 });
+      const b = createTrainer(jsOnly, { optimizer, seed: 3, batchSize: 32, l2: 1e-4 });
+      a.fit(data, { epochs: 2, progress: false });
+      b.fit(data, { epochs: 2, progress: false });
+      expect(a.steps).toBe(8);
+      expect(new Uint32Array(a.params.buffer, a.params.byteOffset, a.params.length)).toEqual(new Uint32Array(b.params.buffer, b.params.byteOffset, b.params.length));
+      for (const s of Object.values(a.optimizer.state)) expect(s.buffer).toBe(a.params.buffer);
+      for (const s of Object.values(b.optimizer.state)) expect(s.buffer).not.toBe(b.params.buffer);
+    }
   });
 });
