@@ -15,6 +15,15 @@
  *              p -= η m̂ / (√v̂ + ε),  m̂ = m / (1-β1^(t+1)),  v̂ = v / (1-β2^(t+1))   (Kingma & Ba 2015)
  *   adamw      p -= η λ p on the weights (decoupled decay), then adam (Loshchilov & Hutter 2019)
  *
+ * Precision. For float32 parameters every operation rounds to float32 (the
+ * loops write Math.fround where a Float32Array store does not already round):
+ * an update is float32 arithmetic, as in PyTorch and TF.js, the rate and
+ * hyperparameters rounded to float32 once. That makes these loops the exact
+ * reference of a module's wasm kernels (compiler/emit/optimizers.ts), which
+ * compute the same operations in f32x4 lanes: the trainer gives bit-identical
+ * results with or without them. For float64 parameters the loops compute in
+ * float64.
+ *
  * With a constant lr, momentum's form equals Rumelhart, Hinton & Williams'
  * Δw(t) = -ε ∂E/∂w + α Δw(t-1) (there v = -Δw / ε).
  *
@@ -22,7 +31,7 @@
  * works with every optimizer; AdamW's `weightDecay` is the decoupled kind,
  * which for Adam is not the same thing (the adaptive scaling would shrink it).
  */
-import type { LearningRate, Schedule } from "./schedule.ts";
+import type { LearningRate, Schedule, SlotSchedule } from "./schedule.ts";
 import { type ArrayCtor, type Buf, type OptimizerKernels, RuntimeError } from "./types.ts";
 export type { OptimizerKernels } from "./types.ts";
 
@@ -62,7 +71,7 @@ export interface Optimizer<A extends Buf = Float32Array> {
  */
 export interface WasmUpdate {
   readonly kernels: OptimizerKernels;
-  readonly scalars: Float64Array;
+  readonly scalars: Float32Array;
   readonly state: readonly [Float32Array, Float32Array];
 }
 
@@ -77,7 +86,7 @@ export function wasmUpdate(layout: { readonly paramSize: number; readonly memory
   const s2 = s1 + Math.ceil((layout.paramSize * 4) / 16) * 16;
   return {
     kernels,
-    scalars: new Float64Array(buffer, at, 16),
+    scalars: new Float32Array(buffer, at, 32),
     state: [new Float32Array(buffer, s1, layout.paramSize), new Float32Array(buffer, s2, layout.paramSize)],
   };
 }
@@ -187,11 +196,18 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
   /** The constant rate (NaN with a schedule). */
   private readonly fixed: number;
   private readonly schedule: Schedule | undefined;
+  /** The schedule's `writeRate` when it has one (the built-ins): the rate stored, not returned. */
+  private readonly writeRate: SlotSchedule["writeRate"] | undefined;
   protected readonly decay: Int32Array;
   private readonly l2: number;
   protected readonly wasm: WasmUpdate | undefined;
-  /** The kernels' scalars (a scratch array when there are no kernels: the JS loops read the rate from slot lr). */
-  protected readonly S: Float64Array;
+  /**
+   * The rate and hyperparameters by `SLOT`: the kernels' scalars in the module's memory, else an array of
+   * the parameters' precision (float32 optimizers compute in float32: see the file comment).
+   */
+  protected readonly S: Float32Array | Float64Array;
+  /** Float32 parameters: every operation of the JS loops rounds to float32, as the kernels' lanes do. */
+  protected readonly f32: boolean;
   constructor(b: Bound<A>) {
     this.size = b.size;
     this.options = b.options;
@@ -199,10 +215,13 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
     // boxed, and a schedule's result would then be boxed — one heap number per step.
     this.fixed = typeof b.rate === "number" ? b.rate : NaN;
     this.schedule = typeof b.rate === "number" ? undefined : b.rate;
+    const w = (this.schedule as Partial<SlotSchedule> | undefined)?.writeRate;
+    this.writeRate = typeof w === "function" ? w : undefined;
     this.decay = b.decay;
     this.l2 = b.l2;
     this.wasm = b.wasm;
-    this.S = b.wasm?.scalars ?? new Float64Array(16);
+    this.f32 = (b.Arr as unknown) === Float32Array;
+    this.S = b.wasm?.scalars ?? (this.f32 ? new Float32Array(32) : new Float64Array(32));
     this.S[SLOT.l2] = b.l2;
   }
   /** State vector k: a view of the module's memory with kernels, else a fresh array. */
@@ -219,13 +238,16 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
   /** Puts the rate of the coming update into S[lr] (a slot, not a return value: a returned double may be boxed). */
   private prepareRate(): void {
     const schedule = this.schedule;
+    const S = this.S;
     if (schedule === undefined) {
-      this.S[SLOT.lr] = this.fixed;
+      S[SLOT.lr] = this.fixed;
       return;
     }
-    const lr = schedule(this.step);
-    if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, lr, this.step);
-    this.S[SLOT.lr] = lr;
+    const write = this.writeRate;
+    if (write !== undefined) write(this.step, S, SLOT.lr);
+    else S[SLOT.lr] = schedule(this.step);
+    const lr = S[SLOT.lr]!;
+    if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, schedule(this.step), this.step);
   }
   lrAt(step: number): number {
     const schedule = this.schedule;
@@ -245,7 +267,11 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
       if (k.opt_check() !== 1) return false;
       this.kernel(k);
     } else {
-      if (l2 > 0) for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) g[i] += l2 * p[i]!;
+      if (l2 > 0) {
+        const l = this.S[SLOT.l2]!; // λ in the parameters' precision
+        if (this.f32) for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) g[i] += fr(l * p[i]!);
+        else for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) g[i] += l * p[i]!;
+      }
       // x * 0 is 0 for finite x and NaN for ±Infinity and NaN: one sum finds any non-finite element.
       let bad = 0;
       const n = this.size;
@@ -272,7 +298,8 @@ class Sgd<A extends Buf> extends Base<A> {
   protected js(p: A, g: A): void {
     const lr = this.S[SLOT.lr]!;
     const n = this.size;
-    for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
+    if (this.f32) for (let i = 0; i < n; i++) p[i] -= fr(lr * g[i]!);
+    else for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
   }
   protected kernel(k: OptimizerKernels): void {
     k.opt_sgd();
@@ -296,7 +323,19 @@ class Momentum<A extends Buf> extends Base<A> {
     const mu = this.S[SLOT.mu]!;
     const v = this.state.velocity;
     const n = this.size;
-    if (this.nesterov) {
+    if (this.f32) {
+      if (this.nesterov)
+        for (let i = 0; i < n; i++) {
+          const gi = g[i]!;
+          v[i] = fr(mu * v[i]!) + gi;
+          p[i] -= fr(lr * fr(gi + fr(mu * v[i]!)));
+        }
+      else
+        for (let i = 0; i < n; i++) {
+          v[i] = fr(mu * v[i]!) + g[i]!;
+          p[i] -= fr(lr * v[i]!);
+        }
+    } else if (this.nesterov) {
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         v[i] = mu * v[i]! + gi;
@@ -328,11 +367,18 @@ class Adagrad<A extends Buf> extends Base<A> {
     const eps = this.S[SLOT.eps]!;
     const s = this.state.sumSquares;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      s[i] += gi * gi;
-      p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
-    }
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] += fr(gi * gi);
+        p[i] -= fr(fr(lr * gi) / fr(fr(Math.sqrt(s[i]!)) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] += gi * gi;
+        p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
+      }
   }
   protected kernel(k: OptimizerKernels): void {
     k.opt_adagrad();
@@ -357,11 +403,18 @@ class Rmsprop<A extends Buf> extends Base<A> {
     const eps = S[SLOT.eps]!;
     const s = this.state.meanSquare;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      s[i] = rho * s[i]! + rest * gi * gi;
-      p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
-    }
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] = fr(rho * s[i]!) + fr(fr(rest * gi) * gi);
+        p[i] -= fr(fr(lr * gi) / fr(fr(Math.sqrt(s[i]!)) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] = rho * s[i]! + rest * gi * gi;
+        p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
+      }
   }
   protected kernel(k: OptimizerKernels): void {
     k.opt_rmsprop();
@@ -417,12 +470,20 @@ class Adam<A extends Buf> extends Base<A> {
     const m = this.state.m;
     const v = this.state.v;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      m[i] = b1 * m[i]! + rest1 * gi;
-      v[i] = b2 * v[i]! + rest2 * gi * gi;
-      p[i] -= (a * m[i]!) / (Math.sqrt(v[i]! * c) + eps);
-    }
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        m[i] = fr(b1 * m[i]!) + fr(rest1 * gi);
+        v[i] = fr(b2 * v[i]!) + fr(fr(rest2 * gi) * gi);
+        p[i] -= fr(fr(a * m[i]!) / fr(fr(Math.sqrt(fr(v[i]! * c))) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        m[i] = b1 * m[i]! + rest1 * gi;
+        v[i] = b2 * v[i]! + rest2 * gi * gi;
+        p[i] -= (a * m[i]!) / (Math.sqrt(v[i]! * c) + eps);
+      }
   }
   protected kernel(k: OptimizerKernels): void {
     this.prepare();
@@ -435,6 +496,7 @@ class Adam<A extends Buf> extends Base<A> {
 }
 
 const F32 = Float32Array as unknown as ArrayCtor<Float32Array>;
+const fr = Math.fround;
 const lrLabel = (lr: LearningRate) => (typeof lr === "number" ? lr : "schedule");
 const allOf = (size: number) => Int32Array.of(0, size);
 
@@ -452,7 +514,8 @@ function bind<A extends Buf>(kind: string, size: number, options: Readonly<Recor
   const n = sizeOf(kind, size);
   const l2 = o.l2 ?? 0;
   if (!(Number.isFinite(l2) && l2 >= 0)) throw new RuntimeError("E_ARG", `${kind}: l2 must be a finite number >= 0, got ${l2}`);
-  if (o.wasm && (o.wasm.state[0].length !== n || o.wasm.state[1].length !== n || o.wasm.scalars.length !== 16))
+  if (o.wasm && (o.Array ?? F32) !== F32) throw new RuntimeError("E_ARG", `${kind}: the module's kernels update float32 parameters`);
+  if (o.wasm && (o.wasm.state[0].length !== n || o.wasm.state[1].length !== n || o.wasm.scalars.length !== 32))
     throw new RuntimeError("E_ARG", `${kind}: the module's optimizer region does not hold ${n} parameters`);
   return { size: n, options, rate, decay: checkDecay(kind, n, o.decay), l2, Arr: o.Array ?? (F32 as unknown as ArrayCtor<A>), wasm: o.wasm };
 }

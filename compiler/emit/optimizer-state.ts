@@ -5,7 +5,7 @@
  */
 import type { Layout } from "../lower/lower.ts";
 
-/** The scalar slots (float64 index into the region); runtime/optim.ts writes them by the same numbers. */
+/** The scalar slots (float32 index into the region); runtime/optim.ts writes them by the same numbers. */
 export const SLOT = { lr: 0, mu: 1, oneMinusMu: 2, beta2: 3, oneMinusBeta2: 4, eps: 5, a: 6, c: 7, keep: 8, l2: 9 } as const;
 export const SCALAR_BYTES = 128;
 

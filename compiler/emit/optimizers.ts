@@ -6,19 +6,17 @@
  * element ranges, and the divergence guard's finiteness check of the
  * gradient.
  *
- * Bit-for-bit the runtime's JS loops. Those compute each element in float64
- * (a Float32Array element read is exact in a double) and round when they
- * store; the kernels do the same arithmetic in f64x2 lanes — every f32x4 of
- * params, gradients and state promoted to two f64x2, the same IEEE operations
- * in the same order (+ − × ÷ √ are correctly rounded in both), each stored
- * value demoted once — so the results are identical to the last bit
+ * Bit-for-bit the runtime's JS loops. For float32 parameters those compute
+ * in float32: every operation's result rounded to float32 (`Math.fround`, or
+ * the store into a Float32Array), which for + − × ÷ √ of float32 operands is
+ * the correctly rounded float32 result — exactly what an f32x4 lane computes.
+ * The kernels do the same operations in the same order (no fused
+ * multiply-add), so the results are identical to the last bit
  * (test/emit/optimizers.test.ts checks every rule against runtime/optim.ts).
- * A state value the JS loop stores and reads back (`v[i] = …; p[i] -= lr * v[i]`)
- * is read back here after its rounding too.
  *
  * The memory region (byte offsets from `layout.memory.state`, 16-byte aligned):
  *
- *   [0, 128)           16 float64 scalars: the update's rate and hyperparameters,
+ *   [0, 128)           float32 scalars: the update's rate and hyperparameters,
  *                      written by the runtime before each call (no arguments, so
  *                      nothing is boxed on the way in); slots in `SLOT`
  *   [128, 128 + V)     state vector 1 (momentum's velocity, AdaGrad's and
@@ -43,28 +41,27 @@ export interface OptimizerRegions {
 type Ref = number;
 
 /**
- * One update rule on four lanes, in halves of two float64 lanes. `next[k]`
- * gives state k's new value from the gradient and the old state; `delta` the
- * amount subtracted from p, from the gradient and the *stored* (rounded) new
- * state — the value the JS loop reads back.
+ * One update rule on four lanes. `next[k]` gives state k's new value from the
+ * gradient and the old state; `delta` the amount subtracted from p, from the
+ * gradient and the new state.
  */
 interface Rule {
   readonly name: string;
-  readonly next: readonly ((h: Half) => Ref)[];
-  readonly delta: (h: Half) => Ref;
+  readonly next: readonly ((h: Lanes) => Ref)[];
+  readonly delta: (h: Lanes) => Ref;
 }
-interface Half {
+interface Lanes {
   g(): Ref;
   /** Old state k. */
   old(k: number): Ref;
-  /** New state k as stored (float32, promoted back). */
+  /** New state k. */
   now(k: number): Ref;
   /** A scalar slot, splatted. */
   s(slot: number): Ref;
 }
 
 const RULES = (m: binaryen.Module): Rule[] => {
-  const F = m.f64x2;
+  const F = m.f32x4;
   return [
     // p -= η g
     { name: "opt_sgd", next: [], delta: (h) => F.mul(h.s(SLOT.lr), h.g()) },
@@ -100,16 +97,13 @@ const RULES = (m: binaryen.Module): Rule[] => {
   ];
 };
 
-const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]; // x's lanes 2, 3 to the low half (an expression is used once)
-const JOIN = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-
 /**
  * Adds the optimizer kernels: `opt_check()` (1 when every gradient element is
  * finite), `opt_l2(from, to)` and `opt_decay(from, to)` over element ranges,
  * and one `opt_<rule>()` per rule.
  */
 export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
-  const { i32, v128, f64 } = binaryen;
+  const { i32, v128, f32 } = binaryen;
   const { get, set, c } = wasmHelpers(m);
   const vecs = Math.ceil(r.size / 4);
   const dG = r.grads - r.params;
@@ -117,9 +111,6 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
   const s2 = s1 + pad16(r.size * 4);
   const dS = [s1 - r.params, s2 - r.params];
   if (r.params % 16 || dG % 16 || r.state % 16) throw new Error("internal: the optimizer regions must be 16-byte aligned");
-  const lo = (x: Ref) => m.f64x2.promote_low_f32x4(x);
-  const hi = (x: Ref) => m.f64x2.promote_low_f32x4(m.i8x16.shuffle(x, m.v128.const(new Array(16).fill(0)), HIGH));
-  const join = (a: Ref, b: Ref) => m.i8x16.shuffle(m.f32x4.demote_f64x2_zero(a), m.f32x4.demote_f64x2_zero(b), JOIN);
 
   // opt_check: Σ g·0 over every lane; x·0 is ±0 for finite x and NaN for ±∞ and NaN.
   {
@@ -138,22 +129,22 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
     m.addFunctionExport("opt_check", "opt_check");
   }
 
-  // opt_l2(from, to): g += λ p;  opt_decay(from, to): p *= keep — element ranges, one element at a time, in float64.
+  // opt_l2(from, to): g += λ p;  opt_decay(from, to): p *= keep — element ranges, one element at a time.
   const ranged = (name: string, target: number, slot: number, src: number | null) => {
     const FROM = 0, TO = 1, I = 2, K = 3;
     const at = (base: number) => m.i32.add(c(base), m.i32.shl(get(I), c(2)));
-    const x = m.f64.promote(m.f32.load(0, 4, at(target)));
-    const value = src === null ? m.f64.mul(x, get(K, f64)) : m.f64.add(x, m.f64.mul(get(K, f64), m.f64.promote(m.f32.load(0, 4, at(src)))));
+    const x = m.f32.load(0, 4, at(target));
+    const value = src === null ? m.f32.mul(x, get(K, f32)) : m.f32.add(x, m.f32.mul(get(K, f32), m.f32.load(0, 4, at(src))));
     const body = [
-      set(K, m.f64.load(slot * 8, 8, c(r.state))),
+      set(K, m.f32.load(slot * 4, 4, c(r.state))),
       set(I, get(FROM)),
       m.if(m.i32.lt_u(get(I), get(TO)), m.loop("e", m.block(null, [
-        m.f32.store(0, 4, at(target), m.f32.demote(value)),
+        m.f32.store(0, 4, at(target), value),
         set(I, m.i32.add(get(I), c(1))),
         m.br("e", m.i32.lt_u(get(I), get(TO))),
       ]))),
     ];
-    m.addFunction(name, binaryen.createType([i32, i32]), binaryen.none, [i32, f64], m.block(null, body));
+    m.addFunction(name, binaryen.createType([i32, i32]), binaryen.none, [i32, f32], m.block(null, body));
     m.addFunctionExport(name, name);
   };
   ranged("opt_l2", r.grads, SLOT.l2, r.params);
@@ -165,10 +156,10 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
     const P = 0, G = 1, OLD = 2, NEW = 4, SC = 6;
     const used = new Map<number, number>();
     const vars: number[] = [i32, v128, v128, v128, v128, v128];
-    const half = (h: 0 | 1): Half => ({
-      g: () => (h ? hi : lo)(get(G, v128)),
-      old: (k) => (h ? hi : lo)(get(OLD + k, v128)),
-      now: (k) => (h ? hi : lo)(get(NEW + k, v128)),
+    const lanes: Lanes = {
+      g: () => get(G, v128),
+      old: (k) => get(OLD + k, v128),
+      now: (k) => get(NEW + k, v128),
       s: (slot) => {
         if (!used.has(slot)) {
           used.set(slot, SC + used.size);
@@ -176,18 +167,17 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
         }
         return get(used.get(slot)!, v128);
       },
-    });
+    };
     const step: Ref[] = [set(G, m.v128.load(dG, 16, get(P)))];
     rule.next.forEach((next, k) => {
       step.push(set(OLD + k, m.v128.load(dS[k]!, 16, get(P))));
-      step.push(set(NEW + k, join(next(half(0)), next(half(1)))));
+      step.push(set(NEW + k, next(lanes)));
       step.push(m.v128.store(dS[k]!, 16, get(P), get(NEW + k, v128)));
     });
-    const p = m.v128.load(0, 16, get(P));
-    step.push(m.v128.store(0, 16, get(P), join(m.f64x2.sub(lo(p), rule.delta(half(0))), m.f64x2.sub(hi(m.v128.load(0, 16, get(P))), rule.delta(half(1))))));
+    step.push(m.v128.store(0, 16, get(P), m.f32x4.sub(m.v128.load(0, 16, get(P)), rule.delta(lanes))));
     step.push(set(P, m.i32.add(get(P), c(16))), m.br("v", m.i32.lt_u(get(P), c(r.params + vecs * 16))));
     const loop = m.loop("v", m.block(null, step));
-    const init = [...used].map(([slot, local]) => set(local, m.f64x2.splat(m.f64.load(slot * 8, 8, c(r.state)))));
+    const init = [...used].map(([slot, local]) => set(local, m.f32x4.splat(m.f32.load(slot * 4, 4, c(r.state)))));
     m.addFunction(rule.name, binaryen.none, binaryen.none, vars, m.block(null, [...init, set(P, c(r.params)), ...(vecs > 0 ? [loop] : [])]));
     m.addFunctionExport(rule.name, rule.name);
   }
