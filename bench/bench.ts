@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { codesizeMarkdown, runCodesize, type SizeRow } from "./codesize.ts";
 import { type CompileResult, compileSpec } from "./lib/compile.ts";
-import { IMPL_LABEL, IMPLS, type ImplName } from "./lib/impl.ts";
+import { ADAM_IMPLS, IMPL_LABEL, IMPLS, type ImplName } from "./lib/impl.ts";
 import { REPO, WORKLOADS, type Workload } from "./lib/workloads.ts";
 
 // ---------------------------------------------------------------- flags
@@ -199,7 +199,7 @@ async function main() {
             try {
               // the verification run counts in round 1; later rounds only time (a few steps of it warm up)
               const verify = round === 0 ? verifySteps(w) : Math.min(verifySteps(w), 5);
-              const r = await runChild(w, impl, impl === "gradc" ? path.join(tmp, `${w.name}.js`) : undefined, verify);
+              const r = await runChild(w, impl, impl.startsWith("gradc") ? path.join(tmp, `${w.name}.js`) : undefined, verify);
               (perImpl.get(impl) ?? perImpl.set(impl, []).get(impl)!).push(r);
               log(`  ${w.name.padEnd(8)} ${impl.padEnd(11)} ${fmtMs(r.median).padStart(9)} ms/step  loss ${fmtLoss(r.verifyLoss)}  (${((Date.now() - t) / 1000).toFixed(1)} s)`);
             } catch (e) {
@@ -265,8 +265,11 @@ async function main() {
     return g?.ok && o?.ok ? o.r.median / g.r.median : undefined;
   };
   for (const w of codesizeOnly ? [] : workloads) {
-    const ref = [outcomes.get(`${w.name}/gradc`), outcomes.get(`${w.name}/hand`)].find((o) => o?.ok) as { ok: true; r: Result } | undefined;
+    const sgdRef = [outcomes.get(`${w.name}/gradc`), outcomes.get(`${w.name}/hand`)].find((o) => o?.ok) as { ok: true; r: Result } | undefined;
+    const adamRef = outcomes.get(`${w.name}/gradc-adam`);
     for (const impl of impls) {
+      // Adam rows agree with gradc's Adam; the fit row walks shuffled epochs (another path): its loss is not compared
+      const ref = impl === "gradc-fit" ? undefined : ADAM_IMPLS.includes(impl) ? (adamRef?.ok ? adamRef : undefined) : sgdRef;
       const o = outcomes.get(`${w.name}/${impl}`);
       if (!o) continue;
       if (!o.ok) {
@@ -275,7 +278,9 @@ async function main() {
         continue;
       }
       const r = o.r;
-      const ratio = ratioOf(w.name, impl);
+      // Adam rows against gradc's Adam row; the SGD rows against gradc's module step
+      const adamBase = adamRef?.ok ? adamRef.r.median : undefined;
+      const ratio = ADAM_IMPLS.includes(impl) ? (adamBase === undefined ? undefined : r.median / adamBase) : ratioOf(w.name, impl);
       let agree = "—";
       if (ref && ref.r !== r) {
         const d = Math.abs(r.verifyLoss - ref.r.verifyLoss);
@@ -291,7 +296,7 @@ async function main() {
         }
         if (r.checksum !== ref.r.checksum) warnings.push(`${w.name} / ${IMPL_LABEL[impl]}: data/init checksum ${r.checksum} ≠ ${ref.r.checksum}`);
       }
-      if (r.timedLossSpread !== 0 && impl !== "jax-wasm" && impl !== "tfjs-cpu" && impl !== "tfjs-wasm")
+      if (r.timedLossSpread !== 0 && !impl.startsWith("jax") && !impl.startsWith("tfjs"))
         warnings.push(`${w.name} / ${IMPL_LABEL[impl]}: timed runs from the same weights ended with different losses (spread ${r.timedLossSpread})`);
       mainRows.push([
         w.name,
@@ -300,7 +305,7 @@ async function main() {
         `${fmtMs(r.p25)}–${fmtMs(r.p75)}`,
         fmtMs(r.min),
         fmtRate((w.batch * 1000) / r.median),
-        impl === "gradc" ? "1 (ref)" : ratio === undefined ? "—" : fmtRatio(ratio),
+        impl === "gradc" || impl === "gradc-adam" ? "1 (ref)" : ratio === undefined ? "—" : fmtRatio(ratio),
         fmtLoss(r.verifyLoss),
         agree,
         r.peakRssMB.toFixed(0),
@@ -339,6 +344,21 @@ async function main() {
       const h = ratioOf("mnist", "hand");
       const t = ratioOf("mnist", "tfjs-cpu");
       check(h === undefined || t === undefined ? undefined : h >= 1 && t > 1, `mnist: as fast as hand-written JS and faster than tfjs cpu (measured ${h === undefined ? "—" : fmtRatio(h)} and ${t === undefined ? "—" : fmtRatio(t)})`);
+    }
+    // The user's step (issue #13): trainStep with Adam within 1.15× of the module's own SGD step, ≥ 2.5× jax-js Adam, ≥ 10× TF.js wasm Adam.
+    for (const wn of ["mnist", "deep"]) {
+      if (!workloads.some((w) => w.name === wn)) continue;
+      const g = outcomes.get(`${wn}/gradc`);
+      const a = outcomes.get(`${wn}/gradc-adam`);
+      const over = g?.ok && a?.ok ? a.r.median / g.r.median : undefined;
+      if (impls.includes("gradc-adam") && impls.includes("gradc"))
+        check(over === undefined ? undefined : over <= 1.15, `${wn}: gradc trainStep with Adam ≤ 1.15× the module's own SGD step (measured ${over === undefined ? "—" : fmtRatio(over)})`);
+      for (const [impl, want] of [["jax-wasm-adam", 2.5], ["tfjs-wasm-adam", 10]] as [ImplName, number][]) {
+        const o = outcomes.get(`${wn}/${impl}`);
+        const r = a?.ok && o?.ok ? o.r.median / a.r.median : undefined;
+        if (impls.includes(impl) && impls.includes("gradc-adam"))
+          check(r === undefined ? undefined : r >= want, `${wn}: gradc trainStep with Adam ≥ ${want}× ${IMPL_LABEL[impl]} (measured ${r === undefined ? "—" : fmtRatio(r)})`);
+      }
     }
     // The wasm issue's targets: at MNIST scale, at least 2× jax-js and 6× TensorFlow.js wasm.
     for (const wn of ["mnist", "deep"]) {
@@ -447,7 +467,9 @@ Generated by \`${command}\` (bench/bench.ts) — do not edit by hand; rerun it.
 ${mainTable.md}
 
 **ms/step** = median over the timed runs (**IQR** = 25th–75th percentile, **min** = fastest run).
-**peer/gradc** = the peer's median ms/step ÷ gradc's (> 1 means gradc is faster). **examples/s** = batch size ÷ median step time.
+**peer/gradc** = the peer's median ms/step ÷ gradc's (> 1 means gradc is faster); the Adam rows (same hyperparameters:
+lr ${"1e-3"}, β ${"0.9/0.999"}, ε ${"1e-8"}) are divided by gradc's \`trainStep\` with Adam, the others by gradc's module step with plain SGD; the \`fit\` row is one
+epoch of shuffled batches per \`fit\` call (ms/step = wall time ÷ steps), its loss not compared (another order of batches). **examples/s** = batch size ÷ median step time.
 **loss after N** = the loss of the last of N SGD steps from the shared initial weights (N = "verify steps" below);
 **rel. diff** = its relative difference from gradc's; ⚠ marks a difference outside rtol ${rtol} + atol ${atol}
 (float32 everywhere, different summation orders and exp/log implementations, compounded over N steps).
