@@ -282,6 +282,76 @@ const STAT_REF = 4; // the first loss since construction, reset, load or the sta
 /** The divergence guard's growth rule: a loss beyond GROWTH × max(|first loss|, 1) has diverged. */
 const GROWTH = 1e6;
 
+// ---- option checks: one row per option; an option not in the table is an error naming the nearest ----
+
+type Check = readonly [ok: (v: unknown) => boolean, want: string];
+const isNum = (v: unknown): v is number => typeof v === "number";
+const finiteAtLeast0: Check = [(v) => isNum(v) && Number.isFinite(v) && v >= 0, "a finite number >= 0"];
+const dropRate = (v: unknown) => isNum(v) && v >= 0 && v < 1;
+const ratesOrRate: Check = [
+  (v) => dropRate(v) || (typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(dropRate)),
+  "a drop probability in [0, 1), or such rates by input name",
+];
+const aName: Check = [(v) => typeof v === "string", "an input or output name (a string)"];
+
+/** The trainer's options (TrainerOptions): how each is checked before anything else reads it. */
+const TRAINER_OPTIONS: { readonly [K in keyof Required<TrainerOptions>]: Check } = {
+  optimizer: [(v) => typeof v === "object" && v !== null && typeof (v as OptimizerSpec).create === "function", "an optimizer such as adam({ lr: 1e-3 })"],
+  batchSize: [(v) => Number.isInteger(v) && (v as number) >= 1, "a whole number >= 1"],
+  seed: [(v) => isNum(v) && Number.isFinite(v), "a finite number"],
+  l2: finiteAtLeast0,
+  l2Params: [(v) => Array.isArray(v) && v.every((x) => typeof x === "string"), "an array of parameter names"],
+  inputDropout: ratesOrRate,
+  dropout: ratesOrRate,
+  init: [(v) => typeof v === "string" || (typeof v === "object" && v !== null), "an init such as \"zeros\", \"he\" or { uniform: [lo, hi] }"],
+  params: [(v) => typeof v === "object" && v !== null && typeof (v as ArrayLike<number>).length === "number", "an array of numbers (layout order)"],
+  outputName: aName,
+  targetName: aName,
+  threshold: [(v) => isNum(v) && Number.isFinite(v), "a finite number"],
+  shuffle: [(v) => typeof v === "boolean", "true or false"],
+  Array: [(v) => v === Float32Array || v === Float64Array, "Float32Array or Float64Array"],
+};
+
+/** fit's options (FitOptions), the same way. */
+const FIT_OPTIONS: { readonly [K in keyof Required<FitOptions>]: Check } = {
+  epochs: [(v) => Number.isInteger(v) && (v as number) >= 0, "a whole number >= 0"],
+  validation: [(v) => typeof v === "object" && v !== null, "a data set (typed arrays by input name)"],
+  earlyStopping: [(v) => typeof v === "object" && v !== null, "{ patience, monitor?, minDelta?, restoreBest? }"],
+  onEpoch: [(v) => typeof v === "function", "a function (record) => void | boolean"],
+  progress: [(v) => typeof v === "boolean", "true or false"],
+};
+
+/** Edit distance, case-insensitive (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** Checks `opts` against `table`: every key known (else the nearest valid one is named), every present value of its kind. */
+function checkOptions(what: string, opts: object, table: Readonly<Record<string, Check>>): void {
+  if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${what}: options must be an object, got ${String(opts)}`);
+  const known = Object.keys(table);
+  for (const key of Object.keys(opts)) {
+    if (!Object.hasOwn(table, key)) {
+      const near = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      throw new RuntimeError("E_ARG", `${what}: unknown option '${key}' — did you mean '${near}'? (options: ${known.join(", ")})`);
+    }
+    const v = (opts as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    const [ok, want] = table[key]!;
+    if (!ok(v)) throw new RuntimeError("E_ARG", `${what}: ${key} must be ${want}, got ${typeof v === "function" ? "a function" : String(v)}`);
+  }
+}
+
 const rate = (what: string, p: unknown): number => {
   if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RuntimeError("E_ARG", `${what} must be a drop probability in [0, 1), got ${String(p)}`);
   return p;
@@ -338,6 +408,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     readonly module: Module<A>,
     opts: TrainerOptions<A>,
   ) {
+    checkOptions("createTrainer", opts, TRAINER_OPTIONS);
     const layout = (this.layout = module.layout);
     if (!layout.hasLoss || !module.backward || layout.lossOffset === undefined)
       throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss, so there is nothing to train (call m.loss(...) in the spec)`);
@@ -432,9 +503,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     }
 
     // ---- regularization
-    const l2 = opts.l2 ?? 0;
-    if (!(Number.isFinite(l2) && l2 >= 0)) throw new RuntimeError("E_ARG", `l2 must be a finite number >= 0, got ${l2}`);
-    this.l2 = l2;
+    this.l2 = opts.l2 ?? 0;
     this.decay = weightRanges(layout, opts.l2Params);
     this.weights = layout.params.filter((p) => (opts.l2Params ? opts.l2Params.includes(p.name) : isWeight(p.shape))).map((p) => p.name);
     this.shuffle = opts.shuffle ?? true;
@@ -667,6 +736,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   // ---- fit ----------------------------------------------------------------------------
 
   fit(train: object, opts: FitOptions): History {
+    checkOptions("fit", opts, FIT_OPTIONS);
     const { epochs, validation, earlyStopping: es, onEpoch } = opts;
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RuntimeError("E_ARG", `fit: epochs must be a whole number >= 0, got ${epochs}`);
     const feed = this.bind(train, "train");

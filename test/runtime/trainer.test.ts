@@ -325,6 +325,29 @@ describe("weights, L2 and accuracy", () => {
   });
 });
 
+describe("options", () => {
+  it("a misspelled option is an error naming the nearest valid one; a value of the wrong kind names what it must be", () => {
+    const { mod } = linear(4);
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as RuntimeError;
+      }
+      throw new Error("no error");
+    };
+    const e = err(() => createTrainer(mod, { optimiser: adam({ lr: 1e-3 }) } as never));
+    expect(e.code).toBe("E_ARG");
+    expect(e.message).toMatch(/createTrainer: unknown option 'optimiser' — did you mean 'optimizer'\?/);
+    expect(err(() => createTrainer(mod, { batchsize: 4 } as never)).message).toMatch(/did you mean 'batchSize'/);
+    expect(err(() => createTrainer(mod, { l2: -1 })).message).toMatch(/l2 must be a finite number >= 0, got -1/);
+    expect(err(() => createTrainer(mod, { optimizer: 0.01 as never })).message).toMatch(/optimizer must be an optimizer such as adam/);
+    expect(err(() => createTrainer(mod, { shuffle: "no" as never })).message).toMatch(/shuffle must be true or false/);
+    const t = createTrainer(mod);
+    expect(err(() => t.fit(rows(4), { epoch: 3 } as never)).message).toMatch(/fit: unknown option 'epoch' — did you mean 'epochs'\?/);
+  });
+});
+
 describe("the update on a module with wasm kernels (mnist)", () => {
   it("every optimizer runs as the module's kernels, state in its memory, bit-for-bit the JS loops", async () => {
     const mnist = (await import("../../generated/mnist.js")) as unknown as Module;
