@@ -8,11 +8,11 @@
  */
 import { readFileSync } from "node:fs";
 import { importModule } from "../../compiler/emit/load.ts";
-import { adam, createTrainer, type Module } from "../../runtime/index.ts";
+import { adam, createTrainer, sgd, type Module } from "../../runtime/index.ts";
 import type { Impl } from "../lib/impl.ts";
 import { ADAM, type Problem, type Workload } from "../lib/workloads.ts";
 
-export async function create(w: Workload, p: Problem, jsFile: string, mode: "step" | "fit"): Promise<Impl> {
+export async function create(w: Workload, p: Problem, jsFile: string, mode: "step" | "fit", with_: "adam" | "sgd" = "adam"): Promise<Impl> {
   const mod = (await importModule(readFileSync(jsFile, "utf8"))) as unknown as Module;
   const { layout } = mod;
   // the workload's initial weights, placed by the layout
@@ -29,13 +29,13 @@ export async function create(w: Workload, p: Problem, jsFile: string, mode: "ste
     data[xn]!.set(b.x, i * b.x.length);
     data[yn]!.set(b.y, i * b.y.length);
   });
-  const optimizer = adam({ lr: ADAM.lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps });
+  const optimizer = with_ === "adam" ? adam({ lr: ADAM.lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps }) : sgd({ lr: w.lr });
   const make = () => createTrainer(mod, { optimizer, batchSize: w.batch, params: init, seed: 1 });
   const t = make();
   let k = 0;
   const wasm = Object.values(t.optimizer.state).every((s) => s.buffer === t.params.buffer);
   return {
-    info: { optimizer: "adam", path: mode === "step" ? "trainStep" : "fit (shuffled epochs)", wasmUpdate: String(wasm) },
+    info: { optimizer: with_, path: mode === "step" ? "trainStep" : "fit (shuffled epochs)", wasmUpdate: String(wasm) },
     reset() {
       t.reset();
       t.params.set(init);
