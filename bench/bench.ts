@@ -103,6 +103,12 @@ interface Result {
   heapRetainedDeltaMB: number;
   gcsDuringTimed: number;
 }
+interface StepAb {
+  workload: string;
+  runs: number;
+  load: string;
+  rows: { impl: string; label: string; median: number; min: number; steps: number; loss: number }[];
+}
 type Outcome = { ok: true; r: Result; rounds: Result[] } | { ok: false; error: string };
 
 function runChild(w: Workload, impl: ImplName, jsFile: string | undefined, verify: number): Promise<Result> {
@@ -171,6 +177,7 @@ async function main() {
   let coldWasm: CompileResult | undefined;
   const ab = new Map<string, { workload: string; gradc: number; hand: number; gradcMin: number; handMin: number; steps: number; runs: number }>();
   let sizeRows: SizeRow[] = [];
+  const stepAb: StepAb[] = [];
   try {
     if (!codesizeOnly) {
       // --- gradc, in process: loadSpec + compile + importModule
@@ -241,6 +248,34 @@ async function main() {
               log(`  ${r.workload.padEnd(8)} hand/gradc ${(r.hand / r.gradc).toFixed(2)}× (minima ${(r.handMin / r.gradcMin).toFixed(2)}×)`);
             }
           if (code !== 0) log(`  interleaved comparison failed: ${err.trim().split("\n").slice(0, 3).join(" | ")}`);
+          resolve();
+        });
+      });
+    }
+    // --- the user's step (issue #13): module SGD, trainStep SGD/Adam, fit, TF.js Adam, jax-js Adam interleaved in one process
+    const stepWorkloads = workloads.filter((w) => w.name === "mnist" || w.name === "deep").map((w) => w.name);
+    if (!codesizeOnly && impls.includes("gradc") && impls.includes("gradc-adam") && stepWorkloads.length) {
+      log("the user's step, interleaved in one process …");
+      const rows = ["gradc", "gradc-sgd", "gradc-adam", "gradc-fit", ...impls.filter((i) => i === "tfjs-wasm-adam" || i === "jax-wasm-adam")];
+      await new Promise<void>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", path.join("bench", "step-ab.ts"), ...stepWorkloads, "--js-dir", tmp, "--json", "--impls", rows.join(","), "--runs", quick ? "5" : "15", "--ms", quick ? "20" : "60"],
+          { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.on("close", (code) => {
+          for (const line of out.split("\n"))
+            if (line.startsWith("RESULT ")) {
+              const r = JSON.parse(line.slice(7)) as StepAb;
+              stepAb.push(r);
+              const adamRow = r.rows.find((x) => x.impl === "gradc-adam");
+              log(`  ${r.workload.padEnd(8)} trainStep+Adam ÷ module SGD ${adamRow ? (adamRow.median / r.rows[0]!.median).toFixed(2) : "—"}× (load ${r.load})`);
+            }
+          if (code !== 0) log(`  interleaved step comparison failed: ${err.trim().split("\n").slice(0, 3).join(" | ")}`);
           resolve();
         });
       });
@@ -345,6 +380,18 @@ async function main() {
       const t = ratioOf("mnist", "tfjs-cpu");
       check(h === undefined || t === undefined ? undefined : h >= 1 && t > 1, `mnist: as fast as hand-written JS and faster than tfjs cpu (measured ${h === undefined ? "—" : fmtRatio(h)} and ${t === undefined ? "—" : fmtRatio(t)})`);
     }
+    // The user's step, interleaved in one process (bench/step-ab.ts): the steadier measurement of the same targets.
+    for (const r of stepAb) {
+      const at = (impl: string) => r.rows.find((x) => x.impl === impl)?.median;
+      const g = at("gradc");
+      const a = at("gradc-adam");
+      if (g !== undefined && a !== undefined)
+        check(a / g <= 1.15, `${r.workload} (interleaved): gradc trainStep with Adam ≤ 1.15× the module's own SGD step (measured ${fmtRatio(a / g)})`);
+      for (const [impl, want] of [["jax-wasm-adam", 2.5], ["tfjs-wasm-adam", 10]] as [ImplName, number][]) {
+        const o = at(impl);
+        if (o !== undefined && a !== undefined) check(o / a >= want, `${r.workload} (interleaved): gradc trainStep with Adam ≥ ${want}× ${IMPL_LABEL[impl]} (measured ${fmtRatio(o / a)})`);
+      }
+    }
     // The user's step (issue #13): trainStep with Adam within 1.15× of the module's own SGD step, ≥ 2.5× jax-js Adam, ≥ 10× TF.js wasm Adam.
     for (const wn of ["mnist", "deep"]) {
       if (!workloads.some((w) => w.name === wn)) continue;
@@ -401,6 +448,19 @@ async function main() {
     ["l", "r", "r", "r", "r", "r"],
   );
 
+  const stepTables = stepAb.map((r) => {
+    const base = r.rows[0]!.median;
+    const adam = r.rows.find((x) => x.impl === "gradc-adam")?.median;
+    return {
+      title: `${r.workload}: ${r.runs} interleaved runs per row, load average (1 min) ${r.load}`,
+      t: table(
+        ["implementation", "ms/step", "min", "÷ module SGD", "÷ gradc trainStep Adam", "loss at the end of a run"],
+        r.rows.map((x) => [x.label, fmtMs(x.median), fmtMs(x.min), fmtRatio(x.median / base), adam === undefined ? "—" : fmtRatio(x.median / adam), fmtLoss(x.loss)]),
+        ["l", "r", "r", "r", "r", "r"],
+      ),
+    };
+  });
+
   // ------------------------------------------------------------ stdout
   const say = (s = "") => process.stdout.write(s + "\n");
   if (!codesizeOnly) {
@@ -412,6 +472,11 @@ async function main() {
       say();
       say("gradc vs hand-written, interleaved in one process:");
       say(abTable.text);
+    }
+    for (const st of stepTables) {
+      say();
+      say(`The user's step, ${st.title}:`);
+      say(st.t.text);
     }
     if (compileRows.length) {
       say();
@@ -486,6 +551,21 @@ ${abTable.md}
 The same two step loops as above, alternating in ONE process (A B A B …, ${[...ab.values()][0]!.runs} runs each, every run from the initial
 weights; bench/ab.ts): both see the same machine load, so on a shared machine this ratio is much steadier than the one from
 separate processes. The ≥ 1.0× target below is judged on it.
+
+`
+    : ""
+}${
+  stepTables.length
+    ? `### The user's step: the trainer with Adam, interleaved in one process
+
+${stepTables.map((st) => `${st.title}\n\n${st.t.md}`).join("\n\n")}
+
+The module's own SGD step (forward + backward + its wasm \`sgd\`, the batch copied into its input buffer), gradc's
+\`trainStep\` with plain SGD and with Adam, \`fit\` with Adam over epochs of shuffled batches, TF.js wasm with
+\`tf.train.adam\` and jax-js with Adam inside its jitted step — created in ONE process (bench/step-ab.ts) and run in
+rotating order, every run from the initial weights, so every row sees the same machine load. Adam: lr 1e-3, β 0.9/0.999,
+ε 1e-8 in every implementation. Each row's steps per run are calibrated to ~60 ms of its own time, so its end-of-run loss
+is that of its own step count.
 
 `
     : ""
