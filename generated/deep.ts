@@ -34,7 +34,7 @@ export const layout = {
 } as const;
 
 export type Buf = Float32Array;
-/** 14 WebAssembly SIMD matmul kernel(s) and the SGD update, 12908 bytes, built by gradc with binaryen. */
+/** 14 WebAssembly SIMD matmul kernel(s), the SGD update and the optimizer kernels, 12908 bytes, built by gradc with binaryen. */
 const wasmModule = new WebAssembly.Module(
   Uint8Array.from(
     atob(

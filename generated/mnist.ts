@@ -28,7 +28,7 @@ export const layout = {
 } as const;
 
 export type Buf = Float32Array;
-/** 5 WebAssembly SIMD matmul kernel(s) and the SGD update, 5783 bytes, built by gradc with binaryen. */
+/** 5 WebAssembly SIMD matmul kernel(s), the SGD update and the optimizer kernels, 5783 bytes, built by gradc with binaryen. */
 const wasmModule = new WebAssembly.Module(
   Uint8Array.from(
     atob(

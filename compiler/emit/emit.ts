@@ -99,7 +99,7 @@ export async function emit(lowered: Lowered, opts: EmitOptions = {}): Promise<Em
     const update = { params: L.memory.params, grads: L.memory.grads, size: L.paramSize };
     const bytes = buildWasm(l.kernels, L.memory.pages, update, L.memory.state === undefined ? undefined : { ...update, state: L.memory.state });
     file.addStatements([
-      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen. */`,
+      `/** ${l.kernels.length} WebAssembly SIMD matmul kernel(s), the SGD update${L.memory.state !== undefined ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc with binaryen. */`,
       `const wasmModule = new WebAssembly.Module(Uint8Array.from(atob("${Buffer.from(bytes).toString("base64")}"), (c) => c.charCodeAt(0)));`,
       `type Kernels = { readonly [name: string]: (...args: number[]) => void };`,
       `const instances = new WeakMap<ArrayBufferLike, Kernels>();`,
