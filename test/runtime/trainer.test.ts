@@ -364,4 +364,20 @@ describe("the update on a module with wasm kernels (mnist)", () => {
       for (const s of Object.values(b.optimizer.state)) expect(s.buffer).not.toBe(b.params.buffer);
     }
   });
+
+  it("a checkpoint of the state in the module's memory resumes bit-for-bit", async () => {
+    const mnist = (await import("../../generated/mnist.js")) as unknown as Module;
+    const data = { x: new Float32Array(64 * 784).map((_, i) => ((i * 7919) % 256) / 255), y: new Float32Array(64 * 10).map((_, i) => (i % 10 === 3 ? 1 : 0)) };
+    const a = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), seed: 4, batchSize: 32 });
+    a.fit(data, { epochs: 1, progress: false });
+    const saved = a.checkpoint();
+    const b = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), seed: 9, batchSize: 32 });
+    b.restore(saved);
+    expect(b.steps).toBe(2);
+    a.fit(data, { epochs: 1, progress: false });
+    b.fit(data, { epochs: 1, progress: false });
+    const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+    expect(bits(b.params)).toEqual(bits(a.params));
+    expect(bits(b.optimizer.state.v!)).toEqual(bits(a.optimizer.state.v!));
+  });
 });
