@@ -151,6 +151,31 @@ export interface AdamWOptions extends AdamOptions {
 
 // ---- option checks ------------------------------------------------------------------
 
+/** Edit distance, case-insensitive (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The options object of `kind`: an object whose every key is one of `known` (a misspelling names the nearest). */
+function known(kind: string, opts: unknown, names: readonly string[]): void {
+  if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${kind}: pass the options as an object, e.g. ${kind}({ lr: 0.01 })`);
+  for (const key of Object.keys(opts))
+    if (!names.includes(key)) {
+      const near = [...names].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      throw new RuntimeError("E_ARG", `${kind}: unknown option '${key}' — did you mean '${near}'? (options: ${names.join(", ")})`);
+    }
+}
+
 function lrOption(kind: string, lr: unknown): LearningRate {
   if (typeof lr === "function") return lr as Schedule;
   if (typeof lr === "number" && Number.isFinite(lr) && lr >= 0) return lr;
@@ -522,6 +547,7 @@ function bind<A extends Buf>(kind: string, size: number, options: Readonly<Recor
 
 /** Plain gradient descent: p -= lr g. */
 export function sgd(opts: SgdOptions): OptimizerSpec {
+  known("sgd", opts, ["lr"]);
   const lr = lrOption("sgd", opts?.lr);
   const options = { lr: lrLabel(lr) };
   return { kind: "sgd", options, create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Sgd<A>(bind("sgd", size, options, lr, o)) };
@@ -529,6 +555,7 @@ export function sgd(opts: SgdOptions): OptimizerSpec {
 
 /** Heavy-ball momentum (default μ = 0.9), or Nesterov's with `nesterov: true`. */
 export function momentum(opts: MomentumOptions): OptimizerSpec {
+  known("momentum", opts, ["lr", "momentum", "nesterov"]);
   const lr = lrOption("momentum", opts?.lr);
   const mu = unit("momentum", "momentum", opts.momentum ?? 0.9);
   const nesterov = opts.nesterov ?? false;
@@ -545,6 +572,7 @@ export const nesterov = (opts: Omit<MomentumOptions, "nesterov">): OptimizerSpec
 
 /** AdaGrad: per-parameter rates shrinking with the summed squared gradients. */
 export function adagrad(opts: AdagradOptions): OptimizerSpec {
+  known("adagrad", opts, ["lr", "eps"]);
   const lr = lrOption("adagrad", opts?.lr);
   const eps = pos("adagrad", "eps", opts.eps ?? 1e-10);
   const options = { lr: lrLabel(lr), eps };
@@ -553,6 +581,7 @@ export function adagrad(opts: AdagradOptions): OptimizerSpec {
 
 /** RMSprop: per-parameter rates from a running mean of squared gradients. */
 export function rmsprop(opts: RmspropOptions): OptimizerSpec {
+  known("rmsprop", opts, ["lr", "rho", "eps"]);
   const lr = lrOption("rmsprop", opts?.lr);
   const rho = unit("rmsprop", "rho", opts.rho ?? 0.9);
   const eps = pos("rmsprop", "eps", opts.eps ?? 1e-8);
@@ -565,6 +594,7 @@ export function rmsprop(opts: RmspropOptions): OptimizerSpec {
 }
 
 function adamSpec(kind: "adam" | "adamw", opts: AdamWOptions): OptimizerSpec {
+  known(kind, opts, ["lr", "beta1", "beta2", "eps", ...(kind === "adamw" ? ["weightDecay"] : [])]);
   const lr = lrOption(kind, opts?.lr);
   const beta1 = unit(kind, "beta1", opts.beta1 ?? 0.9);
   const beta2 = unit(kind, "beta2", opts.beta2 ?? 0.999);

@@ -345,6 +345,10 @@ describe("options", () => {
     expect(err(() => createTrainer(mod, { shuffle: "no" as never })).message).toMatch(/shuffle must be true or false/);
     const t = createTrainer(mod);
     expect(err(() => t.fit(rows(4), { epoch: 3 } as never)).message).toMatch(/fit: unknown option 'epoch' — did you mean 'epochs'\?/);
+    // the optimizers' options too
+    expect(err(() => adam({ lr: 1e-3, beta: 0.9 } as never)).message).toMatch(/adam: unknown option 'beta' — did you mean 'beta1'\?/);
+    expect(err(() => sgd({ learningRate: 0.1 } as never)).message).toMatch(/sgd: unknown option 'learningRate' — did you mean 'lr'\?/);
+    expect(err(() => momentum({ lr: 0.1, nestrov: true } as never)).message).toMatch(/did you mean 'nesterov'/);
   });
 });
 
