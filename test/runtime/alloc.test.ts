@@ -33,11 +33,13 @@ describe("allocation on a module with wasm kernels (mnist)", () => {
       "adam/cosine+l2",
       "adamw/constant+l2",
     ]);
-    // one heap number per step would be 16 B × 200 = 3,200 bytes; the bound leaves room for one stray sample of a re-optimization
+    // one heap number per step would be 16 B × 200 = 3,200 bytes (3,072 in fit's 192); the bound leaves room for one
+    // stray sample of a re-optimization
     for (const x of rows) {
       expect(x.wasm, x.config).toBe(true);
       expect(x.trainStep, `${x.config}: bytes sampled in 200 trainStep calls`).toBeLessThan(600);
-      expect(x.fit, `${x.config}: bytes sampled in fit's 128 steps`).toBeLessThan(600);
+      // fit's figure is a difference of two sampled runs (sampling noise of a few hundred bytes): under half a heap number per step
+      expect(x.fit, `${x.config}: bytes sampled in 192 of fit's steps`).toBeLessThan(1500);
     }
   }, 300_000);
 });
