@@ -21,7 +21,7 @@ import path from "node:path";
 import { bundleSizeMarkdown, bundleSizes } from "../examples/browser/size.ts";
 import { codesizeMarkdown, runCodesize, type SizeRow } from "./codesize.ts";
 import { type CompileResult, compileSpec } from "./lib/compile.ts";
-import { IMPL_LABEL, IMPLS, type ImplName } from "./lib/impl.ts";
+import { ADAM_IMPLS, IMPL_LABEL, IMPLS, type ImplName } from "./lib/impl.ts";
 import { REPO, WORKLOADS, type Workload } from "./lib/workloads.ts";
 
 // ---------------------------------------------------------------- flags
@@ -104,6 +104,12 @@ interface Result {
   heapRetainedDeltaMB: number;
   gcsDuringTimed: number;
 }
+interface StepAb {
+  workload: string;
+  runs: number;
+  load: string;
+  rows: { impl: string; label: string; median: number; min: number; steps: number; loss: number }[];
+}
 type Outcome = { ok: true; r: Result; rounds: Result[] } | { ok: false; error: string };
 
 function runChild(w: Workload, impl: ImplName, jsFile: string | undefined, verify: number): Promise<Result> {
@@ -172,6 +178,7 @@ async function main() {
   let coldWasm: CompileResult | undefined;
   const ab = new Map<string, { workload: string; gradc: number; hand: number; gradcMin: number; handMin: number; steps: number; runs: number }>();
   let sizeRows: SizeRow[] = [];
+  const stepAb: StepAb[] = [];
   try {
     if (!codesizeOnly) {
       // --- gradc, in process: loadSpec + compile + importModule
@@ -200,7 +207,7 @@ async function main() {
             try {
               // the verification run counts in round 1; later rounds only time (a few steps of it warm up)
               const verify = round === 0 ? verifySteps(w) : Math.min(verifySteps(w), 5);
-              const r = await runChild(w, impl, impl === "gradc" ? path.join(tmp, `${w.name}.js`) : undefined, verify);
+              const r = await runChild(w, impl, impl.startsWith("gradc") ? path.join(tmp, `${w.name}.js`) : undefined, verify);
               (perImpl.get(impl) ?? perImpl.set(impl, []).get(impl)!).push(r);
               log(`  ${w.name.padEnd(8)} ${impl.padEnd(11)} ${fmtMs(r.median).padStart(9)} ms/step  loss ${fmtLoss(r.verifyLoss)}  (${((Date.now() - t) / 1000).toFixed(1)} s)`);
             } catch (e) {
@@ -246,6 +253,34 @@ async function main() {
         });
       });
     }
+    // --- the user's step (issue #13): module SGD, trainStep SGD/Adam, fit, TF.js Adam, jax-js Adam interleaved in one process
+    const stepWorkloads = workloads.filter((w) => w.name === "mnist" || w.name === "deep").map((w) => w.name);
+    if (!codesizeOnly && impls.includes("gradc") && impls.includes("gradc-adam") && stepWorkloads.length) {
+      log("the user's step, interleaved in one process …");
+      const rows = ["gradc", "gradc-sgd", "gradc-adam", "gradc-fit", ...impls.filter((i) => i === "tfjs-wasm-adam" || i === "jax-wasm-adam")];
+      await new Promise<void>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", path.join("bench", "step-ab.ts"), ...stepWorkloads, "--js-dir", tmp, "--json", "--impls", rows.join(","), "--runs", quick ? "5" : "15", "--ms", quick ? "20" : "60"],
+          { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.on("close", (code) => {
+          for (const line of out.split("\n"))
+            if (line.startsWith("RESULT ")) {
+              const r = JSON.parse(line.slice(7)) as StepAb;
+              stepAb.push(r);
+              const adamRow = r.rows.find((x) => x.impl === "gradc-adam");
+              log(`  ${r.workload.padEnd(8)} trainStep+Adam ÷ module SGD ${adamRow ? (adamRow.median / r.rows[0]!.median).toFixed(2) : "—"}× (load ${r.load})`);
+            }
+          if (code !== 0) log(`  interleaved step comparison failed: ${err.trim().split("\n").slice(0, 3).join(" | ")}`);
+          resolve();
+        });
+      });
+    }
     if (codesize) {
       log("code size vs width and depth …");
       sizeRows = await runCodesize({ ...(quick ? { widths: [64, 256], depths: [1, 2, 4], reps: 1 } : {}), log });
@@ -266,8 +301,11 @@ async function main() {
     return g?.ok && o?.ok ? o.r.median / g.r.median : undefined;
   };
   for (const w of codesizeOnly ? [] : workloads) {
-    const ref = [outcomes.get(`${w.name}/gradc`), outcomes.get(`${w.name}/hand`)].find((o) => o?.ok) as { ok: true; r: Result } | undefined;
+    const sgdRef = [outcomes.get(`${w.name}/gradc`), outcomes.get(`${w.name}/hand`)].find((o) => o?.ok) as { ok: true; r: Result } | undefined;
+    const adamRef = outcomes.get(`${w.name}/gradc-adam`);
     for (const impl of impls) {
+      // Adam rows agree with gradc's Adam; the fit row walks shuffled epochs (another path): its loss is not compared
+      const ref = impl === "gradc-fit" ? undefined : ADAM_IMPLS.includes(impl) ? (adamRef?.ok ? adamRef : undefined) : sgdRef;
       const o = outcomes.get(`${w.name}/${impl}`);
       if (!o) continue;
       if (!o.ok) {
@@ -276,7 +314,9 @@ async function main() {
         continue;
       }
       const r = o.r;
-      const ratio = ratioOf(w.name, impl);
+      // Adam rows against gradc's Adam row; the SGD rows against gradc's module step
+      const adamBase = adamRef?.ok ? adamRef.r.median : undefined;
+      const ratio = ADAM_IMPLS.includes(impl) ? (adamBase === undefined ? undefined : r.median / adamBase) : ratioOf(w.name, impl);
       let agree = "—";
       if (ref && ref.r !== r) {
         const d = Math.abs(r.verifyLoss - ref.r.verifyLoss);
@@ -292,7 +332,7 @@ async function main() {
         }
         if (r.checksum !== ref.r.checksum) warnings.push(`${w.name} / ${IMPL_LABEL[impl]}: data/init checksum ${r.checksum} ≠ ${ref.r.checksum}`);
       }
-      if (r.timedLossSpread !== 0 && impl !== "jax-wasm" && impl !== "tfjs-cpu" && impl !== "tfjs-wasm")
+      if (r.timedLossSpread !== 0 && !impl.startsWith("jax") && !impl.startsWith("tfjs"))
         warnings.push(`${w.name} / ${IMPL_LABEL[impl]}: timed runs from the same weights ended with different losses (spread ${r.timedLossSpread})`);
       mainRows.push([
         w.name,
@@ -301,7 +341,7 @@ async function main() {
         `${fmtMs(r.p25)}–${fmtMs(r.p75)}`,
         fmtMs(r.min),
         fmtRate((w.batch * 1000) / r.median),
-        impl === "gradc" ? "1 (ref)" : ratio === undefined ? "—" : fmtRatio(ratio),
+        impl === "gradc" || impl === "gradc-adam" ? "1 (ref)" : ratio === undefined ? "—" : fmtRatio(ratio),
         fmtLoss(r.verifyLoss),
         agree,
         r.peakRssMB.toFixed(0),
@@ -340,6 +380,33 @@ async function main() {
       const h = ratioOf("mnist", "hand");
       const t = ratioOf("mnist", "tfjs-cpu");
       check(h === undefined || t === undefined ? undefined : h >= 1 && t > 1, `mnist: as fast as hand-written JS and faster than tfjs cpu (measured ${h === undefined ? "—" : fmtRatio(h)} and ${t === undefined ? "—" : fmtRatio(t)})`);
+    }
+    // The user's step, interleaved in one process (bench/step-ab.ts): the steadier measurement of the same targets.
+    for (const r of stepAb) {
+      const at = (impl: string) => r.rows.find((x) => x.impl === impl)?.median;
+      const g = at("gradc");
+      const a = at("gradc-adam");
+      if (g !== undefined && a !== undefined)
+        check(a / g <= 1.15, `${r.workload} (interleaved): gradc trainStep with Adam ≤ 1.15× the module's own SGD step (measured ${fmtRatio(a / g)})`);
+      for (const [impl, want] of [["jax-wasm-adam", 2.5], ["tfjs-wasm-adam", 10]] as [ImplName, number][]) {
+        const o = at(impl);
+        if (o !== undefined && a !== undefined) check(o / a >= want, `${r.workload} (interleaved): gradc trainStep with Adam ≥ ${want}× ${IMPL_LABEL[impl]} (measured ${fmtRatio(o / a)})`);
+      }
+    }
+    // The user's step (issue #13): trainStep with Adam within 1.15× of the module's own SGD step, ≥ 2.5× jax-js Adam, ≥ 10× TF.js wasm Adam.
+    for (const wn of ["mnist", "deep"]) {
+      if (!workloads.some((w) => w.name === wn)) continue;
+      const g = outcomes.get(`${wn}/gradc`);
+      const a = outcomes.get(`${wn}/gradc-adam`);
+      const over = g?.ok && a?.ok ? a.r.median / g.r.median : undefined;
+      if (impls.includes("gradc-adam") && impls.includes("gradc"))
+        check(over === undefined ? undefined : over <= 1.15, `${wn}: gradc trainStep with Adam ≤ 1.15× the module's own SGD step (measured ${over === undefined ? "—" : fmtRatio(over)})`);
+      for (const [impl, want] of [["jax-wasm-adam", 2.5], ["tfjs-wasm-adam", 10]] as [ImplName, number][]) {
+        const o = outcomes.get(`${wn}/${impl}`);
+        const r = a?.ok && o?.ok ? o.r.median / a.r.median : undefined;
+        if (impls.includes(impl) && impls.includes("gradc-adam"))
+          check(r === undefined ? undefined : r >= want, `${wn}: gradc trainStep with Adam ≥ ${want}× ${IMPL_LABEL[impl]} (measured ${r === undefined ? "—" : fmtRatio(r)})`);
+      }
     }
     // The wasm issue's targets: at MNIST scale, at least 2× jax-js and 6× TensorFlow.js wasm.
     for (const wn of ["mnist", "deep"]) {
@@ -383,6 +450,19 @@ async function main() {
     ["l", "r", "r", "r", "r", "r"],
   );
 
+  const stepTables = stepAb.map((r) => {
+    const base = r.rows[0]!.median;
+    const adam = r.rows.find((x) => x.impl === "gradc-adam")?.median;
+    return {
+      title: `${r.workload}: ${r.runs} interleaved runs per row, load average (1 min) ${r.load}`,
+      t: table(
+        ["implementation", "ms/step", "min", "÷ module SGD", "÷ gradc trainStep Adam", "loss at the end of a run"],
+        r.rows.map((x) => [x.label, fmtMs(x.median), fmtMs(x.min), fmtRatio(x.median / base), adam === undefined ? "—" : fmtRatio(x.median / adam), fmtLoss(x.loss)]),
+        ["l", "r", "r", "r", "r", "r"],
+      ),
+    };
+  });
+
   // ------------------------------------------------------------ stdout
   const say = (s = "") => process.stdout.write(s + "\n");
   if (!codesizeOnly) {
@@ -394,6 +474,11 @@ async function main() {
       say();
       say("gradc vs hand-written, interleaved in one process:");
       say(abTable.text);
+    }
+    for (const st of stepTables) {
+      say();
+      say(`The user's step, ${st.title}:`);
+      say(st.t.text);
     }
     if (compileRows.length) {
       say();
@@ -456,7 +541,9 @@ Generated by \`${command}\` (bench/bench.ts) — do not edit by hand; rerun it.
 ${mainTable.md}
 
 **ms/step** = median over the timed runs (**IQR** = 25th–75th percentile, **min** = fastest run).
-**peer/gradc** = the peer's median ms/step ÷ gradc's (> 1 means gradc is faster). **examples/s** = batch size ÷ median step time.
+**peer/gradc** = the peer's median ms/step ÷ gradc's (> 1 means gradc is faster); the Adam rows (same hyperparameters:
+lr ${"1e-3"}, β ${"0.9/0.999"}, ε ${"1e-8"}) are divided by gradc's \`trainStep\` with Adam, the others by gradc's module step with plain SGD; the \`fit\` row is one
+epoch of shuffled batches per \`fit\` call (ms/step = wall time ÷ steps), its loss not compared (another order of batches). **examples/s** = batch size ÷ median step time.
 **loss after N** = the loss of the last of N SGD steps from the shared initial weights (N = "verify steps" below);
 **rel. diff** = its relative difference from gradc's; ⚠ marks a difference outside rtol ${rtol} + atol ${atol}
 (float32 everywhere, different summation orders and exp/log implementations, compounded over N steps).
@@ -473,6 +560,21 @@ ${abTable.md}
 The same two step loops as above, alternating in ONE process (A B A B …, ${[...ab.values()][0]!.runs} runs each, every run from the initial
 weights; bench/ab.ts): both see the same machine load, so on a shared machine this ratio is much steadier than the one from
 separate processes. The ≥ 1.0× target below is judged on it.
+
+`
+    : ""
+}${
+  stepTables.length
+    ? `### The user's step: the trainer with Adam, interleaved in one process
+
+${stepTables.map((st) => `${st.title}\n\n${st.t.md}`).join("\n\n")}
+
+The module's own SGD step (forward + backward + its wasm \`sgd\`, the batch copied into its input buffer), gradc's
+\`trainStep\` with plain SGD and with Adam, \`fit\` with Adam over epochs of shuffled batches, TF.js wasm with
+\`tf.train.adam\` and jax-js with Adam inside its jitted step — created in ONE process (bench/step-ab.ts) and run in
+rotating order, every run from the initial weights, so every row sees the same machine load. Adam: lr 1e-3, β 0.9/0.999,
+ε 1e-8 in every implementation. Each row's steps per run are calibrated to ~60 ms of its own time, so its end-of-run loss
+is that of its own step count.
 
 `
     : ""

@@ -65,6 +65,19 @@ async function main() {
       impl = await (await import("./impls/gradc.ts")).create(w, problem, js);
       break;
     }
+    case "gradc-adam":
+    case "gradc-fit": {
+      const js = arg("gradc-js");
+      if (!js) throw new Error("--gradc-js is required for gradc");
+      impl = await (await import("./impls/gradc-trainer.ts")).create(w, problem, js, implName === "gradc-adam" ? "step" : "fit");
+      break;
+    }
+    case "tfjs-wasm-adam":
+      impl = await (await import("./impls/tfjs.ts")).create(w, problem, "wasm", "adam");
+      break;
+    case "jax-wasm-adam":
+      impl = await (await import("./impls/jax.ts")).create(w, problem, "adam");
+      break;
     case "hand":
     case "hand-naive":
       impl = (await import("./impls/hand.ts")).create(w, problem, implName === "hand" ? "blocked" : "naive");

@@ -55,7 +55,15 @@ export interface Layout {
   readonly batch?: number;
   readonly hasLoss: boolean;
   /** Modules with wasm kernels: byte offsets of the four buffers in the module's one WebAssembly.Memory, and its size in pages. */
-  readonly memory?: { readonly params: number; readonly grads: number; readonly inputs: number; readonly arena: number; readonly pages: number };
+  readonly memory?: {
+    readonly params: number;
+    readonly grads: number;
+    readonly inputs: number;
+    readonly arena: number;
+    /** The optimizer kernels' region (compiler/lower/optimizer-state.ts): scalar slots, then two state vectors of paramSize floats (16-byte aligned). */
+    readonly state?: number;
+    readonly pages: number;
+  };
   /** Every named value (spec names; `d_<name>` adjoints), in the order the functions compute them (`gradc summary`). */
   readonly values?: readonly { readonly name: string; readonly shape: readonly number[]; readonly pass: "forward" | "backward" }[];
   /** Arena floats with no liveness reuse (every stored value its own slot), for comparison with `arenaSize`. */

@@ -82,7 +82,5 @@ export type { Progress } from "./progress.ts";
 export { asciiPlot, historyPlot, type PlotHistory, type PlotOptions } from "./plot.ts";
 export { Rng, rng, deriveSeed } from "./rng.ts";
 export { initParams, initTensor, fans } from "./init.ts";
-// The minimal SGD loop the `gradc demo` command uses (compiler/cli/demo.ts).
-export { train, predict, sgdStep, type Dataset as SgdData, type TrainOptions, type TrainResult } from "./sgd.ts";
 export { numericGrad, compareGrads, checkModule, type CompareOptions, type GradComparison } from "./gradcheck.ts";
 export { ownBuffers, RuntimeError, type ArrayCtor, type Buf, type Init, type Layout, type Module, type RuntimeErrorCode, type Slot } from "./types.ts";

@@ -15,6 +15,15 @@
  *              p -= η m̂ / (√v̂ + ε),  m̂ = m / (1-β1^(t+1)),  v̂ = v / (1-β2^(t+1))   (Kingma & Ba 2015)
  *   adamw      p -= η λ p on the weights (decoupled decay), then adam (Loshchilov & Hutter 2019)
  *
+ * Precision. For float32 parameters every operation rounds to float32 (the
+ * loops write Math.fround where a Float32Array store does not already round):
+ * an update is float32 arithmetic, as in PyTorch and TF.js, the rate and
+ * hyperparameters rounded to float32 once. That makes these loops the exact
+ * reference of a module's wasm kernels (compiler/emit/optimizers.ts), which
+ * compute the same operations in f32x4 lanes: the trainer gives bit-identical
+ * results with or without them. For float64 parameters the loops compute in
+ * float64.
+ *
  * With a constant lr, momentum's form equals Rumelhart, Hinton & Williams'
  * Δw(t) = -ε ∂E/∂w + α Δw(t-1) (there v = -Δw / ε).
  *
@@ -22,8 +31,9 @@
  * works with every optimizer; AdamW's `weightDecay` is the decoupled kind,
  * which for Adam is not the same thing (the adaptive scaling would shrink it).
  */
-import type { LearningRate, Schedule } from "./schedule.ts";
-import { type ArrayCtor, type Buf, RuntimeError } from "./types.ts";
+import type { LearningRate, Schedule, SlotSchedule } from "./schedule.ts";
+import { type ArrayCtor, type Buf, type OptimizerKernels, RuntimeError } from "./types.ts";
+export type { OptimizerKernels } from "./types.ts";
 
 export type OptimizerKind = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adam" | "adamw";
 
@@ -42,32 +52,64 @@ export interface Optimizer<A extends Buf = Float32Array> {
   lr(): number;
   /** The learning rate at update `step` (0-based). */
   lrAt(step: number): number;
-  /** One update of `params` in place from `grads`; allocates nothing. */
-  update(params: A, grads: A): void;
+  /**
+   * One update of `params` in place from `grads`; allocates nothing. First the
+   * coupled L2 term when bound with `l2` (grads += λ params over the `decay`
+   * ranges), then the finiteness check: when an element of `grads` is
+   * ±Infinity or NaN it returns false and changes nothing else (no update, no
+   * step); otherwise it updates and returns true.
+   */
+  update(params: A, grads: A): boolean;
   /** Zeroes the state and the step. */
   reset(): void;
 }
 
+/**
+ * A module's optimizer kernels (a generated module's `optimizerKernels(params)`:
+ * wasm SIMD loops over its memory, bit-for-bit the JS loops here) with the views
+ * they read: the float64 scalars and the two state vectors at `layout.memory.state`.
+ */
+export interface WasmUpdate {
+  readonly kernels: OptimizerKernels;
+  readonly scalars: Float32Array;
+  readonly state: readonly [Float32Array, Float32Array];
+}
+
+/** The kernels' scalar slots (compiler/lower/optimizer-state.ts has the same table; test/emit/optimizers.test.ts holds them together). */
+const SLOT = { lr: 0, mu: 1, oneMinusMu: 2, beta2: 3, oneMinusBeta2: 4, eps: 5, a: 6, c: 7, keep: 8, l2: 9 } as const;
+
+/** The views of a module's optimizer region, or undefined for a module without one (JS modules: the JS loops run). */
+export function wasmUpdate(layout: { readonly paramSize: number; readonly memory?: { readonly state?: number } }, kernels: OptimizerKernels | undefined, buffer: ArrayBufferLike): WasmUpdate | undefined {
+  const at = layout.memory?.state;
+  if (at === undefined || kernels === undefined) return undefined;
+  const s1 = at + 128;
+  const s2 = s1 + Math.ceil((layout.paramSize * 4) / 16) * 16;
+  return {
+    kernels,
+    scalars: new Float32Array(buffer, at, 32),
+    state: [new Float32Array(buffer, s1, layout.paramSize), new Float32Array(buffer, s2, layout.paramSize)],
+  };
+}
+
 /** How the trainer binds an optimizer to a model. */
 export interface CreateOptions<A extends Buf> {
-  /** The [start, end) element ranges weight decay applies to (AdamW only; default: all). */
+  /** The [start, end) element ranges that `l2` and AdamW's weight decay apply to (default: all). */
   decay?: Int32Array;
+  /** Coupled L2 λ: every update first adds λ p to the gradient over the `decay` ranges. Default 0. */
+  l2?: number;
   Array?: ArrayCtor<A>;
   /**
-   * The model's own plain-SGD update, p -= lr g (a generated module's `sgd`: a wasm SIMD loop in float32
-   * when the module has wasm kernels). Plain SGD runs it instead of its JS loop; the others ignore it.
+   * The module's wasm kernels over its memory (float32 modules with wasm kernels): the update, L2 and the
+   * check run there, with the state in the module's memory; results are bit-for-bit those of the JS loops.
    */
-  sgdKernel?: (params: A, grads: A, lr: number) => void;
+  wasm?: WasmUpdate;
 }
 
 /** What `sgd(...)`, `adam(...)` … return: checked options, bound to a model by the trainer. */
 export interface OptimizerSpec {
   readonly kind: OptimizerKind;
   readonly options: Readonly<Record<string, number | boolean | string>>;
-  /**
-   * Binds to `size` parameters. `decay` lists the [start, end) element ranges
-   * that weight decay applies to (AdamW only; default: all).
-   */
+  /** Binds to `size` parameters (see `CreateOptions`). */
   create<A extends Buf = Float32Array>(size: number, opts?: CreateOptions<A>): Optimizer<A>;
 }
 
@@ -109,6 +151,31 @@ export interface AdamWOptions extends AdamOptions {
 
 // ---- option checks ------------------------------------------------------------------
 
+/** Edit distance, case-insensitive (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The options object of `kind`: an object whose every key is one of `known` (a misspelling names the nearest). */
+function known(kind: string, opts: unknown, names: readonly string[]): void {
+  if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${kind}: pass the options as an object, e.g. ${kind}({ lr: 0.01 })`);
+  for (const key of Object.keys(opts))
+    if (!names.includes(key)) {
+      const near = [...names].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      throw new RuntimeError("E_ARG", `${kind}: unknown option '${key}' — did you mean '${near}'? (options: ${names.join(", ")})`);
+    }
+}
+
 function lrOption(kind: string, lr: unknown): LearningRate {
   if (typeof lr === "function") return lr as Schedule;
   if (typeof lr === "number" && Number.isFinite(lr) && lr >= 0) return lr;
@@ -134,38 +201,78 @@ function badRate(kind: string, lr: number, step: number): never {
   throw new RuntimeError("E_ARG", `${kind}: the lr schedule returned ${lr} at step ${step}; it must be a finite number >= 0`);
 }
 
+/** What every optimizer is bound with: its size, options, rate, and the common create options resolved. */
+interface Bound<A extends Buf> {
+  readonly size: number;
+  readonly options: Readonly<Record<string, number | boolean | string>>;
+  readonly rate: LearningRate;
+  readonly decay: Int32Array;
+  readonly l2: number;
+  readonly Arr: ArrayCtor<A>;
+  readonly wasm: WasmUpdate | undefined;
+}
+
 abstract class Base<A extends Buf> implements Optimizer<A> {
   step = 0;
   abstract readonly kind: OptimizerKind;
   abstract readonly state: Readonly<Record<string, A>>;
+  readonly size: number;
+  readonly options: Readonly<Record<string, number | boolean | string>>;
   /** The constant rate (NaN with a schedule). */
   private readonly fixed: number;
   private readonly schedule: Schedule | undefined;
-  constructor(
-    readonly size: number,
-    readonly options: Readonly<Record<string, number | boolean | string>>,
-    rate: LearningRate,
-  ) {
+  /** The schedule's `writeRate` when it has one (the built-ins): the rate stored, not returned. */
+  private readonly writeRate: SlotSchedule["writeRate"] | undefined;
+  protected readonly decay: Int32Array;
+  private readonly l2: number;
+  protected readonly wasm: WasmUpdate | undefined;
+  /**
+   * The rate and hyperparameters by `SLOT`: the kernels' scalars in the module's memory, else an array of
+   * the parameters' precision (float32 optimizers compute in float32: see the file comment).
+   */
+  protected readonly S: Float32Array | Float64Array;
+  /** Float32 parameters: every operation of the JS loops rounds to float32, as the kernels' lanes do. */
+  protected readonly f32: boolean;
+  constructor(b: Bound<A>) {
+    this.size = b.size;
+    this.options = b.options;
     // Kept apart, not as one `number | function` field: a value that may be either is held
     // boxed, and a schedule's result would then be boxed — one heap number per step.
-    this.fixed = typeof rate === "number" ? rate : NaN;
-    this.schedule = typeof rate === "number" ? undefined : rate;
+    this.fixed = typeof b.rate === "number" ? b.rate : NaN;
+    this.schedule = typeof b.rate === "number" ? undefined : b.rate;
+    const w = (this.schedule as Partial<SlotSchedule> | undefined)?.writeRate;
+    this.writeRate = typeof w === "function" ? w : undefined;
+    this.decay = b.decay;
+    this.l2 = b.l2;
+    this.wasm = b.wasm;
+    this.f32 = (b.Arr as unknown) === Float32Array;
+    this.S = b.wasm?.scalars ?? (this.f32 ? new Float32Array(32) : new Float64Array(32));
+    this.S[SLOT.l2] = b.l2;
   }
-  /** The current step's rate, for `update` (a slot, not a return value: a returned double may be boxed). */
-  protected readonly rateNow = new Float64Array(1);
+  /** State vector k: a view of the module's memory with kernels, else a fresh array. */
+  protected vector(b: Bound<A>, k: 0 | 1): A {
+    if (b.wasm) {
+      b.wasm.state[k].fill(0);
+      return b.wasm.state[k] as unknown as A;
+    }
+    return new b.Arr(b.size);
+  }
   lr(): number {
     return this.lrAt(this.step);
   }
-  /** Puts the rate of the coming update into `rateNow[0]`. */
-  protected prepareRate(): void {
+  /** Puts the rate of the coming update into S[lr] (a slot, not a return value: a returned double may be boxed). */
+  private prepareRate(): void {
     const schedule = this.schedule;
+    const S = this.S;
     if (schedule === undefined) {
-      this.rateNow[0] = this.fixed;
+      S[SLOT.lr] = this.fixed;
       return;
     }
-    const lr = schedule(this.step);
-    if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, lr, this.step);
-    this.rateNow[0] = lr;
+    const write = this.writeRate;
+    if (write !== undefined) write(this.step, S, SLOT.lr);
+    else S[SLOT.lr] = schedule(this.step);
+    const lr = S[SLOT.lr]!;
+    if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, schedule(this.step), this.step);
   }
   lrAt(step: number): number {
     const schedule = this.schedule;
@@ -174,7 +281,36 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
     if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, lr, step);
     return lr;
   }
-  abstract update(params: A, grads: A): void;
+  update(p: A, g: A): boolean {
+    this.prepareRate();
+    const d = this.decay;
+    const l2 = this.l2;
+    const wasm = this.wasm;
+    if (wasm !== undefined) {
+      const k = wasm.kernels;
+      if (l2 > 0) for (let r = 0; r < d.length; r += 2) k.opt_l2(d[r]!, d[r + 1]!);
+      if (k.opt_check() !== 1) return false;
+      this.kernel(k);
+    } else {
+      if (l2 > 0) {
+        const l = this.S[SLOT.l2]!; // λ in the parameters' precision
+        if (this.f32) for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) g[i] += fr(l * p[i]!);
+        else for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) g[i] += l * p[i]!;
+      }
+      // x * 0 is 0 for finite x and NaN for ±Infinity and NaN: one sum finds any non-finite element.
+      let bad = 0;
+      const n = this.size;
+      for (let i = 0; i < n; i++) bad += g[i]! * 0;
+      if (bad !== 0) return false;
+      this.js(p, g);
+    }
+    this.step++;
+    return true;
+  }
+  /** The update as a JS loop (the reference), the rate in S[lr]. */
+  protected abstract js(p: A, g: A): void;
+  /** The update on the module's kernels: writes the scalars it needs, then runs it. */
+  protected abstract kernel(k: OptimizerKernels): void;
   reset(): void {
     this.step = 0;
     for (const k in this.state) this.state[k]!.fill(0);
@@ -184,24 +320,14 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
 class Sgd<A extends Buf> extends Base<A> {
   readonly kind = "sgd";
   readonly state: Readonly<Record<string, A>> = {};
-  constructor(
-    size: number,
-    options: Record<string, number | boolean | string>,
-    rate: LearningRate,
-    private readonly kernel: ((params: A, grads: A, lr: number) => void) | undefined,
-  ) {
-    super(size, options, rate);
+  protected js(p: A, g: A): void {
+    const lr = this.S[SLOT.lr]!;
+    const n = this.size;
+    if (this.f32) for (let i = 0; i < n; i++) p[i] -= fr(lr * g[i]!);
+    else for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
   }
-  update(p: A, g: A): void {
-    this.prepareRate();
-    const lr = this.rateNow[0]!;
-    const kernel = this.kernel;
-    if (kernel !== undefined) kernel(p, g, lr);
-    else {
-      const n = this.size;
-      for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
-    }
-    this.step++;
+  protected kernel(k: OptimizerKernels): void {
+    k.opt_sgd();
   }
 }
 
@@ -209,23 +335,32 @@ class Momentum<A extends Buf> extends Base<A> {
   readonly kind = "momentum";
   readonly state: { readonly velocity: A };
   constructor(
-    size: number,
-    options: Record<string, number | boolean | string>,
-    rate: LearningRate,
-    private readonly mu: number,
+    b: Bound<A>,
+    mu: number,
     private readonly nesterov: boolean,
-    Arr: ArrayCtor<A>,
   ) {
-    super(size, options, rate);
-    this.state = { velocity: new Arr(size) };
+    super(b);
+    this.state = { velocity: this.vector(b, 0) };
+    this.S[SLOT.mu] = mu;
   }
-  update(p: A, g: A): void {
-    this.prepareRate();
-    const lr = this.rateNow[0]!;
-    const mu = this.mu;
+  protected js(p: A, g: A): void {
+    const lr = this.S[SLOT.lr]!;
+    const mu = this.S[SLOT.mu]!;
     const v = this.state.velocity;
     const n = this.size;
-    if (this.nesterov) {
+    if (this.f32) {
+      if (this.nesterov)
+        for (let i = 0; i < n; i++) {
+          const gi = g[i]!;
+          v[i] = fr(mu * v[i]!) + gi;
+          p[i] -= fr(lr * fr(gi + fr(mu * v[i]!)));
+        }
+      else
+        for (let i = 0; i < n; i++) {
+          v[i] = fr(mu * v[i]!) + g[i]!;
+          p[i] -= fr(lr * v[i]!);
+        }
+    } else if (this.nesterov) {
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         v[i] = mu * v[i]! + gi;
@@ -237,59 +372,77 @@ class Momentum<A extends Buf> extends Base<A> {
         p[i] -= lr * v[i]!;
       }
     }
-    this.step++;
+  }
+  protected kernel(k: OptimizerKernels): void {
+    if (this.nesterov) k.opt_nesterov();
+    else k.opt_momentum();
   }
 }
 
 class Adagrad<A extends Buf> extends Base<A> {
   readonly kind = "adagrad";
   readonly state: { readonly sumSquares: A };
-  constructor(size: number, options: Record<string, number | boolean | string>, rate: LearningRate, private readonly eps: number, Arr: ArrayCtor<A>) {
-    super(size, options, rate);
-    this.state = { sumSquares: new Arr(size) };
+  constructor(b: Bound<A>, eps: number) {
+    super(b);
+    this.state = { sumSquares: this.vector(b, 0) };
+    this.S[SLOT.eps] = eps;
   }
-  update(p: A, g: A): void {
-    this.prepareRate();
-    const lr = this.rateNow[0]!;
-    const eps = this.eps;
+  protected js(p: A, g: A): void {
+    const lr = this.S[SLOT.lr]!;
+    const eps = this.S[SLOT.eps]!;
     const s = this.state.sumSquares;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      s[i] += gi * gi;
-      p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
-    }
-    this.step++;
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] += fr(gi * gi);
+        p[i] -= fr(fr(lr * gi) / fr(fr(Math.sqrt(s[i]!)) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] += gi * gi;
+        p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
+      }
+  }
+  protected kernel(k: OptimizerKernels): void {
+    k.opt_adagrad();
   }
 }
 
 class Rmsprop<A extends Buf> extends Base<A> {
   readonly kind = "rmsprop";
   readonly state: { readonly meanSquare: A };
-  constructor(
-    size: number,
-    options: Record<string, number | boolean | string>,
-    rate: LearningRate,
-    private readonly rho: number,
-    private readonly eps: number,
-    Arr: ArrayCtor<A>,
-  ) {
-    super(size, options, rate);
-    this.state = { meanSquare: new Arr(size) };
+  constructor(b: Bound<A>, rho: number, eps: number) {
+    super(b);
+    this.state = { meanSquare: this.vector(b, 0) };
+    this.S[SLOT.mu] = rho;
+    this.S[SLOT.oneMinusMu] = 1 - rho;
+    this.S[SLOT.eps] = eps;
   }
-  update(p: A, g: A): void {
-    this.prepareRate();
-    const lr = this.rateNow[0]!;
-    const rho = this.rho;
-    const eps = this.eps;
+  protected js(p: A, g: A): void {
+    const S = this.S;
+    const lr = S[SLOT.lr]!;
+    const rho = S[SLOT.mu]!;
+    const rest = S[SLOT.oneMinusMu]!; // 1 - ρ
+    const eps = S[SLOT.eps]!;
     const s = this.state.meanSquare;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      s[i] = rho * s[i]! + (1 - rho) * gi * gi;
-      p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
-    }
-    this.step++;
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] = fr(rho * s[i]!) + fr(fr(rest * gi) * gi);
+        p[i] -= fr(fr(lr * gi) / fr(fr(Math.sqrt(s[i]!)) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        s[i] = rho * s[i]! + rest * gi * gi;
+        p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
+      }
+  }
+  protected kernel(k: OptimizerKernels): void {
+    k.opt_rmsprop();
   }
 }
 
@@ -297,50 +450,78 @@ class Adam<A extends Buf> extends Base<A> {
   readonly kind: "adam" | "adamw";
   readonly state: { readonly m: A; readonly v: A };
   constructor(
-    size: number,
-    options: Record<string, number | boolean | string>,
-    rate: LearningRate,
-    private readonly beta1: number,
-    private readonly beta2: number,
-    private readonly eps: number,
+    b: Bound<A>,
+    beta1: number,
+    beta2: number,
+    eps: number,
     /** λ > 0: AdamW over the `decay` ranges. */
     private readonly weightDecay: number,
-    private readonly decay: Int32Array,
-    Arr: ArrayCtor<A>,
   ) {
-    super(size, options, rate);
-    this.kind = weightDecay > 0 || options.weightDecay !== undefined ? "adamw" : "adam";
-    this.state = { m: new Arr(size), v: new Arr(size) };
+    super(b);
+    this.kind = weightDecay > 0 || b.options.weightDecay !== undefined ? "adamw" : "adam";
+    this.state = { m: this.vector(b, 0), v: this.vector(b, 1) };
+    const S = this.S;
+    S[SLOT.mu] = beta1;
+    S[SLOT.oneMinusMu] = 1 - beta1;
+    S[SLOT.beta2] = beta2;
+    S[SLOT.oneMinusBeta2] = 1 - beta2;
+    S[SLOT.eps] = eps;
   }
-  update(p: A, g: A): void {
-    this.prepareRate();
-    const lr = this.rateNow[0]!;
+  /** The step's bias corrections and decay factor into S (the rate is in S[lr]). */
+  private prepare(): void {
+    const S = this.S;
+    const lr = S[SLOT.lr]!;
+    const t = this.step + 1;
+    S[SLOT.a] = lr / (1 - Math.pow(S[SLOT.mu]!, t)); // η / (1 - β1^t): m̂ = m / (1 - β1^t)
+    S[SLOT.c] = 1 / (1 - Math.pow(S[SLOT.beta2]!, t)); // v̂ = v c
+    S[SLOT.keep] = 1 - lr * this.weightDecay;
+  }
+  protected js(p: A, g: A): void {
+    this.prepare();
+    const S = this.S;
     if (this.weightDecay > 0) {
       // Decoupled decay first, as PyTorch's AdamW does: the Adam step below does not read p.
-      const keep = 1 - lr * this.weightDecay;
+      const keep = S[SLOT.keep]!;
       const d = this.decay;
       for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) p[i] *= keep;
     }
-    const b1 = this.beta1;
-    const b2 = this.beta2;
-    const t = this.step + 1;
-    const a = lr / (1 - Math.pow(b1, t)); // η / (1 - β1^t): m̂ = m / (1 - β1^t)
-    const c = 1 / (1 - Math.pow(b2, t)); // v̂ = v c
-    const eps = this.eps;
+    const b1 = S[SLOT.mu]!;
+    const rest1 = S[SLOT.oneMinusMu]!; // 1 - β1
+    const b2 = S[SLOT.beta2]!;
+    const rest2 = S[SLOT.oneMinusBeta2]!; // 1 - β2
+    const a = S[SLOT.a]!;
+    const c = S[SLOT.c]!;
+    const eps = S[SLOT.eps]!;
     const m = this.state.m;
     const v = this.state.v;
     const n = this.size;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      m[i] = b1 * m[i]! + (1 - b1) * gi;
-      v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
-      p[i] -= (a * m[i]!) / (Math.sqrt(v[i]! * c) + eps);
+    if (this.f32)
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        m[i] = fr(b1 * m[i]!) + fr(rest1 * gi);
+        v[i] = fr(b2 * v[i]!) + fr(fr(rest2 * gi) * gi);
+        p[i] -= fr(fr(a * m[i]!) / fr(fr(Math.sqrt(fr(v[i]! * c))) + eps));
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        m[i] = b1 * m[i]! + rest1 * gi;
+        v[i] = b2 * v[i]! + rest2 * gi * gi;
+        p[i] -= (a * m[i]!) / (Math.sqrt(v[i]! * c) + eps);
+      }
+  }
+  protected kernel(k: OptimizerKernels): void {
+    this.prepare();
+    if (this.weightDecay > 0) {
+      const d = this.decay;
+      for (let r = 0; r < d.length; r += 2) k.opt_decay(d[r]!, d[r + 1]!);
     }
-    this.step++;
+    k.opt_adam();
   }
 }
 
 const F32 = Float32Array as unknown as ArrayCtor<Float32Array>;
+const fr = Math.fround;
 const lrLabel = (lr: LearningRate) => (typeof lr === "number" ? lr : "schedule");
 const allOf = (size: number) => Int32Array.of(0, size);
 
@@ -353,19 +534,28 @@ function checkDecay(kind: string, size: number, decay: Int32Array | undefined): 
   return decay;
 }
 
+/** The create options resolved and checked. */
+function bind<A extends Buf>(kind: string, size: number, options: Readonly<Record<string, number | boolean | string>>, rate: LearningRate, o: CreateOptions<A> = {}): Bound<A> {
+  const n = sizeOf(kind, size);
+  const l2 = o.l2 ?? 0;
+  if (!(Number.isFinite(l2) && l2 >= 0)) throw new RuntimeError("E_ARG", `${kind}: l2 must be a finite number >= 0, got ${l2}`);
+  if (o.wasm && (o.Array ?? F32) !== F32) throw new RuntimeError("E_ARG", `${kind}: the module's kernels update float32 parameters`);
+  if (o.wasm && (o.wasm.state[0].length !== n || o.wasm.state[1].length !== n || o.wasm.scalars.length !== 32))
+    throw new RuntimeError("E_ARG", `${kind}: the module's optimizer region does not hold ${n} parameters`);
+  return { size: n, options, rate, decay: checkDecay(kind, n, o.decay), l2, Arr: o.Array ?? (F32 as unknown as ArrayCtor<A>), wasm: o.wasm };
+}
+
 /** Plain gradient descent: p -= lr g. */
 export function sgd(opts: SgdOptions): OptimizerSpec {
+  known("sgd", opts, ["lr"]);
   const lr = lrOption("sgd", opts?.lr);
   const options = { lr: lrLabel(lr) };
-  return {
-    kind: "sgd",
-    options,
-    create: <A extends Buf>(size: number, o: CreateOptions<A> = {}) => new Sgd<A>(sizeOf("sgd", size), options, lr, o.sgdKernel),
-  };
+  return { kind: "sgd", options, create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Sgd<A>(bind("sgd", size, options, lr, o)) };
 }
 
 /** Heavy-ball momentum (default μ = 0.9), or Nesterov's with `nesterov: true`. */
 export function momentum(opts: MomentumOptions): OptimizerSpec {
+  known("momentum", opts, ["lr", "momentum", "nesterov"]);
   const lr = lrOption("momentum", opts?.lr);
   const mu = unit("momentum", "momentum", opts.momentum ?? 0.9);
   const nesterov = opts.nesterov ?? false;
@@ -373,8 +563,7 @@ export function momentum(opts: MomentumOptions): OptimizerSpec {
   return {
     kind: "momentum",
     options,
-    create: <A extends Buf>(size: number, o: { Array?: ArrayCtor<A> } = {}) =>
-      new Momentum<A>(sizeOf("momentum", size), options, lr, mu, nesterov, o.Array ?? (F32 as unknown as ArrayCtor<A>)),
+    create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Momentum<A>(bind("momentum", size, options, lr, o), mu, nesterov),
   };
 }
 
@@ -383,19 +572,16 @@ export const nesterov = (opts: Omit<MomentumOptions, "nesterov">): OptimizerSpec
 
 /** AdaGrad: per-parameter rates shrinking with the summed squared gradients. */
 export function adagrad(opts: AdagradOptions): OptimizerSpec {
+  known("adagrad", opts, ["lr", "eps"]);
   const lr = lrOption("adagrad", opts?.lr);
   const eps = pos("adagrad", "eps", opts.eps ?? 1e-10);
   const options = { lr: lrLabel(lr), eps };
-  return {
-    kind: "adagrad",
-    options,
-    create: <A extends Buf>(size: number, o: { Array?: ArrayCtor<A> } = {}) =>
-      new Adagrad<A>(sizeOf("adagrad", size), options, lr, eps, o.Array ?? (F32 as unknown as ArrayCtor<A>)),
-  };
+  return { kind: "adagrad", options, create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Adagrad<A>(bind("adagrad", size, options, lr, o), eps) };
 }
 
 /** RMSprop: per-parameter rates from a running mean of squared gradients. */
 export function rmsprop(opts: RmspropOptions): OptimizerSpec {
+  known("rmsprop", opts, ["lr", "rho", "eps"]);
   const lr = lrOption("rmsprop", opts?.lr);
   const rho = unit("rmsprop", "rho", opts.rho ?? 0.9);
   const eps = pos("rmsprop", "eps", opts.eps ?? 1e-8);
@@ -403,12 +589,12 @@ export function rmsprop(opts: RmspropOptions): OptimizerSpec {
   return {
     kind: "rmsprop",
     options,
-    create: <A extends Buf>(size: number, o: { Array?: ArrayCtor<A> } = {}) =>
-      new Rmsprop<A>(sizeOf("rmsprop", size), options, lr, rho, eps, o.Array ?? (F32 as unknown as ArrayCtor<A>)),
+    create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Rmsprop<A>(bind("rmsprop", size, options, lr, o), rho, eps),
   };
 }
 
 function adamSpec(kind: "adam" | "adamw", opts: AdamWOptions): OptimizerSpec {
+  known(kind, opts, ["lr", "beta1", "beta2", "eps", ...(kind === "adamw" ? ["weightDecay"] : [])]);
   const lr = lrOption(kind, opts?.lr);
   const beta1 = unit(kind, "beta1", opts.beta1 ?? 0.9);
   const beta2 = unit(kind, "beta2", opts.beta2 ?? 0.999);
@@ -418,10 +604,7 @@ function adamSpec(kind: "adam" | "adamw", opts: AdamWOptions): OptimizerSpec {
   return {
     kind,
     options,
-    create: <A extends Buf>(size: number, o: { decay?: Int32Array; Array?: ArrayCtor<A> } = {}) => {
-      const n = sizeOf(kind, size);
-      return new Adam<A>(n, options, lr, beta1, beta2, eps, weightDecay, checkDecay(kind, n, o.decay), o.Array ?? (F32 as unknown as ArrayCtor<A>));
-    },
+    create: <A extends Buf>(size: number, o?: CreateOptions<A>) => new Adam<A>(bind(kind, size, options, lr, o), beta1, beta2, eps, weightDecay),
   };
 }
 

@@ -10,6 +10,13 @@
  * per-epoch schedule in those units. The optimizer calls the schedule once
  * per update; it must return a finite lr >= 0 and must not allocate (none of
  * these do).
+ *
+ * A call that returns a double V8 does not inline hands back a heap number —
+ * one small allocation per step. The schedules here also carry `writeRate`,
+ * which stores the rate into a typed-array slot instead of returning it; the
+ * optimizers call that when it is there, so a built-in schedule allocates
+ * nothing. A hand-written `(step) => lr` works the same, at that one boxed
+ * number per step.
  */
 import { RuntimeError } from "./types.ts";
 
@@ -18,6 +25,16 @@ export type Schedule = (step: number) => number;
 
 /** A learning rate: a constant or a schedule. */
 export type LearningRate = number | Schedule;
+
+/** A schedule that can also store its rate into `out[at]` (nothing returned, so nothing boxed). */
+export interface SlotSchedule extends Schedule {
+  readonly writeRate: (step: number, out: Float32Array | Float64Array, at: number) => void;
+}
+
+/** `rate` as a Schedule that also has `writeRate` (the same formula, written twice so neither returns through the other). */
+function slotted(rate: Schedule, write: (step: number, out: Float32Array | Float64Array, at: number) => void): Schedule {
+  return Object.defineProperty(rate, "writeRate", { value: write, enumerable: false });
+}
 
 function positive(name: string, v: number, allowZero = false): number {
   if (!(Number.isFinite(v) && (allowZero ? v >= 0 : v > 0)))
@@ -33,7 +50,10 @@ function steps(name: string, v: number): number {
 /** lr(t) = lr. */
 export function constant(lr: number): Schedule {
   positive("constant: lr", lr, true);
-  return () => lr;
+  return slotted(
+    () => lr,
+    (_t, out, at) => void (out[at] = lr),
+  );
 }
 
 /** lr(t) = lr * factor^floor(t / every): multiplied by `factor` every `every` steps (default factor 0.5). */
@@ -41,7 +61,10 @@ export function stepDecay(opts: { lr: number; every: number; factor?: number }):
   const lr = positive("stepDecay: lr", opts.lr, true);
   const every = steps("stepDecay: every", opts.every);
   const factor = positive("stepDecay: factor", opts.factor ?? 0.5);
-  return (t) => lr * Math.pow(factor, Math.floor(t / every));
+  return slotted(
+    (t) => lr * Math.pow(factor, Math.floor(t / every)),
+    (t, out, at) => void (out[at] = lr * Math.pow(factor, Math.floor(t / every))),
+  );
 }
 
 /**
@@ -52,7 +75,15 @@ export function exponentialDecay(opts: { lr: number; rate: number; every?: numbe
   const lr = positive("exponentialDecay: lr", opts.lr, true);
   const rate = positive("exponentialDecay: rate", opts.rate);
   const every = steps("exponentialDecay: every", opts.every ?? 1);
-  return opts.staircase ? (t) => lr * Math.pow(rate, Math.floor(t / every)) : (t) => lr * Math.pow(rate, t / every);
+  return opts.staircase
+    ? slotted(
+        (t) => lr * Math.pow(rate, Math.floor(t / every)),
+        (t, out, at) => void (out[at] = lr * Math.pow(rate, Math.floor(t / every))),
+      )
+    : slotted(
+        (t) => lr * Math.pow(rate, t / every),
+        (t, out, at) => void (out[at] = lr * Math.pow(rate, t / every)),
+      );
 }
 
 /**
@@ -72,9 +103,15 @@ export function cosine(opts: { lr: number; steps: number; minLr?: number; warmup
     throw new RuntimeError("E_ARG", `cosine: warmup must be a whole number of steps in [0, steps), got ${warmup}`);
   if (minLr > lr) throw new RuntimeError("E_ARG", `cosine: minLr (${minLr}) is above lr (${lr})`);
   const span = total - warmup;
-  return (t) => {
-    if (t < warmup) return (lr * (t + 1)) / warmup;
-    const u = t - warmup;
-    return u >= span ? minLr : minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * u) / span))) / 2;
-  };
+  return slotted(
+    (t) => {
+      if (t < warmup) return (lr * (t + 1)) / warmup;
+      const u = t - warmup;
+      return u >= span ? minLr : minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * u) / span))) / 2;
+    },
+    (t, out, at) => {
+      const u = t - warmup;
+      out[at] = t < warmup ? (lr * (t + 1)) / warmup : u >= span ? minLr : minLr + ((lr - minLr) * (1 + Math.cos((Math.PI * u) / span))) / 2;
+    },
+  );
 }

@@ -43,20 +43,25 @@
  * seed gives bit-identical weights run to run, and a run saved after epoch k
  * and resumed continues exactly as if never stopped.
  *
- * Divergence guard. A non-finite loss or gradient stops training with a
- * `DivergedError` (code E_DIVERGED) that names the step, epoch, batch and the
- * parameter (the first non-finite gradient element, or for a non-finite loss
- * the largest parameter), and keeps the last good weights: for a non-finite
- * gradient, the weights of the failing step (finite, with a finite loss; no
- * update is made, so backward can be rerun on them to debug); for a
- * non-finite loss, the weights of the step before, the last whose loss and
- * gradient were finite. The optimizer state is not rolled back.
+ * Divergence guard. A non-finite loss or gradient, or a loss that has grown
+ * more than a million-fold (past 10^6 × max(|first loss|, 1), the first loss
+ * being that of the first step since the trainer was made, reset or loaded,
+ * or of the current fit call), stops training with a `DivergedError` (code
+ * E_DIVERGED) that names the step, epoch, batch and the parameter (the first
+ * non-finite gradient element, or for a bad loss the largest parameter). The
+ * guard runs before the update — the loss right after forward, the gradient
+ * inside the optimizer's update, which checks every element before it changes
+ * anything — so no update is made: the parameters are those the failing step
+ * started from (for a bad gradient they are finite with a finite loss, and
+ * backward can be rerun on them to debug). The optimizer state is untouched.
  *
- * Zero allocation per step. Every buffer — parameters, gradients, the last
- * good weights, inputs, arena, optimizer state, the shuffle order — exists
+ * Zero allocation per step. Every buffer — parameters, gradients, inputs,
+ * arena, optimizer state, the shuffle order — exists
  * before the first step (parameters, gradients, inputs and arena come from
  * the module's `buffers()` when it has one: wasm kernels work on their own
- * memory). A step (pack a batch, forward, backward, L2, the finiteness check,
+ * memory, and a float32 module with wasm kernels also holds the optimizer's
+ * state and runs its update, L2 and check as SIMD kernels there: runtime/optim.ts).
+ * A step (pack a batch, forward, backward, L2, the finiteness check,
  * the optimizer update) creates no objects, arrays or closures, and no heap
  * numbers: nothing on the step's path returns a double from a call that V8
  * might not inline (the loss and the learning rate travel through
@@ -65,7 +70,7 @@
 import { encodeCheckpoint, decodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
 import type { Dataset } from "./data.ts";
 import { initParams } from "./init.ts";
-import { type Optimizer, type OptimizerSpec, sgd } from "./optim.ts";
+import { type Optimizer, type OptimizerSpec, sgd, wasmUpdate } from "./optim.ts";
 import { browserPlatform, type Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
@@ -328,15 +333,109 @@ interface Feed {
   readonly data: object;
   readonly n: number;
   readonly cols: readonly (Buf | undefined)[];
+  /**
+   * Per data input, a view of each row of its column when the column has the inputs' array type (made once
+   * here): packing a row is then one `set` (a memory copy) instead of a loop over its numbers.
+   */
+  readonly rowViews: readonly (readonly Buf[] | undefined)[];
   readonly order: Int32Array;
   /** What accuracy means on this data (its targets decide: 0/1, one-hot, or continuous). */
   readonly metric: Metric;
 }
 
+/** Row views are made for data sets up to this many rows × inputs (each view is a small object, made once). */
+const MAX_ROW_VIEWS = 1 << 18;
+
 const STAT_LOSS = 0; // the last step's loss
 const STAT_SUM = 1; // Σ loss * rows over the epoch
 const STAT_ROWS = 2; // rows over the epoch
 const STAT_CORRECT = 3; // correct predictions over the epoch
+const STAT_REF = 4; // the first loss since construction, reset, load or the start of fit (NaN: none yet), for the growth guard
+
+/** The divergence guard's growth rule: a loss beyond GROWTH × max(|first loss|, 1) has diverged. */
+const GROWTH = 1e6;
+
+// ---- option checks: one row per option; an option not in the table is an error naming the nearest ----
+
+type Check = readonly [ok: (v: unknown) => boolean, want: string];
+const isNum = (v: unknown): v is number => typeof v === "number";
+const finiteAtLeast0: Check = [(v) => isNum(v) && Number.isFinite(v) && v >= 0, "a finite number >= 0"];
+const dropRate = (v: unknown) => isNum(v) && v >= 0 && v < 1;
+const ratesOrRate: Check = [
+  (v) => dropRate(v) || (typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(dropRate)),
+  "a drop probability in [0, 1), or such rates by input name",
+];
+const aName: Check = [(v) => typeof v === "string", "an input or output name (a string)"];
+
+/** The trainer's options (TrainerOptions): how each is checked before anything else reads it. */
+const TRAINER_OPTIONS: { readonly [K in keyof Required<TrainerOptions>]: Check } = {
+  optimizer: [(v) => typeof v === "object" && v !== null && typeof (v as OptimizerSpec).create === "function", "an optimizer such as adam({ lr: 1e-3 })"],
+  batchSize: [(v) => Number.isInteger(v) && (v as number) >= 1, "a whole number >= 1"],
+  seed: [(v) => isNum(v) && Number.isFinite(v), "a finite number"],
+  l2: finiteAtLeast0,
+  l2Params: [(v) => Array.isArray(v) && v.every((x) => typeof x === "string"), "an array of parameter names"],
+  inputDropout: ratesOrRate,
+  dropout: ratesOrRate,
+  init: [(v) => typeof v === "string" || (typeof v === "object" && v !== null), "an init such as \"zeros\", \"he\" or { uniform: [lo, hi] }"],
+  params: [(v) => typeof v === "object" && v !== null && typeof (v as ArrayLike<number>).length === "number", "an array of numbers (layout order)"],
+  outputName: aName,
+  targetName: aName,
+  threshold: [(v) => isNum(v) && Number.isFinite(v), "a finite number"],
+  shuffle: [(v) => typeof v === "boolean", "true or false"],
+  Array: [(v) => v === Float32Array || v === Float64Array, "Float32Array or Float64Array"],
+  platform: [
+    (v) => typeof v === "object" && v !== null && ["readText", "writeText", "progress"].every((f) => typeof (v as Record<string, unknown>)[f] === "function"),
+    "a Platform: { name, readText, writeText, progress } (runtime/platform.ts; gradc/runtime/node passes the Node one)",
+  ],
+};
+
+/** fit's options (FitOptions), the same way. */
+const FIT_OPTIONS: { readonly [K in keyof Required<FitOptions>]: Check } = {
+  epochs: [(v) => Number.isInteger(v) && (v as number) >= 0, "a whole number >= 0"],
+  validation: [(v) => typeof v === "object" && v !== null, "a data set (typed arrays by input name)"],
+  earlyStopping: [(v) => typeof v === "object" && v !== null, "{ patience, monitor?, minDelta?, restoreBest? }"],
+  onEpoch: [(v) => typeof v === "function", "a function (record) => void | boolean"],
+  progress: [(v) => typeof v === "boolean", "true or false"],
+};
+const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Check } = {
+  epochs: FIT_OPTIONS.epochs,
+  validation: FIT_OPTIONS.validation,
+  earlyStopping: FIT_OPTIONS.earlyStopping,
+  onBatchEnd: [(v) => typeof v === "function", "a function (batch record) => void | boolean"],
+  onEpochEnd: [(v) => typeof v === "function", "a function (epoch record) => void | boolean"],
+  signal: [(v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", "an AbortSignal"],
+};
+
+/** Edit distance, case-insensitive (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** Checks `opts` against `table`: every key known (else the nearest valid one is named), every present value of its kind. */
+function checkOptions(what: string, opts: object, table: Readonly<Record<string, Check>>): void {
+  if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${what}: options must be an object, got ${String(opts)}`);
+  const known = Object.keys(table);
+  for (const key of Object.keys(opts)) {
+    if (!Object.hasOwn(table, key)) {
+      const near = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      throw new RuntimeError("E_ARG", `${what}: unknown option '${key}' — did you mean '${near}'? (options: ${known.join(", ")})`);
+    }
+    const v = (opts as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    const [ok, want] = table[key]!;
+    if (!ok(v)) throw new RuntimeError("E_ARG", `${what}: ${key} must be ${want}, got ${typeof v === "function" ? "a function" : String(v)}`);
+  }
+}
 
 const rate = (what: string, p: unknown): number => {
   if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RuntimeError("E_ARG", `${what} must be a drop probability in [0, 1), got ${String(p)}`);
@@ -377,14 +476,13 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private readonly accuracyOk: boolean;
   private readonly threshold: number;
   // buffers
-  private readonly prev: A;
   private readonly inputs: A;
   private readonly arena: A;
   private readonly decay: Int32Array;
   private readonly l2: number;
   private readonly shuffle: boolean;
   private readonly init: Init | undefined;
-  private readonly stats = new Float64Array(4);
+  private readonly stats = Float64Array.of(0, 0, 0, 0, NaN);
   private readonly rngShuffle = new Rng(0);
   private readonly rngDrop = new Rng(0);
   private epochInRun = 0; // for divergence messages
@@ -397,6 +495,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     readonly module: Module<A>,
     opts: TrainerOptions<A>,
   ) {
+    checkOptions("createTrainer", opts, TRAINER_OPTIONS);
     this.platform = opts.platform ?? browserPlatform;
     const layout = (this.layout = module.layout);
     if (!layout.hasLoss || !module.backward || layout.lossOffset === undefined)
@@ -492,9 +591,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     }
 
     // ---- regularization
-    const l2 = opts.l2 ?? 0;
-    if (!(Number.isFinite(l2) && l2 >= 0)) throw new RuntimeError("E_ARG", `l2 must be a finite number >= 0, got ${l2}`);
-    this.l2 = l2;
+    this.l2 = opts.l2 ?? 0;
     this.decay = weightRanges(layout, opts.l2Params);
     this.weights = layout.params.filter((p) => (opts.l2Params ? opts.l2Params.includes(p.name) : isWeight(p.shape))).map((p) => p.name);
     this.shuffle = opts.shuffle ?? true;
@@ -506,10 +603,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     this.grads = own?.grads ?? new Arr(layout.paramSize);
     this.inputs = own?.inputs ?? new Arr(layout.inputSize);
     this.arena = own?.arena ?? new Arr(layout.arenaSize);
-    this.prev = new Arr(layout.paramSize);
-    // Plain SGD on a module with wasm kernels runs the module's SIMD update (its JS `sgd` is the optimizer's own loop).
-    const sgdKernel = layout.memory !== undefined ? module.sgd : undefined;
-    this.optimizer = (opts.optimizer ?? sgd({ lr: 0.01 })).create<A>(layout.paramSize, { decay: this.decay, Array: Arr, sgdKernel });
+    // A float32 module with wasm kernels updates on its own memory (bit-for-bit the JS loops, state in that memory).
+    const kernels = own && this.params instanceof Float32Array ? module.optimizerKernels?.(this.params) : undefined;
+    const wasm = wasmUpdate(layout, kernels, this.params.buffer);
+    this.optimizer = (opts.optimizer ?? sgd({ lr: 0.01 })).create<A>(layout.paramSize, { decay: this.decay, l2: this.l2, Array: Arr, ...(wasm ? { wasm } : {}) });
     this.seed = opts.seed ?? 0;
     deriveSeed(this.seed); // validates
     if (opts.params) {
@@ -517,7 +614,6 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         throw new RuntimeError("E_ARG", `params has ${opts.params.length} numbers, model '${layout.name}' has ${layout.paramSize}`);
       for (let i = 0; i < layout.paramSize; i++) this.params[i] = opts.params[i]!;
     } else initParams(layout, this.params, this.seed, this.init);
-    this.prev.set(this.params);
   }
 
   get steps(): number {
@@ -531,10 +627,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     deriveSeed(seed);
     this.seed = seed;
     initParams(this.layout, this.params, seed, this.init);
-    this.prev.set(this.params);
     this.optimizer.reset();
     this.epochs = 0;
     this.stats.fill(0);
+    this.stats[STAT_REF] = NaN;
   }
 
   // ---- data ---------------------------------------------------------------------------
@@ -631,7 +727,12 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       );
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    return { data, n, cols, order, metric: this.metricOf(cols[this.targetK]) };
+    const rowViews = cols.map((col, k) => {
+      const w = this.dataWidth[k]!;
+      if (col === undefined || col.constructor !== this.inputs.constructor || n * cols.length > MAX_ROW_VIEWS || w < 16) return undefined;
+      return Array.from({ length: n }, (_, r) => col.subarray(r * w, (r + 1) * w));
+    });
+    return { data, n, cols, rowViews, order, metric: this.metricOf(cols[this.targetK]) };
   }
 
   /** What accuracy means for these targets: 0/1 targets of a one-column output, probability rows of a wider one, else nothing. */
@@ -662,11 +763,14 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         inputs.fill(0, off, off + rows * w);
         continue;
       }
-      for (let r = 0; r < n; r++) {
-        const from = order[start + r]! * w;
-        const to = off + r * w;
-        for (let j = 0; j < w; j++) inputs[to + j] = src[from + j]!;
-      }
+      const views = feed.rowViews[k];
+      if (views !== undefined) for (let r = 0; r < n; r++) inputs.set(views[order[start + r]!]!, off + r * w);
+      else
+        for (let r = 0; r < n; r++) {
+          const from = order[start + r]! * w;
+          const to = off + r * w;
+          for (let j = 0; j < w; j++) inputs[to + j] = src[from + j]!;
+        }
       const p = training ? this.dataDrop[k]! : 0;
       if (p > 0) rng.dropout(inputs, off, off + n * w, p);
       if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
@@ -707,7 +811,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
 
   // ---- the step -----------------------------------------------------------------------
 
-  /** One update on rows order[start .. start + n). Leaves the loss and counts in `stats`. Allocates nothing. */
+  /**
+   * One update on rows order[start .. start + n). Leaves the loss and counts in `stats`. Allocates nothing.
+   * The guard runs before the update (the loss after forward, the gradient inside the optimizer's update,
+   * which checks it before changing anything), so a diverged step leaves nothing to undo.
+   */
   private stepOn(feed: Feed, order: Int32Array, start: number, n: number): void {
     const params = this.params;
     const grads = this.grads;
@@ -716,30 +824,22 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const mod = this.module;
     if (mod.step) mod.step(params, this.inputs, arena, grads, n); // fused: forward values stay in locals
     else mod.forward(params, this.inputs, arena, n);
+    const stats = this.stats;
     const loss = arena[this.lossAt]!;
     if (loss - loss !== 0) this.diverged("loss", loss);
+    if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
+    else if (Math.abs(loss) > GROWTH * Math.max(Math.abs(stats[STAT_REF]!), 1)) this.diverged("growth", loss);
     if (!mod.step) mod.backward!(params, this.inputs, arena, grads, n);
-    const l2 = this.l2;
-    if (l2 > 0) {
-      const d = this.decay;
-      for (let r = 0; r < d.length; r += 2) for (let i = d[r]!, end = d[r + 1]!; i < end; i++) grads[i] += l2 * params[i]!;
-    }
-    // x * 0 is 0 for finite x and NaN for ±Infinity and NaN: one sum finds any non-finite element.
-    let bad = 0;
-    const size = grads.length;
-    for (let i = 0; i < size; i++) bad += grads[i]! * 0;
-    if (bad !== 0) this.diverged("gradient", NaN);
-    this.prev.set(params);
-    this.optimizer.update(params, grads);
-    const stats = this.stats;
+    // L2, the finiteness check and the update (a wasm kernel each on modules with wasm kernels)
+    if (!this.optimizer.update(params, grads)) this.diverged("gradient", NaN);
     stats[STAT_LOSS] = loss;
     stats[STAT_SUM] += loss * n;
     stats[STAT_ROWS] += n;
     stats[STAT_CORRECT] += this.correct(n);
   }
 
-  /** Restores the last good weights and throws a DivergedError naming the step and a parameter. */
-  private diverged(what: "loss" | "gradient", loss: number): never {
+  /** Throws a DivergedError naming the step and a parameter; the parameters are those the step started from. */
+  private diverged(what: "loss" | "growth" | "gradient", loss: number): never {
     const step = this.optimizer.step + 1;
     const where = `step ${step} (epoch ${this.epochInRun}, batch ${this.batchInEpoch})`;
     const locate = (flat: number): { name: string; index: number[] } => {
@@ -767,18 +867,17 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       let worst = 0;
       for (let i = 1; i < this.params.length; i++) if (!(Math.abs(this.params[i]!) <= Math.abs(this.params[worst]!))) worst = i;
       param = this.params.length ? locate(worst) : undefined;
+      const ref = this.stats[STAT_REF]!;
       message =
         `training diverged at ${where}: the loss is ${loss}` +
+        (what === "growth" ? `, more than ${GROWTH.toExponential(0)} times its first value ${ref}` : "") +
         (param ? `; the largest parameter is '${param.name}', ${at(param)} = ${this.params[worst]}` : "");
     }
     const lr = this.optimizer.lrAt(Math.max(0, step - 2));
-    if (what === "loss") {
-      // These weights give a non-finite loss: go back to the ones the previous step started from.
-      this.params.set(this.prev);
-      message += `. The parameters are back at those step ${step - 1} started from, the last with a finite loss and gradient`;
-    } else message += `. No update was made: the parameters are those step ${step} started from (finite, with loss ${this.arena[this.lossAt]})`;
+    message += `. No update was made: the parameters are those step ${step} started from`;
+    message += what === "gradient" ? ` (finite, with loss ${this.arena[this.lossAt]})` : ` (they give this loss)`;
     message += `. Lower the learning rate (${lr} at the last update), check the data for extreme values, or compute the loss from logits.`;
-    throw new DivergedError(message, step, this.epochInRun, this.batchInEpoch, what, param?.name, param?.index, value);
+    throw new DivergedError(message, step, this.epochInRun, this.batchInEpoch, what === "gradient" ? "gradient" : "loss", param?.name, param?.index, value);
   }
 
   trainStep(data: object, start = 0, count = this.batchSize): void {
@@ -795,6 +894,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   // ---- fit ----------------------------------------------------------------------------
 
   fit(train: object, opts: FitOptions): History {
+    checkOptions("fit", opts, FIT_OPTIONS);
     this.enterFit("fit");
     try {
       // Without pauses the run never yields: its first next() runs every epoch.
@@ -807,6 +907,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   async fitAsync(train: object, opts: FitAsyncOptions): Promise<History> {
+    checkOptions("fitAsync", opts, FIT_ASYNC_OPTIONS);
     this.enterFit("fitAsync");
     try {
       const { onBatchEnd, onEpochEnd, signal, ...rest } = opts;
@@ -866,6 +967,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const records: EpochRecord[] = [];
     let stopped: History["stopped"] = "epochs";
     const stats = this.stats;
+    stats[STAT_REF] = NaN; // the growth guard measures from this call's first loss
     if (pauses) yield; // the options are checked; the caller's task ends before the first batch
 
     for (let e = 0; e < epochs; e++) {
@@ -955,7 +1057,6 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     }
     if (es && best && bestEpoch > 0 && bestEpoch !== this.epochs && (es.restoreBest ?? true)) {
       this.params.set(best);
-      this.prev.set(best);
     }
     return { ...historyOf(records, stopped), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
   }
@@ -1067,7 +1168,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.seed = ck.seed;
     }
     this.params.set(ck.weights);
-    this.prev.set(ck.weights);
+    this.stats[STAT_REF] = NaN;
   }
 
   load(file: string, opts: { weightsOnly?: boolean } = {}): void {

@@ -31,6 +31,24 @@ export interface Module<A extends Buf = Float32Array> {
   step?(params: A, inputs: A, arena: A, grads: A, n?: number): void;
   /** Plain SGD in place, params -= lr * grads (generated modules: wasm SIMD when the module has wasm kernels). */
   sgd?(params: A, grads: A, lr: number): void;
+  /** The optimizer updates as wasm SIMD loops over this module's memory (modules with wasm kernels; see runtime/optim.ts). */
+  optimizerKernels?(params: A): OptimizerKernels;
+}
+
+/** What compiler/emit/optimizers.ts builds; every update reads its scalars from memory (`SLOT`), so nothing is passed. */
+export interface OptimizerKernels {
+  /** 1 when every gradient element is finite. */
+  opt_check(): number;
+  /** grads[i] += λ params[i] for i in [from, to) (λ in slot l2). */
+  opt_l2(from: number, to: number): void;
+  /** params[i] *= keep for i in [from, to). */
+  opt_decay(from: number, to: number): void;
+  opt_sgd(): void;
+  opt_momentum(): void;
+  opt_nesterov(): void;
+  opt_adagrad(): void;
+  opt_rmsprop(): void;
+  opt_adam(): void;
 }
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;

@@ -9,12 +9,12 @@
  */
 import { createRequire } from "node:module";
 import type { Impl } from "../lib/impl.ts";
-import type { Problem, Workload } from "../lib/workloads.ts";
+import { ADAM, type Problem, type Workload } from "../lib/workloads.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
-export async function create(w: Workload, p: Problem): Promise<Impl> {
+export async function create(w: Workload, p: Problem, optimizer: "sgd" | "adam" = "sgd"): Promise<Impl> {
   // ESM-only package in bench/node_modules; resolve it from here, import it by URL
   const url = createRequire(import.meta.url).resolve("@jax-js/jax");
   const jax: Any = await import(new URL(`file://${url}`).href);
@@ -46,6 +46,35 @@ export async function create(w: Workload, p: Problem): Promise<Impl> {
     return [tree.map((a: Any, ga: Any) => a.sub(ga.mul(lr)), prm, g), loss];
   });
 
+  // Adam inside the jitted step, as JAX code writes it (optax's form): the moments and the step count are state
+  // passed in and returned; m = β1 m + (1-β1) g, v = β2 v + (1-β2) g², p -= lr m̂ / (√v̂ + ε) with the bias corrections.
+  const { beta1: b1, beta2: b2, eps } = ADAM;
+  const adamStep = jit((prm: Any, m: Any, v: Any, t: Any, x: Any, y: Any) => {
+    const [loss, g] = valueAndGrad(lossFn)(tree.ref(prm), x, y);
+    const t1 = t.add(1);
+    const c1 = np.power(b1, t1.ref).mul(-1).add(1); // 1 - β1^t
+    const c2 = np.power(b2, t1.ref).mul(-1).add(1); // 1 - β2^t
+    const m1 = tree.map((mi: Any, gi: Any) => mi.mul(b1).add(gi.mul(1 - b1)), m, tree.ref(g));
+    const v1 = tree.map((vi: Any, gi: Any) => vi.mul(b2).add(gi.ref.mul(gi).mul(1 - b2)), v, g);
+    const p1 = tree.map(
+      (pi: Any, mi: Any, vi: Any) => pi.sub(mi.mul(ADAM.lr).div(c1.ref).div(np.sqrt(vi.div(c2.ref)).add(eps))),
+      prm,
+      tree.ref(m1),
+      tree.ref(v1),
+    );
+    c1.dispose();
+    c2.dispose();
+    return [p1, m1, v1, t1, loss];
+  });
+  const zeros = (): Any => {
+    const o: Record<string, Any> = {};
+    for (const q of p.params) o[q.name] = np.zeros([...q.shape]);
+    return o;
+  };
+  let am: Any = optimizer === "adam" ? zeros() : undefined;
+  let av: Any = optimizer === "adam" ? zeros() : undefined;
+  let at: Any = optimizer === "adam" ? np.array(0) : undefined;
+
   const fresh = (): Any => {
     const o: Record<string, Any> = {};
     for (const q of p.params) o[q.name] = np.array(q.data.slice()).reshape([...q.shape]);
@@ -58,10 +87,18 @@ export async function create(w: Workload, p: Problem): Promise<Impl> {
   let k = 0;
   let last = NaN;
   return {
-    info: { devices: devices.join("+"), workers: String(typeof (globalThis as Any).Worker !== "undefined") },
+    info: { devices: devices.join("+"), workers: String(typeof (globalThis as Any).Worker !== "undefined"), optimizer },
     reset() {
       tree.dispose(prm);
       prm = fresh();
+      if (optimizer === "adam") {
+        tree.dispose(am);
+        tree.dispose(av);
+        at.dispose();
+        am = zeros();
+        av = zeros();
+        at = np.array(0);
+      }
       k = 0;
     },
     run(steps: number) {
@@ -69,8 +106,13 @@ export async function create(w: Workload, p: Problem): Promise<Impl> {
         const x = xs[k];
         const t = ys[k];
         k = k + 1 === nb ? 0 : k + 1;
-        const [next, loss] = step(prm, x.ref, t.ref);
-        prm = next;
+        let loss: Any;
+        if (optimizer === "adam") [prm, am, av, at, loss] = adamStep(prm, am, av, at, x.ref, t.ref);
+        else {
+          const [next, l] = step(prm, x.ref, t.ref);
+          prm = next;
+          loss = l;
+        }
         // read the loss every step: jax-js dispatches lazily, and letting pending
         // steps pile up is far slower (measured: 0.34 ms/step synced vs 4-11 ms/step
         // unsynced on xor); its README recommends syncing regularly

@@ -10,12 +10,12 @@
  */
 import type { Impl } from "../lib/impl.ts";
 import { loadTfjs, wasmDir } from "../lib/tfjs-bundle.ts";
-import type { Problem, Workload } from "../lib/workloads.ts";
+import { ADAM, type Problem, type Workload } from "../lib/workloads.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
-export async function create(w: Workload, p: Problem, backend: "cpu" | "wasm"): Promise<Impl> {
+export async function create(w: Workload, p: Problem, backend: "cpu" | "wasm", optimizer: "sgd" | "adam" = "sgd"): Promise<Impl> {
   const tf: Any = await loadTfjs();
   const info: Record<string, string> = { version: tf.version_core };
   if (backend === "wasm") tf.setWasmPaths(wasmDir());
@@ -51,7 +51,8 @@ export async function create(w: Workload, p: Problem, backend: "cpu" | "wasm"): 
     }
   };
 
-  const opt = tf.train.sgd(w.lr);
+  const opt = optimizer === "adam" ? tf.train.adam(ADAM.lr, ADAM.beta1, ADAM.beta2, ADAM.eps) : tf.train.sgd(w.lr);
+  info.optimizer = optimizer;
   const nb = xs.length;
   let k = 0;
   let last = NaN;
@@ -59,6 +60,12 @@ export async function create(w: Workload, p: Problem, backend: "cpu" | "wasm"): 
     info,
     reset() {
       for (let i = 0; i < vars.length; i++) vars[i].assign(inits[i]);
+      if (optimizer === "adam") {
+        // Adam's moments and step count start over: zero the slots it made (tf.train.adam has no reset)
+        for (const a of [...(opt.accumulatedFirstMoment ?? []), ...(opt.accumulatedSecondMoment ?? [])]) a.variable.assign(tf.zerosLike(a.variable));
+        opt.accBeta1?.assign(tf.scalar(ADAM.beta1));
+        opt.accBeta2?.assign(tf.scalar(ADAM.beta2));
+      }
       k = 0;
     },
     run(steps: number) {

@@ -10,7 +10,9 @@ export interface Impl {
   readonly info: Record<string, string>;
 }
 
-export const IMPLS = ["gradc", "hand", "hand-naive", "tfjs-cpu", "tfjs-wasm", "jax-wasm"] as const;
+export const IMPLS = ["gradc", "hand", "hand-naive", "tfjs-cpu", "tfjs-wasm", "jax-wasm", "gradc-adam", "gradc-fit", "tfjs-wasm-adam", "jax-wasm-adam"] as const;
+/** The rows that train with Adam (lib/workloads.ts ADAM): their losses are compared with gradc-adam's. */
+export const ADAM_IMPLS: readonly ImplName[] = ["gradc-adam", "gradc-fit", "tfjs-wasm-adam", "jax-wasm-adam"];
 export type ImplName = (typeof IMPLS)[number];
 
 export const IMPL_LABEL: Record<ImplName, string> = {
@@ -20,4 +22,8 @@ export const IMPL_LABEL: Record<ImplName, string> = {
   "tfjs-cpu": "tfjs-core cpu",
   "tfjs-wasm": "tfjs wasm",
   "jax-wasm": "jax-js wasm jit",
+  "gradc-adam": "gradc trainStep, Adam",
+  "gradc-fit": "gradc fit, Adam (shuffled epochs)",
+  "tfjs-wasm-adam": "tfjs wasm, tf.train.adam",
+  "jax-wasm-adam": "jax-js wasm jit, Adam",
 };

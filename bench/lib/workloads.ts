@@ -127,6 +127,9 @@ export const WORKLOADS: readonly Workload[] = [
   },
 ];
 
+/** The Adam rows' hyperparameters, the same for every workload and implementation (TF.js's default ε is 1e-7: passed explicitly). */
+export const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+
 export const workload = (name: string): Workload => {
   const w = WORKLOADS.find((w) => w.name === name);
   if (!w) throw new Error(`unknown workload '${name}' (${WORKLOADS.map((w) => w.name).join(", ")})`);

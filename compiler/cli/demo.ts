@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { adam, asciiPlot, createTrainer, historyPlot, loadMnist, predict, train, type History } from "../../runtime/node.ts";
+import { adam, asciiPlot, createTrainer, historyPlot, loadMnist, sgd, type History } from "../../runtime/node.ts";
 import { svgToPng } from "../../runtime/png.ts";
 import { MARK, markPng, wroteByGradc } from "../viz/mark.ts";
 import { writeAtomically } from "./write.ts";
@@ -29,7 +29,7 @@ function packageRoot(): string {
 const SPEC = path.join(packageRoot(), "examples/xor/model.ts");
 
 /** All four XOR patterns, in the layout of the spec's inputs x [4,2] and t [4,1]. */
-const DATA = { x: [0, 0, 0, 1, 1, 0, 1, 1], t: [0, 1, 1, 0] };
+const DATA = { x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), t: Float32Array.of(0, 1, 1, 0) };
 
 const MNIST = path.join(packageRoot(), "examples/mnist/model.ts");
 
@@ -136,25 +136,26 @@ async function xorDemo(flags: Map<string, string[]>): Promise<number> {
   const every = steps <= 2000 ? 200 : Math.ceil(steps / 10 / 100) * 100;
   let solvedAt = 0;
   const t1 = performance.now();
-  const result = train(mod, {
-    data: DATA,
-    lr,
+  // full-batch gradient descent through the trainer: the 4 patterns are one batch, so an epoch is one step
+  const t = createTrainer(mod, { optimizer: sgd({ lr }), seed });
+  const history = t.fit(DATA, {
     epochs: steps,
-    seed,
-    onEpoch: (step, loss) => {
+    progress: false,
+    onEpoch: ({ epoch: step, loss }) => {
       if (!solvedAt && loss < 0.05) solvedAt = step;
       if (step === 1 || step % every === 0 || step === steps)
         out(`  step ${String(step).padStart(String(steps).length)}   loss ${loss.toFixed(5)}`);
     },
   });
+  const result = { steps: t.steps, loss: history.loss[history.loss.length - 1] ?? NaN };
   const ms = performance.now() - t1;
   out();
   out(`${result.steps} steps in ${ms.toFixed(1)} ms` + (solvedAt ? `; loss < 0.05 from step ${solvedAt}` : ""));
 
-  const { y } = predict(mod, result.params, { x: DATA.x });
+  const y = t.predict(DATA.x);
   out();
   out("  x1  x2   target   prediction");
-  for (let i = 0; i < 4; i++) out(`   ${DATA.x[2 * i]}   ${DATA.x[2 * i + 1]}     ${DATA.t[i]}       ${y![i]!.toFixed(3)}`);
+  for (let i = 0; i < 4; i++) out(`   ${DATA.x[2 * i]}   ${DATA.x[2 * i + 1]}     ${DATA.t[i]}       ${y[i]!.toFixed(3)}`);
   if (result.loss >= 0.05) {
     out();
     out(`not solved from seed ${seed}: a 2-2-1 network can stall in a local minimum; try another --seed or more --steps`);

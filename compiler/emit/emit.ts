@@ -34,6 +34,11 @@ function nthRoot(x: number, n: number): number {
 }`,
 };
 
+/** The optimizer kernels' signatures (compiler/emit/optimizers.ts; runtime/types.ts `OptimizerKernels`). */
+const OPTIMIZER_KERNELS =
+  "opt_check(): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; opt_sgd(): void; " +
+  "opt_momentum(): void; opt_nesterov(): void; opt_adagrad(): void; opt_rmsprop(): void; opt_adam(): void";
+
 /** Wasm modules built before, by their kernels and memory: binaryen's -O3 is most of a warm compile of a wasm model. */
 const builtWasm = new Map<string, Uint8Array>();
 
@@ -105,6 +110,12 @@ function declarations(l: Lowered, arr: string, trainer: boolean): string {
     );
   if (own(l, "step")) lines.push("/** `forward` then `backward` in one call. */", `export declare function step(${sig}, grads: Buf${n}): void;`);
   if (l.layout.hasLoss) lines.push("/** One plain SGD update in place, params -= lr * grads. */", `export declare function sgd(params: Buf, grads: Buf, lr: number): void;`);
+  if (l.layout.hasLoss && own(l.layout, "memory")?.state !== undefined)
+    lines.push(
+      `export type OptimizerKernels = { ${OPTIMIZER_KERNELS} };`,
+      "/** The trainer's optimizer updates as wasm SIMD kernels over this module's memory (from `buffers()`). */",
+      "export declare function optimizerKernels(params: Buf): OptimizerKernels;",
+    );
   if (trainer)
     lines.push(
       "type Self = { readonly layout: typeof layout };",
@@ -173,16 +184,21 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   } else {
     // The wasm kernels and the JS code share one memory: the four buffers are views of it.
     const update = { params: memory.params, grads: memory.grads, size: L.paramSize };
-    const key = JSON.stringify([l.kernels, memory.pages, update]);
+    const state = memory.state === undefined ? undefined : { ...update, state: memory.state };
+    const key = JSON.stringify([l.kernels, memory.pages, update, state]);
     let bytes = builtWasm.get(key); // a recompile (`--watch`) with the same kernels skips binaryen
     if (!bytes) {
       const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
-      bytes = buildWasm(l.kernels, memory.pages, update);
+      bytes = buildWasm(l.kernels, memory.pages, update, state);
       if (builtWasm.size > 64) builtWasm.clear();
       builtWasm.set(key, bytes);
     }
     const mem = memory;
-    out.raw(jsdoc(`${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s) and the SGD update, ${bytes.length} bytes, built by gradc with binaryen.`));
+    out.raw(
+      jsdoc(
+        `${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s), the SGD update${state ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc with binaryen.`,
+      ),
+    );
     // Always longer than a line: prettier's layout of this call, written out.
     out.raw(
       [
@@ -307,6 +323,27 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         } else o.stmt(`for (let i = 0; i < ${int(L.paramSize, "paramSize")}; i++) params[i] -= lr * grads[i];`, 1);
       },
     });
+  if (memory?.state !== undefined && L.hasLoss) {
+    blank();
+    out.raw(jsdoc("The trainer's optimizer updates, as wasm SIMD kernels over this module's memory (their scalars and state at `layout.memory.state`)."));
+    out.stmt(`export type OptimizerKernels = { ${OPTIMIZER_KERNELS} };`, 0);
+    fn({
+      exported: true,
+      name: "optimizerKernels",
+      doc:
+        "The trainer's optimizer updates as wasm SIMD loops over the memory of `params` (from `buffers()`), bit-for-bit runtime/optim.ts;\n" +
+        "their scalars and state live at `layout.memory.state`.",
+      params: "params: Buf",
+      returns: "OptimizerKernels",
+      body: (o) => {
+        o.stmt(
+          `if (!instances.has(params.buffer) || params.byteOffset !== ${int(memory.params, "params")} || params.length !== layout.paramSize) throw new Error("gradc: optimizerKernels takes the params of one buffers() call");`,
+          1,
+        );
+        o.stmt("return instances.get(params.buffer)! as unknown as OptimizerKernels;", 1);
+      },
+    });
+  }
   if (trainer)
     fn({
       exported: true,
@@ -315,7 +352,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         "A trainer for this model (gradc/runtime): `createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 32, seed: 1 })`,\n" +
         "then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.",
       params: "opts: TrainerOptions = {}",
-      body: (o) => o.stmt(`return trainerFor({ layout, buffers, forward, backward, sgd${stepFn ? ", step" : ""} }, opts);`, 1),
+      body: (o) => o.stmt(`return trainerFor({ layout, buffers, forward, backward, sgd${stepFn ? ", step" : ""}${memory?.state !== undefined ? ", optimizerKernels" : ""} }, opts);`, 1),
     });
   const ts = `${await out.text()}\n`;
   const t1 = performance.now();

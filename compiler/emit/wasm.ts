@@ -15,6 +15,8 @@
  */
 import binaryen from "binaryen";
 import type { Epi, MatmulKernel } from "../lower/kernel.ts";
+import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
+import { wasmHelpers } from "./wasm-helpers.ts";
 
 export type { Epi, MatmulKernel };
 
@@ -77,12 +79,7 @@ function addKernel(m: binaryen.Module, k: MatmulKernel): void {
   const N8 = N - (N % 8);
   // locals: i j p pa pb pc | 8 accumulators | av b0 b1 | f (scalar tail)
   const I = 0, J = 1, P = 2, PA = 3, PB = 4, PC = 5, ACC = 6, AV = 14, B0 = 15, B1 = 16, F = 17;
-  const get = (l: number, t = i32) => m.local.get(l, t);
-  const set = (l: number, v: number) => m.local.set(l, v);
-  const c = (v: number) => m.i32.const(v);
-  const add = (a: number, b: number) => m.i32.add(a, b);
-  const mul = (a: number, b: number) => m.i32.mul(a, b);
-  const ltU = (a: number, b: number) => m.i32.lt_u(a, b);
+  const { get, set, c, add, mul, ltU } = wasmHelpers(m);
 
   // p loop of a tile: two vectors of B's row p, four splatted scalars of A's column p.
   const tileP: number[] = [set(B0, m.v128.load(0, 16, get(PB))), set(B1, m.v128.load(16, 16, get(PB)))];
@@ -156,12 +153,7 @@ function addKernelBT(m: binaryen.Module, k: MatmulKernel): void {
   const { M4, N, K, aBase, sa0, sa1, bBase, cBase } = k;
   if (sa1 !== 1 || K % 4 !== 0) throw new Error("internal: the A·Bᵀ kernel needs A contiguous along p and K a multiple of 4");
   const I = 0, J = 1, PA = 2, PB = 3, END = 4, PC = 5, ACC = 6, AV = 14, B0 = 15, B1 = 16, F = 17;
-  const get = (l: number, t = i32) => m.local.get(l, t);
-  const set = (l: number, v: number) => m.local.set(l, v);
-  const c = (v: number) => m.i32.const(v);
-  const add = (a: number, b: number) => m.i32.add(a, b);
-  const mul = (a: number, b: number) => m.i32.mul(a, b);
-  const ltU = (a: number, b: number) => m.i32.lt_u(a, b);
+  const { get, set, c, add, mul, ltU } = wasmHelpers(m);
   const lanes = (v: number) =>
     m.f32.add(
       m.f32.add(m.f32x4.extract_lane(get(v, v128), 0), m.f32x4.extract_lane(get(v, v128), 1)),
@@ -223,8 +215,7 @@ export interface UpdateRegions {
 function addSgd(m: binaryen.Module, r: UpdateRegions): void {
   const { i32, v128, f32 } = binaryen;
   const LR = 0, I = 1, END = 2, RATE = 3;
-  const get = (l: number, t = i32) => m.local.get(l, t);
-  const c = (v: number) => m.i32.const(v);
+  const { get, c } = wasmHelpers(m);
   const vecs = Math.ceil(r.size / 4);
   const pairs = vecs >> 1;
   const delta = r.grads - r.params;
@@ -247,9 +238,10 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
 
 /**
  * A validated, optimized wasm module (SIMD128) holding every kernel and the
- * `sgd` update, importing `env.memory` of `pages` pages.
+ * `sgd` update, importing `env.memory` of `pages` pages; with `optimizers`,
+ * also the trainer's update kernels (compiler/emit/optimizers.ts).
  */
-export function buildWasm(kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions): Uint8Array {
+export function buildWasm(kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): Uint8Array {
   if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
   const m = new binaryen.Module();
   try {
@@ -258,6 +250,7 @@ export function buildWasm(kernels: readonly MatmulKernel[], pages: number, updat
     m.addMemoryImport("0", "env", "memory");
     for (const k of kernels) addKernel(m, k);
     addSgd(m, update);
+    if (optimizers) addOptimizers(m, optimizers);
     if (!m.validate()) throw new Error("internal: binaryen rejected the generated wasm kernels");
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(0);

@@ -9,6 +9,7 @@ import { size } from "../ir/shape.ts";
 import type { Plan } from "../plan/memory.ts";
 import type { Init, Layout, Slot } from "../../runtime/abi.ts";
 import type { Regions } from "./context.ts";
+import { withOptimizerState } from "./optimizer-state.ts";
 
 const slots = <T extends { name: string; shape: Shape }>(xs: readonly T[]) => {
   let off = 0;
@@ -70,11 +71,11 @@ export function withMemory(layout: Layout, plan: Plan, regions: Regions): Layout
   const pages = Math.ceil((regions.arena + (plan.scratchOffset + plan.scratchSize) * 4) / 65536);
   // Keys in the order the ABI has always printed them (memory after outputs and arenaSize).
   const { lossOffset, batch, hasLoss, ...head } = layout;
-  return {
+  return withOptimizerState({
     ...head,
     memory: { ...regions, pages },
     ...(lossOffset !== undefined ? { lossOffset } : {}),
     ...(batch !== undefined ? { batch } : {}),
     hasLoss,
-  };
+  }); // and room for the trainer's optimizer state after it (modules with a loss)
 }

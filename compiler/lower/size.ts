@@ -22,6 +22,7 @@ export function checkSize(l: Lowered, bytesPerFloat: 4 | 8): void {
     ...L.params.map((p) => ({ what: `param '${p.name}' [${p.shape.join(",")}]`, floats: p.size * 2 })), // + its gradient
     ...L.inputs.map((x) => ({ what: `input '${x.name}' [${x.shape.join(",")}]`, floats: x.size })),
     { what: "intermediates (the arena)", floats: L.arenaSize },
+    ...(memory?.state !== undefined ? [{ what: "the optimizer's state (two floats per param, for momentum and Adam)", floats: 2 * L.paramSize }] : []),
   ].sort((a, b) => b.floats - a.floats);
   const biggest = tensors
     .slice(0, 3)
@@ -32,7 +33,7 @@ export function checkSize(l: Lowered, bytesPerFloat: 4 | 8): void {
     if (bytes > WASM_MAX_BYTES)
       throw new GradcError("E_TOO_BIG", `the model needs ${gib(bytes)} of WebAssembly memory; wasm32 addresses at most 4 GiB (biggest: ${biggest})`, {
         file: L.source,
-        hint: "params, gradients, inputs and intermediates share one wasm32 memory: shrink the largest tensors or the batch size, or split the model",
+        hint: "params, gradients, optimizer state, inputs and intermediates share one wasm32 memory: shrink the largest tensors or the batch size, or split the model",
       });
     return;
   }

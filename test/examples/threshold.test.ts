@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { importModule } from "../../compiler/emit/load.ts";
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import { compile } from "../../compiler/index.ts";
-import { initParams, predict, type Module } from "../../runtime/index.ts";
+import { initParams, type Module } from "../../runtime/index.ts";
 
 const x = [0, 0, 0, 1, 1, 0, 1, 1]; // rows (x1, x2): 00, 01, 10, 11
 let mod: Module;
@@ -13,7 +13,12 @@ let out: Record<string, number[]>;
 beforeAll(async () => {
   mod = (await importModule((await compile(await loadSpec("examples/threshold/model.ts"))).js)) as Module;
   const params = initParams(mod.layout, new Float32Array(mod.layout.paramSize), 0);
-  out = Object.fromEntries(Object.entries(predict(mod, params, { x })).map(([k, v]) => [k, Array.from(v)]));
+  // the four patterns are the module's 4 rows: one forward call (a forward-only model, so no trainer)
+  const inputs = new Float32Array(mod.layout.inputSize);
+  inputs.set(x, mod.layout.inputs.find((i) => i.name === "x")!.offset);
+  const arena = new Float32Array(mod.layout.arenaSize);
+  mod.forward(params, inputs, arena);
+  out = Object.fromEntries(mod.layout.outputs.map((o) => [o.name, Array.from(arena.subarray(o.offset, o.offset + o.size))]));
 });
 
 describe("examples/threshold", () => {

@@ -113,7 +113,7 @@ const CASES: Record<string, [string, number | undefined, string]> = {
   "loss-vector1.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [1]"],
   "loss-matrix.ts": ["E_LOSS_NOT_SCALAR", 5, "loss must be a scalar, got shape [2,2]"],
   "empty.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
-  "too-big-wasm.ts": ["E_TOO_BIG", undefined, "the model needs 5.25 GiB of WebAssembly memory; wasm32 addresses at most 4 GiB (biggest: intermediates (the arena) 2.25 GiB, param 'W0' [8192,8192] 0.50 GiB with its gradient"],
+  "too-big-wasm.ts": ["E_TOO_BIG", undefined, "the model needs 8.25 GiB of WebAssembly memory; wasm32 addresses at most 4 GiB (biggest: the optimizer's state (two floats per param, for momentum and Adam) 3.00 GiB, intermediates (the arena) 2.25 GiB, param 'W0' [8192,8192] 0.50 GiB with its gradient"],
   "empty-function.ts": ["E_EMPTY_MODEL", undefined, "neither a loss nor an output"],
   "unused-param.ts": ["E_UNUSED", 6, "param 'b' is unused: the loss does not depend on it"],
   "unused-param-step.ts": ["E_UNUSED", 5, "param 'w' is unused: the loss depends on it only through ops without a derivative"],

@@ -15,3 +15,31 @@ describe("allocation", () => {
     expect(Number.isFinite(loss)).toBe(true);
   });
 });
+
+// The same through the trainer on the mnist module, whose update, L2 and check run as wasm kernels in its memory:
+// every optimizer and schedule, through trainStep and fit (test/fixtures/trainer-alloc-probe.ts says how it counts).
+describe("allocation on a module with wasm kernels (mnist)", () => {
+  it("trainStep and fit allocate nothing per step with every optimizer and schedule", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], { encoding: "utf8", timeout: 280_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; fit: number; wasm: boolean }[];
+    expect(rows.map((x) => x.config)).toEqual([
+      "sgd/constant",
+      "sgd/cosine+l2",
+      "momentum/stepDecay",
+      "nesterov/exponentialDecay+l2",
+      "adagrad/constant()",
+      "rmsprop/cosine",
+      "adam/cosine+l2",
+      "adamw/constant+l2",
+    ]);
+    // one heap number per step would be 16 B × 200 = 3,200 bytes (3,072 in fit's 192); the bound leaves room for one
+    // stray sample of a re-optimization
+    for (const x of rows) {
+      expect(x.wasm, x.config).toBe(true);
+      expect(x.trainStep, `${x.config}: bytes sampled in 200 trainStep calls`).toBeLessThan(600);
+      // fit's figure is a difference of two sampled runs (sampling noise of a few hundred bytes): under half a heap number per step
+      expect(x.fit, `${x.config}: bytes sampled in 192 of fit's steps`).toBeLessThan(1500);
+    }
+  }, 300_000);
+});

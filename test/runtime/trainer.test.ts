@@ -188,9 +188,18 @@ describe("early stopping", () => {
 });
 
 describe("divergence guard", () => {
-  it("a non-finite loss stops training, names the step and the largest parameter, and keeps the last good weights", () => {
+  it("a non-finite loss stops training before the update, names the step and the largest parameter", () => {
     const { mod } = linear(4);
-    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e12 }), seed: 1 });
+    let calls = 0;
+    // forward as usual, but the loss of the 4th call is NaN
+    const nanLoss: Module = {
+      ...mod,
+      forward(p, x, a, n) {
+        mod.forward(p, x, a, n);
+        if (++calls === 4) a[mod.layout.lossOffset!] = NaN;
+      },
+    };
+    const t = createTrainer(nanLoss, { optimizer: sgd({ lr: 1e-3 }), seed: 1 });
     const seen: number[][] = [];
     let err: unknown;
     try {
@@ -203,14 +212,41 @@ describe("divergence guard", () => {
     }
     expect(err).toBeInstanceOf(DivergedError);
     const d = err as DivergedError;
-    expect(d.code).toBe("E_DIVERGED");
-    expect(d.what).toBe("loss");
-    expect(d.message).toMatch(new RegExp(`diverged at step ${d.step} \\(epoch 1, batch 1\\): the loss is (Infinity|NaN); the largest parameter is 'W'`));
-    expect(d.param).toBe("W");
-    // the weights of step d.step - 1, whose loss and gradient were finite
-    expect(d.message).toMatch(new RegExp(`back at those step ${d.step - 1} started from`));
-    expect(Array.from(t.params)).toEqual(seen[d.step - 2]);
-    expect(Array.from(t.params).every(Number.isFinite)).toBe(true);
+    expect([d.code, d.what, d.step, d.param]).toEqual(["E_DIVERGED", "loss", 4, "W"]);
+    expect(d.message).toMatch(/diverged at step 4 \(epoch 1, batch 1\): the loss is NaN; the largest parameter is 'W'/);
+    expect(d.message).toMatch(/No update was made: the parameters are those step 4 started from/);
+    expect(Array.from(t.params)).toEqual(seen[3]); // nothing to undo: the update never ran
+    expect(t.steps).toBe(3);
+  });
+
+  it("a loss that grows a million-fold stops training too (iris with sgd({ lr: 1e30 }): losses ~1e29, never Infinity)", async () => {
+    const { mod } = linear(4);
+    const iris = await compiled("iris");
+    const { train } = loadIris({ seed: 1 });
+    for (const [m, lr, data] of [[mod, 1e12, rows(4)], [iris, 1e30, train]] as const) {
+      const t = createTrainer(m as Module, { optimizer: sgd({ lr }), seed: 1, batchSize: 4 });
+      const seen: number[][] = [];
+      let err: DivergedError | undefined;
+      try {
+        for (let s = 0; s < 10; s++) {
+          seen.push(Array.from(t.params));
+          t.trainStep(data as Record<string, Float32Array>, 0, 4);
+        }
+      } catch (e) {
+        err = e as DivergedError;
+      }
+      expect(err).toBeInstanceOf(DivergedError);
+      expect(err!.what).toBe("loss");
+      expect(Number.isFinite(err!.value)).toBe(true);
+      expect(err!.message).toMatch(/: the loss is [\d.e+]+, more than 1e\+6 times its first value [\d.]+; the largest parameter is '\w+'.*Lower the learning rate/);
+      expect(Array.from(t.params)).toEqual(seen[err!.step - 1]);
+    }
+    // a loss that stays within a million-fold of the first is left alone, and each fit measures from its own first loss
+    const t = createTrainer(mod, { optimizer: sgd({ lr: 1e-5 }), seed: 1 });
+    t.fit(rows(8), { epochs: 3, progress: false });
+    const far = rows(8);
+    far.t.forEach((v, i) => (far.t[i] = v + 1e5)); // a new data set whose loss is ~1e10 from the start
+    expect(() => t.fit(far, { epochs: 1, progress: false })).not.toThrow();
   });
 
   it("a non-finite gradient names the parameter element; fit attaches the history so far", () => {
@@ -289,27 +325,63 @@ describe("weights, L2 and accuracy", () => {
   });
 });
 
-describe("plain SGD on a module with wasm kernels", () => {
-  it("runs the module's own sgd (its SIMD loop) at the schedule's rate; other optimizers keep their own update", () => {
-    const rates: number[] = [];
+describe("options", () => {
+  it("a misspelled option is an error naming the nearest valid one; a value of the wrong kind names what it must be", () => {
     const { mod } = linear(4);
-    // what a module with wasm kernels looks like to the trainer: a `memory` in its layout and an exported `sgd`
-    const wasmLike: Module = {
-      ...mod,
-      layout: { ...mod.layout, memory: { params: 0, grads: 16, inputs: 32, arena: 80, pages: 1 } },
-      sgd(p, g, lr) {
-        rates.push(lr);
-        for (let i = 0; i < p.length; i++) p[i] -= lr * g[i]!;
-      },
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as RuntimeError;
+      }
+      throw new Error("no error");
     };
-    const plain = createTrainer(mod, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
-    const t = createTrainer(wasmLike, { optimizer: sgd({ lr: (s) => 0.5 / (s + 1) }), seed: 1 });
-    plain.fit(rows(8), { epochs: 1, progress: false });
-    t.fit(rows(8), { epochs: 1, progress: false });
-    expect(rates).toEqual([0.5, 0.25]);
-    expect(t.steps).toBe(2);
-    expect(Array.from(t.params)).toEqual(Array.from(plain.params)); // the same update rule
-    createTrainer(wasmLike, { optimizer: adam({ lr: 0.1 }), seed: 1 }).fit(rows(8), { epochs: 1, progress: false });
-    expect(rates.length).toBe(2);
+    const e = err(() => createTrainer(mod, { optimiser: adam({ lr: 1e-3 }) } as never));
+    expect(e.code).toBe("E_ARG");
+    expect(e.message).toMatch(/createTrainer: unknown option 'optimiser' — did you mean 'optimizer'\?/);
+    expect(err(() => createTrainer(mod, { batchsize: 4 } as never)).message).toMatch(/did you mean 'batchSize'/);
+    expect(err(() => createTrainer(mod, { l2: -1 })).message).toMatch(/l2 must be a finite number >= 0, got -1/);
+    expect(err(() => createTrainer(mod, { optimizer: 0.01 as never })).message).toMatch(/optimizer must be an optimizer such as adam/);
+    expect(err(() => createTrainer(mod, { shuffle: "no" as never })).message).toMatch(/shuffle must be true or false/);
+    const t = createTrainer(mod);
+    expect(err(() => t.fit(rows(4), { epoch: 3 } as never)).message).toMatch(/fit: unknown option 'epoch' — did you mean 'epochs'\?/);
+    // the optimizers' options too
+    expect(err(() => adam({ lr: 1e-3, beta: 0.9 } as never)).message).toMatch(/adam: unknown option 'beta' — did you mean 'beta1'\?/);
+    expect(err(() => sgd({ learningRate: 0.1 } as never)).message).toMatch(/sgd: unknown option 'learningRate' — did you mean 'lr'\?/);
+    expect(err(() => momentum({ lr: 0.1, nestrov: true } as never)).message).toMatch(/did you mean 'nesterov'/);
+  });
+});
+
+describe("the update on a module with wasm kernels (mnist)", () => {
+  it("every optimizer runs as the module's kernels, state in its memory, bit-for-bit the JS loops", async () => {
+    const mnist = (await import("../../generated/mnist.js")) as unknown as Module;
+    const jsOnly: Module = { ...mnist, optimizerKernels: undefined }; // the same module, updated by runtime/optim.ts's loops
+    const data = { x: new Float32Array(100 * 784).map((_, i) => ((i * 7919) % 256) / 255), y: new Float32Array(100 * 10).map((_, i) => (i % 10 === (i / 10) % 7 ? 1 : 0)) };
+    for (const optimizer of [sgd({ lr: 0.05 }), momentum({ lr: 0.01, nesterov: true }), adam({ lr: 1e-3 })]) {
+      const a = createTrainer(mnist, { optimizer, seed: 3, batchSize: 32, l2: 1e-4 });
+      const b = createTrainer(jsOnly, { optimizer, seed: 3, batchSize: 32, l2: 1e-4 });
+      a.fit(data, { epochs: 2, progress: false });
+      b.fit(data, { epochs: 2, progress: false });
+      expect(a.steps).toBe(8);
+      expect(new Uint32Array(a.params.buffer, a.params.byteOffset, a.params.length)).toEqual(new Uint32Array(b.params.buffer, b.params.byteOffset, b.params.length));
+      for (const s of Object.values(a.optimizer.state)) expect(s.buffer).toBe(a.params.buffer);
+      for (const s of Object.values(b.optimizer.state)) expect(s.buffer).not.toBe(b.params.buffer);
+    }
+  });
+
+  it("a checkpoint of the state in the module's memory resumes bit-for-bit", async () => {
+    const mnist = (await import("../../generated/mnist.js")) as unknown as Module;
+    const data = { x: new Float32Array(64 * 784).map((_, i) => ((i * 7919) % 256) / 255), y: new Float32Array(64 * 10).map((_, i) => (i % 10 === 3 ? 1 : 0)) };
+    const a = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), seed: 4, batchSize: 32 });
+    a.fit(data, { epochs: 1, progress: false });
+    const saved = a.checkpoint();
+    const b = createTrainer(mnist, { optimizer: adam({ lr: 1e-3 }), seed: 9, batchSize: 32 });
+    b.restore(saved);
+    expect(b.steps).toBe(2);
+    a.fit(data, { epochs: 1, progress: false });
+    b.fit(data, { epochs: 1, progress: false });
+    const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+    expect(bits(b.params)).toEqual(bits(a.params));
+    expect(bits(b.optimizer.state.v!)).toEqual(bits(a.optimizer.state.v!));
   });
 });
