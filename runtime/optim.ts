@@ -32,7 +32,7 @@
  * which for Adam is not the same thing (the adaptive scaling would shrink it).
  */
 import type { LearningRate, Schedule, SlotSchedule } from "./schedule.ts";
-import { type ArrayCtor, type Buf, type OptimizerKernels, RuntimeError } from "./types.ts";
+import { type ArrayCtor, type Buf, type OptimizerKernels, nearest, RuntimeError } from "./types.ts";
 export type { OptimizerKernels } from "./types.ts";
 
 export type OptimizerKind = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adam" | "adamw";
@@ -151,27 +151,13 @@ export interface AdamWOptions extends AdamOptions {
 
 // ---- option checks ------------------------------------------------------------------
 
-/** Edit distance, case-insensitive (for "did you mean"). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const keep = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = keep;
-    }
-  }
-  return d[b.length]!;
-}
 
 /** The options object of `kind`: an object whose every key is one of `known` (a misspelling names the nearest). */
 function known(kind: string, opts: unknown, names: readonly string[]): void {
   if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${kind}: pass the options as an object, e.g. ${kind}({ lr: 0.01 })`);
   for (const key of Object.keys(opts))
     if (!names.includes(key)) {
-      const near = [...names].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      const near = nearest(key, names);
       throw new RuntimeError("E_ARG", `${kind}: unknown option '${key}' — did you mean '${near}'? (options: ${names.join(", ")})`);
     }
 }

@@ -74,7 +74,7 @@ import { type Optimizer, type OptimizerSpec, sgd, wasmUpdate } from "./optim.ts"
 import { browserPlatform, type Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
-import { type ArrayCtor, type Buf, type Init, type Layout, type Module, ownBuffers, RuntimeError } from "./types.ts";
+import { type ArrayCtor, type Buf, type Init, type Layout, type Module, nearest, ownBuffers, RuntimeError } from "./types.ts";
 
 // ---- types --------------------------------------------------------------------------
 
@@ -406,20 +406,6 @@ const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Chec
   signal: [(v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", "an AbortSignal"],
 };
 
-/** Edit distance, case-insensitive (for "did you mean"). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const keep = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = keep;
-    }
-  }
-  return d[b.length]!;
-}
 
 /** Checks `opts` against `table`: every key known (else the nearest valid one is named), every present value of its kind. */
 function checkOptions(what: string, opts: object, table: Readonly<Record<string, Check>>): void {
@@ -427,7 +413,7 @@ function checkOptions(what: string, opts: object, table: Readonly<Record<string,
   const known = Object.keys(table);
   for (const key of Object.keys(opts)) {
     if (!Object.hasOwn(table, key)) {
-      const near = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+      const near = nearest(key, known);
       throw new RuntimeError("E_ARG", `${what}: unknown option '${key}' — did you mean '${near}'? (options: ${known.join(", ")})`);
     }
     const v = (opts as Record<string, unknown>)[key];

@@ -91,3 +91,21 @@ export class RuntimeError extends Error {
 export function ownBuffers<A extends Buf>(mod: Module<A>): { params: A; inputs: A; arena: A; grads: A } | undefined {
   return mod.buffers?.() as { params: A; inputs: A; arena: A; grads: A } | undefined;
 }
+
+/** The name in `names` closest to `key` by edit distance, case-insensitive (for "did you mean"). */
+export function nearest(key: string, names: readonly string[]): string {
+  const distance = (a: string, b: string): number => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0]!;
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const keep = d[j]!;
+        d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+        prev = keep;
+      }
+    }
+    return d[b.length]!;
+  };
+  return [...names].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+}
