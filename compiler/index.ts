@@ -51,4 +51,5 @@ export async function compile(model: Model, opts: CompileOptions = {}): Promise<
 export { GradcError } from "./errors.ts";
 export { hvpModel, type HvpModel } from "./autodiff/hvp.ts";
 export type { Model } from "./ir/model.ts";
-export { exportOnnx, ONNX_OPSET, type ExportOptions, type OnnxExport, type ParamValues } from "./export/onnx.ts";
+export { exportOnnx } from "./export/api.ts";
+export { ONNX_OPSET, type ExportOptions, type OnnxExport, type ParamValues } from "./export/onnx-types.ts";

@@ -43,7 +43,13 @@ export interface Layout {
    * inverted-dropout mask of this drop rate every training step and with ones
    * for evaluation and prediction.
    */
-  readonly inputs: readonly (Slot & { readonly range?: readonly [number, number]; readonly batched?: true; readonly dropout?: number })[];
+  readonly inputs: readonly (Slot & {
+    readonly range?: readonly [number, number];
+    readonly batched?: true;
+    readonly dropout?: number;
+    /** The loss's cross-entropy targets: softmax cross-entropy rows are distributions, binary cross-entropy values probabilities (the trainer checks the data). */
+    readonly target?: "distribution" | "probability";
+  })[];
   readonly inputSize: number;
   /** Outputs live at the start of the arena. */
   readonly outputs: readonly Slot[];

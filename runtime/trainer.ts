@@ -407,6 +407,35 @@ const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Chec
 };
 
 
+/**
+ * Cross-entropy targets as the loss reads them (layout `target`): probabilities in [0, 1], and for
+ * softmax cross-entropy rows that sum to 1. Anything else trains to a negative (or meaningless)
+ * loss without a word — a class label 5 where a one-hot row belongs, a -1/+1 label for a BCE.
+ */
+function checkTargets(kind: "distribution" | "probability" | undefined, name: string, col: Buf, w: number, purpose: string): void {
+  if (!kind) return;
+  const what = kind === "distribution" ? "softmax cross-entropy" : "binary cross-entropy";
+  for (let i = 0; i < col.length; i++) {
+    const v = col[i]!;
+    if (v < 0 || v > 1)
+      throw new RuntimeError(
+        "E_DATA",
+        `${purpose}: data.${name} holds ${v} in example ${Math.floor(i / w)} (column ${i % w}), but '${name}' is the target of a ${what}: targets are probabilities in [0, 1] ` +
+          `(${kind === "distribution" ? "one-hot rows: oneHot(labels, k)" : "0/1 labels: map -1/+1 to 0/1"}); other values train to a negative loss`,
+      );
+  }
+  if (kind !== "distribution" || w < 2) return;
+  for (let r = 0; r * w < col.length; r++) {
+    let sum = 0;
+    for (let j = 0; j < w; j++) sum += col[r * w + j]!;
+    if (Math.abs(sum - 1) > 1e-3)
+      throw new RuntimeError(
+        "E_DATA",
+        `${purpose}: row ${r} of data.${name} sums to ${sum}, but '${name}' is the target of a softmax cross-entropy: each row must be a distribution summing to 1 (one-hot rows: oneHot(labels, ${w}))`,
+      );
+  }
+}
+
 /** Checks `opts` against `table`: every key known (else the nearest valid one is named), every present value of its kind. */
 function checkOptions(what: string, opts: object, table: Readonly<Record<string, Check>>): void {
   if (typeof opts !== "object" || opts === null) throw new RuntimeError("E_ARG", `${what}: options must be an object, got ${String(opts)}`);
@@ -703,6 +732,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       for (let i = 0; i < col.length; i++)
         if (!Number.isFinite(col[i]!))
           throw new RuntimeError("E_DATA", `${purpose}: data.${name} holds ${col[i]} in example ${Math.floor(i / w)} (column ${i % w}); inputs must be finite`);
+      if (purpose !== "predict") checkTargets(this.layout.inputs.find((s) => s.name === name)?.target, name, col, w, purpose);
       return col;
     });
     if (n < 0) throw new RuntimeError("E_DATA", `${purpose}: data holds none of the inputs (${this.dataNames.join(", ")})`);

@@ -20,7 +20,7 @@ import { GradcError } from "../errors.ts";
 import { builder, type ModelBuilder, type T } from "../frontend/dsl.ts";
 import { checkName, showValue } from "../ir/model.ts";
 import { size } from "../ir/shape.ts";
-import { decodeOnnx } from "./onnx.ts";
+import { decodeOnnx } from "./onnx-decode.ts";
 import type onnxProto from "onnx-proto";
 
 type IModel = onnxProto.onnx.ModelProto;

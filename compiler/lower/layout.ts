@@ -3,6 +3,7 @@
  * output lives in the flat buffers and, for modules with wasm kernels, where
  * each buffer sits in the module's one WebAssembly.Memory.
  */
+import { type Node, topo } from "../ir/graph.ts";
 import { type Model, own } from "../ir/model.ts";
 import type { Shape } from "../ir/shape.ts";
 import { size } from "../ir/shape.ts";
@@ -28,6 +29,7 @@ export function layoutOf(plan: Plan): { layout: Layout; regions: Regions } {
   const p = plan.program;
   const m = p.model;
   const params = slots(m.params.map((l) => ({ name: l.name, shape: l.shape, init: l.init ?? ("xavier" as Init) })));
+  const targets = crossEntropyTargets(p.loss);
   const inputs = slots(
     m.inputs.map((l) => ({
       name: l.name,
@@ -35,6 +37,7 @@ export function layoutOf(plan: Plan): { layout: Layout; regions: Regions } {
       ...(l.range ? { range: l.range } : {}),
       ...(l.batched ? { batched: true as const } : {}),
       ...(l.dropout !== undefined ? { dropout: l.dropout } : {}),
+      ...(targets.has(l.node.id) ? { target: targets.get(l.node.id)! } : {}),
     })),
   );
   const outputs: Slot[] = p.outputs.map((o, i) => ({ name: o.name, shape: [...o.node.shape], offset: plan.outputOffsets[i]!, size: size(o.node.shape) }));
@@ -56,6 +59,25 @@ export function layoutOf(plan: Plan): { layout: Layout; regions: Regions } {
     hasLoss: p.loss !== undefined,
   };
   return { layout, regions };
+}
+
+/**
+ * Inputs the loss reads as cross-entropy targets (through views): softmaxCE's rows must be
+ * distributions, bceLogits' values probabilities. The trainer checks the data it is given against
+ * this (a target of 5 or -1 trains to a negative loss without it).
+ */
+function crossEntropyTargets(loss: Node | undefined): Map<number, "distribution" | "probability"> {
+  const out = new Map<number, "distribution" | "probability">();
+  if (!loss) return out;
+  const VIEWS = new Set(["broadcast", "reshape", "transpose"]);
+  for (const n of topo([loss])) {
+    const kind = n.op === "softmaxCE" ? "distribution" : n.op === "bceLogits" ? "probability" : undefined;
+    if (!kind) continue;
+    let t = n.inputs[1]!;
+    while (VIEWS.has(t.op)) t = t.inputs[0]!;
+    if (t.op === "input" && out.get(t.id) !== "distribution") out.set(t.id, kind);
+  }
+  return out;
 }
 
 /** The batch size as an own, whole-number field of the model (an inherited `batch` is not the model's). */

@@ -90,4 +90,24 @@ describe("evaluate() reports accuracy only where it means something", () => {
     expect(ev.metric).toBe("threshold");
     expect(Number.isNaN(ev.accuracy)).toBe(false);
   });
+
+  it("cross-entropy targets that are not probabilities or distributions are refused, naming the input and the fix", async () => {
+    const ce = createTrainer(iris, { batchSize: 16 });
+    expect(iris.layout.inputs.find((s) => s.name === "y")!.target).toBe("distribution");
+    const five = Float32Array.from(train.y);
+    five[3 * 2 + 1] = 5; // example 2 says class 1 with weight 5: a loss that can go negative
+    let e = error(() => ce.fit({ x: train.x, y: five }, { epochs: 1, progress: false }));
+    expect([e.code, e.message]).toEqual(["E_DATA", expect.stringContaining("data.y holds 5 in example 2 (column 1), but 'y' is the target of a softmax cross-entropy")]);
+    expect(e.message).toContain("oneHot(labels, k)");
+    const half = Float32Array.from(train.y).map((v, i) => (i < 3 ? 0.25 : v)); // row 0 sums to 0.75
+    e = error(() => ce.evaluate({ x: train.x, y: half }));
+    expect(e.message).toContain("row 0 of data.y sums to 0.75");
+    expect(Number.isFinite(ce.evaluate(test).loss)).toBe(true); // one-hot rows pass
+    const xor = await compiled("xor");
+    expect(xor.layout.inputs.find((s) => s.name === "t")!.target).toBe("probability");
+    const b = createTrainer(xor, {});
+    e = error(() => b.fit({ x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), t: Float32Array.of(-1, 1, 1, -1) }, { epochs: 1, progress: false }));
+    expect(e.message).toContain("'t' is the target of a binary cross-entropy");
+    expect(e.message).toContain("map -1/+1 to 0/1");
+  });
 });
