@@ -22,7 +22,15 @@ export const layout = {
   paramSize: 265738,
   inputs: [
     { name: "x", shape: [32, 256], range: [0, 1], batched: true, offset: 0, size: 8192 },
-    { name: "y", shape: [32, 10], range: [0, 1], batched: true, offset: 8192, size: 320 },
+    {
+      name: "y",
+      shape: [32, 10],
+      range: [0, 1],
+      batched: true,
+      target: "distribution",
+      offset: 8192,
+      size: 320,
+    },
   ],
   inputSize: 8512,
   outputs: [{ name: "probs", shape: [32, 10], offset: 0, size: 320 }],

@@ -16,7 +16,7 @@ export const layout = {
   paramSize: 67,
   inputs: [
     { name: "x", shape: [16, 4], range: [-2, 2], batched: true, offset: 0, size: 64 },
-    { name: "y", shape: [16, 3], range: [0, 1], batched: true, offset: 64, size: 48 },
+    { name: "y", shape: [16, 3], range: [0, 1], batched: true, target: "distribution", offset: 64, size: 48 },
   ],
   inputSize: 112,
   outputs: [{ name: "probs", shape: [16, 3], offset: 0, size: 48 }],

@@ -14,7 +14,7 @@ export const layout = {
   paramSize: 4,
   inputs: [
     { name: "x", shape: [8, 3], batched: true, offset: 0, size: 24 },
-    { name: "t", shape: [8, 1], range: [0, 1], batched: true, offset: 24, size: 8 },
+    { name: "t", shape: [8, 1], range: [0, 1], batched: true, target: "probability", offset: 24, size: 8 },
   ],
   inputSize: 32,
   outputs: [{ name: "p", shape: [8, 1], offset: 0, size: 8 }],

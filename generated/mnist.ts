@@ -16,7 +16,15 @@ export const layout = {
   paramSize: 101770,
   inputs: [
     { name: "x", shape: [64, 784], range: [0, 1], batched: true, offset: 0, size: 50176 },
-    { name: "y", shape: [64, 10], range: [0, 1], batched: true, offset: 50176, size: 640 },
+    {
+      name: "y",
+      shape: [64, 10],
+      range: [0, 1],
+      batched: true,
+      target: "distribution",
+      offset: 50176,
+      size: 640,
+    },
   ],
   inputSize: 50816,
   outputs: [{ name: "probs", shape: [64, 10], offset: 0, size: 640 }],

@@ -14,7 +14,15 @@ export const layout = {
   paramSize: 5,
   inputs: [
     { name: "x", shape: [256, 4], batched: true, offset: 0, size: 1024 },
-    { name: "t", shape: [256, 1], range: [0, 1], batched: true, offset: 1024, size: 256 },
+    {
+      name: "t",
+      shape: [256, 1],
+      range: [0, 1],
+      batched: true,
+      target: "probability",
+      offset: 1024,
+      size: 256,
+    },
   ],
   inputSize: 1280,
   outputs: [{ name: "p", shape: [256, 1], offset: 0, size: 256 }],

@@ -18,7 +18,7 @@ export const layout = {
   paramSize: 35,
   inputs: [
     { name: "x", shape: [1, 3], offset: 0, size: 3 },
-    { name: "y", shape: [1, 1], range: [0, 1], offset: 3, size: 1 },
+    { name: "y", shape: [1, 1], range: [0, 1], target: "probability", offset: 3, size: 1 },
   ],
   inputSize: 4,
   outputs: [{ name: "yhat", shape: [1, 1], offset: 0, size: 1 }],

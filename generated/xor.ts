@@ -16,7 +16,7 @@ export const layout = {
   paramSize: 9,
   inputs: [
     { name: "x", shape: [4, 2], range: [0, 1], offset: 0, size: 8 },
-    { name: "t", shape: [4, 1], range: [0, 1], offset: 8, size: 4 },
+    { name: "t", shape: [4, 1], range: [0, 1], target: "probability", offset: 8, size: 4 },
   ],
   inputSize: 12,
   outputs: [{ name: "y", shape: [4, 1], offset: 0, size: 4 }],
