@@ -146,6 +146,13 @@ export interface FitOptions<K extends string = string> {
   readonly onEpoch?: (e: EpochRecord) => void | boolean;
   /** Draw the progress bar (only on a terminal, never under CI). Default true. */
   readonly progress?: boolean;
+  /**
+   * Rows per step for each epoch, instead of the trainer's `batchSize`: called before epoch `epoch` (1-based,
+   * across calls) with the previous epoch's record, it returns 1 to the compiled batch B. Growing the batch as
+   * the loss flattens is an alternative to decaying the rate (Smith et al. 2018, "Don't decay the learning rate,
+   * increase the batch size"); a compiled model takes any n <= B rows, so nothing is recompiled.
+   */
+  readonly batchSchedule?: (epoch: number, previous: EpochRecord | undefined) => number;
 }
 
 /** fitAsync's options: fit's, with per-batch and per-epoch callbacks and a signal to stop. */
@@ -396,6 +403,7 @@ const FIT_OPTIONS: { readonly [K in keyof Required<FitOptions>]: Check } = {
   earlyStopping: [(v) => typeof v === "object" && v !== null, "{ patience, monitor?, minDelta?, restoreBest? }"],
   onEpoch: [(v) => typeof v === "function", "a function (record) => void | boolean"],
   progress: [(v) => typeof v === "boolean", "true or false"],
+  batchSchedule: [(v) => typeof v === "function", "a function (epoch, previous record) => rows per step"],
 };
 const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Check } = {
   epochs: FIT_OPTIONS.epochs,
@@ -403,6 +411,7 @@ const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Chec
   earlyStopping: FIT_OPTIONS.earlyStopping,
   onBatchEnd: [(v) => typeof v === "function", "a function (batch record) => void | boolean"],
   onEpochEnd: [(v) => typeof v === "function", "a function (epoch record) => void | boolean"],
+  batchSchedule: FIT_OPTIONS.batchSchedule,
   signal: [(v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", "an AbortSignal"],
 };
 
@@ -964,10 +973,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     let wait = 0;
 
     const n = feed.n;
-    const bs = this.batchSize;
-    const stepsPerEpoch = Math.ceil(n / bs);
     const order = feed.order;
-    const fullBatch = n === bs;
     const shuffleBase = deriveSeed(this.seed, "shuffle");
     const dropBase = deriveSeed(this.seed, "dropout");
     const bar = this.platform.progress(opts.progress ?? true);
@@ -979,6 +985,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
 
     for (let e = 0; e < epochs; e++) {
       const epoch = this.epochs; // 0-based, across calls: seeds this epoch's order and masks
+      const bs = opts.batchSchedule ? this.scheduledBatch(opts.batchSchedule(epoch + 1, records.at(-1)), epoch + 1) : this.batchSize;
+      const stepsPerEpoch = Math.ceil(n / bs);
+      const fullBatch = n === bs;
       if (this.shuffle && !fullBatch) {
         for (let i = 0; i < n; i++) order[i] = i;
         this.rngShuffle.reseed(shuffleBase + epoch).shuffle(order);
@@ -1066,6 +1075,18 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       this.params.set(best);
     }
     return { ...historyOf(records, stopped), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
+  }
+
+  /** A batch schedule's answer for `epoch`, checked as `batchSize` is at creation. */
+  private scheduledBatch(bs: unknown, epoch: number): number {
+    const ok = typeof bs === "number" && Number.isInteger(bs) && bs >= 1 && (this.batched ? bs <= this.rows : bs === this.rows);
+    if (!ok)
+      throw new RuntimeError(
+        "E_BATCH",
+        `batchSchedule returned ${String(bs)} for epoch ${epoch}; ` +
+          (this.batched ? `it must be a whole number from 1 to ${this.rows}, the batch '${this.layout.name}' was compiled for` : `model '${this.layout.name}' takes exactly ${this.rows} rows per step (compiled without m.batch)`),
+      );
+    return bs;
   }
 
   /** What onBatchEnd sees after batch `batch` (1-based) of the epoch running. */
