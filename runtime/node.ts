@@ -13,7 +13,7 @@
  */
 import cliProgress from "cli-progress";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
@@ -21,6 +21,7 @@ import { irisFrom, mnistFrom, parseCsv, parseJson, type CsvOptions, type IrisDat
 import type { Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss, type Progress } from "./progress.ts";
 import { createTrainer as createTrainerWith, type ArrayOf, type DataNames, type OutputNames, type Trainer, type TrainerOptions } from "./trainer.ts";
+import { removeStaleTemps } from "./stale-temps.ts";
 import { type Buf, type Layout, type Module, RuntimeError } from "./types.ts";
 
 export * from "./index.ts";
@@ -40,7 +41,7 @@ export function writeFileAtomic(file: string, text: string): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
-    removeStaleTemps(dir, path.basename(file));
+    removeStaleTemps(dir, path.basename(file), TEMP);
     writeFileSync(tmp, text);
     renameSync(tmp, file);
   } catch (e) {
@@ -49,30 +50,6 @@ export function writeFileAtomic(file: string, text: string): void {
   }
 }
 
-function removeStaleTemps(dir: string, base: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return; // the write itself will say what is wrong with the folder
-  }
-  for (const f of names) {
-    const m = TEMP.exec(f);
-    if (!m || m[1] !== base) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && alive(pid)) continue; // another process is saving it right now
-    rmSync(path.join(dir, f), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === "EPERM"; // exists, but not ours
-  }
-}
 
 const readText = (file: string, what: string): string => {
   try {

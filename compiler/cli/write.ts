@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { GradcError } from "../errors.ts";
+import { removeStaleTemps } from "../../runtime/stale-temps.ts";
 import { wroteByGradc } from "../viz/mark.ts";
 
 /** `.<name>.<pid>.tmp`: where `writeAtomically` puts `<name>` until it is complete. */
@@ -52,7 +53,7 @@ export function writeAtomically(files: Record<string, string | Uint8Array>, opts
   try {
     for (const [file, text] of Object.entries(files)) {
       makeDirs(path.dirname(file));
-      removeStaleTemps(file);
+      removeStaleTemps(path.dirname(file), path.basename(file), TEMP);
       const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
       temps.push([tmp, file]);
       const fd = openSync(tmp, "w");
@@ -143,27 +144,6 @@ function makeDirs(dir: string): void {
     d = up;
   }
   for (const m of missing.reverse()) mkdirSync(m);
-}
-
-/** Removes temp files of `file` left by gradc processes that no longer run. */
-function removeStaleTemps(file: string): void {
-  const dir = path.dirname(file);
-  for (const f of readdirSync(dir)) {
-    const m = TEMP.exec(f);
-    if (!m || m[1] !== path.basename(file)) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && alive(pid)) continue; // another compile is writing it right now
-    rmSync(path.join(dir, f), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, but not ours
-  }
 }
 
 /** sha256 of a generated .ts, first 16 hex digits: what its .js records (`pairLine`). */

@@ -102,7 +102,6 @@ export class Builder {
   private readonly params: Leaf[] = [];
   private readonly outputs: Output[] = [];
   private lossNode?: Node;
-  private lossWhere?: Where;
   private readonly names = new Map<number, string>();
   private readonly locs = new Map<number, Where>();
   private readonly declared = new Map<string, Where>();
@@ -322,7 +321,6 @@ export class Builder {
           hint: "reduce it with m.mean(...) or m.sum(...)",
         });
       this.lossNode = n;
-      this.lossWhere = this.locate();
       if (!this.names.has(n.id)) this.names.set(n.id, "loss");
       return x;
     });

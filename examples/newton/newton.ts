@@ -29,15 +29,33 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return s;
 };
 
-/** Loss and gradient at `params`. */
-function lossAndGrad(p: Problem, params: Float64Array, g: Float64Array): number {
+/** Loss and gradient at `params`, in one set of the model's buffers made once per run. */
+function lossAndGradOf(p: Problem): (params: Float64Array, g: Float64Array) => number {
   const b = p.grad.buffers();
-  b.params.set(params);
   b.inputs.set(p.inputs);
-  p.grad.forward(b.params, b.inputs, b.arena, p.n);
-  p.grad.backward!(b.params, b.inputs, b.arena, b.grads, p.n);
-  g.set(b.grads);
-  return b.arena[p.grad.layout.lossOffset!]!;
+  return (params, g) => {
+    b.params.set(params);
+    p.grad.forward(b.params, b.inputs, b.arena, p.n);
+    p.grad.backward!(b.params, b.inputs, b.arena, b.grads, p.n);
+    g.set(b.grads);
+    return b.arena[p.grad.layout.lossOffset!]!;
+  };
+}
+
+/** From θ = 0, `update(params, g)` after each gradient, until ‖g‖ ≤ tol or `maxSteps` updates. */
+function descend(p: Problem, update: (params: Float64Array, g: Float64Array) => void, tol: number, maxSteps: number): Trace {
+  const P = p.grad.layout.paramSize;
+  const params = new Float64Array(P);
+  const g = new Float64Array(P);
+  const lossAndGrad = lossAndGradOf(p);
+  const gradNorms: number[] = [];
+  const losses: number[] = [];
+  for (let step = 0; ; step++) {
+    losses.push(lossAndGrad(params, g));
+    gradNorms.push(Math.sqrt(dot(g, g)));
+    if (gradNorms.at(-1)! <= tol || step === maxSteps) return { steps: step, gradNorms, losses, params };
+    update(params, g);
+  }
 }
 
 /** A closure computing H v at fixed params: the model's inputs plus the direction v_<param>. */
@@ -57,47 +75,42 @@ function hessianAt(p: Problem, params: Float64Array): (v: Float64Array, out: Flo
 /** Newton's method with CG inner solves, from θ = 0, until ‖g‖ ≤ tol. */
 export function newtonCg(p: Problem, { tol = 1e-10, maxSteps = 20 } = {}): Trace {
   const P = p.grad.layout.paramSize;
-  const params = new Float64Array(P);
-  const g = new Float64Array(P);
-  const gradNorms: number[] = [];
-  const losses: number[] = [];
-  for (let step = 0; ; step++) {
-    losses.push(lossAndGrad(p, params, g));
-    gradNorms.push(Math.sqrt(dot(g, g)));
-    if (gradNorms.at(-1)! <= tol || step === maxSteps) return { steps: step, gradNorms, losses, params };
-    // CG on H d = −g (H is positive definite here: the BCE Hessian plus 2λ on w).
-    const Hv = hessianAt(p, params);
-    const d = new Float64Array(P);
-    const r = g.map((x) => -x);
-    const q = Float64Array.from(r);
-    const Hq = new Float64Array(P);
-    let rr = dot(r, r);
-    for (let it = 0; it < P && Math.sqrt(rr) > 1e-3 * tol; it++) {
-      Hv(q, Hq);
-      const alpha = rr / dot(q, Hq);
-      for (let i = 0; i < P; i++) {
-        d[i]! += alpha * q[i]!;
-        r[i]! -= alpha * Hq[i]!;
+  return descend(
+    p,
+    (params, g) => {
+      // CG on H d = −g (H is positive definite here: the BCE Hessian plus 2λ on w).
+      const Hv = hessianAt(p, params);
+      const d = new Float64Array(P);
+      const r = g.map((x) => -x);
+      const q = Float64Array.from(r);
+      const Hq = new Float64Array(P);
+      let rr = dot(r, r);
+      for (let it = 0; it < P && Math.sqrt(rr) > 1e-3 * tol; it++) {
+        Hv(q, Hq);
+        const alpha = rr / dot(q, Hq);
+        for (let i = 0; i < P; i++) {
+          d[i]! += alpha * q[i]!;
+          r[i]! -= alpha * Hq[i]!;
+        }
+        const rr2 = dot(r, r);
+        for (let i = 0; i < P; i++) q[i] = r[i]! + (rr2 / rr) * q[i]!;
+        rr = rr2;
       }
-      const rr2 = dot(r, r);
-      for (let i = 0; i < P; i++) q[i] = r[i]! + (rr2 / rr) * q[i]!;
-      rr = rr2;
-    }
-    for (let i = 0; i < P; i++) params[i]! += d[i]!;
-  }
+      for (let i = 0; i < P; i++) params[i]! += d[i]!;
+    },
+    tol,
+    maxSteps,
+  );
 }
 
 /** Full-batch gradient descent from θ = 0 until ‖g‖ ≤ tol (or maxSteps). */
 export function gradientDescent(p: Problem, lr: number, { tol = 1e-6, maxSteps = 100_000 } = {}): Trace {
-  const P = p.grad.layout.paramSize;
-  const params = new Float64Array(P);
-  const g = new Float64Array(P);
-  const gradNorms: number[] = [];
-  const losses: number[] = [];
-  for (let step = 0; ; step++) {
-    losses.push(lossAndGrad(p, params, g));
-    gradNorms.push(Math.sqrt(dot(g, g)));
-    if (gradNorms.at(-1)! <= tol || step === maxSteps) return { steps: step, gradNorms, losses, params };
-    for (let i = 0; i < P; i++) params[i]! -= lr * g[i]!;
-  }
+  return descend(
+    p,
+    (params, g) => {
+      for (let i = 0; i < params.length; i++) params[i]! -= lr * g[i]!;
+    },
+    tol,
+    maxSteps,
+  );
 }
