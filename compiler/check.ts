@@ -57,6 +57,8 @@ export interface ParamReport {
 
 export interface Culprit {
   readonly op: string;
+  /** The rule is the spec's own (`m.custom`): the box's name, and the spec line that defined it. */
+  readonly custom?: { readonly name: string; readonly line?: number };
   readonly node: string;
   readonly input: number;
   readonly maxAbs: number;
@@ -338,7 +340,8 @@ function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol:
         const xj = Float64Array.from(x);
         xj[j] = x[j]! + d;
         xs[index] = xj;
-        const y = def.eval!(xs, c);
+        // A custom box's rule is checked against its forward expression, re-evaluated with this input moved.
+        const y = c.op === "custom" ? evaluate([c.inputs[0]!], env, new Map([[c.inputs[index]!.id, xj]]), n).get(c.inputs[0]!.id)! : def.eval!(xs, c);
         return y.reduce((s, yk, k) => s + yk * g[k]!, 0);
       };
       const [up, down] = [f(eps), f(-eps)];
@@ -347,7 +350,11 @@ function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol:
       worst = Math.max(worst, Number.isNaN(abs) ? Infinity : abs);
       if (!(Number.isFinite(num) && Number.isFinite(got[j]!) && abs <= atol + rtol * Math.abs(num))) bad = true;
     }
-    if (bad) return { op: c.op, node: p.names.get(c.id) ?? `${c.op}#${c.id}`, input: index, maxAbs: worst };
+    if (bad) {
+      const rule = c.op === "custom" ? p.model.customs?.get(c.id) : undefined;
+      const custom = rule ? { name: rule.name, ...(rule.where?.line !== undefined ? { line: rule.where.line } : {}) } : undefined;
+      return { op: c.op, node: p.names.get(c.id) ?? (rule ? rule.name : `${c.op}#${c.id}`), input: index, maxAbs: worst, ...(custom ? { custom } : {}) };
+    }
   }
   return undefined;
 }
@@ -387,7 +394,12 @@ export function formatReport(source: string, r: CheckReport): string {
   for (const p of r.params)
     if (p.firstBad)
       lines.push(`${p.name}[${p.firstBad.index.join(",")}]: generated ${p.firstBad.generated} vs numeric ${p.firstBad.numeric}`);
-  if (r.culprit)
+  if (r.culprit?.custom) {
+    const c = r.culprit.custom;
+    lines.push(
+      `the vjp of custom op '${c.name}' (m.custom${c.line !== undefined ? ` at spec line ${c.line}` : ""}; input ${r.culprit.input - 1}) disagrees with central differences of its forward (max abs err ${fmt(r.culprit.maxAbs)}): the derivative rule written in the spec is wrong`,
+    );
+  } else if (r.culprit)
     lines.push(
       `the derivative rule of op '${r.culprit.op}' (node ${r.culprit.node}, input ${r.culprit.input}) disagrees with central differences of its eval (max abs err ${fmt(r.culprit.maxAbs)})`,
     );

@@ -16,7 +16,7 @@ import { GradcError } from "../errors.ts";
 import { B, type Node } from "../ir/graph.ts";
 import type { Leaf, Model } from "../ir/model.ts";
 import { OPS } from "../ir/ops.ts";
-import { gradients, type Rules } from "./reverse.ts";
+import { gradients, rulesFor, type Rules } from "./reverse.ts";
 
 export interface HvpModel extends Model {
   /** The direction input for each param, in the model's param order. */
@@ -53,7 +53,7 @@ export function hvpModel(model: Model, rules: Rules = OPS): HvpModel {
     b,
     model.loss,
     model.params.map((p) => p.node),
-    rules,
+    rulesFor(model, rules),
   );
   let gv: Node | undefined;
   grads.forEach((g, i) => {

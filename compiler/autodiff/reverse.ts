@@ -58,7 +58,7 @@ export function gradients(b: B, y: Node, wrt: readonly Node[], rules: Rules = OP
         (pending.get(x.id) ?? pending.set(x.id, []).get(x.id)!).push(d);
       });
     }
-    attribute(origin, primal, { node: n }, made);
+    attribute(origin, primal, n.op === "custom" && typeof n.attrs.name === "string" ? { node: n, rule: n.attrs.name } : { node: n }, made);
   }
   const grads = wrt.map((w) => adjoints.get(w.id) ?? b.zeros(w.shape));
   return { grads, adjoints, contributions, origin };
@@ -82,8 +82,43 @@ function attribute(origin: Map<number, Origin>, primal: ReadonlySet<number>, o: 
   }
 }
 
+/**
+ * `rules` with the spec's own derivative rules bound (`m.custom`): a `custom` node the model registered gets its
+ * spec-written vjp, the placeholder adjoint replaced by the node's adjoint, and nothing flows into its forward
+ * expression; any other node keeps the table's rule. A pure function of the model: each spec's rules are its own.
+ */
+export function rulesFor(model: Model, rules: Rules = OPS): Rules {
+  const customs = model.customs;
+  if (!customs?.size) return rules;
+  const base = rules.custom?.vjp ?? null;
+  return {
+    ...rules,
+    custom: {
+      vjp: (g, inputs, out, b) => {
+        const r = customs.get(out.id);
+        if (!r) return base ? base(g, inputs, out, b) : inputs.map(() => null);
+        const ds = substitute(b, r.vjp.filter((d): d is Node => d !== null), r.adjoint, g);
+        let k = 0;
+        return [null, ...r.vjp.map((d) => (d ? ds[k++]! : null))];
+      },
+    },
+  };
+}
+
+/** `roots` rebuilt with the leaf `from` replaced by `to` (hash-consed: what does not depend on `from` is kept). Iterative. */
+function substitute(b: B, roots: readonly Node[], from: Node, to: Node): Node[] {
+  const done = new Map<number, Node>([[from.id, to]]);
+  for (const n of topo(roots)) {
+    if (done.has(n.id)) continue;
+    const ins = n.inputs.map((i) => done.get(i.id) ?? i);
+    if (ins.some((x, k) => x !== n.inputs[k])) done.set(n.id, b.g.mk(n.op, ins, n.attrs));
+  }
+  return roots.map((r) => done.get(r.id) ?? r);
+}
+
 /** The autodiff pass: the model's loss differentiated with respect to every param. */
-export function differentiate(model: Model, rules: Rules = OPS): Program {
+export function differentiate(model: Model, rules0: Rules = OPS): Program {
+  const rules = rulesFor(model, rules0);
   const b = new B(model.graph);
   const names = new Map(model.names);
   for (const l of [...model.inputs, ...model.params]) names.set(l.node.id, l.name);

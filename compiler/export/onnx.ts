@@ -299,6 +299,8 @@ export const EXPORT_RULES: ExportRules = {
   reshape: ({ g, ins, out, shape }) => void g.op("Reshape", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? -1 : d)))], {}, out),
   // Expand broadcasts both ways, so the batch axis (already N in the input) can be written as 1.
   broadcast: ({ g, ins, out, shape }) => void g.op("Expand", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? 1 : d)))], {}, out),
+  // A custom box computes its forward expression (its first input); its rule is only for training.
+  custom: ({ g, ins, out }) => void g.op("Identity", [ins[0]!], {}, out),
 };
 
 // ---------------------------------------------------------------------------
@@ -360,6 +362,7 @@ function symShape(m: Model, n: Node, ins: readonly (readonly Dim[])[]): Dim[] {
     case "logsumexp":
       return x!.slice(0, -1);
     case "softmax":
+    case "custom":
       return [...x!];
     case "broadcast": {
       const target = n.attrs.shape as number[];

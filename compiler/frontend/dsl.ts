@@ -21,11 +21,11 @@
  * leaves out, or features one variant of a model ignores): the caller fills
  * them either way, so they cost nothing and mean no mistake.
  */
-import { GradcError, type Where } from "../errors.ts";
+import { type ErrorCode, GradcError, type Where, fmtShape } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
-import { type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
+import { type CustomRule, type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
 import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
-import { type Shape, size } from "../ir/shape.ts";
+import { type Shape, sameShape, size } from "../ir/shape.ts";
 
 type Ops = typeof OPS;
 type ArityOf<K extends keyof Ops> = Ops[K] extends { arity: infer A } ? A : never;
@@ -64,6 +64,17 @@ export class T {
   apply = (op: UnaryOp) => this.m.unary(op, this);
   sum = (axes?: number[]) => this.m.sum(this, axes);
   mean = (axes?: number[]) => this.m.mean(this, axes);
+}
+
+/** A spec's custom box: its forward expression and its derivative rule, both written with the builder. */
+export interface CustomDef {
+  /** The value, built from the inputs with builder ops (it may read no param or input that is not one of them). */
+  forward: (...inputs: T[]) => T;
+  /**
+   * The vector-Jacobian product: given the output adjoint `g` (the output's shape), the inputs and the output,
+   * one adjoint per input, each of that input's shape (null: no gradient flows into it). `gradc check` verifies it.
+   */
+  vjp: (g: T, inputs: T[], out: T) => (T | null)[];
 }
 
 export interface ParamOptions {
@@ -108,6 +119,10 @@ export class Builder {
   private maxBatch?: number;
   private dropouts = 0;
   private readonly batchedMemo = new Map<number, boolean>();
+  /** Names `m.define` and `m.custom` give their results (a name the spec gives the value itself wins). */
+  private readonly boxNames = new Map<number, string>();
+  /** This spec's derivative rules for its custom boxes, by node id (`Model.customs`). */
+  private readonly customs = new Map<number, CustomRule>();
 
   constructor(
     readonly modelName: string,
@@ -230,6 +245,8 @@ export class Builder {
     const r =
       n.op === "input"
         ? n.attrs.batch === 1
+        : n.op === "custom"
+          ? this.batched(n.inputs[0]!)
         : kind === "elementwise" || n.op === "broadcast"
           ? n.inputs.some((i) => i.shape.length === n.shape.length && this.batched(i))
           : n.op === "matmul" || (kind === "rowwise" && n.shape.length === n.inputs[0]!.shape.length) // softmax keeps its rows
@@ -443,6 +460,82 @@ export class Builder {
     return this.at(() => this.t(this.b.pow(this.node(x), 2)));
   }
 
+  // ---- user-defined functions (the lectures' flow-graph boxes) -----------------------
+  /**
+   * A named function built from builder ops, differentiated automatically:
+   *   const swish = m.define("swish", (x) => m.mul(x, m.sigmoid(x)));
+   *   const h = swish(z);
+   * Each call builds `fn`'s ops on its arguments (shape-checked like any op); the result is called by the
+   * function's name in generated code and graphs unless the spec names it.
+   */
+  define(name: string, fn: (...inputs: T[]) => T): (...inputs: Operand[]) => T {
+    return this.at(() => {
+      this.claim(name, "function");
+      if (typeof fn !== "function")
+        throw new GradcError("E_ARG", `m.define("${name}", …): the second argument is not a function`, { ...this.locate(), hint: 'write m.define("swish", (x) => m.mul(x, m.sigmoid(x)))' });
+      return (...xs: Operand[]) =>
+        this.at(() => {
+          const out = this.node(fn(...xs.map((x) => this.t(this.node(x)))));
+          if (out.op !== "input" && out.op !== "param" && out.op !== "const" && !this.boxNames.has(out.id)) this.boxNames.set(out.id, name);
+          return this.t(out);
+        });
+    });
+  }
+
+  /**
+   * A box with a derivative rule the spec writes (the lectures' fprop/bprop module):
+   *   const sig = m.custom("sig", {
+   *     forward: (x) => m.div(1, m.add(1, m.exp(m.neg(x)))),
+   *     vjp: (g, [x], y) => [m.mul(g, m.mul(y, m.sub(1, y)))],
+   *   });
+   * The forward is built from the inputs (shape-checked like any op) and is what every backend computes; the
+   * gradient is the vjp, never the forward's own derivative. `gradc check` compares the vjp with central
+   * differences of the forward and names the box when they disagree. The rule lives in this spec's model only.
+   */
+  custom(name: string, def: CustomDef): (...inputs: Operand[]) => T {
+    return this.at(() => {
+      const where = this.claim(name, "custom op");
+      const forward = own(def ?? ({} as CustomDef), "forward");
+      const vjp = own(def ?? ({} as CustomDef), "vjp");
+      if (typeof forward !== "function" || typeof vjp !== "function")
+        throw new GradcError("E_ARG", `m.custom("${name}", …): needs { forward, vjp }, both functions`, {
+          ...where,
+          hint: 'write m.custom("sig", { forward: (x) => …, vjp: (g, [x], y) => [m.mul(g, …)] })',
+        });
+      return (...args: Operand[]) => this.at(() => this.customCall(name, forward, vjp, args, where));
+    });
+  }
+  private customCall(name: string, forward: CustomDef["forward"], vjp: CustomDef["vjp"], args: Operand[], where: Where): T {
+    const fail = (code: ErrorCode, why: string, hint: string, extra: Record<string, unknown> = {}) =>
+      new GradcError(code, `custom op '${name}': ${why}`, { ...this.locate(), op: name, hint, ...extra });
+    if (args.length === 0) throw fail("E_ARITY", "called with no inputs", `call it on tensors: ${name}(x)`);
+    const xs = args.map((x) => this.node(x));
+    const f = this.node(forward(...xs.map((x) => this.t(x))));
+    // The box's gradient goes to its inputs only: a param or input the forward reads from outside would get none.
+    const own = new Set(xs.map((x) => x.id));
+    const outside = topo([f], (n) => own.has(n.id)).find((n) => n.op === "input" || n.op === "param");
+    if (outside)
+      throw fail("E_ARG", `forward reads ${outside.op} '${String(outside.attrs.name)}', which is not one of its inputs (its vjp could give it no gradient)`, `pass it as an input: ${name}(x, ${String(outside.attrs.name)}), and return its adjoint from vjp`);
+    const node = this.graph.mk("custom", [f, ...xs], { name });
+    if (this.customs.has(node.id)) return this.t(node); // the same box on the same inputs: the same node and rule
+    const adjoint = this.graph.mk("input", [], { name: "__adjoint", shape: [...node.shape], custom: name });
+    const ds = vjp(this.t(adjoint), xs.map((x) => this.t(x)), this.t(node));
+    if (!Array.isArray(ds) || ds.length !== xs.length)
+      throw fail("E_ARITY", `vjp returned ${Array.isArray(ds) ? `${ds.length} adjoint(s)` : showValue(ds)} for ${xs.length} input(s)`, "return a list with one adjoint (or null) per input, in input order");
+    const rule = ds.map((d, i) => {
+      if (d === null) return null;
+      const n = this.node(d as Operand);
+      if (!sameShape(n.shape, xs[i]!.shape))
+        throw fail("E_SHAPE", `vjp's adjoint of input ${i} has shape ${fmtShape(n.shape)}, the input ${fmtShape(xs[i]!.shape)}`, "an input's adjoint has that input's shape: sum broadcast axes away (m.sum(g, axes)) or broadcast it (m.broadcast)", { shapes: [[...n.shape], [...xs[i]!.shape]] });
+      return n;
+    });
+    const stray = topo(rule.filter((d): d is Node => d !== null)).find((n) => n.op === "input" && n.attrs.name === "__adjoint" && n !== adjoint);
+    if (stray) throw fail("E_ARG", `vjp uses the adjoint of custom op '${String(stray.attrs.custom)}' (from another vjp)`, "a vjp may use its own g, its inputs, its output and any spec value, not another box's g");
+    this.customs.set(node.id, { name, adjoint, vjp: rule, where });
+    if (!this.boxNames.has(node.id)) this.boxNames.set(node.id, name);
+    return this.t(node);
+  }
+
   // ---- losses (elementwise or per row; reduce them with mean or sum) ---------------
   /** 0.5 (y - t)^2, elementwise. */
   squaredError(y: T, t: Operand): T {
@@ -472,7 +565,7 @@ export class Builder {
     let why: string;
     if (this.lossNode) {
       const reach = new Set(topo([this.lossNode]).map((n) => n.id));
-      const differentiable = gradientReach(this.lossNode);
+      const differentiable = gradientReach(this.lossNode, this.customs);
       unused = this.params.filter((p) => !differentiable.has(p.node.id));
       why = reach.has(unused[0]?.node.id ?? -1)
         ? "the loss depends on it only through ops without a derivative (step, sign, ge, a where condition): its gradient is always 0"
@@ -499,7 +592,9 @@ export class Builder {
         file: this.source,
         hint: "call m.loss(...) for training, m.output(name, ...) for predictions",
       });
+    this.checkAdjoints();
     this.checkUnused();
+    for (const [id, nm] of this.boxNames) if (!this.names.has(id)) this.names.set(id, nm);
     return {
       name: this.modelName,
       source: this.source,
@@ -511,7 +606,20 @@ export class Builder {
       ...(this.maxBatch !== undefined ? { batch: this.maxBatch } : {}),
       names: this.names,
       where: this.locs,
+      ...(this.customs.size ? { customs: this.customs } : {}),
     };
+  }
+
+  /** A vjp's g exists only inside its rule: the loss or an output that reads one (a g kept from a vjp) is an error. */
+  private checkAdjoints(): void {
+    const roots = [...(this.lossNode ? [this.lossNode] : []), ...this.outputs.map((o) => o.node)];
+    const g = topo(roots).find((n) => n.op === "input" && n.attrs.name === "__adjoint");
+    if (g)
+      throw new GradcError("E_ARG", `the ${this.lossNode && topo([this.lossNode]).includes(g) ? "loss" : "output"} reads the g of custom op '${String(g.attrs.custom)}', which exists only inside its vjp`, {
+        file: this.source,
+        op: String(g.attrs.custom),
+        hint: "use g only in the expressions vjp returns",
+      });
   }
 }
 
@@ -520,7 +628,12 @@ export const MAX_ELEMENTS = 1 << 26;
 export const MAX_DIM = 1 << 24;
 
 /** Ops with attributes: `m.op` cannot build them, their own builder methods can. */
-const ATTR_OPS: Record<string, string> = { sum: "m.sum(x, axes)", reshape: "m.reshape(x, shape)", broadcast: "m.broadcast(x, shape)" };
+const ATTR_OPS: Record<string, string> = {
+  sum: "m.sum(x, axes)",
+  reshape: "m.reshape(x, shape)",
+  broadcast: "m.broadcast(x, shape)",
+  custom: 'm.custom(name, { forward, vjp }) (or m.define(name, fn) for a function differentiated automatically)',
+};
 
 /** A unary op called as a tensor method (`x.relu()`) gets E_UNKNOWN_OP naming the builder call, not a TypeError. */
 const tensorMembers = new Set([...Object.keys(new T(undefined as never, undefined as never)), ...Object.getOwnPropertyNames(T.prototype)]);
@@ -551,7 +664,7 @@ export function builder(name: string, source: string, locate: Locate = () => ({}
   }) as ModelBuilder;
 }
 
-const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "batchedFrom", "maskRows", "dropouts"]);
+const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "batchedFrom", "maskRows", "dropouts", "customCall", "checkAdjoints"]);
 
 /** The builder's callable names: its op-table methods and its own. */
 const methods = (b: Builder): string[] =>
@@ -584,15 +697,18 @@ function nearest(s: string, names: string[]): string[] {
  * autodiff gives an adjoint, found without building one (building them here
  * would hand autodiff hash-consed nodes back later). Iterative.
  */
-function gradientReach(loss: Node): Set<number> {
+function gradientReach(loss: Node, customs: ReadonlyMap<number, CustomRule>): Set<number> {
   const seen = new Set([loss.id]);
   const stack = [loss];
   while (stack.length) {
     const n = stack.pop()!;
     const def = opDef(n.op);
     if (!def.vjp) continue;
+    // A custom box sends gradient where its rule does: into the inputs its vjp gives an adjoint (registered), else into f.
+    const rule = n.op === "custom" ? customs.get(n.id) : undefined;
+    const skip = (i: number) => (n.op === "custom" ? (rule ? i === 0 || rule.vjp[i - 1] === null : i > 0) : def.noGrad?.includes(i));
     n.inputs.forEach((x, i) => {
-      if (def.noGrad?.includes(i) || seen.has(x.id)) return;
+      if (skip(i) || seen.has(x.id)) return;
       seen.add(x.id);
       stack.push(x);
     });

@@ -214,5 +214,8 @@ function rebuild(s: SerialModel): Model {
     ...(s.batch !== undefined ? { batch: s.batch } : {}),
     names: new Map(s.names),
     where: new Map(s.where),
+    ...(s.customs?.length
+      ? { customs: new Map(s.customs.map(([id, r]) => [id, { ...r, adjoint: nodes[r.adjoint]!, vjp: r.vjp.map((d) => (d === null ? null : nodes[d]!)) }])) }
+      : {}),
   };
 }

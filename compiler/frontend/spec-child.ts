@@ -34,6 +34,8 @@ export interface SerialModel {
   readonly batch?: number;
   readonly names: [number, string][];
   readonly where: [number, Where][];
+  /** The spec's custom rules: [custom node, { name, adjoint node, vjp nodes (null: none) }]. */
+  readonly customs?: [number, { name: string; adjoint: number; vjp: (number | null)[]; where?: Where }][];
 }
 type SerialLeaf = Record<string, unknown> & { node: number };
 
@@ -104,6 +106,9 @@ const serialize = (m: Model): SerialModel => {
     ...(own(m, "batch") !== undefined ? { batch: m.batch } : {}),
     names: [...m.names],
     where: [...m.where],
+    ...(m.customs?.size
+      ? { customs: [...m.customs].map(([id, r]) => [id, { name: r.name, adjoint: r.adjoint.id, vjp: r.vjp.map((d) => d && d.id), ...(r.where ? { where: r.where } : {}) }] as const) as SerialModel["customs"] }
+      : {}),
   };
 };
 

@@ -50,8 +50,8 @@ export class Graph {
   mk(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
     const def = Object.hasOwn(OPS, op) ? (OPS as Record<string, OpDef>)[op] : undefined;
     if (!def) throw new GradcError("E_UNKNOWN_OP", `unknown op '${String(op)}'`);
-    if (inputs.length !== def.arity)
-      throw new GradcError("E_ARITY", `${op}: takes ${def.arity} input(s), got ${inputs.length}`, {
+    if (def.arity >= 0 ? inputs.length !== def.arity : inputs.length < 1)
+      throw new GradcError("E_ARITY", `${op}: takes ${def.arity >= 0 ? def.arity : "at least 1"} input(s), got ${inputs.length}`, {
         op,
       });
     const key = `${op}(${inputs.map((n) => n.id).join(",")}){${attrKey(attrs)}}`;

@@ -32,6 +32,18 @@ export interface Output {
   readonly where?: Where;
 }
 
+/**
+ * The derivative rule a spec wrote for one `custom` node (`m.custom(name, { forward, vjp })`): `vjp[i]` is the
+ * adjoint of the node's input i + 1 (null: none), an expression over the spec's nodes and the placeholder
+ * `adjoint` (an input leaf named `__adjoint`, of the node's shape), which autodiff replaces by the node's adjoint.
+ */
+export interface CustomRule {
+  readonly name: string;
+  readonly adjoint: Node;
+  readonly vjp: readonly (Node | null)[];
+  readonly where?: Where;
+}
+
 export interface Model {
   readonly name: string;
   /** The spec this came from, as the user named it (for headers and errors). */
@@ -47,6 +59,8 @@ export interface Model {
   readonly names: ReadonlyMap<number, string>;
   /** Where each named node was declared. */
   readonly where: ReadonlyMap<number, Where>;
+  /** The spec's own derivative rules, by `custom` node id (this spec's registry: nothing is shared between specs). */
+  readonly customs?: ReadonlyMap<number, CustomRule>;
 }
 
 const RESERVED = new Set(

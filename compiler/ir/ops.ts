@@ -21,6 +21,7 @@ export interface LowerCtx {
 }
 
 export interface OpDef {
+  /** How many inputs; -1: one or more (custom). */
   readonly arity: number;
   readonly kind: "leaf" | "elementwise" | "reduce" | "view" | "matmul" | "rowwise";
   readonly doc: string;
@@ -612,6 +613,22 @@ export const OPS = {
     eval: ([x], node) => Float64Array.from(broadcastIndex(node.shape, node.inputs[0]!.shape), (i) => x![i]!),
     lower: ([x], node) => Array.from(broadcastIndex(node.shape, node.inputs[0]!.shape), (i) => x![i]!),
     vjp: (g, [x], _, b) => [b.unbroadcast(g, x!.shape)],
+  },
+
+  // ---- user-defined boxes ---------------------------------------------------------
+  // custom(f, x1, …, xk){name}: a spec's `m.custom(name, { forward, vjp })` box. Its value is f, the forward
+  // expression the spec built from x1…xk, so the interpreter and every backend see f itself (simplify erases the
+  // box after autodiff). Its derivative rule is the spec's own, registered per spec (`Model.customs`, bound by
+  // autodiff's `rulesFor`): contributions go to x1…xk and none into f. The rule here is the one that holds
+  // without a registration — the identity into f, i.e. f differentiated automatically.
+  custom: {
+    arity: -1,
+    kind: "view",
+    doc: "a spec's custom box m.custom(name, { forward, vjp }): its value is its first input f = forward(x1, …); its derivative is the spec's vjp, checked by gradc check",
+    shape: ([f]) => f!,
+    eval: ([f]) => f!.slice(),
+    lower: ([f]) => f!,
+    vjp: (g, xs) => [g, ...xs.slice(1).map(() => null)],
   },
 } satisfies Record<string, OpDef>;
 

@@ -14,6 +14,8 @@ export interface Contribution {
 export interface Origin {
   readonly node: Node;
   readonly fanIn?: true;
+  /** The spec's own rule that built it: the custom box's name (`m.custom`). */
+  readonly rule?: string;
 }
 
 export interface Program {

@@ -120,6 +120,6 @@ export class Naming {
     const of = this.p.adjointOf?.get(n.id);
     if (of !== undefined) return `${what}  = ∂${this.p.loss ? this.label(this.p.loss) : "loss"}/∂${of}`;
     if (!o) return what;
-    return o.fanIn ? `${what}  ⟵ Σ over the uses of ${this.label(o.node)}` : `${what}  ⟵ ∂ ${o.node.op} ${this.label(o.node)}`;
+    return o.fanIn ? `${what}  ⟵ Σ over the uses of ${this.label(o.node)}` : `${what}  ⟵ ∂ ${o.rule ?? o.node.op} ${this.label(o.node)}`;
   }
 }

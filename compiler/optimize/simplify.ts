@@ -69,6 +69,8 @@ const RULES: Rule[] = [
     if (n.op === "broadcast" && x!.op === "reshape" && x!.inputs[0]!.shape.length === 0) return b.broadcast(x!.inputs[0]!, n.shape);
     return undefined;
   },
+  // A custom box is its forward expression once autodiff has used its rule: custom(f, x…) -> f
+  (n) => (n.op === "custom" ? n.inputs[0] : undefined),
   // where(c, a, a) -> a
   (n) => (n.op === "where" && n.inputs[1] === n.inputs[2] && sameShape(n.inputs[1]!.shape, n.shape) ? n.inputs[1] : undefined),
 ];

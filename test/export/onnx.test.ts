@@ -204,6 +204,10 @@ const OP_CASES: OpCase[] = [
   opCase("reshape", "[6] -> [1,2,3]", (b, L) => b.g.mk("reshape", [b.op("exp", L.input([6]))], { shape: [1, 2, 3] })),
   opCase("broadcast", "[1,3] -> [2,3]", (b, L) => b.g.mk("broadcast", [L.input([1, 3])], { shape: [2, 3] })),
   opCase("broadcast", "[] -> [2,2]", (b, L) => b.g.mk("broadcast", [L.input([])], { shape: [2, 2] })),
+  opCase("custom", "box(exp(x), x)", (b, L) => {
+    const x = L.input([2, 3]);
+    return b.g.mk("custom", [b.op("exp", x), x], { name: "box" });
+  }),
   opCase("const", "x + 2.5 - (-0)", (b, L) => b.sub(b.add(L.input([3]), 2.5), b.c(-0))),
 ];
 

@@ -142,6 +142,12 @@ const CASES: Case[] = [
     return b.mul(L.param([3, 2]), b.broadcast(b.reshape(mask, [3, 1]), [3, 2]));
   }),
   custom("batchSize", "x / n", (b, L) => b.div(L.param([2]), b.g.mk("batchSize", [], { max: 3 }))),
+  // A custom box without a registered rule (the table's own rule: its forward f, differentiated automatically);
+  // the spec-registered rules are tested in test/frontend/custom.test.ts.
+  custom("custom", "box(exp(x) * y, x, y)", (b, L) => {
+    const [x, y] = [L.param([2, 3]), L.param([3])];
+    return b.g.mk("custom", [b.mul(b.op("exp", x), y), x, y], { name: "box" });
+  }),
   // Constant operands, including the exponents the pow emitter special-cases.
   custom("const", "x * -1.5 + 2.5", (b, L) => b.add(b.mul(L.param([2, 3]), -1.5), 2.5)),
   custom("pow", "x ^ 2", (b, L) => b.pow(L.param([2, 3], domainOf("pow", 0)), 2)),
