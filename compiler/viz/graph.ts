@@ -57,6 +57,8 @@ export interface ModelGraph {
 export interface Provenance {
   readonly program: Program;
   readonly owner: ReadonlyMap<number, Node>;
+  /** Primal node id -> the name of the spec's own rule that differentiates it (an `m.custom` box). */
+  readonly rule: ReadonlyMap<number, string>;
 }
 
 /**
@@ -80,10 +82,14 @@ export function provenance(model: Model): Provenance {
   const claim = (root: Node, by: Node) => {
     for (const n of topo([root])) if (!forward.has(n.id) && !isLeaf(n) && !owner.has(n.id)) owner.set(n.id, by);
   };
-  for (const c of raw.contributions) claim(to(c.value), to(c.consumer));
+  const rule = new Map<number, string>();
+  for (const c of raw.contributions) {
+    claim(to(c.value), to(c.consumer));
+    if (c.consumer.op === "custom") rule.set(to(c.consumer).id, String(c.consumer.attrs.name));
+  }
   // What is left is a param's own fan-in: the sum of the contributions of its uses.
   for (const g of program.grads) claim(g.node, g.param.node);
-  return { program, owner };
+  return { program, owner, rule };
 }
 
 const isLeaf = (n: Node) => n.inputs.length === 0;
@@ -130,7 +136,7 @@ function opText(n: Node): string {
 
 /** Graphviz DOT for the model's DAG (and with `backward`, its derivative). Same program, same bytes. */
 export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
-  const { program, owner } = provenance(model);
+  const { program, owner, rule } = provenance(model);
   const sched = schedule(program);
   const fwd = sched.forward.filter((n) => !inline(n));
   const forwardIds = new Set(fwd.map((n) => n.id));
@@ -231,7 +237,7 @@ export function modelGraph(model: Model, opts: GraphOptions = {}): ModelGraph {
   for (const [id, members] of groups) {
     const primal = byId.get(id) ?? members[0]!;
     const pn = nameOf(primal)?.startsWith("d_") ? undefined : nameOf(primal) ?? describe(primal);
-    const what = leafInfo.has(id) ? `Σ into ∂loss/∂${nameOf(primal)}` : `∂ ${primal.op}${pn ? ` ${pn}` : ""}`;
+    const what = leafInfo.has(id) ? `Σ into ∂loss/∂${nameOf(primal)}` : `∂ ${rule.get(id) ?? primal.op}${pn ? ` ${pn}` : ""}`;
     out(`  subgraph cluster_d${id} {`);
     out(`    label=<${esc(what)}>; fontsize=9; fontcolor="${COLORS.bwd.line}"; style="rounded,dashed"; color="${COLORS.bwd.line}"; labeljust=r;`);
     for (const n of members) bwdNode(n, "    ");

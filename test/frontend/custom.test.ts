@@ -13,6 +13,7 @@ import { importModule, type GeneratedModule } from "../../compiler/emit/load.ts"
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import { compile } from "../../compiler/index.ts";
 import { GradcError } from "../../compiler/errors.ts";
+import { modelGraph } from "../../compiler/viz/graph.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "gradc-custom-"));
 const DSL = JSON.stringify(path.resolve("compiler/frontend/dsl.ts"));
@@ -148,9 +149,11 @@ describe("m.custom: a box with the spec's own derivative rule", () => {
     expect((await checkModel(a)).ok).toBe(true); // checking the wrong one changed nothing for the first
   });
 
-  it("the backward's comments name the box's rule", async () => {
-    const c = await compile(await spec("boxcomments", net(swishBox(RIGHT), "swish(a)")), { command: "test" });
-    expect(c.ts).toMatch(/⟵ ∂ swish /);
+  it("the backward's comments and the graph's rule boxes name the box's rule", async () => {
+    const model = await spec("boxcomments", net(swishBox(RIGHT), "swish(a)"));
+    const c = await compile(model, { command: "test" });
+    expect(c.ts).toMatch(/⟵ ∂ swish swish/);
+    expect(modelGraph(model, { backward: true }).dot).toContain("label=<∂ swish swish>");
   });
 });
 
