@@ -119,13 +119,13 @@ export class Rng {
   /**
    * Inverted dropout in place on `buf[start .. end)`: each element becomes 0
    * with probability p, else is scaled by 1 / (1 - p), so its expectation is
-   * unchanged. Draws one `float()` per element, in order, exactly as
+   * unchanged (with `inverted` false it is kept as is: the lectures' dropout, scaled by 1 - p at test time). Draws one `float()` per element, in order, exactly as
    * `buf[i] = this.float() < p ? 0 : buf[i] / (1 - p)` would; written as one
    * loop over the state in locals so that it allocates nothing and makes no
    * call per element.
    */
-  dropout(buf: { length: number; [i: number]: number }, start: number, end: number, p: number): void {
-    const scale = 1 / (1 - p);
+  dropout(buf: { length: number; [i: number]: number }, start: number, end: number, p: number, inverted = true): void {
+    const scale = inverted ? 1 / (1 - p) : 1;
     const cut = p * TWO_POW_32; // float() < p  <=>  uint32 < p * 2^32
     let a = this.a;
     let b = this.b;

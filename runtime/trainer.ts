@@ -18,7 +18,17 @@
  * compiled without `m.batch` has a fixed row count R (XOR's x [4,2]: R = 4):
  * every step takes exactly R rows, so batchSize must be R and N a multiple
  * of R (N = R is full-batch gradient descent; R = 1 is online learning).
- * A full batch (N = batchSize) is fed in data order, unshuffled.
+ * A full batch (N = batchSize) is fed in data order, unshuffled. The
+ * lectures' conventions are options: `dropLast` makes an epoch ⌊N / batchSize⌋
+ * full batches (Saremi), `replacement` draws every step's rows uniformly with
+ * replacement (L14's "randomly sample a batch").
+ *
+ * Stopping. `fit` runs `epochs` epochs unless early stopping, a callback or
+ * `until` stops it first: `until: { gradNorm }` stops once the gradient of the
+ * mean training loss over all N examples has at most that norm (an extra
+ * forward/backward pass per epoch), `until: { lossChange }` once the epoch's
+ * loss moves by at most that much (`relative` for a fraction), `patience`
+ * epochs in a row.
  *
  * Weights and biases. A parameter is a *weight* when it has rank >= 2 and
  * more than one row per output (size / last axis > 1) — in gradc's x · W
@@ -31,7 +41,9 @@
  * Dropout. `inputDropout: p` zeroes each input value of the features (every
  * data input but the target) with probability p during `fit`, scaling the
  * rest by 1 / (1 - p) (inverted dropout: nothing to rescale at inference);
- * evaluation and prediction see the inputs unchanged. Hidden-layer dropout
+ * evaluation and prediction see the inputs unchanged (`dropoutScaling: "test"`:
+ * kept values unscaled while training, everything scaled by 1 - p in evaluation
+ * and prediction — L14's convention; the same holds for masks). Hidden-layer dropout
  * needs the mask inside the graph: an input whose name starts with
  * `dropout_` (or whose layout slot carries `dropout: p`) is a mask the model
  * multiplies a layer by; the trainer fills it every step with a fresh
@@ -115,6 +127,23 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
   readonly threshold?: number;
   /** Shuffle the examples every epoch. Default true. */
   readonly shuffle?: boolean;
+  /**
+   * Epochs of ⌊N / batchSize⌋ full batches (Saremi's count): the last, partial batch is left out (a fresh shuffle
+   * each epoch leaves out different examples). Default false: ⌈N / batchSize⌉ steps, the last one partial.
+   */
+  readonly dropLast?: boolean;
+  /**
+   * Sampling with replacement (L14's "randomly sample a batch"): every step's rows are drawn uniformly from all
+   * N examples, independently, so a batch may repeat an example and an epoch (the same number of steps) need not
+   * visit every one. Seeded by (seed, epoch) like the shuffle. Default false (each epoch a permutation).
+   */
+  readonly replacement?: boolean;
+  /**
+   * How dropout keeps expectations (input dropout and `m.dropout` masks): "inverted" (default) scales kept units by
+   * 1 / (1 − p) while training and leaves evaluation alone; "test" (L14's convention) keeps units unscaled while
+   * training and scales them by the keep probability 1 − p in evaluate and predict.
+   */
+  readonly dropoutScaling?: "inverted" | "test";
   /** The module's array type. Default: that of the module's `buffers()`, else Float32Array. */
   readonly Array?: ArrayCtor<A>;
   /**
@@ -136,6 +165,25 @@ export interface EarlyStopping {
   readonly restoreBest?: boolean;
 }
 
+/**
+ * fit's stopping tolerances (L14's "do until stopping criterion"), checked after every epoch; either one met
+ * `patience` epochs in a row stops training.
+ */
+export interface Convergence {
+  /**
+   * ‖∇L(θ)‖₂ ≤ gradNorm, the gradient of the mean training loss over all N examples at the epoch's final weights
+   * (dropout off; the trainer's `l2` term included). It costs one forward and backward pass over the training set
+   * per epoch, with no update; the value is in `EpochRecord.gradNorm`, and `grads` then holds that gradient.
+   */
+  readonly gradNorm?: number;
+  /** |L_e − L_(e−1)| ≤ lossChange, the change of the epoch's mean training loss from the previous epoch of this call. */
+  readonly lossChange?: number;
+  /** lossChange relative to |L_(e−1)|. Default false (absolute). */
+  readonly relative?: boolean;
+  /** Epochs in a row a tolerance must hold. Default 1. */
+  readonly patience?: number;
+}
+
 export interface FitOptions<K extends string = string> {
   /** Epochs to run in this call (the trainer's epoch count carries on across calls). */
   readonly epochs: number;
@@ -146,6 +194,8 @@ export interface FitOptions<K extends string = string> {
   readonly onEpoch?: (e: EpochRecord) => void | boolean;
   /** Draw the progress bar (only on a terminal, never under CI). Default true. */
   readonly progress?: boolean;
+  /** "Until converged": stop before `epochs` when a tolerance is met (see `Convergence`); History.stopped is then "converged". */
+  readonly until?: Convergence;
   /**
    * Rows per step for each epoch, instead of the trainer's `batchSize`: called before epoch `epoch` (1-based,
    * across calls) with the previous epoch's record, it returns 1 to the compiled batch B. Growing the batch as
@@ -201,6 +251,8 @@ export interface EpochRecord {
   readonly steps: number;
   readonly seconds: number;
   readonly examplesPerSecond: number;
+  /** With `until.gradNorm`: ‖∇L‖₂ over the whole training set at the epoch's final weights. */
+  readonly gradNorm?: number;
 }
 
 export interface History {
@@ -217,7 +269,9 @@ export interface History {
    * updates so far (unless early stopping restores its best epoch's), and a later
    * fit runs that epoch (its shuffle) again from the start.
    */
-  readonly stopped: "epochs" | "earlyStopping" | "callback" | "aborted";
+  readonly stopped: "epochs" | "earlyStopping" | "converged" | "callback" | "aborted";
+  /** With stopped "converged": the tolerance that was met. */
+  readonly converged?: "gradNorm" | "lossChange";
   /** With early stopping: the epoch whose weights the trainer holds (when restoreBest) and its monitored value. */
   readonly bestEpoch?: number;
   readonly best?: number;
@@ -389,6 +443,9 @@ const TRAINER_OPTIONS: { readonly [K in keyof Required<TrainerOptions>]: Check }
   targetName: aName,
   threshold: [(v) => isNum(v) && Number.isFinite(v), "a finite number"],
   shuffle: [(v) => typeof v === "boolean", "true or false"],
+  dropLast: [(v) => typeof v === "boolean", "true or false"],
+  replacement: [(v) => typeof v === "boolean", "true or false"],
+  dropoutScaling: [(v) => v === "inverted" || v === "test", '"inverted" (scale while training) or "test" (scale at test time)'],
   Array: [(v) => v === Float32Array || v === Float64Array, "Float32Array or Float64Array"],
   platform: [
     (v) => typeof v === "object" && v !== null && ["readText", "writeText", "progress"].every((f) => typeof (v as Record<string, unknown>)[f] === "function"),
@@ -404,6 +461,14 @@ const FIT_OPTIONS: { readonly [K in keyof Required<FitOptions>]: Check } = {
   onEpoch: [(v) => typeof v === "function", "a function (record) => void | boolean"],
   progress: [(v) => typeof v === "boolean", "true or false"],
   batchSchedule: [(v) => typeof v === "function", "a function (epoch, previous record) => rows per step"],
+  until: [(v) => typeof v === "object" && v !== null, "{ gradNorm?, lossChange?, relative?, patience? }"],
+};
+/** fit's `until` (Convergence). */
+const UNTIL_OPTIONS: { readonly [K in keyof Required<Convergence>]: Check } = {
+  gradNorm: finiteAtLeast0,
+  lossChange: finiteAtLeast0,
+  relative: [(v) => typeof v === "boolean", "true or false"],
+  patience: [(v) => Number.isInteger(v) && (v as number) >= 1, "a whole number >= 1"],
 };
 const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Check } = {
   epochs: FIT_OPTIONS.epochs,
@@ -412,6 +477,7 @@ const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Chec
   onBatchEnd: [(v) => typeof v === "function", "a function (batch record) => void | boolean"],
   onEpochEnd: [(v) => typeof v === "function", "a function (epoch record) => void | boolean"],
   batchSchedule: FIT_OPTIONS.batchSchedule,
+  until: FIT_OPTIONS.until,
   signal: [(v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", "an AbortSignal"],
 };
 
@@ -496,6 +562,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private readonly decay: Int32Array;
   private readonly l2: number;
   private readonly shuffle: boolean;
+  private readonly dropLast: boolean;
+  private readonly replacement: boolean;
+  /** Dropout's kept-unit scale while training: 1 / (1 − p) ("inverted") or 1 ("test", scaled by 1 − p at evaluation). */
+  private readonly invertedDropout: boolean;
   private readonly init: Init | undefined;
   private readonly stats = Float64Array.of(0, 0, 0, 0, NaN);
   private readonly rngShuffle = new Rng(0);
@@ -610,6 +680,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     this.decay = weightRanges(layout, opts.l2Params);
     this.weights = layout.params.filter((p) => (opts.l2Params ? opts.l2Params.includes(p.name) : isWeight(p.shape))).map((p) => p.name);
     this.shuffle = opts.shuffle ?? true;
+    this.dropLast = opts.dropLast ?? false;
+    this.replacement = opts.replacement ?? false;
+    if (this.replacement && opts.shuffle === false)
+      throw new RuntimeError("E_ARG", "createTrainer: replacement: true draws every batch at random, shuffle: false asks for data order; choose one");
+    this.invertedDropout = (opts.dropoutScaling ?? "inverted") === "inverted";
     this.init = opts.init;
 
     // ---- buffers
@@ -787,15 +862,17 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
           const to = off + r * w;
           for (let j = 0; j < w; j++) inputs[to + j] = src[from + j]!;
         }
-      const p = training ? this.dataDrop[k]! : 0;
-      if (p > 0) rng.dropout(inputs, off, off + n * w, p);
+      const p = this.dataDrop[k]!;
+      if (p > 0 && training) rng.dropout(inputs, off, off + n * w, p, this.invertedDropout);
+      else if (p > 0 && !this.invertedDropout) for (let i = off; i < off + n * w; i++) inputs[i] = inputs[i]! * (1 - p); // scaled at test time
       if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
     }
     for (let m = 0; m < this.maskNames.length; m++) {
       const off = this.maskOff[m]!;
       const end = off + this.maskSize[m]!;
-      inputs.fill(1, off, end);
-      if (training) rng.dropout(inputs, off, end, this.maskDrop[m]!); // 0 or 1 / (1 - p)
+      const p = this.maskDrop[m]!;
+      inputs.fill(training || this.invertedDropout ? 1 : 1 - p, off, end); // "test" scaling: 1 - p at evaluation
+      if (training) rng.dropout(inputs, off, end, p, this.invertedDropout); // 0 or 1 / (1 - p) (or 1)
     }
   }
 
@@ -951,7 +1028,12 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
    * Pausing changes nothing that is computed: fit and fitAsync give the same weights.
    */
   private *run(train: object, opts: RunOptions, pauses: boolean): Generator<void, History, void> {
-    const { epochs, validation, earlyStopping: es, onEpoch, onBatch, signal } = opts;
+    const { epochs, validation, earlyStopping: es, onEpoch, onBatch, signal, until } = opts;
+    if (until !== undefined) {
+      checkOptions("fit: until", until, UNTIL_OPTIONS);
+      if (until.gradNorm === undefined && until.lossChange === undefined)
+        throw new RuntimeError("E_ARG", "fit: until needs a tolerance: { gradNorm: 1e-4 } (gradient norm) or { lossChange: 1e-6 } (loss change per epoch)");
+    }
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RuntimeError("E_ARG", `fit: epochs must be a whole number >= 0, got ${epochs}`);
     const feed = this.bind(train, "train");
     const val = validation ? this.bind(validation, "evaluate") : undefined;
@@ -979,6 +1061,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const bar = this.platform.progress(opts.progress ?? true);
     const records: EpochRecord[] = [];
     let stopped: History["stopped"] = "epochs";
+    let converged: History["converged"];
+    let calm = 0; // epochs in a row a tolerance held
+    const full = until?.gradNorm !== undefined ? { acc: new Float64Array(this.params.length), order: Int32Array.from({ length: n }, (_, i) => i) } : undefined;
     const stats = this.stats;
     stats[STAT_REF] = NaN; // the growth guard measures from this call's first loss
     if (pauses) yield; // the options are checked; the caller's task ends before the first batch
@@ -986,9 +1071,15 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let e = 0; e < epochs; e++) {
       const epoch = this.epochs; // 0-based, across calls: seeds this epoch's order and masks
       const bs = opts.batchSchedule ? this.scheduledBatch(opts.batchSchedule(epoch + 1, records.at(-1)), epoch + 1) : this.batchSize;
-      const stepsPerEpoch = Math.ceil(n / bs);
+      if (this.dropLast && n < bs)
+        throw new RuntimeError("E_BATCH", `fit: dropLast with ${n} examples and batches of ${bs} makes no update in an epoch (⌊${n}/${bs}⌋ = 0): lower the batch size or drop dropLast`);
+      const stepsPerEpoch = this.dropLast ? Math.floor(n / bs) : Math.ceil(n / bs);
       const fullBatch = n === bs;
-      if (this.shuffle && !fullBatch) {
+      if (this.replacement) {
+        // with replacement: every row of every step drawn from all n examples
+        const r = this.rngShuffle.reseed(shuffleBase + epoch);
+        for (let i = 0; i < n; i++) order[i] = r.int(n);
+      } else if (this.shuffle && !fullBatch) {
         for (let i = 0; i < n; i++) order[i] = i;
         this.rngShuffle.reseed(shuffleBase + epoch).shuffle(order);
       }
@@ -1034,6 +1125,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       const scored = feed.metric !== "none";
       const accuracy = scored ? stats[STAT_CORRECT]! / rows : NaN;
       const v = val ? this.evaluateFeed(val) : undefined;
+      const gradNorm = full ? this.fullGradient(feed, full.order, full.acc) : undefined;
       const record: EpochRecord = {
         epoch: this.epochs,
         loss,
@@ -1043,6 +1135,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         steps: this.optimizer.step,
         seconds,
         examplesPerSecond: rows / Math.max(seconds, 1e-9),
+        ...(gradNorm !== undefined ? { gradNorm } : {}),
       };
       records.push(record);
       bar?.end(
@@ -1065,6 +1158,17 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
           stop = true;
         }
       }
+      if (until && !stop) {
+        const prev = records.length >= 2 ? records[records.length - 2]!.loss : undefined;
+        const gradOk = gradNorm !== undefined && gradNorm <= until.gradNorm!;
+        const lossOk = until.lossChange !== undefined && prev !== undefined && Math.abs(loss - prev) <= until.lossChange * (until.relative ? Math.abs(prev) : 1);
+        calm = gradOk || lossOk ? calm + 1 : 0;
+        if (calm >= (until.patience ?? 1)) {
+          stopped = "converged";
+          converged = gradOk ? "gradNorm" : "lossChange";
+          stop = true;
+        }
+      }
       if (onEpoch && onEpoch(record) === false && !stop) {
         stopped = "callback";
         stop = true;
@@ -1074,7 +1178,34 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     if (es && best && bestEpoch > 0 && bestEpoch !== this.epochs && (es.restoreBest ?? true)) {
       this.params.set(best);
     }
-    return { ...historyOf(records, stopped), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
+    return { ...historyOf(records, stopped), ...(converged ? { converged } : {}), ...(es && bestEpoch > 0 ? { bestEpoch, best: bestValue } : {}) };
+  }
+
+  /**
+   * ‖∇L(θ)‖₂ of the mean loss over all of `feed` (chunks of the compiled batch, each gradient weighted by its rows;
+   * dropout off), plus the `l2` term λw on the weights; `grads` is left holding that gradient. Allocates nothing.
+   */
+  private fullGradient(feed: Feed, order: Int32Array, acc: Float64Array): number {
+    const { params, inputs, arena, grads, module: mod } = this;
+    acc.fill(0);
+    for (let start = 0; start < feed.n; start += this.rows) {
+      const n = Math.min(this.rows, feed.n - start);
+      this.pack(feed, order, start, n, false);
+      if (mod.backward) {
+        mod.forward(params, inputs, arena, n);
+        mod.backward(params, inputs, arena, grads, n);
+      } else mod.step!(params, inputs, arena, grads, n);
+      for (let i = 0; i < acc.length; i++) acc[i] += grads[i]! * n;
+    }
+    for (let i = 0; i < acc.length; i++) acc[i] /= feed.n;
+    const ranges = this.decay;
+    for (let r = 0; r < ranges.length; r += 2) for (let i = ranges[r]!; i < ranges[r + 1]!; i++) acc[i] += this.l2 * params[i]!;
+    let ss = 0;
+    for (let i = 0; i < acc.length; i++) {
+      grads[i] = acc[i]!;
+      ss += acc[i]! * acc[i]!;
+    }
+    return Math.sqrt(ss);
   }
 
   /** A batch schedule's answer for `epoch`, checked as `batchSize` is at creation. */

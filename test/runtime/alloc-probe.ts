@@ -3,14 +3,16 @@
 // check, an Adam update on a schedule) and reports the garbage collections
 // and heap growth during them. Started with --expose-gc by
 // test/runtime/alloc.test.ts: a step that allocates nothing triggers no GC.
-//   node --expose-gc --import tsx test/runtime/alloc-probe.ts [steps]
+//   node --expose-gc --import tsx test/runtime/alloc-probe.ts [steps] [test]
 import { PerformanceObserver } from "node:perf_hooks";
 import * as iris from "../../generated/iris.js";
 import { adam, cosine, createTrainer, loadIris } from "../../runtime/node.ts";
 
 const steps = Number(process.argv[2] ?? 100_000);
+// "test": dropout scaled at test time (the lectures' convention: kept features unscaled while training)
+const dropoutScaling = process.argv[3] === "test" ? "test" : "inverted";
 const { train, nTrain } = loadIris({ seed: 1 });
-const t = createTrainer(iris, { optimizer: adam({ lr: cosine({ lr: 0.01, steps: 1e6 }) }), batchSize: 16, seed: 1, l2: 1e-3, inputDropout: 0.1 });
+const t = createTrainer(iris, { optimizer: adam({ lr: cosine({ lr: 0.01, steps: 1e6 }) }), batchSize: 16, seed: 1, l2: 1e-3, inputDropout: 0.1, dropoutScaling });
 const last = nTrain - 16;
 const run = (n: number) => {
   for (let i = 0; i < n; i++) t.trainStep(train, (i * 16) % last, i % 3 === 0 ? 7 : 16); // partial batches too

@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
 describe("allocation", () => {
-  it("a training step allocates nothing: no GC, flat heap", () => {
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "test/runtime/alloc-probe.ts", "60000"], { encoding: "utf8" });
+  it.each([["inverted"], ["test"]])("a training step allocates nothing: no GC, flat heap (dropout scaling %s)", (scaling) => {
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "test/runtime/alloc-probe.ts", "60000", scaling], { encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     const { gcs, heapDelta, loss } = JSON.parse(r.stdout) as { gcs: number; heapDelta: number; loss: number };
     expect(gcs, r.stdout).toBe(0);
