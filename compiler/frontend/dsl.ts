@@ -460,6 +460,28 @@ export class Builder {
     return this.at(() => this.t(this.b.pow(this.node(x), 2)));
   }
 
+  /**
+   * The lectures' L2 regularizer Ω(θ) = λ Σ ‖w‖² over the given tensors (L14: "for every weight w, add λw² to
+   * the objective"), a scalar to add to the loss — `m.loss(m.add(data, m.l2(1e-4, W1, W2)))`. Its gradient is
+   * 2λw, in the generated backward pass. (The trainer's `l2: μ` option instead adds μ w to the gradient, an
+   * objective term μ/2 ‖w‖²: `m.l2(λ, W)` trains like `createTrainer(mod, { l2: 2λ })` on W.)
+   */
+  l2(lambda: number, ...tensors: T[]): T {
+    return this.at(() => {
+      if (typeof lambda !== "number" || !Number.isFinite(lambda) || lambda < 0)
+        throw new GradcError("E_BAD_ATTR", `m.l2: λ ${showValue(lambda)} is not a finite number >= 0`, { ...this.locate(), hint: "write m.l2(1e-4, W1, W2): λ first, then the weights" });
+      if (tensors.length === 0)
+        throw new GradcError("E_ARG", "m.l2: no tensors to regularize", { ...this.locate(), hint: "write m.l2(1e-4, W1, W2): λ first, then the weights" });
+      const squares = tensors.map((w) => {
+        const n = this.node(w);
+        return this.b.sum(this.maskRows(this.b.mul(n, n), undefined));
+      });
+      const out = this.b.mul(lambda, squares.reduce((acc, x) => this.b.add(acc, x)));
+      if (!this.boxNames.has(out.id)) this.boxNames.set(out.id, "l2");
+      return this.t(out);
+    });
+  }
+
   // ---- user-defined functions (the lectures' flow-graph boxes) -----------------------
   /**
    * A named function built from builder ops, differentiated automatically:
