@@ -24,6 +24,13 @@ export interface PlotOptions {
   readonly height?: number;
   /** Loss on a log axis (default: log when the loss spans more than 20×). */
   readonly logLoss?: boolean;
+  /** The legend's names of the two curves (default "train" and "validation"): e.g. two runs compared. */
+  readonly labels?: { readonly train?: string; readonly validation?: string };
+  /**
+   * Each epoch's x coordinate instead of its number, per curve, and the axis's name: e.g. updates made by the
+   * end of each epoch, to compare runs whose epochs cost different numbers of steps.
+   */
+  readonly x?: { readonly train: readonly number[]; readonly validation?: readonly number[]; readonly label: string };
 }
 
 const TRAIN = "#2b5797";
@@ -56,12 +63,14 @@ function tickText(v: number): string {
 interface Series {
   readonly name: string;
   readonly values: readonly number[];
+  /** x of each value (default: 1, 2, … — the epoch). */
+  readonly xs?: readonly number[] | undefined;
   readonly color: string;
   readonly dashed: boolean;
 }
 
 /** One panel: axes, grid, ticks, the series as polylines (a gap at each NaN), dots when there are few epochs. */
-function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[], opts: { log: boolean; percent: boolean }): string {
+function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[], opts: { log: boolean; percent: boolean; xLabel?: string | undefined }): string {
   const out: string[] = [];
   const epochs = Math.max(1, ...series.map((s) => s.values.length));
   const all = series.flatMap((s) => finite(s.values)).filter((v) => !opts.log || v > 0);
@@ -90,7 +99,12 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
   hi += pad;
   if (opts.percent && Math.max(...all) <= 1) hi = Math.min(hi, 1);
   const inset = 8; // keep the first and last dots off the frame
-  const X = (e: number) => px + (epochs === 1 ? pw / 2 : inset + ((e - 1) / (epochs - 1)) * (pw - 2 * inset));
+  // x: the epoch number, or the series' own coordinates (`xs`) over their common range
+  const custom = series.some((s) => s.xs);
+  const xsOf = (s: Series) => s.xs ?? s.values.map((_, i) => i + 1);
+  const xAll = custom ? series.flatMap((s) => xsOf(s).filter((_, i) => Number.isFinite(s.values[i]!))) : [];
+  const [xMin, xMax] = custom ? [Math.min(...xAll), Math.max(...xAll)] : [1, epochs];
+  const X = (e: number) => px + (xMax === xMin ? pw / 2 : inset + ((e - xMin) / (xMax - xMin)) * (pw - 2 * inset));
   const Y = (v: number) => py + ph - ((tr(v) - lo) / (hi - lo)) * ph;
   // y grid and ticks: round values on a linear axis; powers of 10 (and 2×, 5×) on a log axis
   const yt = opts.log
@@ -104,13 +118,15 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
     out.push(`<line x1="${f(px)}" y1="${f(y)}" x2="${f(px + pw)}" y2="${f(y)}" stroke="#e4e4e4" stroke-width="1"/>`);
     out.push(`<text x="${f(px - 5)}" y="${f(y + 4)}" font-size="10" fill="#444" text-anchor="end">${opts.percent ? `${tickText(v * 100)}%` : tickText(v)}</text>`);
   }
-  const xt = ticks(1, epochs, Math.min(8, epochs - 1 || 1)).filter((e) => Number.isInteger(e) && e >= 1 && e <= epochs);
+  const xt = custom
+    ? ticks(xMin, xMax, 6).filter((e) => e >= xMin && e <= xMax)
+    : ticks(1, epochs, Math.min(8, epochs - 1 || 1)).filter((e) => Number.isInteger(e) && e >= 1 && e <= epochs);
   for (const e of xt) {
     const x = X(e);
     out.push(`<line x1="${f(x)}" y1="${f(py + ph)}" x2="${f(x)}" y2="${f(py + ph + 4)}" stroke="#999" stroke-width="1"/>`);
-    out.push(`<text x="${f(x)}" y="${f(py + ph + 15)}" font-size="10" fill="#444" text-anchor="middle">${e}</text>`);
+    out.push(`<text x="${f(x)}" y="${f(py + ph + 15)}" font-size="10" fill="#444" text-anchor="middle">${custom ? tickText(e) : e}</text>`);
   }
-  out.push(`<text x="${f(px + pw / 2)}" y="${f(py + ph + 29)}" font-size="11" fill="#444" text-anchor="middle">epoch</text>`);
+  out.push(`<text x="${f(px + pw / 2)}" y="${f(py + ph + 29)}" font-size="11" fill="#444" text-anchor="middle">${esc(opts.xLabel ?? "epoch")}</text>`);
   for (const s of series) {
     let run: string[] = [];
     const flush = () => {
@@ -118,14 +134,15 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
         out.push(`<polyline points="${run.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"${s.dashed ? ` stroke-dasharray="6 4"` : ""}/>`);
       run = [];
     };
+    const xs = xsOf(s);
     s.values.forEach((v, i) => {
-      if (Number.isFinite(v) && (!opts.log || v > 0)) run.push(`${f(X(i + 1))},${f(Y(v))}`);
+      if (Number.isFinite(v) && (!opts.log || v > 0)) run.push(`${f(X(xs[i]!))},${f(Y(v))}`);
       else flush();
     });
     flush();
     if (epochs <= 30)
       s.values.forEach((v, i) => {
-        if (Number.isFinite(v) && (!opts.log || v > 0)) out.push(`<circle cx="${f(X(i + 1))}" cy="${f(Y(v))}" r="2.5" fill="${s.color}"/>`);
+        if (Number.isFinite(v) && (!opts.log || v > 0)) out.push(`<circle cx="${f(X(xs[i]!))}" cy="${f(Y(v))}" r="2.5" fill="${s.color}"/>`);
       });
   }
   // Legend on the title's line, right-aligned above the frame: it never covers a curve.
@@ -151,6 +168,7 @@ export function historyPlot(h: PlotHistory, opts: PlotOptions = {}): string {
   const log = opts.logLoss ?? (losses.length > 1 && Math.max(...losses) / Math.min(...losses) > 20);
   const titleH = opts.title ? 22 : 0;
   const pw = hasAcc ? width / 2 : width;
+  const [trainName, valName] = [opts.labels?.train ?? "train", opts.labels?.validation ?? "validation"];
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
@@ -158,16 +176,16 @@ export function historyPlot(h: PlotHistory, opts: PlotOptions = {}): string {
   if (opts.title) parts.push(`<text x="${f(width / 2)}" y="16" font-size="14" fill="#222" text-anchor="middle">${esc(opts.title)}</text>`);
   parts.push(
     panel(0, titleH, pw, height - titleH, `loss${log ? " (log)" : ""}`, [
-      { name: "train", values: h.loss, color: TRAIN, dashed: false },
-      { name: "validation", values: h.valLoss ?? [], color: VAL, dashed: true },
-    ], { log, percent: false }),
+      { name: trainName, values: h.loss, color: TRAIN, dashed: false, xs: opts.x?.train },
+      { name: valName, values: h.valLoss ?? [], color: VAL, dashed: true, xs: opts.x?.validation },
+    ], { log, percent: false, xLabel: opts.x?.label }),
   );
   if (hasAcc)
     parts.push(
       panel(pw, titleH, pw, height - titleH, "accuracy", [
-        { name: "train", values: h.accuracy ?? [], color: TRAIN, dashed: false },
-        { name: "validation", values: h.valAccuracy ?? [], color: VAL, dashed: true },
-      ], { log: false, percent: true }),
+        { name: trainName, values: h.accuracy ?? [], color: TRAIN, dashed: false, xs: opts.x?.train },
+        { name: valName, values: h.valAccuracy ?? [], color: VAL, dashed: true, xs: opts.x?.validation },
+      ], { log: false, percent: true, xLabel: opts.x?.label }),
     );
   parts.push(`</svg>`);
   return `${parts.join("\n")}\n`;

@@ -7,12 +7,17 @@
 //          lr·N/B, epoch for epoch, with fewer and larger (faster per example) steps.
 // Reported: updates and wall time per arm, and when each first reaches the training loss the other ends at.
 //
-//   npx tsx examples/batch-growth/train.ts [--epochs 9] [--seed 3]
+// With --plot FILE it writes the two arms' training loss and accuracy against updates made as an SVG
+// (runtime/plot.ts's historyPlot; docs/batch-growth.svg is this picture).
+//
+//   npx tsx examples/batch-growth/train.ts [--epochs 9] [--seed 3] [--plot docs/batch-growth.svg]
+import { writeFileSync } from "node:fs";
 import * as mnist from "../../generated/mnist.js";
-import { asciiPlot, createTrainer, loadMnist, momentum, stepDecay, type EpochRecord } from "../../runtime/node.ts";
+import { asciiPlot, createTrainer, historyPlot, loadMnist, momentum, stepDecay, type EpochRecord } from "../../runtime/node.ts";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, d: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : d);
+const plotFile = argv.includes("--plot") ? argv[argv.indexOf("--plot") + 1] : undefined;
 const epochs = arg("epochs", 9);
 const seed = arg("seed", 3);
 const { train, test } = loadMnist({ train: 8000, test: 1500, seed: 0 });
@@ -64,3 +69,18 @@ for (const [a, b] of [[grow, decay], [decay, grow]] as const) {
 console.log(`\ntraining loss per epoch, decay (top) and grow (bottom):`);
 console.log(asciiPlot(decay.records.map((r) => r.loss), { height: 6, width: 45 }));
 console.log(asciiPlot(grow.records.map((r) => r.loss), { height: 6, width: 45 }));
+
+if (plotFile) {
+  const [d, g] = [decay.records, grow.records];
+  const svg = historyPlot(
+    { loss: d.map((r) => r.loss), valLoss: g.map((r) => r.loss), accuracy: d.map((r) => r.accuracy), valAccuracy: g.map((r) => r.accuracy) },
+    {
+      title: `MNIST, ${epochs} epochs each: batch grown 16→32→64 (${g.at(-1)!.steps.toLocaleString("en-US")} updates) vs rate halved every 3 epochs (${d.at(-1)!.steps.toLocaleString("en-US")})`,
+      labels: { train: "decay the rate", validation: "grow the batch" },
+      x: { train: d.map((r) => r.steps), validation: g.map((r) => r.steps), label: "updates (at the end of each epoch)" },
+      width: 900,
+    },
+  );
+  writeFileSync(plotFile, svg);
+  console.log(`wrote ${plotFile}`);
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { importModule } from "../../compiler/emit/load.ts";
+import { importModule, type GeneratedModule } from "../../compiler/emit/load.ts";
 import { GradcError } from "../../compiler/errors.ts";
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import { compile } from "../../compiler/index.ts";
@@ -17,7 +17,8 @@ const file = (name: string, body: string) => {
   writeFileSync(f, `import type { ModelBuilder } from ${DSL};\nexport default (m: ModelBuilder) => {\n${body}\n};\n`);
   return f;
 };
-const build = async (name: string, body: string) => (await importModule((await compile(await loadSpec(file(name, body)), { precision: "f64", command: "test" })).js)) as Module<Float64Array>;
+const build = async (name: string, body: string): Promise<GeneratedModule> => importModule((await compile(await loadSpec(file(name, body)), { precision: "f64", command: "test" })).js);
+const f64 = (m: GeneratedModule) => m as unknown as Module<Float64Array>;
 const LINEAR = `  m.batch(4);
   const x = m.input("x", ["batch", 3]);
   const t = m.input("t", ["batch", 1]);
@@ -42,13 +43,13 @@ describe("m.l2: λ‖w‖² in the spec", () => {
     const spec = await build("spec", `${LINEAR}\n  m.loss(m.add(data, m.l2(${lambda}, W)));`);
     const plain = await build("plain", `${LINEAR}\n  m.loss(data);`);
     const data = { x: Float64Array.from({ length: 36 }, (_, i) => Math.cos(i)), t: Float64Array.from({ length: 12 }, (_, i) => Math.sin(2 * i)) };
-    const a = createTrainer(spec, { optimizer: sgd({ lr: 0.1 }), seed: 3 });
-    const c = createTrainer(plain, { optimizer: sgd({ lr: 0.1 }), seed: 3, l2: 2 * lambda });
+    const a = createTrainer(f64(spec), { optimizer: sgd({ lr: 0.1 }), seed: 3 });
+    const c = createTrainer(f64(plain), { optimizer: sgd({ lr: 0.1 }), seed: 3, l2: 2 * lambda });
     a.fit(data, { epochs: 20, progress: false });
     c.fit(data, { epochs: 20, progress: false });
     Array.from(a.params).forEach((p, i) => expect(Math.abs(p - c.params[i]!)).toBeLessThan(1e-12));
     // and not like l2: λ
-    const d = createTrainer(plain, { optimizer: sgd({ lr: 0.1 }), seed: 3, l2: lambda });
+    const d = createTrainer(f64(plain), { optimizer: sgd({ lr: 0.1 }), seed: 3, l2: lambda });
     d.fit(data, { epochs: 20, progress: false });
     expect(Math.max(...Array.from(a.params, (p, i) => Math.abs(p - d.params[i]!)))).toBeGreaterThan(1e-4);
   });

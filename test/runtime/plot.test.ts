@@ -26,6 +26,26 @@ function parse(svg: string) {
 }
 
 describe("historyPlot", () => {
+  it("puts each value at its own x when `x` gives coordinates (updates per epoch), and names the axis", () => {
+    const svg = historyPlot({ loss: [4, 2, 1], valLoss: [4, 2, 1] }, { x: { train: [100, 200, 300], validation: [100, 150, 175], label: "updates" } });
+    const { all, texts } = parse(svg);
+    expect(texts).toContain("updates");
+    const [a, b] = all("polyline").map((l) => l.getAttribute("points")!.split(" ").map((p) => Number(p.split(",")[0])));
+    expect(a![0]).toBe(b![0]); // both start at x = 100
+    expect(b![2]! - b![0]!).toBeCloseTo((a![2]! - a![0]!) * 0.375, 1); // 75 of 200 updates
+    expect(all("polyline").map((l) => l.getAttribute("points")!.split(" ").map((p) => p.split(",")[1]))[0]).toEqual(
+      all("polyline").map((l) => l.getAttribute("points")!.split(" ").map((p) => p.split(",")[1]))[1],
+    ); // the same losses
+    // without `x` the picture is what it was: epochs 1..n
+    expect(parse(historyPlot(H)).texts).toContain("epoch");
+  });
+  it("names the two curves as `labels` says (two runs compared: examples/batch-growth)", () => {
+    const { texts } = parse(historyPlot(H, { labels: { train: "decay <rate>", validation: "grow" } }));
+    expect(texts.filter((t) => t.startsWith("decay <rate> ")).length).toBe(2);
+    expect(texts.filter((t) => t.startsWith("grow ")).length).toBe(2);
+    expect(texts.some((t) => t.startsWith("train ") || t.startsWith("validation "))).toBe(false);
+  });
+
   it("draws loss and accuracy, train solid and validation dashed, a gap at each NaN", () => {
     const svg = historyPlot(H, { title: "mnist <demo> & co" });
     const { root, all, texts } = parse(svg);
