@@ -533,9 +533,10 @@ export class Builder {
     if (args.length === 0) throw fail("E_ARITY", "called with no inputs", `call it on tensors: ${name}(x)`);
     const xs = args.map((x) => this.node(x));
     const f = this.node(forward(...xs.map((x) => this.t(x))));
-    // The box's gradient goes to its inputs only: a param or input the forward reads from outside would get none.
+    // The box's gradient goes to its inputs only: a param the forward reads from outside (directly or through a value
+    // computed from it) would get none. Data inputs need no gradient: reading them is fine.
     const own = new Set(xs.map((x) => x.id));
-    const outside = topo([f], (n) => own.has(n.id)).find((n) => n.op === "input" || n.op === "param");
+    const outside = topo([f], (n) => own.has(n.id)).find((n) => n.op === "param");
     if (outside)
       throw fail("E_ARG", `forward reads ${outside.op} '${String(outside.attrs.name)}', which is not one of its inputs (its vjp could give it no gradient)`, `pass it as an input: ${name}(x, ${String(outside.attrs.name)}), and return its adjoint from vjp`);
     const node = this.graph.mk("custom", [f, ...xs], { name });

@@ -181,6 +181,11 @@ describe("m.define / m.custom: bad definitions fail at the spec line", () => {
   it("a forward that reads a param it was not given (its gradient would be lost): E_ARG naming it", async () => {
     await fails(`${p}\n  const v = m.param("v", [3]);\n  const f = m.custom("f", { forward: (x) => m.mul(x, v), vjp: (g) => [m.mul(g, v)] });\n  m.loss(m.sum(f(w)));`, "E_ARG", /forward reads param 'v', which is not one of its inputs/);
   });
+  it("a forward may read data inputs it was not given (they need no gradient), but not a value computed from a param", async () => {
+    const ok = await spec("readsdata", `${p}\n  const d = m.input("d", [3]);\n  const f = m.custom("f", { forward: (x) => m.mul(x, d), vjp: (g) => [m.mul(g, d)] });\n  m.loss(m.sum(f(w)));`);
+    expect((await checkModel(ok)).ok).toBe(true);
+    await fails(`${p}\n  const v = m.param("v", [3]);\n  const s = m.sigmoid(v);\n  const f = m.custom("f", { forward: (x) => m.mul(x, s), vjp: (g) => [m.mul(g, s)] });\n  m.loss(m.sum(f(w)));`, "E_ARG", /forward reads param 'v'/);
+  });
   it("names are checked like every spec name (no code reaches the output through them)", async () => {
     await fails(`${p}\n  const f = m.custom("x*/alert(1)/*", { forward: (x) => x, vjp: (g) => [g] });\n  m.loss(m.sum(f(w)));`, "E_BAD_NAME", /custom op name/);
     await fails(`${p}\n  const f = m.define("constructor", (x) => x);\n  m.loss(m.sum(f(w)));`, "E_BAD_NAME", /function name/);
