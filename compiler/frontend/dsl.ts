@@ -68,7 +68,7 @@ export class T {
 
 /** A spec's custom box: its forward expression and its derivative rule, both written with the builder. */
 export interface CustomDef {
-  /** The value, built from the inputs with builder ops (it may read no param or input that is not one of them). */
+  /** The value, built from the inputs with builder ops (it may read no param that is not one of them; data inputs are fine). */
   forward: (...inputs: T[]) => T;
   /**
    * The vector-Jacobian product: given the output adjoint `g` (the output's shape), the inputs and the output,
