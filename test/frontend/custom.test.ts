@@ -132,6 +132,28 @@ describe("m.custom: a box with the spec's own derivative rule", () => {
     expect(formatReport("twobad", bad)).toContain("custom op 'scaled' (m.custom at spec line 5; input 1)");
   });
 
+  it("in loop and wasm builds (a layer too big to unroll) the box computes the same as the automatic one", async () => {
+    const big = (boxes: string, hidden: string) => `
+  m.batch(32);
+  ${boxes}
+  const x = m.input("x", ["batch", 64]);
+  const t = m.input("t", ["batch", 8]);
+  const W = m.param("W", [64, 96]);
+  const V = m.param("V", [96, 8]);
+  const a = x.matmul(W);
+  const h = ${hidden};
+  m.loss(m.mean(m.squaredError(h.matmul(V), t)));`;
+    const opts = { precision: "f32", backend: "wasm", command: "test" } as const;
+    const c = await compile(await spec("bigbox", big(swishBox(RIGHT), "swish(a)")), opts);
+    expect(c.lowered.layout.memory).toBeDefined(); // wasm kernels
+    const box = await importModule(c.js);
+    const auto = await importModule((await compile(await spec("bigauto", big(SWISH, "swish(a)")), opts)).js);
+    const [p, q] = [await gradsOf(box, 20), await gradsOf(auto, 20)];
+    expect(Math.abs(p.loss - q.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(q.loss));
+    const scale = Math.max(...q.grads.map(Math.abs));
+    p.grads.forEach((g, i) => expect(Math.abs(g - q.grads[i]!)).toBeLessThanOrEqual(1e-5 * scale));
+  }, 60_000);
+
   it("Hessian-vector products through a box use its rule twice (equal to the automatic box's)", async () => {
     const hv = async (file: string) => {
       const mod = await importModule((await compile(hvpModel(await loadSpec(file)), { precision: "f64" })).js);
