@@ -26,6 +26,16 @@ function parse(svg: string) {
 }
 
 describe("historyPlot", () => {
+  it("docs/batch-growth.svg (examples/batch-growth --plot) parses: both arms, 9 epochs each, against updates", () => {
+    const { all, texts } = parse(readFileSync("docs/batch-growth.svg", "utf8"));
+    const lines = all("polyline");
+    expect(lines.length).toBe(4); // loss and accuracy, one curve per arm
+    for (const l of lines) expect(l.getAttribute("points")!.split(" ").length).toBe(9);
+    expect(texts.filter((t) => t.startsWith("decay the rate ") || t.startsWith("grow the batch ")).length).toBe(4);
+    expect(texts.filter((t) => t.startsWith("updates")).length).toBe(2);
+    expect(texts.some((t) => t.includes("2,625 updates") && t.includes("4,500"))).toBe(true);
+  });
+
   it("puts each value at its own x when `x` gives coordinates (updates per epoch), and names the axis", () => {
     const svg = historyPlot({ loss: [4, 2, 1], valLoss: [4, 2, 1] }, { x: { train: [100, 200, 300], validation: [100, 150, 175], label: "updates" } });
     const { all, texts } = parse(svg);
