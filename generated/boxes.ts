@@ -120,7 +120,7 @@ export function forward(params: Buf, inputs: Buf, arena: Buf): void {
   const add_affine_5 = 1 + exp_affine_5;
   const add_affine_6 = 1 + exp_affine_6;
   const add_affine_7 = 1 + exp_affine_7;
-  // h = div(1, add_affine)
+  // h = div(1, add_affine)  (custom op sigmoidBox)
   const h_0 = 1 / add_affine_0;
   const h_1 = 1 / add_affine_1;
   const h_2 = 1 / add_affine_2;
@@ -335,7 +335,7 @@ export function step(params: Buf, inputs: Buf, arena: Buf, grads: Buf): void {
   const add_affine_5 = 1 + exp_affine_5;
   const add_affine_6 = 1 + exp_affine_6;
   const add_affine_7 = 1 + exp_affine_7;
-  // h = div(1, add_affine)
+  // h = div(1, add_affine)  (custom op sigmoidBox)
   const h_0 = 1 / add_affine_0;
   const h_1 = 1 / add_affine_1;
   const h_2 = 1 / add_affine_2;

@@ -31,6 +31,8 @@ export interface Program {
   readonly origin: ReadonlyMap<number, Origin>;
   /** Forward node id -> the named node whose adjoint it also is (halfSquare's residual y - t is ∂loss/∂y), for comments. */
   readonly adjointOf?: ReadonlyMap<number, string>;
+  /** Forward node id -> the `m.custom` box whose value it is (the box itself is erased by simplify), for comments. */
+  readonly boxes?: ReadonlyMap<number, string>;
   /** Node id -> readable name (spec names, and `d_<name>` for their adjoints). */
   readonly names: ReadonlyMap<number, string>;
 }

@@ -115,7 +115,8 @@ export class Naming {
   /** The comment heading a node's statements: `h = tanh(z)`, and for backward lines the primal op they come from. */
   describe(n: Node): string {
     this.baseName(n);
-    const what = `${this.label(n)} = ${n.op}(${n.inputs.map((x) => this.label(x)).join(", ")})`;
+    const box = this.p.boxes?.get(n.id);
+    const what = `${this.label(n)} = ${n.op}(${n.inputs.map((x) => this.label(x)).join(", ")})${box ? `  (custom op ${box})` : ""}`;
     const o = this.p.origin.get(n.id);
     const of = this.p.adjointOf?.get(n.id);
     if (of !== undefined) return `${what}  = ∂${this.p.loss ? this.label(this.p.loss) : "loss"}/∂${of}`;

@@ -127,6 +127,9 @@ export function simplify(p: Program): Program {
       if (name.startsWith("d_") && !adjointOf.has(n.id)) adjointOf.set(n.id, name.slice(2));
     } else if (!names.has(n.id)) names.set(n.id, name);
   }
+  // A custom box becomes its forward value: that value keeps the box's name for comments.
+  const boxes = new Map<number, string>();
+  for (const n of topo(forwardRoots)) if (n.op === "custom" && !boxes.has(to(n).id)) boxes.set(to(n).id, String(n.attrs.name));
   for (const [id, o] of p.origin) {
     const n = m.get(id);
     if (n && !origin.has(n.id) && !forward.has(n.id)) origin.set(n.id, { ...o, node: to(o.node) }); // the primal op as simplified
@@ -139,5 +142,6 @@ export function simplify(p: Program): Program {
     names,
     origin,
     ...(adjointOf.size ? { adjointOf } : {}),
+    ...(boxes.size ? { boxes } : {}),
   };
 }

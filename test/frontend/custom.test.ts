@@ -171,10 +171,11 @@ describe("m.custom: a box with the spec's own derivative rule", () => {
     expect((await checkModel(a)).ok).toBe(true); // checking the wrong one changed nothing for the first
   });
 
-  it("the backward's comments and the graph's rule boxes name the box's rule", async () => {
+  it("the generated comments (forward and backward) and the graph's rule boxes name the box", async () => {
     const model = await spec("boxcomments", net(swishBox(RIGHT), "swish(a)"));
     const c = await compile(model, { command: "test" });
     expect(c.ts).toMatch(/⟵ ∂ swish swish/);
+    expect(c.ts).toMatch(/\/\/ swish = mul\([\w, ]+\)  \(custom op swish\)\n/); // the forward's heading too
     expect(modelGraph(model, { backward: true }).dot).toContain("label=<∂ swish swish>");
   });
 });
