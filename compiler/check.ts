@@ -64,6 +64,19 @@ export interface Culprit {
   readonly maxAbs: number;
 }
 
+/** A spec's custom box (`m.custom`): its written vjp against central differences of its forward, at every point. */
+export interface BoxReport {
+  readonly name: string;
+  /** The spec line of its m.custom. */
+  readonly line?: number;
+  /** Elements of the box's inputs checked (a sample of at most maxPerParam per input and point). */
+  readonly checked: number;
+  readonly maxAbs: number;
+  readonly ok: boolean;
+  /** The first input (0-based, as vjp returns them) where it disagreed. */
+  readonly badInput?: number;
+}
+
 export interface OutputReport {
   readonly name: string;
   readonly maxAbs: number;
@@ -96,6 +109,8 @@ export interface CheckReport {
   readonly outputs: OutputReport[];
   readonly loss?: { readonly generated: number; readonly reference: number; readonly ok: boolean };
   readonly culprit?: Culprit;
+  /** Every custom box whose rule the gradient used, verified on its own. */
+  readonly boxes?: readonly BoxReport[];
 }
 
 /** Deterministic sampling for check points (mulberry32). */
@@ -135,6 +150,7 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
   const outs = model.outputs.map((o) => ({ name: o.name, maxAbs: 0, f32MaxAbs: 0, ok: true }));
   let loss: CheckReport["loss"];
   let culprit: Culprit | undefined;
+  const boxes = new Map<string, { name: string; line?: number; checked: number; maxAbs: number; ok: boolean; badInput?: number }>();
   const total = points * model.params.reduce((t, p) => t + Math.min(size(p.shape), maxPerParam), 0);
   let done = 0;
 
@@ -252,10 +268,24 @@ export async function checkModel(model: Model, opts: CheckOptions = {}): Promise
       }
     });
     if (!culprit && acc.some((a) => !a.ok)) culprit = localize(c64.program, env, eps, atol, rtol, n);
+    // Each custom box's written rule, checked on its own at this point (a sample of its input elements).
+    for (const r of ruleChecks(c64.program, env, eps, atol, rtol, n, (c) => c.op === "custom", maxPerParam, rand)) {
+      const rule = c64.program.model.customs?.get(r.consumer.id);
+      if (!rule) continue;
+      const b = boxes.get(rule.name) ?? { name: rule.name, ...(rule.where?.line !== undefined ? { line: rule.where.line } : {}), checked: 0, maxAbs: 0, ok: true };
+      b.checked += r.checked;
+      b.maxAbs = Math.max(b.maxAbs, r.worst);
+      if (r.bad && b.ok) {
+        b.ok = false;
+        b.badInput = r.index - 1;
+      }
+      boxes.set(rule.name, b);
+    }
   }
   const params = acc.map((a) => ({ ...a }));
-  const ok = !forward && params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true);
-  return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit, ...(forward ? { forward } : {}) };
+  const boxList = [...boxes.values()];
+  const ok = !forward && params.every((p) => p.ok && p.f32Ok) && outs.every((o) => o.ok) && (loss?.ok ?? true) && boxList.every((b) => b.ok);
+  return { ok, points, eps, atol, rtol, params, outputs: outs, loss, culprit, ...(boxList.length ? { boxes: boxList } : {}), ...(forward ? { forward } : {}) };
 }
 
 /**
@@ -321,12 +351,36 @@ function run(mod: GeneratedModule, env: Map<string, Float64Array>, n?: number) {
  * the loss backwards) that fails is the culprit.
  */
 function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol: number, rtol: number, n?: number): Culprit | undefined {
-  const roots: Node[] = [
-    ...p.contributions.flatMap((c) => [c.value, ...c.consumer.inputs]),
-    ...p.adjoints.values(),
-  ];
+  const r = ruleChecks(p, env, eps, atol, rtol, n).find((x) => x.bad);
+  if (!r) return undefined;
+  const c = r.consumer;
+  const rule = c.op === "custom" ? p.model.customs?.get(c.id) : undefined;
+  const custom = rule ? { name: rule.name, ...(rule.where?.line !== undefined ? { line: rule.where.line } : {}) } : undefined;
+  return { op: c.op, node: p.names.get(c.id) ?? (rule ? rule.name : `${c.op}#${c.id}`), input: r.index, maxAbs: r.worst, ...(custom ? { custom } : {}) };
+}
+
+/**
+ * The local check of each contribution `which` selects (all by default), in autodiff's order (from the loss
+ * backwards). A custom box's rule is checked against its forward expression, re-evaluated with the one input
+ * moved (the box's other inputs pinned). With `sample`, at most that many elements of each input, drawn by `rand`.
+ */
+function ruleChecks(
+  p: Program,
+  env: Map<string, Float64Array>,
+  eps: number,
+  atol: number,
+  rtol: number,
+  n: number | undefined,
+  which: (c: Node) => boolean = () => true,
+  sample?: number,
+  rand?: (lo: number, hi: number) => number,
+): { consumer: Node; index: number; worst: number; bad: boolean; checked: number }[] {
+  const picked = p.contributions.filter((c) => which(c.consumer));
+  if (!picked.length) return [];
+  const roots: Node[] = [...picked.flatMap((c) => [c.value, ...c.consumer.inputs]), ...picked.map((c) => p.adjoints.get(c.consumer.id)!)];
   const vals = evaluate(roots, env, new Map(), n);
-  for (const { consumer: c, index, value } of p.contributions) {
+  const out: { consumer: Node; index: number; worst: number; bad: boolean; checked: number }[] = [];
+  for (const { consumer: c, index, value } of picked) {
     const g = vals.get(p.adjoints.get(c.id)!.id)!;
     const ins = c.inputs.map((x) => vals.get(x.id)!);
     const got = vals.get(value.id)!;
@@ -334,14 +388,17 @@ function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol:
     let worst = 0;
     let bad = false;
     const x = Float64Array.from(ins[index]!);
-    for (let j = 0; j < x.length; j++) {
+    const elems = sample !== undefined && rand && x.length > sample ? Array.from({ length: sample }, () => Math.floor(rand(0, x.length))) : x.map((_, j) => j);
+    for (const j of elems) {
       const f = (d: number) => {
         const xs = ins.slice();
         const xj = Float64Array.from(x);
         xj[j] = x[j]! + d;
         xs[index] = xj;
-        // A custom box's rule is checked against its forward expression, re-evaluated with this input moved.
-        const y = c.op === "custom" ? evaluate([c.inputs[0]!], env, new Map([[c.inputs[index]!.id, xj]]), n).get(c.inputs[0]!.id)! : def.eval!(xs, c);
+        const y =
+          c.op === "custom"
+            ? evaluate([c.inputs[0]!], env, new Map(c.inputs.slice(1).map((xi, k) => [xi.id, k + 1 === index ? xj : ins[k + 1]!])), n).get(c.inputs[0]!.id)!
+            : def.eval!(xs, c);
         return y.reduce((s, yk, k) => s + yk * g[k]!, 0);
       };
       const [up, down] = [f(eps), f(-eps)];
@@ -350,13 +407,9 @@ function localize(p: Program, env: Map<string, Float64Array>, eps: number, atol:
       worst = Math.max(worst, Number.isNaN(abs) ? Infinity : abs);
       if (!(Number.isFinite(num) && Number.isFinite(got[j]!) && abs <= atol + rtol * Math.abs(num))) bad = true;
     }
-    if (bad) {
-      const rule = c.op === "custom" ? p.model.customs?.get(c.id) : undefined;
-      const custom = rule ? { name: rule.name, ...(rule.where?.line !== undefined ? { line: rule.where.line } : {}) } : undefined;
-      return { op: c.op, node: p.names.get(c.id) ?? (rule ? rule.name : `${c.op}#${c.id}`), input: index, maxAbs: worst, ...(custom ? { custom } : {}) };
-    }
+    out.push({ consumer: c, index, worst, bad, checked: elems.length });
   }
-  return undefined;
+  return out;
 }
 
 const fmt = (x: number) => (Number.isNaN(x) ? "NaN" : x === 0 ? "0" : x.toExponential(2));
@@ -394,6 +447,11 @@ export function formatReport(source: string, r: CheckReport): string {
   for (const p of r.params)
     if (p.firstBad)
       lines.push(`${p.name}[${p.firstBad.index.join(",")}]: generated ${p.firstBad.generated} vs numeric ${p.firstBad.numeric}`);
+  for (const b of r.boxes ?? [])
+    lines.push(
+      `custom op '${b.name}'${b.line !== undefined ? ` (spec line ${b.line})` : ""}: its vjp vs central differences of its forward, ${b.checked} element(s), max abs err ${fmt(b.maxAbs)}  ` +
+        (b.ok ? "ok" : `MISMATCH (input ${b.badInput})`),
+    );
   if (r.culprit?.custom) {
     const c = r.culprit.custom;
     lines.push(

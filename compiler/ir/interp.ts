@@ -14,7 +14,10 @@ export type Bindings = ReadonlyMap<string, Float64Array> | Readonly<Record<strin
 const lookup = (b: Bindings, k: string) =>
   b instanceof Map ? b.get(k) : Object.hasOwn(b, k) ? (b as Record<string, Float64Array>)[k] : undefined;
 
-/** Evaluates `roots`; returns the value of every node it computed, by id. `overrides` pins node values (for local finite differences). */
+/**
+ * Evaluates `roots`; returns the value of every node it computed, by id. `overrides` pins node values (for local
+ * finite differences): a pinned node is not computed, nor are the nodes only it needs.
+ */
 export function evaluate(
   roots: readonly Node[],
   leaves: Bindings,
@@ -22,13 +25,8 @@ export function evaluate(
   /** Real examples in a batched step (default: the full compiled batch). */
   batch?: number,
 ): Map<number, Float64Array> {
-  const vals = new Map<number, Float64Array>();
-  for (const n of topo(roots)) {
-    const pinned = overrides.get(n.id);
-    if (pinned) {
-      vals.set(n.id, pinned);
-      continue;
-    }
+  const vals = new Map<number, Float64Array>(overrides);
+  for (const n of topo(roots, (x) => overrides.has(x.id))) {
     const def = opDef(n.op);
     if (n.op === "batchSize" || n.op === "batchMask") {
       const max = n.attrs.max as number;

@@ -80,6 +80,11 @@ describe("m.custom: a box with the spec's own derivative rule", () => {
     const file = specFile("boxright", net(swishBox(RIGHT), "swish(a)"));
     const r = await checkModel(await loadSpec(file));
     expect(r.ok, formatReport("boxright", r)).toBe(true);
+    // the box's rule is verified on its own too, and the report says so
+    expect(r.boxes).toEqual([expect.objectContaining({ name: "swish", line: 5, ok: true })]);
+    expect(r.boxes![0]!.checked).toBe(2 * 20); // [5,4] at two points
+    expect(r.boxes![0]!.maxAbs).toBeLessThan(1e-8);
+    expect(formatReport("boxright", r)).toMatch(/custom op 'swish' \(spec line 5\): its vjp vs central differences of its forward, 40 element\(s\), max abs err \S+  ok/);
     const auto = await build(specFile("boxauto", net(SWISH, "swish(a)")));
     const box = await build(file);
     for (const n of [5, 2]) {
@@ -107,6 +112,8 @@ describe("m.custom: a box with the spec's own derivative rule", () => {
     const text = formatReport("boxwrong", r);
     expect(text).toContain("the vjp of custom op 'swish' (m.custom at spec line 5; input 0) disagrees with central differences of its forward");
     expect(text).toContain("FAILED");
+    expect(r.boxes).toEqual([expect.objectContaining({ name: "swish", ok: false, badInput: 0 })]);
+    expect(text).toMatch(/custom op 'swish' \(spec line 5\): its vjp vs central differences of its forward, 40 element\(s\), max abs err \S+  MISMATCH \(input 0\)/);
   });
 
   it("`gradc check` on the command line exits 1 naming the box", () => {
