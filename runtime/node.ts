@@ -16,6 +16,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
 import { irisFrom, mnistFrom, parseCsv, parseJson, type CsvOptions, type IrisData, type IrisOptions, type JsonOptions, type Loaded, type MnistData, type MnistDigits, type MnistOptions } from "./data.ts";
 import type { Platform } from "./platform.ts";
@@ -23,6 +25,8 @@ import { fmtAcc, fmtLoss, type Progress } from "./progress.ts";
 import { createTrainer as createTrainerWith, type ArrayOf, type DataNames, type OutputNames, type Trainer, type TrainerOptions } from "./trainer.ts";
 import { removeStaleTemps } from "./stale-temps.ts";
 import { type Buf, type Layout, type Module, RuntimeError } from "./types.ts";
+import { CTL, CTL_INTS, reportThreadError, type ThreadInit } from "./worker.ts";
+import type { ThreadHandle } from "./threads.ts";
 
 export * from "./index.ts";
 
@@ -141,12 +145,41 @@ export function progressBar(enabled = true): Progress | undefined {
 
 // ---- the platform -------------------------------------------------------------------
 
-/** Node's: checkpoints are files (atomic writes), progress is a terminal bar. */
+// ---- training threads ---------------------------------------------------------------
+
+/**
+ * A worker_threads Worker serving one training thread (runtime/worker-node.ts imports the module at
+ * `where.module` and calls serveThread). Unref'd: a trainer that is never closed does not keep the
+ * process alive. From the sources (tests, tsx) the thread script is the .ts, run through tsx.
+ */
+function spawnNodeThread(init: ThreadInit, where: { readonly module?: string; readonly script?: string | URL }): ThreadHandle {
+  const module = where.module;
+  if (module === undefined)
+    throw new RuntimeError(
+      "E_THREAD",
+      "threads: the trainer needs the generated module's URL to load it in its threads: create the trainer with the module's own createTrainer " +
+        "(import { createTrainer } from \"./generated/model.js\"), or pass createTrainer({ ...model, url: import.meta.resolve(\"./generated/model.js\") }, opts)",
+    );
+  const workerData = { init, module };
+  let w: Worker;
+  if (import.meta.url.endsWith(".ts")) {
+    // From the sources: the thread imports worker-node.ts through tsx's API (a worker's own --import hook does not apply to its entry).
+    const api = pathToFileURL(path.join(path.dirname(require_.resolve("tsx/package.json")), "dist/esm/api/index.mjs")).href;
+    const entry = new URL("./worker-node.ts", import.meta.url).href;
+    w = new Worker(`import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`, { eval: true, workerData });
+  } else w = new Worker(new URL("./runtime-worker.js", import.meta.url), { workerData });
+  w.unref();
+  w.on("error", (e) => reportThreadError(init.ctl, e, Atomics.load(new Int32Array(init.ctl, 0, CTL_INTS), CTL.READY) === 1 ? "STATUS" : "READY"));
+  return { terminate: () => void w.terminate() };
+}
+
+/** Node's: checkpoints are files (atomic writes), progress is a terminal bar, training threads are worker_threads. */
 export const nodePlatform: Platform = {
   name: "node",
   readText: (file) => readText(file, "checkpoint"),
   writeText: writeFileAtomic,
   progress: progressBar,
+  spawnThread: spawnNodeThread,
 };
 
 /** `createTrainer` of gradc/runtime, saving to files and drawing the terminal bar unless `opts.platform` says otherwise. */
