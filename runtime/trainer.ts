@@ -922,8 +922,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   /**
    * stepOn with `threads` (runtime/threads.ts): chunk j of the n rows (n_j rows, the first n % chunks one row
    * longer) runs on thread j, or here one after another without a pool; then, in the order j = 0, 1, …,
-   * loss = Σ w_j L_j and grads = fround(… fround(fround(w_0 g_0) + fround(w_1 g_1)) + …), w_j = n_j / n for a
-   * batch mean and 1 for a batch sum — the same arithmetic on both paths, so they give the same bits.
+   * loss = Σ w_j L_j and grads = fl(… fl(fl(w_0 g_0 + w_1 g_1) + w_2 g_2) + …) (fl: rounding to the array's
+   * type), w_j = n_j / n for a batch mean and 1 for a batch sum — the same arithmetic on both paths, so they give
+   * the same bits.
    */
   private stepChunks(feed: Feed, order: Int32Array, start: number, n: number): void {
     const k = this.chunks;
@@ -960,21 +961,26 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       loss += w * this.arena[this.lossAt]!;
       hits += this.correct(nj);
       if (acc) {
-        if (j === 0) for (let x = 0; x < acc.length; x++) acc[x] = Math.fround(w * grads[x]!);
-        else for (let x = 0; x < acc.length; x++) acc[x] = Math.fround(acc[x]! + Math.fround(w * grads[x]!));
+        // the arithmetic of the pooled reduction below, chunk by chunk
+        if (j === 0) acc.set(grads);
+        else if (j === 1) {
+          const w0 = mean ? rowsOf(0) / n : 1;
+          for (let x = 0; x < acc.length; x++) acc[x] = w0 * acc[x]! + w * grads[x]!;
+        } else for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! + w * grads[x]!;
       }
     }
     if (acc) grads.set(acc);
     else if (pool) {
+      // G₁ = fl(w₀ g₀ + w₁ g₁), G_j = fl(G_{j-1} + w_j g_j): products and sums in float64, one rounding per chunk
       const w0 = mean ? rowsOf(0) / n : 1;
-      for (let x = 0; x < grads.length; x++) grads[x] = Math.fround(w0 * grads[x]!);
       for (let j = 1; j < k; j++) {
         const nj = rowsOf(j);
         if (nj === 0) continue;
         pool.finish(j);
         const w = mean ? nj / n : 1;
         const g = pool.grads[j]!;
-        for (let x = 0; x < grads.length; x++) grads[x] = Math.fround(grads[x]! + Math.fround(w * g[x]!));
+        if (j === 1) for (let x = 0; x < grads.length; x++) grads[x] = w0 * grads[x]! + w * g[x]!;
+        else for (let x = 0; x < grads.length; x++) grads[x] = grads[x]! + w * g[x]!;
         loss += w * pool.arena[j]![this.lossAt]!;
         hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
       }

@@ -1,0 +1,125 @@
+/**
+ * `createTrainer({ threads })` side by side in ONE process (issue #13): mnist
+ * (784-128-10 relu, softmax CE) with Adam at batch 128 —
+ *
+ *   threads: 1 on the model compiled with m.batch(128), and
+ *   threads: n on the model compiled with m.batch(128 / n) (the compiled batch is one thread's),
+ *
+ * from the same initial weights over the same batches, interleaved (A B … then
+ * rotated) so every row sees the same machine load; then one epoch of `fit`
+ * each, from the same weights and seed, to show they reach the same loss. Also
+ * times the serial parts of a threaded step on their own (what Amdahl's law
+ * keeps on one core): packing a chunk, copying the parameters into a thread's
+ * memory, the fixed-order reduction of the gradients, the Adam update.
+ *
+ *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096]
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadSpec } from "../compiler/frontend/load.ts";
+import { compile } from "../compiler/index.ts";
+import { adam, createTrainer, loadMnist, type Module } from "../runtime/node.ts";
+
+const argv = process.argv.slice(2);
+const opt = (f: string, d: number) => (argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d);
+const threads = opt("threads", 2);
+const batch = opt("batch", 128);
+const runs = opt("runs", 15);
+const ms = opt("ms", 150);
+const nTrain = opt("train", 4096);
+const REPO = path.resolve(import.meta.dirname, "..");
+const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+
+async function build(b: number): Promise<Module> {
+  const spec = readFileSync(path.join(REPO, "examples/mnist/model.ts"), "utf8").replace("m.batch(64)", `m.batch(${b})`);
+  const file = path.join(dir, `mnist${b}.ts`);
+  writeFileSync(file, spec);
+  const { js } = await compile(await loadSpec(file, { name: "mnist" }));
+  const out = path.join(dir, `mnist${b}.mjs`);
+  writeFileSync(out, js);
+  const url = pathToFileURL(out).href;
+  const ns = (await import(url)) as Module;
+  return { layout: ns.layout, buffers: ns.buffers, forward: ns.forward, backward: ns.backward, sgd: ns.sgd, optimizerKernels: ns.optimizerKernels, url } as Module;
+}
+
+try {
+  if (batch % threads !== 0) throw new Error("--batch must be a multiple of --threads");
+  const one = await build(batch);
+  const per = await build(batch / threads);
+  const { train } = loadMnist({ train: nTrain, test: 10 });
+  const opts = { optimizer: adam({ lr: 1e-3 }), batchSize: batch, seed: 1, progress: false } as const;
+  const { progress: _, ...trainerOpts } = opts;
+  const A = createTrainer(one, { ...trainerOpts, threads: 1 });
+  const start = Float32Array.from(A.params);
+  const B = createTrainer(per, { ...trainerOpts, threads, params: start });
+  await B.ready();
+  const rows = [
+    { name: `threads: 1, m.batch(${batch})`, t: A, times: [] as number[] },
+    { name: `threads: ${threads}, m.batch(${batch / threads})`, t: B, times: [] as number[] },
+  ];
+  const steps = Math.floor(nTrain / batch);
+  // warm-up: a few steps each
+  for (const r of rows) for (let s = 0; s < 20; s++) r.t.trainStep(train, (s % steps) * batch, batch);
+  const load0 = loadavg()[0]!;
+  for (let k = 0; k < runs; k++) {
+    for (let j = 0; j < rows.length; j++) {
+      const r = rows[(j + k) % rows.length]!;
+      r.t.params.set(start);
+      let s = 0;
+      const t0 = performance.now();
+      let t1 = t0;
+      while (t1 - t0 < ms) {
+        r.t.trainStep(train, (s % steps) * batch, batch);
+        s++;
+        if ((s & 3) === 0) t1 = performance.now();
+      }
+      t1 = performance.now();
+      r.times.push((t1 - t0) / s);
+    }
+  }
+  const base = med(rows[0]!.times);
+  console.log(`mnist 784-128-10, Adam, batch ${batch}, ${runs} interleaved runs of ${ms} ms, load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
+  for (const r of rows) {
+    const m = med(r.times);
+    console.log(`  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`);
+  }
+
+  // Serial parts of a threaded step, alone (one thread's view; µs per step).
+  const t = B as unknown as { params: Float32Array; grads: Float32Array };
+  const other = new Float32Array(t.params.length);
+  const time = (f: () => void) => {
+    for (let i = 0; i < 50; i++) f();
+    const r: number[] = [];
+    for (let k = 0; k < 7; k++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 200; i++) f();
+      r.push(((performance.now() - t0) / 200) * 1000);
+    }
+    return med(r);
+  };
+  const copy = time(() => other.set(t.params));
+  const reduce = time(() => {
+    const g = t.grads;
+    for (let x = 0; x < g.length; x++) other[x] = 0.5 * other[x]! + 0.5 * g[x]!;
+  });
+  console.log(`  serial parts: params copy into a thread ${copy.toFixed(1)} µs, reduction of one thread's gradient ${reduce.toFixed(1)} µs (101,770 floats)`);
+
+  // The same loss: one epoch of fit each, from the same weights and seed.
+  A.params.set(start);
+  B.params.set(start);
+  A.reset(1);
+  B.reset(1);
+  A.params.set(start);
+  B.params.set(start);
+  const hA = A.fit(train, { epochs: 1, progress: false });
+  const hB = B.fit(train, { epochs: 1, progress: false });
+  let maxDiff = 0;
+  for (let i = 0; i < A.params.length; i++) maxDiff = Math.max(maxDiff, Math.abs(A.params[i]! - B.params[i]!));
+  console.log(`  one epoch of fit (${steps} steps): loss ${hA.loss[0]!.toFixed(6)} (threads: 1) vs ${hB.loss[0]!.toFixed(6)} (threads: ${threads}); max |Δ weight| ${maxDiff.toExponential(2)}`);
+  B.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
