@@ -74,6 +74,7 @@ import { type Optimizer, type OptimizerSpec, sgd, wasmUpdate } from "./optim.ts"
 import { browserPlatform, type Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
+import { Reducer } from "./reduce.ts";
 import { sharedMemoryAvailable, ThreadPool } from "./threads.ts";
 import { type ArrayCtor, type Buf, type Init, type Layout, type Module, nearest, ownBuffers, RuntimeError } from "./types.ts";
 
@@ -527,10 +528,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private fitting = false; // fit or fitAsync is running
   private readonly platform: Platform;
   // threads (runtime/threads.ts): `chunks` per step (the threads asked for), computed on `pool`'s threads, or
-  // one after another here (summed into `acc`) when there is no shared memory
+  // one after another here when there is no shared memory; `reduce` combines their gradients
   private readonly chunks: number;
   private readonly pool: ThreadPool<A> | undefined;
-  private readonly acc: A | undefined;
+  private readonly reduce: Reducer | undefined;
 
   constructor(
     readonly module: Module<A>,
@@ -672,10 +673,10 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       const spawn = this.platform.spawnThread;
       this.pool =
         sharedMemoryAvailable() && spawn ? new ThreadPool<A>(layout, chunks, (init) => spawn.call(this.platform, init, where), this.params instanceof Float64Array) : undefined;
-      this.acc = this.pool ? undefined : new Arr(layout.paramSize);
+      this.reduce = new Reducer(layout.paramSize, this.params instanceof Float64Array);
     } else {
       this.pool = undefined;
-      this.acc = undefined;
+      this.reduce = undefined;
     }
   }
 
@@ -922,9 +923,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   /**
    * stepOn with `threads` (runtime/threads.ts): chunk j of the n rows (n_j rows, the first n % chunks one row
    * longer) runs on thread j, or here one after another without a pool; then, in the order j = 0, 1, …,
-   * loss = Σ w_j L_j and grads = fl(… fl(fl(w_0 g_0 + w_1 g_1) + w_2 g_2) + …) (fl: rounding to the array's
-   * type), w_j = n_j / n for a batch mean and 1 for a batch sum — the same arithmetic on both paths, so they give
-   * the same bits.
+   * loss = Σ w_j L_j and grads = fl(… fl(fl(w_0 g_0) + fl(w_1 g_1)) + fl(w_2 g_2) …) (fl: float32 rounding;
+   * runtime/reduce.ts), w_j = n_j / n for a batch mean and 1 for a batch sum — the same arithmetic on both
+   * paths, so they give the same bits.
    */
   private stepChunks(feed: Feed, order: Int32Array, start: number, n: number): void {
     const k = this.chunks;
@@ -947,7 +948,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       }
     let loss = 0;
     let hits = 0;
-    const acc = this.acc;
+    // G = g₀, then G ← fl(fl(w₀ G) + fl(w₁ g₁)), then G ← fl(G + fl(w_j g_j)) (runtime/reduce.ts), on both paths
+    const red = this.reduce!;
+    const w0 = mean ? rowsOf(0) / n : 1;
     for (let j = 0; j < (pool ? 1 : k); j++) {
       const nj = rowsOf(j);
       if (nj === 0) continue;
@@ -960,31 +963,24 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       const w = mean ? nj / n : 1;
       loss += w * this.arena[this.lossAt]!;
       hits += this.correct(nj);
-      if (acc) {
-        // the arithmetic of the pooled reduction below, chunk by chunk
-        if (j === 0) acc.set(grads);
-        else if (j === 1) {
-          const w0 = mean ? rowsOf(0) / n : 1;
-          for (let x = 0; x < acc.length; x++) acc[x] = w0 * acc[x]! + w * grads[x]!;
-        } else for (let x = 0; x < acc.length; x++) acc[x] = acc[x]! + w * grads[x]!;
+      if (j === 0) red.a.set(grads);
+      else {
+        red.b.set(grads);
+        red.axpby(j === 1 ? w0 : 1, w);
       }
     }
-    if (acc) grads.set(acc);
-    else if (pool) {
-      // G₁ = fl(w₀ g₀ + w₁ g₁), G_j = fl(G_{j-1} + w_j g_j): products and sums in float64, one rounding per chunk
-      const w0 = mean ? rowsOf(0) / n : 1;
+    if (pool)
       for (let j = 1; j < k; j++) {
         const nj = rowsOf(j);
         if (nj === 0) continue;
         pool.finish(j);
         const w = mean ? nj / n : 1;
-        const g = pool.grads[j]!;
-        if (j === 1) for (let x = 0; x < grads.length; x++) grads[x] = w0 * grads[x]! + w * g[x]!;
-        else for (let x = 0; x < grads.length; x++) grads[x] = grads[x]! + w * g[x]!;
+        red.b.set(pool.grads[j]!);
+        red.axpby(j === 1 ? w0 : 1, w);
         loss += w * pool.arena[j]![this.lossAt]!;
         hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
       }
-    }
+    if (rowsOf(1) > 0) grads.set(red.a); // with one chunk (n = 1) the gradient is g₀ itself (w₀ = 1)
     const stats = this.stats;
     if (loss - loss !== 0) this.diverged("loss", loss);
     if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
