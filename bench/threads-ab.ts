@@ -20,10 +20,16 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadSpec } from "../compiler/frontend/load.ts";
 import { compile } from "../compiler/index.ts";
-import { adam, createTrainer, loadMnist, type Module } from "../runtime/node.ts";
+import {
+  adam,
+  createTrainer,
+  loadMnist,
+  type Module,
+} from "../runtime/node.ts";
 
 const argv = process.argv.slice(2);
-const opt = (f: string, d: number) => (argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d);
+const opt = (f: string, d: number) =>
+  argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d;
 const threads = opt("threads", 2);
 const batch = opt("batch", 128);
 const runs = opt("runs", 15);
@@ -34,7 +40,10 @@ const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
 async function build(b: number): Promise<Module> {
-  const spec = readFileSync(path.join(REPO, "examples/mnist/model.ts"), "utf8").replace("m.batch(64)", `m.batch(${b})`);
+  const spec = readFileSync(
+    path.join(REPO, "examples/mnist/model.ts"),
+    "utf8",
+  ).replace("m.batch(64)", `m.batch(${b})`);
   const file = path.join(dir, `mnist${b}.ts`);
   writeFileSync(file, spec);
   const { js } = await compile(await loadSpec(file, { name: "mnist" }));
@@ -42,15 +51,29 @@ async function build(b: number): Promise<Module> {
   writeFileSync(out, js);
   const url = pathToFileURL(out).href;
   const ns = (await import(url)) as Module;
-  return { layout: ns.layout, buffers: ns.buffers, forward: ns.forward, backward: ns.backward, sgd: ns.sgd, optimizerKernels: ns.optimizerKernels, url } as Module;
+  return {
+    layout: ns.layout,
+    buffers: ns.buffers,
+    forward: ns.forward,
+    backward: ns.backward,
+    sgd: ns.sgd,
+    optimizerKernels: ns.optimizerKernels,
+    url,
+  } as Module;
 }
 
 try {
-  if (batch % threads !== 0) throw new Error("--batch must be a multiple of --threads");
+  if (batch % threads !== 0)
+    throw new Error("--batch must be a multiple of --threads");
   const one = await build(batch);
   const per = await build(batch / threads);
   const { train } = loadMnist({ train: nTrain, test: 10 });
-  const opts = { optimizer: adam({ lr: 1e-3 }), batchSize: batch, seed: 1, progress: false } as const;
+  const opts = {
+    optimizer: adam({ lr: 1e-3 }),
+    batchSize: batch,
+    seed: 1,
+    progress: false,
+  } as const;
   const { progress: _, ...trainerOpts } = opts;
   const A = createTrainer(one, { ...trainerOpts, threads: 1 });
   const start = Float32Array.from(A.params);
@@ -58,11 +81,17 @@ try {
   await B.ready();
   const rows = [
     { name: `threads: 1, m.batch(${batch})`, t: A, times: [] as number[] },
-    { name: `threads: ${threads}, m.batch(${batch / threads})`, t: B, times: [] as number[] },
+    {
+      name: `threads: ${threads}, m.batch(${batch / threads})`,
+      t: B,
+      times: [] as number[],
+    },
   ];
   const steps = Math.floor(nTrain / batch);
   // warm-up: a few steps each
-  for (const r of rows) for (let s = 0; s < 20; s++) r.t.trainStep(train, (s % steps) * batch, batch);
+  for (const r of rows)
+    for (let s = 0; s < 20; s++)
+      r.t.trainStep(train, (s % steps) * batch, batch);
   const load0 = loadavg()[0]!;
   for (let k = 0; k < runs; k++) {
     for (let j = 0; j < rows.length; j++) {
@@ -81,10 +110,14 @@ try {
     }
   }
   const base = med(rows[0]!.times);
-  console.log(`mnist 784-128-10, Adam, batch ${batch}, ${runs} interleaved runs of ${ms} ms, load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
+  console.log(
+    `mnist 784-128-10, Adam, batch ${batch}, ${runs} interleaved runs of ${ms} ms, load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+  );
   for (const r of rows) {
     const m = med(r.times);
-    console.log(`  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`);
+    console.log(
+      `  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`,
+    );
   }
 
   // Serial parts of a threaded step, alone (one thread's view; µs per step).
@@ -105,7 +138,9 @@ try {
     const g = t.grads;
     for (let x = 0; x < g.length; x++) other[x] = 0.5 * other[x]! + 0.5 * g[x]!;
   });
-  console.log(`  serial parts: params copy into a thread ${copy.toFixed(1)} µs, reduction of one thread's gradient ${reduce.toFixed(1)} µs (101,770 floats)`);
+  console.log(
+    `  serial parts: params copy into a thread ${copy.toFixed(1)} µs, reduction of one thread's gradient ${reduce.toFixed(1)} µs (101,770 floats)`,
+  );
 
   // The same loss: one epoch of fit each, from the same weights and seed.
   A.params.set(start);
@@ -117,8 +152,11 @@ try {
   const hA = A.fit(train, { epochs: 1, progress: false });
   const hB = B.fit(train, { epochs: 1, progress: false });
   let maxDiff = 0;
-  for (let i = 0; i < A.params.length; i++) maxDiff = Math.max(maxDiff, Math.abs(A.params[i]! - B.params[i]!));
-  console.log(`  one epoch of fit (${steps} steps): loss ${hA.loss[0]!.toFixed(6)} (threads: 1) vs ${hB.loss[0]!.toFixed(6)} (threads: ${threads}); max |Δ weight| ${maxDiff.toExponential(2)}`);
+  for (let i = 0; i < A.params.length; i++)
+    maxDiff = Math.max(maxDiff, Math.abs(A.params[i]! - B.params[i]!));
+  console.log(
+    `  one epoch of fit (${steps} steps): loss ${hA.loss[0]!.toFixed(6)} (threads: 1) vs ${hB.loss[0]!.toFixed(6)} (threads: ${threads}); max |Δ weight| ${maxDiff.toExponential(2)}`,
+  );
   B.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,15 @@
  *
  * Browser-safe: the Node side (worker_threads) comes in through the Platform.
  */
-import { CTL, CTL_INTS, MSG, MSG_BYTES, OP, sharedViews, type ThreadInit } from "./worker.ts";
+import {
+  CTL,
+  CTL_INTS,
+  MSG,
+  MSG_BYTES,
+  OP,
+  sharedViews,
+  type ThreadInit,
+} from "./worker.ts";
 import { type Buf, type Layout, RuntimeError } from "./types.ts";
 
 /** A started thread, as the platform made it. */
@@ -55,7 +63,8 @@ function blocking(): boolean {
 
 /** Is shared memory usable here (Node; a cross-origin-isolated page)? */
 export function sharedMemoryAvailable(): boolean {
-  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") return false;
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object")
+    return false;
   const g = globalThis as { crossOriginIsolated?: boolean };
   return g.crossOriginIsolated !== false;
 }
@@ -80,16 +89,28 @@ export class ThreadPool<A extends Buf> {
     f64: boolean,
   ) {
     this.seq = new Int32Array(threads);
-    this.params.length = this.inputs.length = this.arena.length = this.grads.length = 1;
+    this.params.length =
+      this.inputs.length =
+      this.arena.length =
+      this.grads.length =
+        1;
     const mem = layout.memory;
     try {
       for (let i = 1; i < threads; i++) {
         const ctlBuffer = new SharedArrayBuffer(MSG + MSG_BYTES);
-        const sizes = [layout.paramSize, layout.inputSize, layout.arenaSize] as const;
+        const sizes = [
+          layout.paramSize,
+          layout.inputSize,
+          layout.arenaSize,
+        ] as const;
         let init: ThreadInit;
         let bufs: { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
         if (mem) {
-          const memory = new WebAssembly.Memory({ initial: mem.pages, maximum: mem.pages, shared: true });
+          const memory = new WebAssembly.Memory({
+            initial: mem.pages,
+            maximum: mem.pages,
+            shared: true,
+          });
           const b = memory.buffer;
           bufs = {
             params: new Float32Array(b, mem.params, layout.paramSize),
@@ -97,12 +118,29 @@ export class ThreadPool<A extends Buf> {
             arena: new Float32Array(b, mem.arena, layout.arenaSize),
             grads: new Float32Array(b, mem.grads, layout.paramSize),
           };
-          init = { kind: "gradc-thread", model: layout.name, paramSize: layout.paramSize, memory, sizes, ctl: ctlBuffer };
+          init = {
+            kind: "gradc-thread",
+            model: layout.name,
+            paramSize: layout.paramSize,
+            memory,
+            sizes,
+            ctl: ctlBuffer,
+          };
         } else {
-          const bytes = (2 * layout.paramSize + layout.inputSize + layout.arenaSize) * (f64 ? 8 : 4);
+          const bytes =
+            (2 * layout.paramSize + layout.inputSize + layout.arenaSize) *
+            (f64 ? 8 : 4);
           const buffer = new SharedArrayBuffer(bytes);
           bufs = sharedViews(buffer, f64, sizes);
-          init = { kind: "gradc-thread", model: layout.name, paramSize: layout.paramSize, buffer, f64, sizes, ctl: ctlBuffer };
+          init = {
+            kind: "gradc-thread",
+            model: layout.name,
+            paramSize: layout.paramSize,
+            buffer,
+            f64,
+            sizes,
+            ctl: ctlBuffer,
+          };
         }
         this.params.push(bufs.params as A);
         this.inputs.push(bufs.inputs as A);
@@ -115,7 +153,11 @@ export class ThreadPool<A extends Buf> {
     } catch (e) {
       this.close();
       if (e instanceof RuntimeError) throw e;
-      throw new RuntimeError("E_THREAD", `threads: cannot start ${threads - 1} training thread(s): ${(e as Error).message}`, { cause: e });
+      throw new RuntimeError(
+        "E_THREAD",
+        `threads: cannot start ${threads - 1} training thread(s): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 
@@ -123,12 +165,22 @@ export class ThreadPool<A extends Buf> {
   private failure(i: number, what: string): RuntimeError {
     const ctl = this.ctl[i - 1]!;
     const len = Math.min(Atomics.load(ctl, CTL.LEN), MSG_BYTES);
-    const text = new TextDecoder().decode(new Uint8Array(this.ctlBuffers[i - 1]!, MSG, len).slice());
-    return new RuntimeError("E_THREAD", `training thread ${i} of ${this.threads} ${what}: ${text}`);
+    const text = new TextDecoder().decode(
+      new Uint8Array(this.ctlBuffers[i - 1]!, MSG, len).slice(),
+    );
+    return new RuntimeError(
+      "E_THREAD",
+      `training thread ${i} of ${this.threads} ${what}: ${text}`,
+    );
   }
 
   /** Waits until ctl[slot] !== value, at most `ms`; false on timeout. */
-  private waitWhile(ctl: Int32Array, slot: number, value: number, ms: number): boolean {
+  private waitWhile(
+    ctl: Int32Array,
+    slot: number,
+    value: number,
+    ms: number,
+  ): boolean {
     if (blocking()) {
       const until = performance.now() + ms;
       while (Atomics.load(ctl, slot) === value) {
@@ -140,7 +192,8 @@ export class ThreadPool<A extends Buf> {
     }
     const until = performance.now() + ms;
     let spins = 0;
-    while (Atomics.load(ctl, slot) === value) if ((++spins & 0xffff) === 0 && performance.now() > until) return false;
+    while (Atomics.load(ctl, slot) === value)
+      if ((++spins & 0xffff) === 0 && performance.now() > until) return false;
     return true;
   }
 
@@ -158,7 +211,11 @@ export class ThreadPool<A extends Buf> {
 
   /** Waits (blocking) until every thread has started. */
   private ensureStarted(): void {
-    if (this.closed) throw new RuntimeError("E_THREAD", "this trainer's threads are closed (trainer.close()); create a new trainer to train on threads again");
+    if (this.closed)
+      throw new RuntimeError(
+        "E_THREAD",
+        "this trainer's threads are closed (trainer.close()); create a new trainer to train on threads again",
+      );
     if (this.isReady()) return;
     for (let i = 1; i < this.threads; i++)
       if (!this.waitWhile(this.ctl[i - 1]!, CTL.READY, 0, START_MS))
@@ -166,7 +223,9 @@ export class ThreadPool<A extends Buf> {
           new RuntimeError(
             "E_THREAD",
             `training thread ${i} of ${this.threads} did not start within ${START_MS / 1000} s` +
-              (blocking() ? "" : " (in a page, await trainer.ready() or use fitAsync: a blocked page cannot start its workers)"),
+              (blocking()
+                ? ""
+                : " (in a page, await trainer.ready() or use fitAsync: a blocked page cannot start its workers)"),
           ),
         );
     this.isReady();
@@ -189,9 +248,16 @@ export class ThreadPool<A extends Buf> {
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;
-      if (!this.waitWhile(ctl, CTL.DONE, done, START_MS)) throw this.close(new RuntimeError("E_THREAD", `training thread ${i} of ${this.threads} did not finish its step within ${START_MS / 1000} s`));
+      if (!this.waitWhile(ctl, CTL.DONE, done, START_MS))
+        throw this.close(
+          new RuntimeError(
+            "E_THREAD",
+            `training thread ${i} of ${this.threads} did not finish its step within ${START_MS / 1000} s`,
+          ),
+        );
     }
-    if (Atomics.load(ctl, CTL.STATUS) !== 0) throw this.close(this.failure(i, "failed its step"));
+    if (Atomics.load(ctl, CTL.STATUS) !== 0)
+      throw this.close(this.failure(i, "failed its step"));
   }
 
   /** Ends every thread; returns `err` for `throw pool.close(err)`. Safe to call twice. */

@@ -13,5 +13,9 @@ try {
   const mod = (await import(module)) as Module<Buf>;
   serveThread(mod, init);
 } catch (e) {
-  reportThreadError(init.ctl, new Error(`cannot import the model ${module}: ${(e as Error).message}`), "READY");
+  reportThreadError(
+    init.ctl,
+    new Error(`cannot import the model ${module}: ${(e as Error).message}`),
+    "READY",
+  );
 }

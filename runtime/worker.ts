@@ -22,7 +22,15 @@
 import type { Buf, Module } from "./types.ts";
 
 /** The control array's slots (Int32 indices); the error message's UTF-8 bytes follow at MSG. */
-export const CTL = { CMD: 0, OP: 1, N: 2, DONE: 3, STATUS: 4, READY: 5, LEN: 6 } as const;
+export const CTL = {
+  CMD: 0,
+  OP: 1,
+  N: 2,
+  DONE: 3,
+  STATUS: 4,
+  READY: 5,
+  LEN: 6,
+} as const;
 export const CTL_INTS = 16;
 export const MSG = CTL_INTS * 4;
 export const MSG_BYTES = 4096;
@@ -45,13 +53,29 @@ export interface ThreadInit {
 }
 
 /** The four buffers of a JS module's thread, as views of one SharedArrayBuffer (both sides make the same views). */
-export function sharedViews(buffer: SharedArrayBuffer, f64: boolean, [p, i, a]: readonly [number, number, number]): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
-  const view = (at: number, len: number): Buf => (f64 ? new Float64Array(buffer, at * 8, len) : new Float32Array(buffer, at * 4, len));
-  return { params: view(0, p), inputs: view(p, i), arena: view(p + i, a), grads: view(p + i + a, p) };
+export function sharedViews(
+  buffer: SharedArrayBuffer,
+  f64: boolean,
+  [p, i, a]: readonly [number, number, number],
+): { params: Buf; inputs: Buf; arena: Buf; grads: Buf } {
+  const view = (at: number, len: number): Buf =>
+    f64
+      ? new Float64Array(buffer, at * 8, len)
+      : new Float32Array(buffer, at * 4, len);
+  return {
+    params: view(0, p),
+    inputs: view(p, i),
+    arena: view(p + i, a),
+    grads: view(p + i + a, p),
+  };
 }
 
 /** Writes `e`'s message into the control array for the trainer to throw (it cannot see this thread's exceptions). */
-export function reportThreadError(ctlBuffer: SharedArrayBuffer, e: unknown, slot: "READY" | "STATUS"): void {
+export function reportThreadError(
+  ctlBuffer: SharedArrayBuffer,
+  e: unknown,
+  slot: "READY" | "STATUS",
+): void {
   const ctl = new Int32Array(ctlBuffer, 0, CTL_INTS);
   const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const bytes = new TextEncoder().encode(text).subarray(0, MSG_BYTES);
@@ -61,7 +85,10 @@ export function reportThreadError(ctlBuffer: SharedArrayBuffer, e: unknown, slot
   Atomics.notify(ctl, CTL[slot]);
 }
 
-const isInit = (v: unknown): v is ThreadInit => typeof v === "object" && v !== null && (v as ThreadInit).kind === "gradc-thread";
+const isInit = (v: unknown): v is ThreadInit =>
+  typeof v === "object" &&
+  v !== null &&
+  (v as ThreadInit).kind === "gradc-thread";
 
 /**
  * Serves one training thread for `mod` until the trainer closes it. With `init`
@@ -70,7 +97,12 @@ const isInit = (v: unknown): v is ThreadInit => typeof v === "object" && v !== n
  */
 export function serveThread(mod: Module<Buf>, init?: ThreadInit): void {
   if (init === undefined) {
-    const scope = globalThis as unknown as { addEventListener(type: "message", f: (e: { data: unknown }) => void): void };
+    const scope = globalThis as unknown as {
+      addEventListener(
+        type: "message",
+        f: (e: { data: unknown }) => void,
+      ): void;
+    };
     const once = (e: { data: unknown }) => {
       if (isInit(e.data)) serveThread(mod, e.data);
     };
@@ -80,12 +112,20 @@ export function serveThread(mod: Module<Buf>, init?: ThreadInit): void {
   const ctl = new Int32Array(init.ctl, 0, CTL_INTS);
   let bufs: { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
   try {
-    if (mod.layout.name !== init.model || mod.layout.paramSize !== init.paramSize)
-      throw new Error(`this thread loaded model '${mod.layout.name}' (${mod.layout.paramSize} parameters), the trainer trains '${init.model}' (${init.paramSize})`);
-    if (!mod.backward) throw new Error(`model '${mod.layout.name}' has no backward`);
+    if (
+      mod.layout.name !== init.model ||
+      mod.layout.paramSize !== init.paramSize
+    )
+      throw new Error(
+        `this thread loaded model '${mod.layout.name}' (${mod.layout.paramSize} parameters), the trainer trains '${init.model}' (${init.paramSize})`,
+      );
+    if (!mod.backward)
+      throw new Error(`model '${mod.layout.name}' has no backward`);
     if (init.memory) {
       if (!mod.buffers) throw new Error("the module has no buffers()");
-      bufs = (mod.buffers as (shared: WebAssembly.Memory) => typeof bufs)(init.memory);
+      bufs = (mod.buffers as (shared: WebAssembly.Memory) => typeof bufs)(
+        init.memory,
+      );
     } else bufs = sharedViews(init.buffer!, init.f64 === true, init.sizes);
   } catch (e) {
     reportThreadError(init.ctl, e, "READY");
@@ -105,10 +145,23 @@ export function serveThread(mod: Module<Buf>, init?: ThreadInit): void {
     if (op === OP.QUIT) break;
     try {
       const n = Atomics.load(ctl, CTL.N);
-      if (step) step(params as never, inputs as never, arena as never, grads as never, n);
+      if (step)
+        step(
+          params as never,
+          inputs as never,
+          arena as never,
+          grads as never,
+          n,
+        );
       else {
         forward(params as never, inputs as never, arena as never, n);
-        backward(params as never, inputs as never, arena as never, grads as never, n);
+        backward(
+          params as never,
+          inputs as never,
+          arena as never,
+          grads as never,
+          n,
+        );
       }
     } catch (e) {
       reportThreadError(init.ctl, e, "STATUS");

@@ -26,7 +26,10 @@ type Cls = "C" | "R" | "S" | "M" | "N" | "X";
 
 const LINEAR = new Set(["S", "M"]);
 
-export function batchSplit(loss: Node | undefined, batch: number | undefined): "mean" | "sum" | undefined {
+export function batchSplit(
+  loss: Node | undefined,
+  batch: number | undefined,
+): "mean" | "sum" | undefined {
   if (!loss || batch === undefined || loss.shape.length !== 0) return undefined;
   const cls = new Map<number, Cls>();
   const B = batch;
@@ -54,12 +57,22 @@ export function batchSplit(loss: Node | undefined, batch: number | undefined): "
       const axes = n.attrs.axes as number[];
       const rank = n.inputs[0]!.shape.length;
       const overBatch = axes.some((a) => a === 0 || a === -rank);
-      if (ins[0] === "R") c = !overBatch ? (keepsRows ? "R" : "X") : masked(n.inputs[0]!) ? "S" : "X";
+      if (ins[0] === "R")
+        c = !overBatch
+          ? keepsRows
+            ? "R"
+            : "X"
+          : masked(n.inputs[0]!)
+            ? "S"
+            : "X";
       else if (LINEAR.has(ins[0]!)) c = ins[0]!;
     } else if (n.op === "reshape" || n.op === "broadcast") {
       // row r stays row r: reshape keeps axis 0 (so the row width too); broadcast keeps the rank ([B] -> [B, B] would not)
       const i = n.inputs[0]!;
-      const rows = keepsRows && i.shape[0] === B && (n.op === "reshape" || i.shape.length === n.shape.length);
+      const rows =
+        keepsRows &&
+        i.shape[0] === B &&
+        (n.op === "reshape" || i.shape.length === n.shape.length);
       if (ins[0] === "R") c = rows ? "R" : "X";
       else if (LINEAR.has(ins[0]!) || ins[0] === "N") c = ins[0]!;
     } else if (n.op === "transpose") {
@@ -67,11 +80,33 @@ export function batchSplit(loss: Node | undefined, batch: number | undefined): "
     } else if (n.op === "matmul") {
       // rows of a · b are rows of a; b must not read the batch (matmul(xᵀ, ·) mixes rows)
       if (ins[0] === "R" && ins[1] === "C") c = keepsRows ? "R" : "X";
-      else if ((LINEAR.has(ins[0]!) && ins[1] === "C") || (ins[0] === "C" && LINEAR.has(ins[1]!))) c = ins[0] === "C" ? ins[1]! : ins[0]!;
-    } else if (n.op === "softmax" || n.op === "logsumexp" || n.op === "softmaxCE") {
-      if (ins.every((x) => x === "R" || x === "C") && ins.includes("R")) c = keepsRows && n.inputs.every((i, k) => ins[k] === "C" || i.shape[0] === B) ? "R" : "X";
+      else if (
+        (LINEAR.has(ins[0]!) && ins[1] === "C") ||
+        (ins[0] === "C" && LINEAR.has(ins[1]!))
+      )
+        c = ins[0] === "C" ? ins[1]! : ins[0]!;
+    } else if (
+      n.op === "softmax" ||
+      n.op === "logsumexp" ||
+      n.op === "softmaxCE"
+    ) {
+      if (ins.every((x) => x === "R" || x === "C") && ins.includes("R"))
+        c =
+          keepsRows &&
+          n.inputs.every((i, k) => ins[k] === "C" || i.shape[0] === B)
+            ? "R"
+            : "X";
     } else if (n.inputs.length > 0 && isElementwise(n.op)) {
-      if (ins.every((x) => x === "R" || x === "C")) c = keepsRows && n.inputs.every((i, k) => ins[k] === "C" || (i.shape.length === n.shape.length && i.shape[0] === B)) ? "R" : "X";
+      if (ins.every((x) => x === "R" || x === "C"))
+        c =
+          keepsRows &&
+          n.inputs.every(
+            (i, k) =>
+              ins[k] === "C" ||
+              (i.shape.length === n.shape.length && i.shape[0] === B),
+          )
+            ? "R"
+            : "X";
       else c = linear(n.op, ins);
     }
     cls.set(n.id, c);
@@ -81,7 +116,22 @@ export function batchSplit(loss: Node | undefined, batch: number | undefined): "
 }
 
 const ELEMENTWISE_LINEAR = new Set(["add", "sub", "mul", "div", "neg"]);
-const isElementwise = (op: string) => !["sum", "reshape", "broadcast", "transpose", "matmul", "softmax", "logsumexp", "softmaxCE", "input", "param", "const", "batchMask", "batchSize"].includes(op);
+const isElementwise = (op: string) =>
+  ![
+    "sum",
+    "reshape",
+    "broadcast",
+    "transpose",
+    "matmul",
+    "softmax",
+    "logsumexp",
+    "softmaxCE",
+    "input",
+    "param",
+    "const",
+    "batchMask",
+    "batchSize",
+  ].includes(op);
 
 /** The class of a linear op over batch sums and means (anything else is X). */
 function linear(op: string, ins: readonly Cls[]): Cls {
@@ -94,7 +144,11 @@ function linear(op: string, ins: readonly Cls[]): Cls {
     return "X";
   }
   if (op === "mul") {
-    if ((a === "C" && (b === "S" || b === "M" || b === "N")) || (b === "C" && (a === "S" || a === "M" || a === "N"))) return a === "C" ? b! : a!;
+    if (
+      (a === "C" && (b === "S" || b === "M" || b === "N")) ||
+      (b === "C" && (a === "S" || a === "M" || a === "N"))
+    )
+      return a === "C" ? b! : a!;
     return "X";
   }
   // div

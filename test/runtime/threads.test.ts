@@ -10,14 +10,30 @@ import { compile } from "../../compiler/index.ts";
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import * as mnist from "../../generated/mnist.js";
 import * as deep from "../../generated/deep.js";
-import { adagrad, adam, adamw, browserPlatform, createTrainer, loadMnist, momentum, nesterov, rmsprop, sgd, type Module, type Trainer } from "../../runtime/node.ts";
+import {
+  adagrad,
+  adam,
+  adamw,
+  browserPlatform,
+  createTrainer,
+  loadMnist,
+  momentum,
+  nesterov,
+  rmsprop,
+  sgd,
+  type Module,
+  type Trainer,
+} from "../../runtime/node.ts";
 import { compiled } from "./models.ts";
 
 const url = pathToFileURL("generated/mnist.js").href;
 const model = { ...mnist, url } as unknown as Module;
 const { train } = loadMnist({ train: 512, test: 10 });
 const open: Trainer[] = [];
-const make = (opts: Parameters<typeof createTrainer>[1], mod: Module = model) => {
+const make = (
+  opts: Parameters<typeof createTrainer>[1],
+  mod: Module = model,
+) => {
   const t = createTrainer(mod, opts) as unknown as Trainer;
   open.push(t);
   return t;
@@ -30,7 +46,8 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 };
-const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+const same = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 describe("threads: 2 on mnist (wasm kernels)", () => {
   it("equals threads: 1 within float32 reduction error, and is bit-identical run to run and to the fallback", async () => {
@@ -38,14 +55,28 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
     const h1 = one.fit(train, { epochs: 2, progress: false });
     const runs = [];
     for (let r = 0; r < 2; r++) {
-      const t = make({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 3, threads: 2 });
+      const t = make({
+        optimizer: adam({ lr: 1e-3 }),
+        batchSize: 64,
+        seed: 3,
+        threads: 2,
+      });
       await t.ready();
       expect(t.threads).toBe(2);
-      runs.push({ h: t.fit(train, { epochs: 2, progress: false }), params: Float32Array.from(t.params) });
+      runs.push({
+        h: t.fit(train, { epochs: 2, progress: false }),
+        params: Float32Array.from(t.params),
+      });
       t.close();
     }
     // no spawnThread on the platform: the two chunks run here one after the other
-    const fallback = make({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 3, threads: 2, platform: { ...browserPlatform, spawnThread: undefined } });
+    const fallback = make({
+      optimizer: adam({ lr: 1e-3 }),
+      batchSize: 64,
+      seed: 3,
+      threads: 2,
+      platform: { ...browserPlatform, spawnThread: undefined },
+    });
     expect(fallback.threads).toBe(1);
     const hf = fallback.fit(train, { epochs: 2, progress: false });
 
@@ -54,7 +85,10 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
     expect(same(runs[0]!.params, fallback.params as Float32Array)).toBe(true);
     expect(hf.loss).toEqual(runs[0]!.h.loss);
     // against one thread: the same math, another order of float32 sums (16 Adam steps)
-    for (let e = 0; e < 2; e++) expect(Math.abs(runs[0]!.h.loss[e]! - h1.loss[e]!)).toBeLessThan(1e-5 * h1.loss[e]!);
+    for (let e = 0; e < 2; e++)
+      expect(Math.abs(runs[0]!.h.loss[e]! - h1.loss[e]!)).toBeLessThan(
+        1e-5 * h1.loss[e]!,
+      );
     expect(maxDiff(runs[0]!.params, one.params)).toBeLessThan(1e-5);
     expect(maxDiff(runs[0]!.params, one.params)).toBeGreaterThan(0); // it did run elsewhere: the order differs
     expect(runs[0]!.h.accuracy).toEqual(runs[1]!.h.accuracy);
@@ -63,11 +97,18 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
   it("batchSize up to threads × the compiled batch: 128 rows on m.batch(64) equal the fallback's bits", async () => {
     const t = make({ optimizer: sgd({ lr: 0.05 }), seed: 1, threads: 2 });
     expect(t.batchSize).toBe(128);
-    const f = make({ optimizer: sgd({ lr: 0.05 }), seed: 1, threads: 2, platform: { ...browserPlatform, spawnThread: undefined } });
+    const f = make({
+      optimizer: sgd({ lr: 0.05 }),
+      seed: 1,
+      threads: 2,
+      platform: { ...browserPlatform, spawnThread: undefined },
+    });
     t.fit(train, { epochs: 1, progress: false });
     f.fit(train, { epochs: 1, progress: false });
     expect(same(t.params as Float32Array, f.params as Float32Array)).toBe(true);
-    expect(() => make({ threads: 2, batchSize: 129 })).toThrow(/threads × the batch/);
+    expect(() => make({ threads: 2, batchSize: 129 })).toThrow(
+      /threads × the batch/,
+    );
   });
 
   it.each([
@@ -79,7 +120,13 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
     ["adamw", adamw({ lr: 1e-3, weightDecay: 0.01 })],
   ])("%s with l2: threads: 2 tracks threads: 1", async (_, opt) => {
     const a = make({ optimizer: opt, batchSize: 64, seed: 5, l2: 1e-4 });
-    const b = make({ optimizer: opt, batchSize: 64, seed: 5, l2: 1e-4, threads: 2 });
+    const b = make({
+      optimizer: opt,
+      batchSize: 64,
+      seed: 5,
+      l2: 1e-4,
+      threads: 2,
+    });
     await b.ready();
     for (let s = 0; s < 4; s++) {
       a.trainStep(train, s * 64, 64);
@@ -92,7 +139,12 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
 
   it("a partial batch splits unevenly (n = 37: 19 + 18 rows) and still tracks one thread", async () => {
     const a = make({ optimizer: sgd({ lr: 0.1 }), batchSize: 64, seed: 2 });
-    const b = make({ optimizer: sgd({ lr: 0.1 }), batchSize: 64, seed: 2, threads: 2 });
+    const b = make({
+      optimizer: sgd({ lr: 0.1 }),
+      batchSize: 64,
+      seed: 2,
+      threads: 2,
+    });
     a.trainStep(train, 5, 37);
     b.trainStep(train, 5, 37);
     expect(Math.abs(a.lastLoss - b.lastLoss)).toBeLessThan(1e-6 * a.lastLoss);
@@ -104,41 +156,105 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
 
 describe("threads with a JS module (no wasm memory) and float64", () => {
   it("iris as plain JS, compiled in-process, imported by the threads from a data: URL", async () => {
-    const c = await compile(await loadSpec("examples/iris/model.ts"), { backend: "js" });
-    const m = (await import(`data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`)) as Module;
-    const mod = { ...m, url: `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}` } as Module;
-    const { x, y } = { x: Float32Array.from({ length: 40 * 4 }, (_, i) => Math.sin(i)), y: Float32Array.from({ length: 40 * 3 }, (_, i) => (i % 3 === Math.floor(i / 3) % 3 ? 1 : 0)) };
+    const c = await compile(await loadSpec("examples/iris/model.ts"), {
+      backend: "js",
+    });
+    const m = (await import(
+      `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`
+    )) as Module;
+    const mod = {
+      ...m,
+      url: `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`,
+    } as Module;
+    const { x, y } = {
+      x: Float32Array.from({ length: 40 * 4 }, (_, i) => Math.sin(i)),
+      y: Float32Array.from({ length: 40 * 3 }, (_, i) =>
+        i % 3 === Math.floor(i / 3) % 3 ? 1 : 0,
+      ),
+    };
     const B = mod.layout.batch!;
-    const a = make({ optimizer: adam({ lr: 0.01 }), batchSize: Math.min(B, 40), seed: 1 }, mod);
-    const b = make({ optimizer: adam({ lr: 0.01 }), batchSize: Math.min(B, 40), seed: 1, threads: 2 }, mod);
+    const a = make(
+      { optimizer: adam({ lr: 0.01 }), batchSize: Math.min(B, 40), seed: 1 },
+      mod,
+    );
+    const b = make(
+      {
+        optimizer: adam({ lr: 0.01 }),
+        batchSize: Math.min(B, 40),
+        seed: 1,
+        threads: 2,
+      },
+      mod,
+    );
     await b.ready();
     expect(b.threads).toBe(2);
     const ha = a.fit({ x, y }, { epochs: 3, progress: false });
     const hb = b.fit({ x, y }, { epochs: 3, progress: false });
-    for (let e = 0; e < 3; e++) expect(Math.abs(ha.loss[e]! - hb.loss[e]!)).toBeLessThan(1e-5);
+    for (let e = 0; e < 3; e++)
+      expect(Math.abs(ha.loss[e]! - hb.loss[e]!)).toBeLessThan(1e-5);
   });
 });
 
 describe("what threads refuse, and how a thread's failure surfaces", () => {
   it("dropout, an unbatched model, a loss that does not split: E_THREAD naming why", async () => {
     const drop = await compiled("test/runtime/dropout-mlp.model.ts");
-    expect(() => createTrainer({ ...drop, url }, { threads: 2 })).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/dropout masks/) }));
+    expect(() => createTrainer({ ...drop, url }, { threads: 2 })).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/dropout masks/),
+      }),
+    );
     const xor = await compiled("xor");
-    expect(() => createTrainer({ ...xor, url }, { threads: 2, batchSize: 4 })).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/without m\.batch/) }));
+    expect(() =>
+      createTrainer({ ...xor, url }, { threads: 2, batchSize: 4 }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/without m\.batch/),
+      }),
+    );
     const sq = await compiled("test/fixtures/split/squared-mean.ts");
-    expect(() => createTrainer({ ...sq, url }, { threads: 2 })).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/not a batch mean or sum/) }));
-    expect(() => createTrainer(model, { threads: 0 })).toThrow(/threads must be a whole number from 1 to 256/);
+    expect(() => createTrainer({ ...sq, url }, { threads: 2 })).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/not a batch mean or sum/),
+      }),
+    );
+    expect(() => createTrainer(model, { threads: 0 })).toThrow(
+      /threads must be a whole number from 1 to 256/,
+    );
   });
 
   it("no module URL (the namespace alone): E_THREAD saying how to pass one", () => {
-    expect(() => createTrainer(mnist as unknown as Module, { threads: 2 })).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/module's URL/) }));
+    expect(() =>
+      createTrainer(mnist as unknown as Module, { threads: 2 }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/module's URL/),
+      }),
+    );
   });
 
   it("a thread that loads another model, or cannot import its module: E_THREAD with the thread's own message", async () => {
-    const wrong = make({ threads: 2, batchSize: 64 }, { ...mnist, url: pathToFileURL("generated/deep.js").href } as unknown as Module);
-    expect(() => wrong.trainStep(train, 0, 64)).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/loaded model 'deep'.*trains 'mnist'/) }));
-    const missing = make({ threads: 2, batchSize: 64 }, { ...mnist, url: pathToFileURL("generated/no-such-model.js").href } as unknown as Module);
-    await expect(missing.ready()).rejects.toMatchObject({ code: "E_THREAD", message: expect.stringMatching(/cannot import the model/) });
+    const wrong = make({ threads: 2, batchSize: 64 }, {
+      ...mnist,
+      url: pathToFileURL("generated/deep.js").href,
+    } as unknown as Module);
+    expect(() => wrong.trainStep(train, 0, 64)).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/loaded model 'deep'.*trains 'mnist'/),
+      }),
+    );
+    const missing = make({ threads: 2, batchSize: 64 }, {
+      ...mnist,
+      url: pathToFileURL("generated/no-such-model.js").href,
+    } as unknown as Module);
+    await expect(missing.ready()).rejects.toMatchObject({
+      code: "E_THREAD",
+      message: expect.stringMatching(/cannot import the model/),
+    });
     // closed: training again says so
     expect(() => wrong.trainStep(train, 0, 64)).toThrow(/closed/);
     void deep;
@@ -154,7 +270,11 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
         const h = t.fit(train, { epochs: 1, progress: false });
         ${close ? "t.close();" : ""}
         console.log(JSON.stringify({ loss: h.loss[0], threads: t.threads }));`;
-      const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", code],
+        { encoding: "utf8", timeout: 60_000 },
+      );
       expect(r.status, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout) as { loss: number; threads: number };
       expect(out.threads).toBe(2);
