@@ -105,8 +105,14 @@ export function buffers(shared?: WebAssembly.Memory): { params: Buf; inputs: Buf
   let memory = new WebAssembly.Memory({ initial: 71, maximum: 71 });
   let compiled = wasmModule;
   if (shared !== undefined) {
-    if (!(shared instanceof WebAssembly.Memory) || Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" || shared.buffer.byteLength !== 4653056)
-      throw new Error("gradc: buffers(shared) takes a shared WebAssembly.Memory of 71 pages: new WebAssembly.Memory({ initial: 71, maximum: 71, shared: true })");
+    if (
+      !(shared instanceof WebAssembly.Memory) ||
+      Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" ||
+      shared.buffer.byteLength !== 4653056
+    )
+      throw new Error(
+        "gradc: buffers(shared) takes a shared WebAssembly.Memory of 71 pages: new WebAssembly.Memory({ initial: 71, maximum: 71, shared: true })",
+      );
     if (sharedModule === undefined) {
       wasmBytes[42] = 3; // limits: shared, with a maximum
       sharedModule = new WebAssembly.Module(wasmBytes);

@@ -78,8 +78,14 @@ export function buffers(shared?: WebAssembly.Memory): { params: Buf; inputs: Buf
   let memory = new WebAssembly.Memory({ initial: 30, maximum: 30 });
   let compiled = wasmModule;
   if (shared !== undefined) {
-    if (!(shared instanceof WebAssembly.Memory) || Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" || shared.buffer.byteLength !== 1966080)
-      throw new Error("gradc: buffers(shared) takes a shared WebAssembly.Memory of 30 pages: new WebAssembly.Memory({ initial: 30, maximum: 30, shared: true })");
+    if (
+      !(shared instanceof WebAssembly.Memory) ||
+      Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" ||
+      shared.buffer.byteLength !== 1966080
+    )
+      throw new Error(
+        "gradc: buffers(shared) takes a shared WebAssembly.Memory of 30 pages: new WebAssembly.Memory({ initial: 30, maximum: 30, shared: true })",
+      );
     if (sharedModule === undefined) {
       wasmBytes[42] = 3; // limits: shared, with a maximum
       sharedModule = new WebAssembly.Module(wasmBytes);

@@ -282,8 +282,14 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
         o.raw(
           [
             "  if (shared !== undefined) {",
-            `    if (!(shared instanceof WebAssembly.Memory) || Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" || shared.buffer.byteLength !== ${int(mem.pages * 65536, "bytes")})`,
-            `      throw new Error("gradc: buffers(shared) takes a shared WebAssembly.Memory of ${int(mem.pages, "pages")} pages: new WebAssembly.Memory({ initial: ${int(mem.pages, "pages")}, maximum: ${int(mem.pages, "pages")}, shared: true })");`,
+            "    if (",
+            "      !(shared instanceof WebAssembly.Memory) ||",
+            '      Object.prototype.toString.call(shared.buffer) !== "[object SharedArrayBuffer]" ||',
+            `      shared.buffer.byteLength !== ${int(mem.pages * 65536, "bytes")}`,
+            "    )",
+            "      throw new Error(",
+            `        "gradc: buffers(shared) takes a shared WebAssembly.Memory of ${int(mem.pages, "pages")} pages: new WebAssembly.Memory({ initial: ${int(mem.pages, "pages")}, maximum: ${int(mem.pages, "pages")}, shared: true })",`,
+            "      );",
             "    if (sharedModule === undefined) {",
             `      wasmBytes[${int(flag, "the memory flag")}] = 3; // limits: shared, with a maximum`,
             "      sharedModule = new WebAssembly.Module(wasmBytes);",
