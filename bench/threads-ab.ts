@@ -9,8 +9,9 @@
  * rotated) so every row sees the same machine load; then one epoch of `fit`
  * each, from the same weights and seed, to show they reach the same loss. Also
  * times the serial parts of a threaded step on their own (what Amdahl's law
- * keeps on one core): packing a chunk, copying the parameters into a thread's
- * memory, the fixed-order reduction of the gradients, the Adam update.
+ * keeps on one core): copying the parameters into a thread's memory, the
+ * fixed-order reduction of the gradients, the Adam update — and what they
+ * give on paper for 2, 4 and 8 threads.
  *
  *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096]
  */
@@ -20,6 +21,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadSpec } from "../compiler/frontend/load.ts";
 import { compile } from "../compiler/index.ts";
+import { Reducer } from "../runtime/reduce.ts";
 import {
   adam,
   createTrainer,
@@ -120,27 +122,63 @@ try {
     );
   }
 
-  // Serial parts of a threaded step, alone (one thread's view; µs per step).
-  const t = B as unknown as { params: Float32Array; grads: Float32Array };
-  const other = new Float32Array(t.params.length);
-  const time = (f: () => void) => {
-    for (let i = 0; i < 50; i++) f();
-    const r: number[] = [];
-    for (let k = 0; k < 7; k++) {
-      const t0 = performance.now();
-      for (let i = 0; i < 200; i++) f();
-      r.push(((performance.now() - t0) / 200) * 1000);
-    }
-    return med(r);
+  // Serial parts of a threaded step, alone (µs per step, the minimum of many: what the trainer's thread does
+  // while no other thread works), and the parallel part: one thread's forward + backward.
+  const t = B as unknown as {
+    params: Float32Array;
+    grads: Float32Array;
+    optimizer: { update(p: Float32Array, g: Float32Array): boolean };
   };
-  const copy = time(() => other.set(t.params));
-  const reduce = time(() => {
-    const g = t.grads;
-    for (let x = 0; x < g.length; x++) other[x] = 0.5 * other[x]! + 0.5 * g[x]!;
+  const other = new Float32Array(t.params.length);
+  const red = new Reducer(t.params.length, false);
+  const minUs = (f: () => void, reps = 300) => {
+    for (let i = 0; i < 30; i++) f();
+    let m = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      f();
+      m = Math.min(m, performance.now() - t0);
+    }
+    return m * 1000;
+  };
+  const copy = minUs(() => other.set(t.params));
+  const reduce = minUs(() => {
+    red.a.set(t.grads);
+    red.b.set(other);
+    red.axpby(0.5, 0.5);
+    t.grads.set(red.a);
   });
+  const update = minUs(() => void t.optimizer.update(t.params, t.grads));
+  const bufs = one.buffers!();
+  const half = per.buffers!();
+  const fb = (m: Module, b: typeof bufs, n: number) => () => {
+    m.forward(
+      b.params as Float32Array,
+      b.inputs as Float32Array,
+      b.arena as Float32Array,
+      n,
+    );
+    m.backward!(
+      b.params as Float32Array,
+      b.inputs as Float32Array,
+      b.arena as Float32Array,
+      b.grads as Float32Array,
+      n,
+    );
+  };
+  const full = minUs(fb(one, bufs, batch), 100);
+  const chunk = minUs(fb(per, half, batch / threads), 100);
+  const serial = copy * (threads - 1) + reduce * (threads - 1) + update;
   console.log(
-    `  serial parts: params copy into a thread ${copy.toFixed(1)} µs, reduction of one thread's gradient ${reduce.toFixed(1)} µs (101,770 floats)`,
+    `  alone (min): forward+backward ${(full / 1000).toFixed(3)} ms at ${batch} rows, ${(chunk / 1000).toFixed(3)} ms at ${batch / threads}; ` +
+      `serial: params copy ${copy.toFixed(1)} µs per thread, reduction ${reduce.toFixed(1)} µs per thread (with its copies), Adam update ${update.toFixed(1)} µs`,
   );
+  for (const k of [2, 4, 8])
+    console.log(
+      `  Amdahl, ${k} threads at batch ${batch} (m.batch(${batch / k}), chunk time ≈ ${batch / threads}-row time × ${threads}/${k}, sync not counted): ` +
+        `${((full + update) / ((chunk * threads) / k + copy * (k - 1) + reduce * (k - 1) + update)).toFixed(2)}×`,
+    );
+  void serial;
 
   // The same loss: one epoch of fit each, from the same weights and seed.
   A.params.set(start);
