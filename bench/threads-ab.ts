@@ -13,10 +13,12 @@
  * fixed-order reduction of the gradients, the Adam update — and what they
  * give on paper for 2, 4 and 8 threads.
  *
- *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096]
+ *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096] [--write]
+ *
+ * `--write` also writes what it prints to bench/THREADS.md, which `npm run bench` puts into BENCHMARKS.md.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import os, { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadSpec } from "../compiler/frontend/load.ts";
@@ -40,6 +42,11 @@ const nTrain = opt("train", 4096);
 const REPO = path.resolve(import.meta.dirname, "..");
 const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+const printed: string[] = [];
+const say = (line: string) => {
+  printed.push(line);
+  console.log(line);
+};
 
 async function build(b: number): Promise<Module> {
   const spec = readFileSync(
@@ -112,12 +119,12 @@ try {
     }
   }
   const base = med(rows[0]!.times);
-  console.log(
+  say(
     `mnist 784-128-10, Adam, batch ${batch}, ${runs} interleaved runs of ${ms} ms, load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
   );
   for (const r of rows) {
     const m = med(r.times);
-    console.log(
+    say(
       `  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`,
     );
   }
@@ -169,12 +176,12 @@ try {
   const full = minUs(fb(one, bufs, batch), 100);
   const chunk = minUs(fb(per, half, batch / threads), 100);
   const serial = copy * (threads - 1) + reduce * (threads - 1) + update;
-  console.log(
+  say(
     `  alone (min): forward+backward ${(full / 1000).toFixed(3)} ms at ${batch} rows, ${(chunk / 1000).toFixed(3)} ms at ${batch / threads}; ` +
       `serial: params copy ${copy.toFixed(1)} µs per thread, reduction ${reduce.toFixed(1)} µs per thread (with its copies), Adam update ${update.toFixed(1)} µs`,
   );
   for (const k of [2, 4, 8])
-    console.log(
+    say(
       `  Amdahl, ${k} threads at batch ${batch} (m.batch(${batch / k}), chunk time ≈ ${batch / threads}-row time × ${threads}/${k}, sync not counted): ` +
         `${((full + update) / ((chunk * threads) / k + copy * (k - 1) + reduce * (k - 1) + update)).toFixed(2)}×`,
     );
@@ -192,10 +199,20 @@ try {
   let maxDiff = 0;
   for (let i = 0; i < A.params.length; i++)
     maxDiff = Math.max(maxDiff, Math.abs(A.params[i]! - B.params[i]!));
-  console.log(
+  say(
     `  one epoch of fit (${steps} steps): loss ${hA.loss[0]!.toFixed(6)} (threads: 1) vs ${hB.loss[0]!.toFixed(6)} (threads: ${threads}); max |Δ weight| ${maxDiff.toExponential(2)}`,
   );
   B.close();
+  if (argv.includes("--write")) {
+    const { execSync } = await import("node:child_process");
+    const commit = execSync("git rev-parse --short HEAD", { cwd: REPO, encoding: "utf8" }).trim();
+    writeFileSync(
+      path.join(REPO, "bench", "THREADS.md"),
+      `## Threads: createTrainer({ threads }) (npm run bench:threads, bench/threads-ab.ts)\n\n` +
+        `${new Date().toISOString()}, gradc at ${commit}, ${os.cpus().length} cores, load ${load0.toFixed(2)}.\n\n` +
+        "```\n" + printed.join("\n") + "\n```\n",
+    );
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

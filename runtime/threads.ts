@@ -25,6 +25,7 @@
  * Browser-safe: the Node side (worker_threads) comes in through the Platform.
  */
 import {
+  SPIN,
   CTL,
   CTL_INTS,
   MSG,
@@ -245,6 +246,7 @@ export class ThreadPool<A extends Buf> {
   finish(i: number): void {
     const ctl = this.ctl[i - 1]!;
     const want = this.seq[i]!;
+    for (let spin = 0; spin < SPIN && Atomics.load(ctl, CTL.DONE) !== want; spin++);
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;

@@ -243,6 +243,7 @@ async function main(): Promise<void> {
     threadScript: new URL("./thread.js", import.meta.url),
   });
   state.threads = t.threads;
+  text("bs", String(t.batchSize));
   text(
     "isolated",
     `cross-origin isolated: ${state.crossOriginIsolated ? "yes" : "no"} · threads: ${t.threads}${THREADS > t.threads ? ` (${THREADS} chunks in turn)` : ""}`,
