@@ -210,7 +210,17 @@ try {
       path.join(REPO, "bench", "THREADS.md"),
       `## Threads: createTrainer({ threads }) (npm run bench:threads, bench/threads-ab.ts)\n\n` +
         `${new Date().toISOString()}, gradc at ${commit}, ${os.cpus().length} cores, load ${load0.toFixed(2)}.\n\n` +
-        "```\n" + printed.join("\n") + "\n```\n",
+        "```\n" +
+        printed.join("\n") +
+        "\n```\n\n" +
+        "The interleaved medians are the ratio users see on this machine at this load; with other processes on both\n" +
+        "cores a second thread often waits for a core, so on a loaded machine read the minima and the Amdahl line,\n" +
+        "which come from the parts timed alone. What stays serial on the trainer's thread: the optimizer update (Adam,\n" +
+        "a wasm SIMD pass over every parameter), the reduction (one SIMD pass and three memory copies per extra\n" +
+        "thread), one parameter copy per thread, packing each chunk, and the wake-ups. The reduction grows with the\n" +
+        "thread count (it runs on one thread), which is why the 8-thread bound at batch 128 is no better than the\n" +
+        "4-thread one: with 8 cores, a reduction split across the threads (each summing 1/8 of the parameters over all\n" +
+        "gradients) and a batch that gives each thread enough rows (1,024 = 8 × 128) are what would pay.\n",
     );
   }
 } finally {
