@@ -205,7 +205,10 @@ try {
   B.close();
   if (argv.includes("--write")) {
     const { execSync } = await import("node:child_process");
-    const commit = execSync("git rev-parse --short HEAD", { cwd: REPO, encoding: "utf8" }).trim();
+    const commit = execSync("git rev-parse --short HEAD", {
+      cwd: REPO,
+      encoding: "utf8",
+    }).trim();
     writeFileSync(
       path.join(REPO, "bench", "THREADS.md"),
       `## Threads: createTrainer({ threads }) (npm run bench:threads, bench/threads-ab.ts)\n\n` +

@@ -246,7 +246,11 @@ export class ThreadPool<A extends Buf> {
   finish(i: number): void {
     const ctl = this.ctl[i - 1]!;
     const want = this.seq[i]!;
-    for (let spin = 0; spin < SPIN && Atomics.load(ctl, CTL.DONE) !== want; spin++);
+    for (
+      let spin = 0;
+      spin < SPIN && Atomics.load(ctl, CTL.DONE) !== want;
+      spin++
+    );
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;

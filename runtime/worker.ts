@@ -142,7 +142,11 @@ export function serveThread(mod: Module<Buf>, init?: ThreadInit): void {
   let seen = 0;
   for (;;) {
     // spin a little first: the next step usually comes within tens of µs, sooner than a futex wakes
-    for (let spin = 0; spin < SPIN && Atomics.load(ctl, CTL.CMD) === seen; spin++);
+    for (
+      let spin = 0;
+      spin < SPIN && Atomics.load(ctl, CTL.CMD) === seen;
+      spin++
+    );
     Atomics.wait(ctl, CTL.CMD, seen);
     seen = Atomics.load(ctl, CTL.CMD);
     const op = Atomics.load(ctl, CTL.OP);

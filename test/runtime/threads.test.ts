@@ -274,10 +274,23 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
       export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
     const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
     const mod = { ...((await import(url)) as Module), url } as Module;
-    const t = make({ optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] }, mod);
-    const data = { x: Float32Array.of(1, 2, 3, 4), t: Float32Array.of(2, 4, 6, 8) };
+    const t = make(
+      { optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] },
+      mod,
+    );
+    const data = {
+      x: Float32Array.of(1, 2, 3, 4),
+      t: Float32Array.of(2, 4, 6, 8),
+    };
     expect(t.batchSize).toBe(8);
-    expect(() => t.trainStep(data, 0, 4)).toThrow(expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/thread 1 of 2 failed its step: RangeError: forward failed on a training thread/) }));
+    expect(() => t.trainStep(data, 0, 4)).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(
+          /thread 1 of 2 failed its step: RangeError: forward failed on a training thread/,
+        ),
+      }),
+    );
     expect(t.params[0]).toBe(0.5);
     expect(t.steps).toBe(0);
     expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
