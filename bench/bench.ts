@@ -524,6 +524,9 @@ async function main() {
   // The compile-time table of `npm run bench:compile` (bench/compile.ts), kept across runs of this bench.
   const compileFile = path.join(REPO, "bench", "COMPILE.md");
   const compileMd = existsSync(compileFile) ? readFileSync(compileFile, "utf8").trim() + "\n" : "";
+  // The threads table of `npm run bench:threads -- --write` (bench/threads-ab.ts), kept across runs of this bench.
+  const threadsFile = path.join(REPO, "bench", "THREADS.md");
+  const threadsMd = existsSync(threadsFile) ? readFileSync(threadsFile, "utf8").trim() + "\n" : "";
   const sizesFile = path.join(REPO, "bench", "SIZES.md"); // written by npm run test:consumer -- --write
   const packageSizes = existsSync(sizesFile) ? readFileSync(sizesFile, "utf8").trim() + "\n" : "";
   const md = `# Benchmarks
@@ -642,7 +645,7 @@ ${infos.map((i) => "  " + i).join("\n")}
   gradient, zero allocation per step. "hand-written, naive i-k-j" is the textbook loop order over the same buffers.
 
 Reproduce: \`npm run bench\` (installs bench/'s pinned peers with \`npm ci\` first). Smoke run: \`npm run bench -- --quick\`.
-${packageSizes ? `\n## Package size (bench/SIZES.md)\n\n${packageSizes}` : ""}${analysis ? `\n## Where the time goes, and where gradc falls short (bench/ANALYSIS.md)\n\n${analysis}` : ""}${compileMd ? `\n${compileMd}` : ""}`;
+${packageSizes ? `\n## Package size (bench/SIZES.md)\n\n${packageSizes}` : ""}${analysis ? `\n## Where the time goes, and where gradc falls short (bench/ANALYSIS.md)\n\n${analysis}` : ""}${compileMd ? `\n${compileMd}` : ""}${threadsMd ? `\n${threadsMd}` : ""}`;
   writeFileSync(outFile, md);
   log(`wrote ${path.relative(REPO, outFile)}`);
 }

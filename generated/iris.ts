@@ -24,6 +24,7 @@ export const layout = {
   lossOffset: 368,
   batch: 16,
   hasLoss: true,
+  split: "mean",
   values: [
     { name: "h", shape: [16, 8], pass: "forward" },
     { name: "logits", shape: [16, 3], pass: "forward" },
@@ -492,5 +493,5 @@ export function sgd(params: Buf, grads: Buf, lr: number): void {
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, url: import.meta.url }, opts);
 }

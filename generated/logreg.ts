@@ -22,6 +22,7 @@ export const layout = {
   lossOffset: 16,
   batch: 8,
   hasLoss: true,
+  split: "mean",
   values: [
     { name: "logit", shape: [8, 1], pass: "forward" },
     { name: "loss", shape: [], pass: "forward" },
@@ -264,5 +265,5 @@ export function sgd(params: Buf, grads: Buf, lr: number): void {
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, url: import.meta.url }, opts);
 }

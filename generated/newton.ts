@@ -30,6 +30,7 @@ export const layout = {
   lossOffset: 517,
   batch: 256,
   hasLoss: true,
+  split: "mean",
   values: [
     { name: "logit", shape: [256, 1], pass: "forward" },
     { name: "omega", shape: [], pass: "forward" },
@@ -262,5 +263,5 @@ export function sgd(params: Buf, grads: Buf, lr: number): void {
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward, sgd }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, url: import.meta.url }, opts);
 }

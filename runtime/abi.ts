@@ -60,6 +60,12 @@ export interface Layout {
   /** The compiled batch size B: functions take n <= B real examples (rows n..B-1 of batched inputs must be finite, e.g. zero). */
   readonly batch?: number;
   readonly hasLoss: boolean;
+  /**
+   * How the loss over n rows combines from the losses of row chunks (compiler/lower/batch-split.ts): "mean" —
+   * L = Σ (nᵢ/n) Lᵢ (a batch mean), "sum" — L = Σ Lᵢ (a batch sum). Absent when rows mix (a batch statistic)
+   * or the loss is not linear in its batch reductions: such a model cannot train on several threads.
+   */
+  readonly split?: "mean" | "sum";
   /** Modules with wasm kernels: byte offsets of the four buffers in the module's one WebAssembly.Memory, and its size in pages. */
   readonly memory?: {
     readonly params: number;

@@ -77,6 +77,8 @@ export {
 } from "./data.ts";
 export { decodeCheckpoint, encodeCheckpoint, fnv1a, fromBase64, structureHash, toBase64, type CheckpointData, type CheckpointFile } from "./checkpoint.ts";
 export { browserPlatform, type Platform } from "./platform.ts";
+// Training threads (createTrainer({ threads })): a thread's script calls serveThread(model).
+export { serveThread, type ThreadInit } from "./worker.ts";
 export type { Progress } from "./progress.ts";
 // Training plots (SVG text and a terminal chart; browser-safe). The PNG rasterizer, svgToPng, is Node-only: runtime/png.ts.
 export { asciiPlot, historyPlot, type PlotHistory, type PlotOptions } from "./plot.ts";

