@@ -120,6 +120,34 @@ describe("conv nets through compile() = the float64 interpreter", () => {
   });
 });
 
+describe("conv operands that are not plain stored values", () => {
+  /** Compiles in f64 with every node a loop and compares forward and gradients with the interpreter. */
+  const same = async (model: Model) => {
+    const mod = await importModule((await compile(model, { precision: "f64", unrollLimit: 0 })).js);
+    const values = valuesOf(model, 4, model.batch ?? 1);
+    const ref = reference(model, values, model.batch ?? 1);
+    const run = runModule(mod, values, Float64Array);
+    return [...bad("loss", [run.loss], [ref.loss], 1e-12, 1e-12), ...ref.grads.flatMap((g, k) => bad(`d${model.params[k]!.name}`, run.grads[k]!, g, 1e-12, 1e-12))];
+  };
+  it("a constant gradient (sum of a pool: g is a broadcast 1) and a view with no strides (a reshape of a transpose)", async () => {
+    const m = builder("views", "views.ts");
+    const P = m.param("P", [12, 6]);
+    const img = m.reshape(m.transpose(P), [2, 1, 6, 6]); // Pᵀ's elements in an order no strides describe
+    const c = m.conv2d(img, m.param("W", [2, 1, 3, 3]), { padding: [1, 1, 0, 0], stride: 2 });
+    m.loss(m.add(m.sum(m.maxPool2d(c, { size: 3, stride: 1, padding: 1 })), m.sum(m.avgPool2d(img, { size: 2 }))));
+    expect(await same(m.finish())).toEqual([]);
+  });
+  it("a broadcast image (one image read N times) and a filter that is a computed value", async () => {
+    const m = builder("bcast", "bcast.ts");
+    const one = m.param("one", [1, 2, 5, 5]);
+    const x = m.broadcast(one, [3, 2, 5, 5]);
+    const W = m.tanh(m.param("V", [4, 1, 2, 2]));
+    const y = m.conv2d(x, W, { groups: 2, dilation: 2, padding: [1, 0, 1, 2] });
+    m.loss(m.mean(m.squaredError(y, m.input("t", y.shape as number[]))));
+    expect(await same(m.finish())).toEqual([]);
+  });
+});
+
 describe("gradc check on a conv model", () => {
   it("passes", async () => {
     const r = await checkModel(lenet(8), { points: 2, maxPerParam: 24 });
