@@ -6,10 +6,12 @@
  * mask of a gradient); code size flat in the image size; `gradc check` on a conv model.
  */
 import { describe, expect, it } from "vitest";
+import { hvpModel } from "../../compiler/autodiff/hvp.ts";
 import { gradients } from "../../compiler/autodiff/reverse.ts";
 import { checkModel, formatReport } from "../../compiler/check.ts";
 import { importModule } from "../../compiler/emit/load.ts";
 import { builder } from "../../compiler/frontend/dsl.ts";
+import { topo } from "../../compiler/ir/graph.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
 import type { Model } from "../../compiler/ir/model.ts";
 import { compile } from "../../compiler/index.ts";
@@ -145,6 +147,28 @@ describe("conv operands that are not plain stored values", () => {
     const y = m.conv2d(x, W, { groups: 2, dilation: 2, padding: [1, 0, 1, 2] });
     m.loss(m.mean(m.squaredError(y, m.input("t", y.shape as number[]))));
     expect(await same(m.finish())).toEqual([]);
+  });
+});
+
+describe("hvpModel through convs, compiled", () => {
+  it.each([
+    ["f64", { precision: "f64" }],
+    ["f64 loops", { precision: "f64", unrollLimit: 0 }],
+  ] as const)("%s: H v from the generated module = the interpreter's", async (_, opts) => {
+    const model = lenet(8);
+    const hv = hvpModel(model);
+    const mod = await importModule((await compile(hv, opts)).js);
+    const values = valuesOf(hv, 8, BATCH);
+    for (const d of hv.directions) values[d.input] = uniform(rng(9), [-1, 1], values[d.param]!.length);
+    // the interpreter: the gradient of hv's loss (gᵀv) with respect to the params is H v
+    const ref = reference(hv, values, BATCH);
+    const run = runModule(mod, values, Float64Array);
+    expect(ref.grads.flatMap((g, k) => bad(`(H v) ${hv.params[k]!.name}`, run.grads[k]!, g, 1e-12, 1e-10))).toEqual([]);
+    expect(ref.grads.some((g) => g.some((e) => e !== 0))).toBe(true);
+    // the second derivative reaches the derivatives of the gradient ops
+    const { grads } = gradients(new B(hv.graph), hv.loss!, hv.params.map((p) => p.node));
+    const ops = new Set(topo(grads).map((n) => n.op));
+    for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter", "maxPool2dBack", "maxPool2dPick", "avgPool2d", "avgPool2dBack"]) expect(ops.has(op), op).toBe(true);
   });
 });
 
