@@ -122,6 +122,32 @@ describe("conv nets through compile() = the float64 interpreter", () => {
   });
 });
 
+describe("partial batches: a mean over conv and pool outputs counts only the n real images", () => {
+  it.each([1, 2, 3])("n = %i (garbage in the padding images must not reach the loss or the gradients)", async (n) => {
+    const m = builder("masked", "masked.ts");
+    m.batch(BATCH);
+    const x = m.input("x", ["batch", 1, 6, 6]);
+    const c = m.conv2d(x, m.param("W", [2, 1, 3, 3]), { padding: "same", bias: m.param("b", [2]) });
+    const p = m.maxPool2d(m.tanh(c), { size: 2 });
+    // mean over every axis of an image tensor (the batch axis included), and of the channel means
+    m.loss(m.add(m.mean(m.square(p)), m.mean(m.globalAvgPool(m.avgPool2d(c, { size: 3, stride: 1, padding: 1 })))));
+    const model = m.finish();
+    const mod = await importModule((await compile(model, { precision: "f64", unrollLimit: 0 })).js);
+    const values = valuesOf(model, 20 + n, n); // rows n.. are ±25
+    const run = runModule(mod, values, Float64Array, n);
+    // the reference is the same model on exactly n images: no padding rows at all
+    const m2 = builder("exact", "exact.ts");
+    const x2 = m2.input("x", [n, 1, 6, 6]);
+    const c2 = m2.conv2d(x2, m2.param("W", [2, 1, 3, 3]), { padding: "same", bias: m2.param("b", [2]) });
+    const p2 = m2.maxPool2d(m2.tanh(c2), { size: 2 });
+    m2.loss(m2.add(m2.mean(m2.square(p2)), m2.mean(m2.globalAvgPool(m2.avgPool2d(c2, { size: 3, stride: 1, padding: 1 })))));
+    const exact = m2.finish();
+    const v2 = { ...values, x: values.x!.slice(0, n * 36) };
+    const ref = reference(exact, v2, n);
+    expect([...bad("loss", [run.loss], [ref.loss], 1e-12, 1e-12), ...ref.grads.flatMap((g, k) => bad(`d${exact.params[k]!.name}`, run.grads[k]!, g, 1e-12, 1e-12))]).toEqual([]);
+  });
+});
+
 describe("conv operands that are not plain stored values", () => {
   /** Compiles in f64 with every node a loop and compares forward and gradients with the interpreter. */
   const same = async (model: Model) => {
