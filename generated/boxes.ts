@@ -462,5 +462,5 @@ export function sgd(params: Buf, grads: Buf, lr: number): void {
  * then `fit(data, { epochs })`, `evaluate`, `predict`, `save`, `load`. Data sets are typed by this model's input names.
  */
 export function createTrainer(opts: TrainerOptions = {}) {
-  return trainerFor({ layout, buffers, forward, backward, sgd, step }, opts);
+  return trainerFor({ layout, buffers, forward, backward, sgd, step, url: import.meta.url }, opts);
 }

@@ -35,6 +35,7 @@ import {
   uniform,
   weighted,
 } from "../helpers.ts";
+import { CONV_CASES } from "./conv-cases.ts";
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -224,6 +225,8 @@ const CASES: Case[] = [
   broadcast([2, 1], [3, 2, 4]),
   custom("broadcast", "xᵀ [1,3] -> [2,3]", (b, L) => b.broadcast(b.transpose(L.param([3, 1])), [2, 3])),
   custom("sum", "xᵀ axes [0]", (b, L) => b.sum(b.transpose(L.param([2, 3])), [0])),
+  // conv2d, its backward ops, max and average pooling (test/ir/conv-cases.ts)
+  ...CONV_CASES,
 ];
 
 /** Builds a case on a fresh graph: the checked value and y = sum(value * r). */
@@ -385,6 +388,7 @@ const close32out = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) 
 const close32grad = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= F32_GRAD.atol + F32_GRAD.rtol * Math.abs(b);
 
 const OPS_WITH_CASES = [...new Set(CASES.map((c) => c.op))];
+
 
 describe("generated code matches the interpreter", () => {
   const built = new Map<string, OpModel | Error>();
