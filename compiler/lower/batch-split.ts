@@ -16,6 +16,7 @@
  * different number.
  */
 import { type Node, topo } from "../ir/graph.ts";
+import { opDef } from "../ir/ops.ts";
 
 /**
  * C: reads no data; R: row-local, axis 0 the batch axis; S: a sum over the batch
@@ -96,7 +97,10 @@ export function batchSplit(
           n.inputs.every((i, k) => ins[k] === "C" || i.shape[0] === B)
             ? "R"
             : "X";
-    } else if (n.inputs.length > 0 && isElementwise(n.op)) {
+    } else if (opDef(n.op).kind === "conv") {
+      // an image's conv or pool reads only that image (axis 0); the filter gradient sums over images
+      if (n.op !== "conv2dBackFilter" && ins[0] === "R" && ins.slice(1).every((x) => x === "C")) c = keepsRows ? "R" : "X";
+    } else if (n.inputs.length > 0 && opDef(n.op).kind === "elementwise") {
       if (ins.every((x) => x === "R" || x === "C"))
         c =
           keepsRows &&
@@ -116,22 +120,6 @@ export function batchSplit(
 }
 
 const ELEMENTWISE_LINEAR = new Set(["add", "sub", "mul", "div", "neg"]);
-const isElementwise = (op: string) =>
-  ![
-    "sum",
-    "reshape",
-    "broadcast",
-    "transpose",
-    "matmul",
-    "softmax",
-    "logsumexp",
-    "softmaxCE",
-    "input",
-    "param",
-    "const",
-    "batchMask",
-    "batchSize",
-  ].includes(op);
 
 /** The class of a linear op over batch sums and means (anything else is X). */
 function linear(op: string, ins: readonly Cls[]): Cls {

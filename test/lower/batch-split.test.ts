@@ -20,6 +20,7 @@ describe("layout.split", () => {
     ["squared-mean", undefined],
     ["batch-stat", undefined],
     ["gram", undefined],
+    ["conv", "mean"],
   ])("%s → %s", async (name, want) => {
     const { layout } = await split(`test/fixtures/split/${name}.ts`);
     expect(layout.split).toBe(want);
@@ -41,7 +42,7 @@ describe("layout.split", () => {
   });
 
   // The claim itself, in float64: loss and gradient over n rows equal the chunks' combined with weights nᵢ/n or 1.
-  it.each(["mean", "sum", "penalty"])(
+  it.each(["mean", "sum", "penalty", "conv"])(
     "%s: the chunks' losses and gradients combine into the batch's",
     async (name) => {
       const c = await compile(
