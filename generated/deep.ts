@@ -236,11 +236,11 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 32): void {
             inputs[8192 + (r_base + 8)] +
             inputs[8192 + (r_base + 9)]));
   }
-  // sum_logits = sum(where_mask_0)
+  // sum_logits = sum(masked_softmaxCE_logits_y)
   let sum_logits_acc = 0;
   for (let i = 0; i < 32; i++) {
-    const where_mask_0_v = i < n ? arena[33408 + i] : 0;
-    sum_logits_acc += where_mask_0_v;
+    const masked_softmaxCE_logits_y_v = i < n ? arena[33408 + i] : 0;
+    sum_logits_acc += masked_softmaxCE_logits_y_v;
   }
   arena[33440] = sum_logits_acc;
   // loss = div(sum_logits, batchSize)
@@ -301,11 +301,11 @@ export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 3
   const k = kernels(params, inputs, arena, grads);
   // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
   const div_1_n = 1 / n;
-  // where_mask_0_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
+  // masked_div_1_n = where(batchMask, div_1_n, 0)  ⟵ ∂ where masked_softmaxCE_logits_y
   for (let i = 0; i < 32; i++) {
     arena[33088 + i] = i < n ? div_1_n : 0;
   }
-  // d_logits = mul(where_mask_0_, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
+  // d_logits = mul(masked_div_1_n, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
   for (let i = 0; i < 32; i++) {
     for (let i2 = 0; i2 < 10; i2++) {
       const sub_probs_y_v = arena[i * 10 + i2] - inputs[8192 + i * 10 + i2];
