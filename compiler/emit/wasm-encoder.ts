@@ -398,7 +398,8 @@ export class Module {
     const section = (id: number, items: number[][]) => {
       if (!items.length) return;
       const body = [...uleb(items.length), ...items.flat()];
-      out.push(id, ...uleb(body.length), ...body);
+      out.push(id, ...uleb(body.length));
+      for (const b of body) out.push(b); // not push(...body): a call's arguments are limited, a module is not
     };
     const vec = (ts: readonly number[]) => [...uleb(ts.length), ...ts];
     section(1, sigs.map((s) => { const [p, r] = s.split(",").map(Number); return [0x60, ...vec(expandType(p!)), ...vec(expandType(r!))]; })); // prettier-ignore

@@ -337,6 +337,15 @@ describe("the encoder's checks and module features", () => {
     expect(n.errors[0]).toMatch(/shared memory needs a maximum/);
   });
 
+  it("a function of 200,000 instructions encodes (no call's argument limit on the way)", () => {
+    const m = new enc.Module();
+    const body = Array.from({ length: 100_000 }, (_, i) => m.local.set(0, m.i32.add(m.local.get(0, i32), m.i32.const(i & 1))));
+    m.addFunction("f", enc.createType([i32]), i32, [], m.block(null, [...body, m.local.get(0, i32)], i32));
+    m.addFunctionExport("f", "f");
+    const { f } = new WebAssembly.Instance(new WebAssembly.Module(m.emitBinary())).exports as { f: (x: number) => number };
+    expect(f(3)).toBe(3 + 50_000);
+  });
+
   it("control flow, calls, select and tuples of parameters run as written", () => {
     const m = new enc.Module();
     m.setFeatures(enc.Features.SIMD128);
