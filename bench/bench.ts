@@ -185,7 +185,7 @@ async function main() {
       if (impls.includes("gradc")) {
         cold = await compileSpec(path.join(REPO, "examples/xor/model.ts")); // first compile in the process: cold start
         log(`gradc cold start (first compile in a fresh process, xor): ${cold.ms.toFixed(0)} ms`);
-        coldWasm = await compileSpec(path.join(REPO, "bench/specs/small.ts")); // first model with wasm kernels: loads binaryen
+        coldWasm = await compileSpec(path.join(REPO, "bench/specs/small.ts")); // first model with wasm kernels: loads the wasm encoder
         log(`gradc first compile with wasm kernels (small): ${coldWasm.ms.toFixed(0)} ms`);
         for (const w of workloads) {
           const r = await compileSpec(path.join(REPO, w.spec));
@@ -486,7 +486,7 @@ async function main() {
       if (cold) say(`(first compile in a fresh process, xor: ${cold.ms.toFixed(0)} ms — module loading and JIT warm-up of the compiler)`);
       if (coldWasm) {
         const again = compiled.get("small");
-        say(`(first compile of a model with wasm kernels, small: ${coldWasm.ms.toFixed(0)} ms${again ? ` vs ${again.ms.toFixed(0)} ms again` : ""} — it loads binaryen)`);
+        say(`(first compile of a model with wasm kernels, small: ${coldWasm.ms.toFixed(0)} ms${again ? ` vs ${again.ms.toFixed(0)} ms again` : ""} — it loads the wasm encoder)`);
       }
     }
     say();
@@ -593,7 +593,7 @@ ${comp.md}
 Wall ms in one process: \`loadSpec\` (esbuild bundles the spec) + \`compile\` (autodiff … emit, incl. esbuild and the wasm kernels) + \`importModule\`.
 ${cold ? `Each is measured after a first compile in the same process (xor, cold: ${cold.ms.toFixed(0)} ms, mostly loading the compiler's modules and warming the JIT)` : ""}${
     coldWasm
-      ? ` and a first compile of a model with wasm kernels (small: ${coldWasm.ms.toFixed(0)} ms${compiled.get("small") ? `, against ${compiled.get("small")!.ms.toFixed(0)} ms the second time` : ""}: the difference is importing binaryen under tsx's loader).`
+      ? ` and a first compile of a model with wasm kernels (small: ${coldWasm.ms.toFixed(0)} ms${compiled.get("small") ? `, against ${compiled.get("small")!.ms.toFixed(0)} ms the second time` : ""}: the difference is loading the wasm encoder and warming its JIT).`
       : "."
   }
 

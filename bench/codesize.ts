@@ -94,7 +94,7 @@ export async function runCodesize(opts: CodesizeOptions = {}): Promise<SizeRow[]
       });
       log(`  codesize ${label}: ${r.tsLines} lines, ${r.ms.toFixed(0)} ms`);
     };
-    // warm the compiler (esbuild, binaryen for the wasm kernels) so the first row is not a cold start
+    // warm the compiler (esbuild, the wasm encoder for the kernels) so the first row is not a cold start
     writeFileSync(path.join(dir, "warm.ts"), mlpSpec(64, [64]));
     await compileSpec(path.join(dir, "warm.ts"), "warm");
     for (const w of widths) await one("width", `w${w}`, w, [w]);

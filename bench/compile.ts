@@ -155,7 +155,7 @@ const md = `## Compile time (\`npm run bench:compile\`, bench/compile.ts)
 - Load average (1/5/15 min) at start ${loadStart}, at end ${load()} — shared machine: treat ±20% as noise; ${elapsed.toFixed(0)} s in all
 - **cold** = a fresh \`node bin/gradc.js compile <spec>\` process (wall, module loading included); **warm** = loadSpec + compile
   in one process after a warm-up compile (what \`gradc compile --watch\` pays per save). Medians of ${runs} runs; 100k chains: one run.
-  A warm recompile of the same spec reuses the statements prettier formatted and the wasm modules binaryen built, as
+  A warm recompile of the same spec reuses the statements prettier formatted and the wasm modules built before, as
   \`--watch\` does; a save that changes the kernels builds them again.
 - Chains (bench/lib/chains.ts): **tanh** = n scalar \`tanh\` nodes in a row; **mix** = n ops on a [4, 8] tensor, every 10th a
   matmul with one shared [8, 8] weight, the rest \`tanh\` (loop kernels with fused epilogues); up to ${Math.max(...mixSizes)} ops by default

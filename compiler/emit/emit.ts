@@ -39,7 +39,7 @@ const OPTIMIZER_KERNELS =
   "opt_check(): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; opt_sgd(): void; " +
   "opt_momentum(): void; opt_nesterov(): void; opt_adagrad(): void; opt_rmsprop(): void; opt_adam(): void";
 
-/** Wasm modules built before, by their kernels and memory: binaryen's -O3 is most of a warm compile of a wasm model. */
+/** Wasm modules built before, by their kernels and memory: a recompile (`--watch`) of the same model reuses the bytes. */
 const builtWasm = new Map<string, Uint8Array>();
 
 /**
@@ -238,9 +238,9 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     const update = { params: memory.params, grads: memory.grads, size: L.paramSize };
     const state = memory.state === undefined ? undefined : { ...update, state: memory.state };
     const key = JSON.stringify([l.kernels, memory.pages, update, state]);
-    let bytes = builtWasm.get(key); // a recompile (`--watch`) with the same kernels skips binaryen
+    let bytes = builtWasm.get(key);
     if (!bytes) {
-      const { buildWasm } = await import("./wasm.ts"); // binaryen loads only when a model needs it
+      const { buildWasm } = await import("./wasm.ts"); // the encoder loads only when a model needs it
       bytes = buildWasm(l.kernels, memory.pages, update, state);
       if (builtWasm.size > 64) builtWasm.clear();
       builtWasm.set(key, bytes);
@@ -248,7 +248,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     const mem = memory;
     out.raw(
       jsdoc(
-        `${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s), the SGD update${state ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc with binaryen.`,
+        `${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s), the SGD update${state ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc.`,
       ),
     );
     // Always longer than a line: prettier's layout of this call, written out.

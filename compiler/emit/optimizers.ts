@@ -26,7 +26,7 @@
  * with V = paramSize · 4 rounded up to 16. Updates run over whole vectors of
  * four, into the zero padding that follows every region.
  */
-import binaryen from "binaryen";
+import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import { pad16, SCALAR_BYTES, SLOT } from "../lower/optimizer-state.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 

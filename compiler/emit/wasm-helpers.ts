@@ -1,6 +1,6 @@
-import binaryen from "binaryen";
+import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 
-/** The binaryen shorthands every kernel builder uses: locals, i32 constants and address arithmetic. */
+/** The shorthands every kernel builder uses: locals, i32 constants and address arithmetic. */
 export function wasmHelpers(m: binaryen.Module) {
   return {
     get: (l: number, t: number = binaryen.i32) => m.local.get(l, t),

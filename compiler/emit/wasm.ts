@@ -1,6 +1,7 @@
 /**
- * WebAssembly SIMD matmul kernels, built and validated with binaryen (a
- * compile-time dependency only: the generated module embeds the bytes).
+ * WebAssembly SIMD matmul kernels, built with our own encoder
+ * (wasm-encoder.ts, binaryen's builder API) and embedded as bytes in the
+ * generated module.
  *
  * One kernel per large matmul, specialized to its shapes and addresses:
  * C[i, j] = Σ_p A[i, p] B[p, j] for rows 0..M4 (a multiple of 4), with B
@@ -13,7 +14,7 @@
  * offsets are folded into the loads' offset immediates. Columns past the last
  * multiple of 8 get a scalar tail loop.
  */
-import binaryen from "binaryen";
+import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import type { Epi, MatmulKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
@@ -214,7 +215,7 @@ export interface UpdateRegions {
  */
 function addSgd(m: binaryen.Module, r: UpdateRegions): void {
   const { i32, v128, f32 } = binaryen;
-  const LR = 0, I = 1, END = 2, RATE = 3;
+  const LR = 0, I = 1, RATE = 2;
   const { get, c } = wasmHelpers(m);
   const vecs = Math.ceil(r.size / 4);
   const pairs = vecs >> 1;
@@ -226,37 +227,42 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
       m.f32x4.sub(m.v128.load(off, 16, get(I)), m.f32x4.mul(get(RATE, v128), m.v128.load(off + delta, 16, get(I)))),
     );
   const body: number[] = [m.local.set(RATE, m.f32x4.splat(get(LR, f32))), m.local.set(I, c(r.params))];
+  // The loop's bound is a constant operand of the compare, not a local (binaryen's -O3 did this: sgd 3% faster).
   if (pairs > 0)
-    body.push(
-      m.local.set(END, c(r.params + pairs * 32)),
-      m.loop("v", m.block(null, [upd(0), upd(16), m.local.set(I, m.i32.add(get(I), c(32))), m.br("v", m.i32.lt_u(get(I), get(END)))])),
-    );
+    body.push(m.loop("v", m.block(null, [upd(0), upd(16), m.local.set(I, m.i32.add(get(I), c(32))), m.br("v", m.i32.lt_u(get(I), c(r.params + pairs * 32)))])));
   if (vecs % 2) body.push(upd(0));
-  m.addFunction("sgd", binaryen.createType([f32]), binaryen.none, [i32, i32, v128], m.block(null, body));
+  m.addFunction("sgd", binaryen.createType([f32]), binaryen.none, [i32, v128], m.block(null, body));
   m.addFunctionExport("sgd", "sgd");
 }
 
 /**
- * A validated, optimized wasm module (SIMD128) holding every kernel and the
- * `sgd` update, importing `env.memory` of `pages` pages; with `optimizers`,
- * also the trainer's update kernels (compiler/emit/optimizers.ts).
+ * The module's contents into `m`: the kernels, the `sgd` update, with
+ * `optimizers` the trainer's update kernels (compiler/emit/optimizers.ts),
+ * and the import of `env.memory` of `pages` pages. Written against binaryen's
+ * API only, so a test builds the same templates with binaryen and compares
+ * (test/emit/wasm-encoder.test.ts).
+ */
+export function addWasmContents(m: binaryen.Module, kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): void {
+  if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
+  m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
+  m.setMemory(pages, pages, null, [], false, false, "0");
+  m.addMemoryImport("0", "env", "memory");
+  for (const k of kernels) addKernel(m, k);
+  addSgd(m, update);
+  if (optimizers) addOptimizers(m, optimizers);
+}
+
+/**
+ * A validated wasm module (SIMD128) holding every kernel and the `sgd`
+ * update (see `addWasmContents`): the templates' instructions as written, not
+ * optimized further — measured as fast as binaryen's -O3 of the same code
+ * (BENCHMARKS.md, "Compile time").
  */
 export function buildWasm(kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): Uint8Array {
-  if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
   const m = new binaryen.Module();
-  try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
-    m.setMemory(pages, pages, null, [], false, false, "0");
-    m.addMemoryImport("0", "env", "memory");
-    for (const k of kernels) addKernel(m, k);
-    addSgd(m, update);
-    if (optimizers) addOptimizers(m, optimizers);
-    if (!m.validate()) throw new Error("internal: binaryen rejected the generated wasm kernels");
-    binaryen.setOptimizeLevel(3);
-    binaryen.setShrinkLevel(0);
-    m.optimize();
-    return m.emitBinary();
-  } finally {
-    m.dispose();
-  }
+  addWasmContents(m, kernels, pages, update, optimizers);
+  if (!m.validate()) throw new Error(`internal: the generated wasm kernels are invalid:\n  ${m.errors.join("\n  ")}`);
+  const bytes = m.emitBinary();
+  if (!WebAssembly.validate(bytes)) throw new Error("internal: WebAssembly.validate rejected the generated wasm kernels");
+  return bytes;
 }

@@ -85,7 +85,14 @@ export class Naming {
    * `sub_y_t`, `sub_1_z`, small integer literals included), else the named
    * value it derives from through first inputs (`halfSquare_y`), else the op.
    */
-  private derived(n: Node): string {
+  private derived(n: Node, maskRule = true): string {
+    // The DSL's batch mask, where(batchMask, x, 0) (mean and sum over the batch count the first n rows): `masked_<x>`.
+    if (maskRule && n.op === "where" && this.viewSource(n.inputs[0]!).op === "batchMask") {
+      const x = this.viewSource(n.inputs[1]!);
+      const v = x.attrs.value;
+      const of = x.op === "const" && typeof v === "number" ? printNum(v).replace(/[^A-Za-z0-9]/g, "_") : (this.base.get(x.id) ?? this.spec.get(x.id) ?? this.derived(x, false));
+      return `masked_${of}`;
+    }
     const lit = (x: Node) => {
       const v = x.attrs.value;
       return x.op === "const" && typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 100 ? String(v) : undefined;
@@ -95,6 +102,11 @@ export class Naming {
       return [n.op, ...n.inputs.map((x) => named(x) ?? lit(x)).filter((d) => d !== undefined).slice(0, 2)].join("_");
     const a = this.anchor.get(n.id);
     return a ? `${n.op}_${a}` : n.op;
+  }
+
+  private viewSource(n: Node): Node {
+    while (n.op !== "const" && opDef(n.op).kind === "view") n = n.inputs[0]!;
+    return n;
   }
 
   /** Element i of an unrolled value (a scalar is its base name). */

@@ -41,4 +41,25 @@ describe("names", () => {
     expect(after.indexOf(before[0]!)).toBeGreaterThan(0); // the new term's lines come first
     for (const h of before.slice(0, -1)) expect(after).toContain(h); // all but the loss line itself
   });
+
+  it("a batch mask, where(batchMask, x, 0), is masked_<x> in both passes; an unrelated node renames nothing", () => {
+    // What the DSL's batched mean builds: the padding rows (n..B-1) zeroed before the sum over the batch.
+    const masked = (b: B, L: Leaves, extra: boolean) => {
+      const x = L.input([4, 3]);
+      const w = L.param([3, 2]);
+      const outputs: Node[] = extra ? [b.op("exp", w)] : [];
+      const rows = b.op("tanh", b.matmul(x, w));
+      const mask = b.broadcast(b.reshape(b.g.mk("batchMask", [], { max: 4 }), [4, 1]), [4, 2]);
+      return { outputs, loss: b.div(b.sum(b.where(mask, rows, 0)), b.g.mk("batchSize", [], { max: 4 })) };
+    };
+    const [before, after] = [false, true].map((extra) => {
+      const l = lower(planOf((b, L) => masked(b, L, extra)).plan);
+      return [...headings(l.forward), ...headings(l.backward)];
+    });
+    const text = before!.join("\n");
+    expect(text).toMatch(/^masked_tanh_i0 = where\(batchMask, tanh_i0, 0\)$/m);
+    expect(text).toMatch(/^masked_mul_i0_ = where\(batchMask, mul_i0_, 0\)  ⟵ ∂ tanh tanh_i0$/m);
+    expect(text).not.toMatch(/where_/);
+    for (const h of before!) expect(after).toContain(h);
+  });
 });

@@ -6,7 +6,11 @@ import { describe, expect, it } from "vitest";
 import type { Node } from "../../compiler/ir/graph.ts";
 import { opDef } from "../../compiler/ir/ops.ts";
 import { size } from "../../compiler/ir/shape.ts";
-import { groupRoot, type Plan } from "../../compiler/plan/memory.ts";
+import { Graph } from "../../compiler/ir/graph.ts";
+import type { Program } from "../../compiler/ir/program.ts";
+import { lower } from "../../compiler/lower/lower.ts";
+import { groupRoot, type Plan, planMemory } from "../../compiler/plan/memory.ts";
+import { schedule } from "../../compiler/plan/schedule.ts";
 import { matmulOnWasm } from "../../compiler/plan/target.ts";
 import { MODELS, planOf } from "../lower/pipeline.ts";
 
@@ -108,4 +112,31 @@ describe("planMemory", () => {
     expect([...js.nodes.values()].some((np) => np.matmul?.wasm)).toBe(false);
     expect(js.scratchSize).toBe(0);
   });
+
+  it("plans (and lowers) a 100,000-op chain fused into one loop, through 20,000 stacked views, without recursing over its depth", () => {
+    // x [4, 8] → 20,000 reshapes ([32] and back) → 100,000 tanh/sin: one loop kernel whose fused reads walk the whole
+    // chain (groupInputs), whose source is found through every view (source, sameOrder).
+    const g = new Graph();
+    const x = g.mk("param", [], { name: "x", shape: [4, 8] });
+    let y: Node = x;
+    for (let k = 0; k < 20_000; k++) y = g.mk("reshape", [y], { shape: k % 2 ? [4, 8] : [32] });
+    for (let k = 0; k < 100_000; k++) y = g.mk(k % 2 ? "tanh" : "sin", [y]);
+    const program: Program = {
+      model: { name: "chain", source: "test", graph: g, inputs: [], params: [{ name: "x", node: x, shape: [4, 8] }], outputs: [{ name: "y", node: y }], names: new Map(), where: new Map() },
+      outputs: [{ name: "y", node: y }],
+      grads: [],
+      adjoints: new Map(),
+      contributions: [],
+      origin: new Map(),
+      names: new Map(),
+    };
+    const plan = planMemory(schedule(program));
+    const loops = [...plan.nodes.entries()].filter(([, np]) => np.mode === "loop");
+    expect(loops.length).toBe(100_000);
+    expect(loops.filter(([, np]) => np.fusedInto === undefined).map(([id]) => id)).toEqual([y.id]); // one kernel
+    expect(plan.source(program.model.graph.mk("reshape", [x], { shape: [32] })).id).toBe(x.id);
+    const l = lower(plan);
+    const fors = l.forward.filter((s) => s.k === "for");
+    expect(fors.length).toBe(1);
+  }, 30_000);
 });
