@@ -8,6 +8,7 @@
  *   npm run bench -- --quick                   smoke run (few steps, 3 repeats), prints only
  *   npm run bench -- --only mnist[,deep]       some workloads
  *   npm run bench -- --impls gradc,hand        some implementations
+ *   npm run bench -- --only lenet              the conv workload only: replaces just the conv section of BENCHMARKS.md
  *   flags: --repeats N  --target-ms MS  --warmup-ms MS  --verify-steps N  --rounds N
  *          --rtol X  --no-codesize  --codesize-only  --write | --no-write  --out FILE
  *
@@ -44,7 +45,8 @@ const warmupMs = num("warmup-ms", quick ? 100 : 500);
 const rounds = num("rounds", quick ? 1 : 2);
 const rtol = num("rtol", 1e-4);
 const atol = 1e-6;
-const codesize = !has("no-codesize");
+// a run of only the conv workload skips the MLP code-size sweep (it writes only BENCHMARKS.md's conv section)
+const codesize = !has("no-codesize") && !(only && workloads.length > 0 && workloads.every((w) => w.convs));
 const codesizeOnly = has("codesize-only");
 const partial = quick || !!only || !!val("impls") || codesizeOnly;
 const write = has("write") || (!partial && !has("no-write"));
@@ -564,6 +566,65 @@ async function main() {
   say();
   say(`${elapsed.toFixed(0)} s; load average ${machine.loadStart} → ${loadEnd}`);
 
+  // ------------------------------------------------------------ the conv section (also written alone by a conv-only run)
+  const convNames = workloads.filter((w) => w.convs).map((w) => w.name);
+  const ofConv = (line: string) => convNames.some((n) => line.startsWith(`${n} /`) || line.startsWith(`${n}:`) || line.includes(` ${n}: `));
+  const convWarnings = warnings.filter(ofConv);
+  const convNotes = notes.filter(ofConv);
+  const convTargets = targets.filter(ofConv);
+  const CONV_BEGIN = "<!-- conv section: bench/bench.ts writes it; a run of only conv workloads (--only lenet) replaces just this part -->";
+  const CONV_END = "<!-- end of the conv section -->";
+  const convSection = convRows.length
+    ? `${CONV_BEGIN}
+## Convolutional network: LeNet on MNIST digits
+
+Measured by \`${command}\` on ${machine.date} (gradc at commit ${machine.commit || "?"}${machine.dirty ? " with uncommitted changes in compiler/" : ""}); load average (1/5/15 min)
+${machine.loadStart} at the start of the run, ${loadEnd} at its end.
+
+${convTable.md}
+
+${workloads.find((w) => w.convs)!.what}; the same ${workloads.find((w) => w.convs)!.nBatches} batches of real digits (npm mnist, runtime/node.ts
+\`loadMnist\` seed 0) and the same initial weights (He normal for the convolutions, fan-in C·R·S) in every row; one plain SGD step
+(lr ${workloads.find((w) => w.convs)!.lr}) per step, the loss read every step. **÷ C direct** = the row's median ÷ the C reference's (> 1: slower than C);
+**÷ gradc** = the row's median ÷ gradc's module step; **rel. diff vs C** = relative difference of the loss after N steps from the C
+reference's (⚠ outside rtol ${rtol} + atol ${atol}). The C rows are bench/c/lenet.c built by bench/impls/c.ts with the machine's gcc at bench
+time (\`-O3 -march=native\`, no -ffast-math): direct convolution loops register-blocked over output channels with 8-wide inner loops
+over output columns, or (\`-DUSE_BLAS\`) im2col + OpenBLAS \`cblas_sgemm\` on 1 thread (skipped with a note when gcc or
+libopenblas-dev is missing); they run the same protocol as run-one.ts in their own process (peak RSS is the C process's).
+TF.js cpu uses \`tf.conv2d\` + \`tf.maxPool\`; TF.js wasm cannot train \`tf.conv2d\` ("Kernel 'Conv2DBackpropFilter' not registered for
+backend 'wasm'"): its convolutions are \`tf.conv3d\` over a depth of 1, its pools \`tf.maxPool\` on the 4-D view (\`tf.maxPool3d\`'s
+gradient on wasm gives other numbers: loss after 2 steps 2.710062 against 2.710039 for cpu, jax-js and C). jax-js: \`lax.conv\`
+(NCHW/OIHW) and \`lax.reduceWindow(…, np.max, [2, 2], [2, 2])\` under one \`jit\` with the update; its ReLU is written
+\`np.where(z > 0, z, 0)\` because jax-js's \`nn.relu\` (\`maximum(x, 0)\`) has derivative 1 at 0 (JAX's, TF.js's, gradc's and C's is 0),
+and this workload has exact zeros there (blank pixels, zero initial biases).
+
+${convWarnings.length ? convWarnings.map((w) => `- ⚠ ${w}`).join("\n") : "Every row reached the C reference's loss within tolerance."}${convNotes.length ? "\n" + convNotes.map((n) => `- note: ${n}`).join("\n") : ""}
+
+Targets (issue #16):
+
+${convTargets.length ? convTargets.join("\n") : "(gradc not run)"}
+${CONV_END}
+
+`
+    : "";
+  // a run of only conv workloads (npm run bench -- --only lenet) replaces the conv section of BENCHMARKS.md in place
+  const convOnly = !codesizeOnly && workloads.length > 0 && workloads.every((w) => w.convs);
+  if (convOnly && convSection && !quick && !write && !has("no-write") && existsSync(outFile)) {
+    const old = readFileSync(outFile, "utf8");
+    const i = old.indexOf(CONV_BEGIN);
+    const j = old.indexOf(CONV_END);
+    const anchor = old.indexOf("## Compile time and code size vs width and depth");
+    const next =
+      i >= 0 && j > i
+        ? old.slice(0, i) + convSection.trimEnd() + old.slice(j + CONV_END.length)
+        : anchor >= 0
+          ? old.slice(0, anchor) + convSection + old.slice(anchor)
+          : old.trimEnd() + "\n\n" + convSection;
+    writeFileSync(outFile, next);
+    log(`wrote the conv section of ${path.relative(REPO, outFile)} (the rest is the last full run's)`);
+    return;
+  }
+
   // ------------------------------------------------------------ BENCHMARKS.md
   if (!write) {
     log(`(not writing ${path.relative(REPO, outFile)}: partial run; pass --write to write it anyway)`);
@@ -639,30 +700,7 @@ is that of its own step count.
 
 `
     : ""
-}${
-  convRows.length
-    ? `## Convolutional network: LeNet on MNIST digits
-
-${convTable.md}
-
-${workloads.find((w) => w.convs)!.what}; the same ${workloads.find((w) => w.convs)!.nBatches} batches of real digits (npm mnist, runtime/node.ts
-\`loadMnist\` seed 0) and the same initial weights (He normal for the convolutions, fan-in C·R·S) in every row; one plain SGD step
-(lr ${workloads.find((w) => w.convs)!.lr}) per step, the loss read every step. **÷ C direct** = the row's median ÷ the C reference's (> 1: slower than C);
-**÷ gradc** = the row's median ÷ gradc's module step; **rel. diff vs C** = relative difference of the loss after N steps from the C
-reference's (⚠ outside rtol ${rtol} + atol ${atol}). The C rows are bench/c/lenet.c built by bench/impls/c.ts with the machine's gcc at bench
-time (\`-O3 -march=native\`, no -ffast-math): direct convolution loops register-blocked over output channels with 8-wide inner loops
-over output columns, or (\`-DUSE_BLAS\`) im2col + OpenBLAS \`cblas_sgemm\` on 1 thread (skipped with a note when gcc or
-libopenblas-dev is missing); they run the same protocol as run-one.ts in their own process (peak RSS is the C process's).
-TF.js cpu uses \`tf.conv2d\` + \`tf.maxPool\`; TF.js wasm cannot train \`tf.conv2d\` ("Kernel 'Conv2DBackpropFilter' not registered for
-backend 'wasm'"): its convolutions are \`tf.conv3d\` over a depth of 1, its pools \`tf.maxPool\` on the 4-D view (\`tf.maxPool3d\`'s
-gradient on wasm gives other numbers: loss after 2 steps 2.710062 against 2.710039 for cpu, jax-js and C). jax-js: \`lax.conv\`
-(NCHW/OIHW) and \`lax.reduceWindow(…, np.max, [2, 2], [2, 2])\` under one \`jit\` with the update; its ReLU is written
-\`np.where(z > 0, z, 0)\` because jax-js's \`nn.relu\` (\`maximum(x, 0)\`) has derivative 1 at 0 (JAX's, TF.js's, gradc's and C's is 0),
-and this workload has exact zeros there (blank pixels, zero initial biases).
-
-`
-    : ""
-}${warnings.length ? "### Warnings\n\n" + warnings.map((w) => `- ${w}`).join("\n") + "\n" : "No warnings: every implementation reached its reference's loss within tolerance.\n"}${notes.length ? "\n" + notes.map((n) => `- note: ${n}`).join("\n") + "\n" : ""}
+}${convSection}${warnings.length ? "### Warnings\n\n" + warnings.map((w) => `- ${w}`).join("\n") + "\n" : "No warnings: every implementation reached its reference's loss within tolerance.\n"}${notes.length ? "\n" + notes.map((n) => `- note: ${n}`).join("\n") + "\n" : ""}
 ### Targets
 
 ${targets.join("\n")}
