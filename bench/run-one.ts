@@ -67,10 +67,11 @@ async function main() {
       break;
     }
     case "gradc-adam":
+    case "gradc-step":
     case "gradc-fit": {
       const js = arg("gradc-js");
       if (!js) throw new Error("--gradc-js is required for gradc");
-      impl = await (await import("./impls/gradc-trainer.ts")).create(w, problem, js, implName === "gradc-adam" ? "step" : "fit");
+      impl = await (await import("./impls/gradc-trainer.ts")).create(w, problem, js, implName === "gradc-fit" ? "fit" : "step", implName === "gradc-step" ? "sgd" : "adam");
       break;
     }
     case "tfjs-wasm-adam":
