@@ -9,7 +9,7 @@ import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
 import { size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
-import { chooseTarget, matmulOnWasm, type Target } from "./target.ts";
+import { chooseTarget, convOnWasm, matmulOnWasm, type Target } from "./target.ts";
 import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
@@ -26,6 +26,13 @@ export interface NodePlan {
   store?: { readonly arr: "arena" | "grads"; readonly offset: number };
   /** Loop matmuls: the kernel's target and its arena scratch. */
   matmul?: MatmulPlan;
+  /** Loop conv and pool nodes: the kernel's target (compiler/lower/conv.ts). */
+  conv?: ConvPlan;
+}
+
+/** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel. */
+export interface ConvPlan {
+  readonly wasm: boolean;
 }
 
 /**
@@ -128,8 +135,9 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   const gradSources = new Set(p.grads.map((g) => source(g.node).id));
   const rootIds = new Set([...outputRoots, ...gradSources, ...(p.loss ? [p.loss.id] : [])]);
 
-  // Fusion, consumers first: an elementwise (or matmul) loop node with a single
-  // same-shape elementwise (or sum) consumer in the same function is computed inside it.
+  // Fusion, consumers first: an elementwise (or matmul, conv, pool) loop node with a single
+  // same-shape elementwise (or sum) consumer in the same function is computed inside it;
+  // a group holds at most one matmul or conv (its kernel computes the group: the rest is its epilogue).
   const hasMatmul = new Map<number, boolean>();
   const fusedRoot = new Map<number, number>(); // node -> root of the group it is fused into (a long chain: no walk per node)
   for (let k = order.length - 1; k >= 0; k--) {
@@ -137,7 +145,8 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const np = nodes.get(n.id)!;
     if (np.mode !== "loop" || np.pos !== k) continue;
     const kind = opDef(n.op).kind;
-    hasMatmul.set(n.id, (hasMatmul.get(n.id) ?? false) || kind === "matmul");
+    const heavy = kind === "matmul" || kind === "conv";
+    hasMatmul.set(n.id, (hasMatmul.get(n.id) ?? false) || heavy);
     const us = users.get(n.id) ?? [];
     if (rootIds.has(n.id) || us.length !== 1) continue;
     const c = us[0]!;
@@ -147,10 +156,10 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const root = fusedRoot.get(c.id) ?? c.id;
     const okShape =
       (ck === "elementwise" && size(c.shape) === size(n.shape) && c.shape.length === n.shape.length) || ck === "reduce";
-    const okKind = kind === "elementwise" || (kind === "matmul" && ck === "elementwise");
+    const okKind = kind === "elementwise" || (heavy && ck === "elementwise");
     if (!okShape || !okKind) continue;
     const rootIsSum = opDef(byId.get(root)!.op).kind === "reduce";
-    if ((kind === "matmul" || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
+    if ((heavy || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
     np.fusedInto = c.id;
     fusedRoot.set(n.id, root);
     if (hasMatmul.get(n.id)) {
@@ -343,6 +352,10 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
     scratchSize = Math.max(scratchSize, used);
     np.matmul = mp;
+  }
+  for (const [k, [n]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (opDef(n.op).kind === "conv" && np.mode === "loop" && np.pos === k) np.conv = { wasm: convOnWasm(target, n) };
   }
   const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
   return {

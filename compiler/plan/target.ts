@@ -1,3 +1,5 @@
+import type { Node } from "../ir/graph.ts";
+
 /**
  * The code target, decided once (compiler/index.ts) and handed down: the memory
  * plan reserves kernel scratch by it, lowering writes wasm kernel calls or JS
@@ -30,4 +32,13 @@ export function chooseTarget(opts: TargetOptions = {}): Target {
 /** The one JS-or-wasm rule for a matmul C[M×N] = A[M×K]·B[K×N]: the kernel does rows in blocks of 4. */
 export function matmulOnWasm(t: Target, M: number, N: number, K: number, readsMask: boolean): boolean {
   return t.wasm && M >= 4 && M * N * K >= t.wasmMinWork && !readsMask;
+}
+
+/**
+ * The one JS-or-wasm rule for a loop conv or pool node (conv2d, its backward ops, the pools):
+ * compiler/lower/conv.ts asks it, and calls the wasm kernel (compiler/lower/wasm-conv.ts) when
+ * it says yes. No conv goes to wasm yet: every conv and pool runs as JS loops.
+ */
+export function convOnWasm(_t: Target, _n: Node): boolean {
+  return false; // no wasm conv kernels yet (issue #16: the wasm kernels plug in here)
 }
