@@ -16,7 +16,7 @@
 import binaryen from "binaryen";
 import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
-import { addConvKernel, addPoolKernel } from "./wasm-conv.ts";
+import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export type { Epi, MatmulKernel };
@@ -243,7 +243,8 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
  * `sgd` update, importing `env.memory` of `pages` pages; with `optimizers`,
  * also the trainer's update kernels (compiler/emit/optimizers.ts).
  */
-export function buildWasm(kernels: readonly WasmKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): Uint8Array {
+/** `tiles` overrides the conv kernels' register tiles (for measuring them; bench/conv-kernels.ts). */
+export function buildWasm(kernels: readonly WasmKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions, tiles?: ConvTiles): Uint8Array {
   if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
   const m = new binaryen.Module();
   try {
@@ -251,7 +252,7 @@ export function buildWasm(kernels: readonly WasmKernel[], pages: number, update:
     m.setMemory(pages, pages, null, [], false, false, "0");
     m.addMemoryImport("0", "env", "memory");
     for (const k of kernels)
-      if (k.kind === "conv") addConvKernel(m, k, epiExpr);
+      if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
       else if (k.kind === "pool") addPoolKernel(m, k);
       else addKernel(m, k);
     addSgd(m, update);
