@@ -5,7 +5,9 @@
  *   - a matrix [in, out] (x · W convention): fan_in = in, fan_out = out;
  *   - a vector [n] or a row [1, n] (biases): fan_in = fan_out = n;
  *   - a scalar []: fan_in = fan_out = 1;
- *   - rank >= 3 [..., out]: fan_out = last axis, fan_in = product of the others.
+ *   - a convolution weight, rank 4 in OIHW order [K, C/groups, R, S] (ONNX's, the conv ops'):
+ *     fan_in = C/groups · R · S, fan_out = K · R · S (PyTorch's rule for conv weights);
+ *   - rank 3 or >= 5 [..., out]: fan_out = last axis, fan_in = product of the others.
  * A weight matrix with one input row, [1, n], is therefore scaled as a bias.
  *
  * Each parameter draws from its own stream, seeded by (seed, parameter name),
@@ -19,6 +21,10 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
   if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
   if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
   if (shape.length === 2 && shape[0] === 1) return { fanIn: shape[1]!, fanOut: shape[1]! };
+  if (shape.length === 4) {
+    const [k, c, r, s] = shape as [number, number, number, number];
+    return { fanIn: c * r * s, fanOut: k * r * s };
+  }
   const fanOut = shape[shape.length - 1]!;
   let fanIn = 1;
   for (let i = 0; i < shape.length - 1; i++) fanIn *= shape[i]!;

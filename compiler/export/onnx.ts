@@ -299,6 +299,15 @@ export const EXPORT_RULES: ExportRules = {
   reshape: ({ g, ins, out, shape }) => void g.op("Reshape", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? -1 : d)))], {}, out),
   // Expand broadcasts both ways, so the batch axis (already N in the input) can be written as 1.
   broadcast: ({ g, ins, out, shape }) => void g.op("Expand", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? 1 : d)))], {}, out),
+
+  conv2d: null,
+  conv2dBackInput: null,
+  conv2dBackFilter: null,
+  maxPool2d: null,
+  maxPool2dBack: null,
+  maxPool2dPick: null,
+  avgPool2d: null,
+  avgPool2dBack: null,
 };
 
 // ---------------------------------------------------------------------------

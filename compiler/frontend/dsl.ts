@@ -21,7 +21,7 @@
  * leaves out, or features one variant of a model ignores): the caller fills
  * them either way, so they cost nothing and mean no mistake.
  */
-import { GradcError, type Where } from "../errors.ts";
+import { GradcError, type Where, fmtShape } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
 import { type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
 import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
@@ -73,6 +73,29 @@ export interface ParamOptions {
 export interface InputOptions {
   /** Where `gradc check` samples this input; default [-1, 1]. */
   range?: [number, number];
+}
+
+/** Padding of a conv or pool: "valid" (none), "same" (ONNX SAME_UPPER), p on every side, [ph, pw], or [top, left, bottom, right]. */
+export type Padding = "valid" | "same" | number | [number, number] | [number, number, number, number];
+export interface Conv2dOptions {
+  /** Default 1; [sh, sw] per axis. */
+  stride?: number | [number, number];
+  /** Default "valid". "same": output ceil(H / stride), the odd cell of padding at the bottom/right (ONNX SAME_UPPER). */
+  padding?: Padding;
+  /** Default 1: the gap between kernel taps is dilation − 1 cells. */
+  dilation?: number | [number, number];
+  /** Default 1: input and output channels split into this many independent groups. */
+  groups?: number;
+  /** A [K] param added to every output channel (broadcast as [1, K, 1, 1]). */
+  bias?: T;
+}
+export interface Pool2dOptions {
+  /** The window, r×r or [r, s]. */
+  size: number | [number, number];
+  /** Default: the window size (non-overlapping windows). */
+  stride?: number | [number, number];
+  /** Default "valid"; padding cells never count (max ignores them, the average divides by the real cells). */
+  padding?: Padding;
 }
 
 const INIT_NAMES = ["zeros", "ones", "xavier", "xavierNormal", "he", "heUniform"] as const;
@@ -238,7 +261,9 @@ export class Builder {
               ? n.shape.length > 0 && n.shape[0] === n.inputs[0]!.shape[0] && this.batched(n.inputs[0]!)
               : n.op === "sum"
                 ? !(n.attrs.axes as number[]).some((a) => a === 0 || a === -n.inputs[0]!.shape.length) && this.batched(n.inputs[0]!)
-                : false;
+                : kind === "conv" && n.op !== "conv2dBackFilter" // images stay in their rows; the filter gradient sums over them
+                  ? this.batched(n.inputs[0]!)
+                  : false;
     return r;
   }
 
@@ -420,6 +445,116 @@ export class Builder {
   logsumexp(x: T): T {
     return this.op("logsumexp", x);
   }
+  // ---- convolution and pooling: images [N, C, H, W], filters [K, C/groups, R, S] ---------------
+  /** 2-D convolution (ONNX Conv): x [N, C, H, W], W [K, C/groups, R, S] -> [N, K, OH, OW]. */
+  conv2d(x: T, w: T, opts: Conv2dOptions = {}): T {
+    return this.at(() => {
+      const xn = this.node(x);
+      const wn = this.node(w);
+      const o = this.options("conv2d", opts, ["stride", "padding", "dilation", "groups", "bias"]);
+      this.image("conv2d", xn, "the input");
+      this.image("conv2d", wn, "the filter", "[K, C/groups, R, S]: m.param(\"W\", [outChannels, inChannels, 5, 5])");
+      const stride = this.pair("conv2d", "stride", o.stride ?? 1);
+      const dilation = this.pair("conv2d", "dilation", o.dilation ?? 1);
+      const groups = o.groups ?? 1;
+      if (!Number.isInteger(groups) || (groups as number) < 1)
+        throw this.badOpt("conv2d", "groups", groups, "a positive integer that divides the input and output channels");
+      const extent = [dilation[0] * (wn.shape[2]! - 1) + 1, dilation[1] * (wn.shape[3]! - 1) + 1] as const;
+      const pad = this.padding("conv2d", o.padding ?? "valid", xn.shape, extent, stride);
+      const y = this.graph.mk("conv2d", [xn, wn], { stride, pad, dilation, groups: groups as number });
+      if (o.bias === undefined) return this.t(y);
+      const bn = this.node(o.bias as T);
+      if (bn.shape.length !== 1 || bn.shape[0] !== y.shape[1])
+        throw new GradcError("E_SHAPE", `conv2d: bias ${fmtShape(bn.shape)} is not [${y.shape[1]}], one value per output channel`, {
+          op: "conv2d",
+          shapes: [[...bn.shape]],
+          hint: `declare it m.param("b", [${y.shape[1]}], { init: "zeros" })`,
+        });
+      return this.t(this.b.add(y, this.b.reshape(bn, [1, y.shape[1]!, 1, 1])));
+    });
+  }
+  /** Max over each window: x [N, C, H, W] -> [N, C, OH, OW]; tied maxima share the gradient equally. */
+  maxPool2d(x: T, opts: Pool2dOptions): T {
+    return this.pool("maxPool2d", x, opts);
+  }
+  /** Mean over each window's real cells (padding is not counted: ONNX count_include_pad = 0). */
+  avgPool2d(x: T, opts: Pool2dOptions): T {
+    return this.pool("avgPool2d", x, opts);
+  }
+  /** The mean of each channel: [N, C, H, W] -> [N, C, 1, 1] (ONNX GlobalAveragePool). */
+  globalAvgPool(x: T): T {
+    return this.at(() => {
+      const n = this.node(x);
+      this.image("globalAvgPool", n, "the input");
+      return this.t(this.b.reshape(this.b.mean(n, [2, 3]), [n.shape[0]!, n.shape[1]!, 1, 1]));
+    });
+  }
+  /** [N, d1, d2, …] -> [N, d1·d2·…] (ONNX Flatten, axis 1): a reshape, no copy. */
+  flatten(x: T): T {
+    return this.at(() => {
+      const n = this.node(x);
+      if (n.shape.length < 2)
+        throw new GradcError("E_SHAPE", `flatten: needs [N, …] with at least 2 axes, got ${fmtShape(n.shape)}`, { op: "flatten", shapes: [[...n.shape]], hint: "flatten keeps axis 0 (the batch) and joins the rest" });
+      return this.t(this.b.reshape(n, [n.shape[0]!, size(n.shape) / n.shape[0]!]));
+    });
+  }
+  private pool(op: "maxPool2d" | "avgPool2d", x: T, opts: Pool2dOptions): T {
+    return this.at(() => {
+      const n = this.node(x);
+      const o = this.options(op, opts, ["size", "stride", "padding"]);
+      this.image(op, n, "the input");
+      if (o.size === undefined) throw this.badOpt(op, "size", undefined, `the window: m.${op}(x, { size: 2 })`);
+      const win = this.pair(op, "size", o.size);
+      const stride = o.stride === undefined ? win : this.pair(op, "stride", o.stride);
+      const pad = this.padding(op, o.padding ?? "valid", n.shape, win, stride);
+      return this.t(this.graph.mk(op, [n], { size: win, stride, pad }));
+    });
+  }
+  /** A conv/pool option object: an object with only the known keys, read as own properties. */
+  private options(op: string, opts: unknown, keys: readonly string[]): Record<string, unknown> {
+    if (opts === null || typeof opts !== "object" || Array.isArray(opts))
+      throw new GradcError("E_BAD_ATTR", `${op}: options ${showValue(opts)} are not an object`, { ...this.locate(), op, hint: `write m.${op}(x, { ${keys.slice(0, 2).join(", ")} })` });
+    const extra = Object.keys(opts).find((k) => !keys.includes(k));
+    if (extra !== undefined)
+      throw new GradcError("E_BAD_ATTR", `${op}: unknown option '${extra}'`, { ...this.locate(), op, hint: `the options are ${keys.join(", ")}` });
+    return Object.fromEntries(keys.map((k) => [k, own(opts as Record<string, unknown>, k)]));
+  }
+  private badOpt(op: string, name: string, v: unknown, want: string): GradcError {
+    return new GradcError("E_BAD_ATTR", `${op}: ${name} ${showValue(v)} is not ${want.split(":")[0]}`, { ...this.locate(), op, hint: `${name} is ${want}` });
+  }
+  /** A 4-D operand of a conv or pool op. */
+  private image(op: string, n: Node, what: string, layout = "[N, C, H, W] (batch, channels, height, width)"): void {
+    if (n.shape.length !== 4)
+      throw new GradcError("E_SHAPE", `${op}: ${what} must be 4-D ${layout.split(":")[0]}, got ${fmtShape(n.shape)}`, {
+        op,
+        shapes: [[...n.shape]],
+        hint: layout.includes(":") ? layout.split(": ")[1] : "reshape flat rows to images first: m.reshape(x, [n, 1, 28, 28])",
+      });
+  }
+  /** n or [a, b] of positive integers, as [a, b]. */
+  private pair(op: string, name: string, v: unknown): [number, number] {
+    const ok = (d: unknown) => Number.isInteger(d) && (d as number) >= 1;
+    if (ok(v)) return [v as number, v as number];
+    if (Array.isArray(v) && v.length === 2 && v.every(ok)) return [v[0], v[1]];
+    throw this.badOpt(op, name, v, "a positive integer n or [rows, cols]");
+  }
+  /** Padding as [top, left, bottom, right]; "same" pads to ceil(in / stride) outputs, the odd cell at the end (ONNX SAME_UPPER). */
+  private padding(op: string, p: unknown, x: Shape, extent: readonly [number, number], stride: readonly [number, number]): number[] {
+    const ok = (d: unknown) => Number.isInteger(d) && (d as number) >= 0;
+    if (p === "valid") return [0, 0, 0, 0];
+    if (p === "same") {
+      const side = (inDim: number, e: number, st: number) => Math.max(0, (Math.ceil(inDim / st) - 1) * st + e - inDim);
+      const [th, tw] = [side(x[2]!, extent[0], stride[0]), side(x[3]!, extent[1], stride[1])];
+      return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+    }
+    if (ok(p)) return [p as number, p as number, p as number, p as number];
+    if (Array.isArray(p) && p.every(ok)) {
+      if (p.length === 2) return [p[0], p[1], p[0], p[1]];
+      if (p.length === 4) return [...p];
+    }
+    throw this.badOpt(op, "padding", p, '"valid", "same", p (every side), [ph, pw] or [top, left, bottom, right], integers >= 0');
+  }
+
   /**
    * Inverted dropout: x times a mask input `dropout_<name>` of x's shape that
    * the trainer fills each step (each entry 0 with probability p, else
@@ -520,7 +655,20 @@ export const MAX_ELEMENTS = 1 << 26;
 export const MAX_DIM = 1 << 24;
 
 /** Ops with attributes: `m.op` cannot build them, their own builder methods can. */
-const ATTR_OPS: Record<string, string> = { sum: "m.sum(x, axes)", reshape: "m.reshape(x, shape)", broadcast: "m.broadcast(x, shape)" };
+const ATTR_OPS: Record<string, string> = {
+  sum: "m.sum(x, axes)",
+  reshape: "m.reshape(x, shape)",
+  broadcast: "m.broadcast(x, shape)",
+  conv2d: "m.conv2d(x, W, { stride, padding, dilation, groups, bias })",
+  maxPool2d: "m.maxPool2d(x, { size, stride, padding })",
+  avgPool2d: "m.avgPool2d(x, { size, stride, padding })",
+  // Built by the derivative rules of the ops above.
+  conv2dBackInput: "m.conv2d(...): its gradient builds this op",
+  conv2dBackFilter: "m.conv2d(...): its gradient builds this op",
+  maxPool2dBack: "m.maxPool2d(...): its gradient builds this op",
+  maxPool2dPick: "m.maxPool2d(...): its second derivative builds this op",
+  avgPool2dBack: "m.avgPool2d(...): its gradient builds this op",
+};
 
 /** A unary op called as a tensor method (`x.relu()`) gets E_UNKNOWN_OP naming the builder call, not a TypeError. */
 const tensorMembers = new Set([...Object.keys(new T(undefined as never, undefined as never)), ...Object.getOwnPropertyNames(T.prototype)]);
@@ -551,7 +699,10 @@ export function builder(name: string, source: string, locate: Locate = () => ({}
   }) as ModelBuilder;
 }
 
-const INTERNAL = new Set(["constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "batchedFrom", "maskRows", "dropouts"]);
+const INTERNAL = new Set([
+  "constructor", "at", "claim", "shapeOf", "t", "node", "locate", "b", "finish", "batched", "batchedFrom", "maskRows", "dropouts",
+  "pool", "options", "badOpt", "image", "pair", "padding",
+]);
 
 /** The builder's callable names: its op-table methods and its own. */
 const methods = (b: Builder): string[] =>

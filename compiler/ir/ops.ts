@@ -11,6 +11,7 @@ import * as S from "./sexpr.ts";
 import type { SExpr } from "./sexpr.ts";
 import { type Shape, ShapeError, broadcastIndex, broadcastShapes, normAxes, sameShape, size, strides } from "./shape.ts";
 import { fmtShape } from "../errors.ts";
+import * as C from "./conv.ts";
 
 /** Vector-Jacobian product: given the output adjoint `g`, one adjoint per input (`null` = none). */
 export type Vjp = (g: Node, inputs: readonly Node[], out: Node, b: B) => (Node | null)[];
@@ -22,7 +23,7 @@ export interface LowerCtx {
 
 export interface OpDef {
   readonly arity: number;
-  readonly kind: "leaf" | "elementwise" | "reduce" | "view" | "matmul" | "rowwise";
+  readonly kind: "leaf" | "elementwise" | "reduce" | "view" | "matmul" | "rowwise" | "conv";
   readonly doc: string;
   /** The function's name in mathjs, when mathjs knows it (formulas, cross-checks). */
   readonly mathjs?: string;
@@ -34,6 +35,8 @@ export interface OpDef {
   readonly noGrad?: readonly number[];
   /** Every output element as a scalar expression of input elements (leaves are bound by the lowering pass). */
   readonly lower?: (inputs: SExpr[][], node: Node, ctx: LowerCtx) => SExpr[];
+  /** Elements touched to compute the node, when it is not what its kind implies (the plan unrolls small work). */
+  readonly work?: (n: Node) => number;
   /** Where tests sample each input: [lo, hi]. Defaults to [-2, 2]. */
   readonly domain?: readonly (readonly [number, number])[];
 }
@@ -612,6 +615,166 @@ export const OPS = {
     eval: ([x], node) => Float64Array.from(broadcastIndex(node.shape, node.inputs[0]!.shape), (i) => x![i]!),
     lower: ([x], node) => Array.from(broadcastIndex(node.shape, node.inputs[0]!.shape), (i) => x![i]!),
     vjp: (g, [x], _, b) => [b.unbroadcast(g, x!.shape)],
+  },
+
+  // ---- convolution and pooling: NCHW images, OIHW filters (compiler/ir/conv.ts) ------------
+  // attrs: conv ops { stride: [sh, sw], pad: [top, left, bottom, right], dilation: [dh, dw], groups },
+  // pool ops { size: [r, s], stride, pad }. The three conv ops are the partial derivatives of one
+  // trilinear form, so each one's derivative is built from the others (second order works).
+  conv2d: {
+    arity: 2,
+    kind: "conv",
+    doc: "2-D convolution (cross-correlation, ONNX Conv) of x [N,C,H,W] with filters w [K,C/groups,R,S] -> [N,K,OH,OW]; attrs stride, pad, dilation, groups",
+    shape: C.conv2dShape,
+    eval: C.convEval,
+    lower: C.convLower,
+    work: C.convWork,
+    // dx = the transposed convolution of g with w; dw = the correlation of x with g
+    vjp: (g, [x, w], y, b) => [b.g.mk("conv2dBackInput", [g, w!], y.attrs), b.g.mk("conv2dBackFilter", [x!, g], y.attrs)],
+  },
+  conv2dBackInput: {
+    arity: 2,
+    kind: "conv",
+    doc: "conv2d's input gradient (transposed convolution) of g [N,K,OH,OW] with w [K,C/groups,R,S] -> [N,C,H,W]; conv2d's attrs",
+    shape: C.conv2dBackInputShape,
+    eval: C.convEval,
+    lower: C.convLower,
+    work: C.convWork,
+    // linear in g and in w: <G, backInput(g, w)> = T(G, w, g)
+    vjp: (G, [g, w], dx, b) => [b.g.mk("conv2d", [G, w!], dx.attrs), b.g.mk("conv2dBackFilter", [G, g!], dx.attrs)],
+  },
+  conv2dBackFilter: {
+    arity: 2,
+    kind: "conv",
+    doc: "conv2d's filter gradient (correlation of x [N,C,H,W] with g [N,K,OH,OW]) -> [K,C/groups,R,S]; conv2d's attrs",
+    shape: C.conv2dBackFilterShape,
+    eval: C.convEval,
+    lower: C.convLower,
+    work: C.convWork,
+    // linear in x and in g: <G, backFilter(x, g)> = T(x, G, g)
+    vjp: (G, [x, g], dw, b) => [b.g.mk("conv2dBackInput", [g!, G], dw.attrs), b.g.mk("conv2d", [x!, G], dw.attrs)],
+  },
+  maxPool2d: {
+    arity: 1,
+    kind: "conv",
+    doc: "max over each window of x [N,C,H,W] (padding cells never win) -> [N,C,OH,OW]; tied maxima share the gradient equally; attrs size, stride, pad",
+    shape: ([x], a) => C.poolShape(x!, a),
+    eval([x], n) {
+      const out = new Float64Array(size(n.shape));
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => (out[yi] = C.windowMax(x!, cells).m));
+      return out;
+    },
+    lower([x], n) {
+      const out: SExpr[] = [];
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => (out[yi] = S.M("max", ...cells.map((c) => x![c]!))));
+      return out;
+    },
+    work: C.poolWork,
+    vjp: (g, [x], y, b) => [b.g.mk("maxPool2dBack", [x!, g], y.attrs)],
+  },
+  maxPool2dBack: {
+    arity: 2,
+    kind: "conv",
+    doc: "maxPool2d's input gradient: g [N,C,OH,OW] routed to each window's maxima of x (t tied maxima get g/t each) -> x's shape",
+    shape([x, g], a) {
+      C.poolPairShape(x!, g!, a, "the output gradient");
+      return x!;
+    },
+    eval([x, g], n) {
+      const out = new Float64Array(size(n.shape));
+      C.forEachWindow(n.shape, n.attrs, (yi, cells) => {
+        const { m, ties } = C.windowMax(x!, cells);
+        for (const c of cells) if (x![c] === m) out[c] += g![yi]! / ties;
+      });
+      return out;
+    },
+    lower([x, g], n, ctx) {
+      const terms: SExpr[][] = Array.from({ length: size(n.shape) }, () => []);
+      C.forEachWindow(n.shape, n.attrs, (yi, cells) => {
+        const { hit, t } = C.windowMaxExpr(x!, cells, ctx.temp);
+        cells.forEach((c, j) => terms[c]!.push(S.cond(hit[j]!, S.div(g![yi]!, t), S.num(0))));
+      });
+      return terms.map((t) => (t.length ? S.chain("+", t) : S.num(0)));
+    },
+    work: C.poolWork,
+    // linear in g (piecewise constant in x: no gradient there): <G, back(x, g)> = <pick(x, G), g>
+    vjp: (G, [x], dx, b) => [null, b.g.mk("maxPool2dPick", [x!, G], dx.attrs)],
+    noGrad: [0],
+  },
+  maxPool2dPick: {
+    arity: 2,
+    kind: "conv",
+    doc: "G [N,C,H,W] read at each window's maxima of x (the mean over tied maxima) -> [N,C,OH,OW]: maxPool2d's tangent map",
+    shape([x, G], a) {
+      if (!sameShape(x!, G!)) throw new ShapeError(`the tangent ${fmtShape(G!)} differs from the input ${fmtShape(x!)}`, "G has the shape of x");
+      return C.poolShape(x!, a);
+    },
+    eval([x, G], n) {
+      const out = new Float64Array(size(n.shape));
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => {
+        const { m, ties } = C.windowMax(x!, cells);
+        let s = 0;
+        for (const c of cells) s += x![c] === m ? G![c]! / ties : 0;
+        out[yi] = s;
+      });
+      return out;
+    },
+    lower([x, G], n, ctx) {
+      const out: SExpr[] = [];
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => {
+        const { hit, t } = C.windowMaxExpr(x!, cells, ctx.temp);
+        out[yi] = S.chain("+", cells.map((c, j) => S.cond(hit[j]!, S.div(G![c]!, t), S.num(0))));
+      });
+      return out;
+    },
+    work: C.poolWork,
+    vjp: (g, [x], y, b) => [null, b.g.mk("maxPool2dBack", [x!, g], y.attrs)],
+    noGrad: [0],
+  },
+  avgPool2d: {
+    arity: 1,
+    kind: "conv",
+    doc: "mean over each window of x [N,C,H,W], padding cells not counted (ONNX count_include_pad = 0) -> [N,C,OH,OW]; attrs size, stride, pad",
+    shape: ([x], a) => C.poolShape(x!, a),
+    eval([x], n) {
+      const out = new Float64Array(size(n.shape));
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => {
+        let s = 0;
+        for (const c of cells) s += x![c]!;
+        out[yi] = s / cells.length;
+      });
+      return out;
+    },
+    lower([x], n) {
+      const out: SExpr[] = [];
+      C.forEachWindow(n.inputs[0]!.shape, n.attrs, (yi, cells) => (out[yi] = S.div(S.chain("+", cells.map((c) => x![c]!)), S.num(cells.length))));
+      return out;
+    },
+    work: C.poolWork,
+    vjp: (g, _, y, b) => [b.g.mk("avgPool2dBack", [g], y.attrs)],
+  },
+  avgPool2dBack: {
+    arity: 1,
+    kind: "conv",
+    doc: "avgPool2d's input gradient: each window's g [N,C,OH,OW] spread evenly over its real cells -> [N,C,H,W]",
+    shape: ([g], a) => C.unpoolShape(g!, a),
+    eval([g], n) {
+      const out = new Float64Array(size(n.shape));
+      C.forEachWindow(n.shape, n.attrs, (yi, cells) => {
+        for (const c of cells) out[c] += g![yi]! / cells.length;
+      });
+      return out;
+    },
+    lower([g], n) {
+      const terms: SExpr[][] = Array.from({ length: size(n.shape) }, () => []);
+      C.forEachWindow(n.shape, n.attrs, (yi, cells) => {
+        for (const c of cells) terms[c]!.push(S.div(g![yi]!, S.num(cells.length)));
+      });
+      return terms.map((t) => (t.length ? S.chain("+", t) : S.num(0)));
+    },
+    work: C.poolWork,
+    // linear: <G, back(g)> = <avgPool2d(G), g>
+    vjp: (G, _, dx, b) => [b.g.mk("avgPool2d", [G], dx.attrs)],
   },
 } satisfies Record<string, OpDef>;
 

@@ -81,6 +81,7 @@ export const DEFAULT_UNROLL_LIMIT = 16;
 /** Elements touched to compute a node: what decides unrolled vs loop. */
 export function work(n: Node): number {
   const def = opDef(n.op);
+  if (def.work) return def.work(n);
   if (def.kind === "reduce" || def.kind === "rowwise") return size(n.inputs[0]!.shape);
   if (def.kind === "matmul") return size(n.shape) * n.inputs[0]!.shape[1]!;
   return size(n.shape);

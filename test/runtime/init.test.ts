@@ -52,8 +52,13 @@ describe("fans", () => {
     expect(fans([1, 7])).toEqual({ fanIn: 7, fanOut: 7 });
     expect(fans([])).toEqual({ fanIn: 1, fanOut: 1 });
   });
-  it("uses the last axis as fan_out and the product of the others as fan_in for rank >= 3", () => {
-    expect(fans([3, 3, 4, 8])).toEqual({ fanIn: 36, fanOut: 8 });
+  it("uses the last axis as fan_out and the product of the others as fan_in for rank 3 and >= 5", () => {
+    expect(fans([3, 4, 8])).toEqual({ fanIn: 12, fanOut: 8 });
+    expect(fans([2, 3, 3, 4, 8])).toEqual({ fanIn: 72, fanOut: 8 });
+  });
+  it("reads rank-4 weights as conv filters in OIHW order: fan_in = C·R·S, fan_out = K·R·S", () => {
+    expect(fans([6, 1, 5, 5])).toEqual({ fanIn: 25, fanOut: 150 });
+    expect(fans([16, 6, 5, 5])).toEqual({ fanIn: 150, fanOut: 400 });
   });
 });
 
