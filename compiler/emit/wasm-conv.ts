@@ -26,7 +26,10 @@
  */
 import binaryen from "binaryen";
 import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
+import { convScratchFloats } from "../plan/target.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
+
+export { convScratchFloats };
 
 type Ref = number;
 /** The epilogue builder of compiler/emit/wasm.ts (passed in: wasm.ts imports this file). */
@@ -495,15 +498,6 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
     );
   }
   return { body, vars: f.vars };
-}
-
-/** The scratch floats a conv kernel needs (a zero-padded copy of its input), for the memory plan. */
-export function convScratchFloats(k: Pick<ConvKernel, "op" | "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW" | "stride" | "pad" | "dilation">): number {
-  const [pt, pl, pb, pr] = k.pad;
-  if (k.op !== "conv2dBackInput") return pt || pl || pb || pr ? k.N * k.C * (k.H + pt + pb) * (k.W + pl + pr) : 0;
-  const Hp = k.H + (k.R - 1) * k.dilation[0], Wp = k.W + (k.S - 1) * k.dilation[1];
-  const same = k.stride[0] === 1 && k.stride[1] === 1 && (k.R - 1) * k.dilation[0] === pt && (k.S - 1) * k.dilation[1] === pl && Hp === k.OH && Wp === k.OW;
-  return same ? 0 : k.N * k.K * Hp * Wp;
 }
 
 export function addConvKernel(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: ConvTiles = {}): void {

@@ -3,7 +3,7 @@
  * strides. Elementwise chains fused into it are computed inline at the same
  * index (reads.ts); sums accumulate in a float64 local; row-wise ops
  * (softmax, logsumexp) run their scalar template on one row at a time;
- * matmuls go to matmul.ts.
+ * matmuls go to matmul.ts, convolutions and pools to conv.ts.
  */
 import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
@@ -12,18 +12,19 @@ import type { SExpr } from "../ir/sexpr.ts";
 import { normAxes, size, strides } from "../ir/shape.ts";
 import { accessOf, contiguous, element, unflatExpr } from "./access.ts";
 import { type Cx, destOf, fresh } from "./context.ts";
+import { convKernel } from "./conv.ts";
 import { matmulKernel } from "./matmul.ts";
 import { flatReads, fusedInto, loops, read } from "./reads.ts";
 import { elemsOf, noTemps, scalarNode } from "./scalar.ts";
 import type { Buffer, Stmt } from "./stmt.ts";
 
-/** The matmul fused somewhere inside an elementwise group, if any (depth-first, inputs in order). */
-function findFusedMatmul(cx: Cx, root: Node): Node | undefined {
+/** The matmul or conv fused somewhere inside an elementwise group, if any (depth-first, inputs in order): the group's kernel. */
+function findFusedKernel(cx: Cx, root: Node): Node | undefined {
   const stack: Node[] = [root];
   while (stack.length) {
     const n = stack.pop()!;
     const fused = n.inputs.filter((x) => fusedInto(cx, x, n));
-    const mm = fused.find((x) => x.op === "matmul");
+    const mm = fused.find((x) => x.op === "matmul" || opDef(x.op).kind === "conv");
     if (mm) return mm;
     for (let k = fused.length - 1; k >= 0; k--) stack.push(fused[k]!);
   }
@@ -35,8 +36,8 @@ export function kernel(cx: Cx, n: Node): Stmt[] {
   const def = opDef(n.op);
   const dest = destOf(cx, n);
   if (def.kind === "elementwise") {
-    const mm = findFusedMatmul(cx, n);
-    if (mm) return matmulKernel(cx, mm, n, dest);
+    const mm = findFusedKernel(cx, n);
+    if (mm) return mm.op === "matmul" ? matmulKernel(cx, mm, n, dest) : convKernel(cx, mm, n, dest);
     const flat = flatReads(cx, n, n.shape);
     return loops(cx, n.shape, flat, (vars, fi) => {
       const body: Stmt[] = [];
@@ -48,6 +49,7 @@ export function kernel(cx: Cx, n: Node): Stmt[] {
   if (def.kind === "reduce") return sumKernel(cx, n, dest);
   if (def.kind === "matmul") return matmulKernel(cx, n, n, dest);
   if (def.kind === "rowwise") return rowKernel(cx, n, dest);
+  if (def.kind === "conv") return convKernel(cx, n, n, dest);
   throw new Error(`internal: no loop kernel for ${n.op}`);
 }
 

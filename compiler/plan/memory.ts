@@ -9,7 +9,7 @@ import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
 import { size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
-import { chooseTarget, matmulOnWasm, type Target } from "./target.ts";
+import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, type Target } from "./target.ts";
 import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
@@ -26,6 +26,16 @@ export interface NodePlan {
   store?: { readonly arr: "arena" | "grads"; readonly offset: number };
   /** Loop matmuls: the kernel's target and its arena scratch. */
   matmul?: MatmulPlan;
+  /** Loop conv and pool nodes: the kernel's target and its arena scratch. */
+  conv?: ConvPlan;
+}
+
+/** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel (compiler/lower/wasm-conv.ts). */
+export interface ConvPlan {
+  readonly wasm: boolean;
+  /** wasm: the kernel's scratch (a padded copy of its input), an absolute 16-byte aligned arena offset, `scratchFloats` long. */
+  readonly scratch?: number;
+  readonly scratchFloats?: number;
 }
 
 /**
@@ -128,8 +138,9 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   const gradSources = new Set(p.grads.map((g) => source(g.node).id));
   const rootIds = new Set([...outputRoots, ...gradSources, ...(p.loss ? [p.loss.id] : [])]);
 
-  // Fusion, consumers first: an elementwise (or matmul) loop node with a single
-  // same-shape elementwise (or sum) consumer in the same function is computed inside it.
+  // Fusion, consumers first: an elementwise (or matmul, conv, pool) loop node with a single
+  // same-shape elementwise (or sum) consumer in the same function is computed inside it;
+  // a group holds at most one matmul or conv (its kernel computes the group: the rest is its epilogue).
   const hasMatmul = new Map<number, boolean>();
   const fusedRoot = new Map<number, number>(); // node -> root of the group it is fused into (a long chain: no walk per node)
   for (let k = order.length - 1; k >= 0; k--) {
@@ -137,7 +148,8 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const np = nodes.get(n.id)!;
     if (np.mode !== "loop" || np.pos !== k) continue;
     const kind = opDef(n.op).kind;
-    hasMatmul.set(n.id, (hasMatmul.get(n.id) ?? false) || kind === "matmul");
+    const heavy = kind === "matmul" || kind === "conv";
+    hasMatmul.set(n.id, (hasMatmul.get(n.id) ?? false) || heavy);
     const us = users.get(n.id) ?? [];
     if (rootIds.has(n.id) || us.length !== 1) continue;
     const c = us[0]!;
@@ -147,10 +159,10 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const root = fusedRoot.get(c.id) ?? c.id;
     const okShape =
       (ck === "elementwise" && size(c.shape) === size(n.shape) && c.shape.length === n.shape.length) || ck === "reduce";
-    const okKind = kind === "elementwise" || (kind === "matmul" && ck === "elementwise");
+    const okKind = kind === "elementwise" || (heavy && ck === "elementwise");
     if (!okShape || !okKind) continue;
     const rootIsSum = opDef(byId.get(root)!.op).kind === "reduce";
-    if ((kind === "matmul" || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
+    if ((heavy || hasMatmul.get(n.id)) && (hasMatmul.get(root) || rootIsSum)) continue;
     np.fusedInto = c.id;
     fusedRoot.set(n.id, root);
     if (hasMatmul.get(n.id)) {
@@ -343,6 +355,20 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
     scratchSize = Math.max(scratchSize, used);
     np.matmul = mp;
+  }
+  // Conv and pool kernels: JS or wasm (inputs stored contiguously), and a wasm kernel's scratch, from the same offset.
+  for (const [k, [n]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (opDef(n.op).kind !== "conv" || np.mode !== "loop" || np.pos !== k) continue;
+    const contiguous = n.inputs.every((x) => {
+      const st = source(x).op === "batchMask" ? undefined : stridesOf(x);
+      const want = strides(x.shape);
+      return st !== undefined && st.every((v, i) => v === want[i] || x.shape[i] === 1);
+    });
+    const wasm = convOnWasm(target, n, contiguous);
+    const floats = wasm ? Math.ceil(convScratchFloats(convGeometry(n)) / 4) * 4 : 0;
+    scratchSize = Math.max(scratchSize, floats);
+    np.conv = { wasm, ...(floats ? { scratch: scratchOffset, scratchFloats: floats } : {}) };
   }
   const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
   return {
