@@ -26,7 +26,7 @@
  */
 import binaryen from "binaryen";
 import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
-import { convScratchFloats } from "../plan/target.ts";
+import { backInputRowClip, convScratchFloats } from "../plan/target.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export { convScratchFloats };
@@ -118,19 +118,25 @@ interface Core {
   readonly wo: number;
   readonly wi: number;
   readonly wrs: (r: number, s: number) => number;
+  /**
+   * Rows of the input not padded (sh = dh = 1): output row h reads input rows h + r − P0 for the r that
+   * land inside [0, Hi) only, a range computed at run time (the transposed conv's zero rows are skipped);
+   * wrs(r, s) = wrs(0, s) + r·wr. Tiles are then one output row high.
+   */
+  readonly rowClip?: { readonly P0: number; readonly wr: number };
   readonly epi?: Epi;
   readonly accumulate: boolean;
 }
 
 /** Register tile [kb channels, pr rows, pv vectors] for the core, by a cost model over the whole loop nest. */
-export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw">): [number, number, number] {
+export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw"> & { readonly rowClip?: unknown }): [number, number, number] {
   const NV = q.sw === 1 && q.Wo >= 4 ? Math.floor(q.Wo / 4) : 0;
   if (NV === 0) return [Math.min(q.Co, 4), 1, 1];
   const parts = (E: number, b: number): [number, number][] => [[Math.floor(E / b), b], [1, E % b]].filter(([n, s]) => n > 0 && s > 0) as [number, number][];
   let best: [number, number, number] = [1, 1, 1];
   let bestCost = Infinity;
   for (let kb = 1; kb <= Math.min(q.Co, 8); kb++)
-    for (let pr = 1; pr <= Math.min(q.Ho, 4); pr++)
+    for (let pr = 1; pr <= Math.min(q.Ho, q.rowClip ? 1 : 4); pr++)
       for (let pv = 1; pv <= Math.min(NV, 6); pv++) {
         const accs = kb * pr * pv;
         if (accs > 12 || accs + Math.min(kb, pr * pv) + 1 > 15) continue;
@@ -147,9 +153,12 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
   const { i32, v128, f32 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
-  const [kb, pr, pv] = tile;
+  const [kb, pr0, pv] = tile;
+  const pr = q.rowClip ? 1 : pr0;
   const N_ = f.local(i32), K0 = f.local(i32), OH0 = f.local(i32), OW0 = f.local(i32), I = f.local(i32);
   const PX = f.local(i32), PW = f.local(i32), PY = f.local(i32);
+  const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
+  const rc = q.rowClip;
   const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
   const V4ok = q.sw === 1 && q.Wo >= 4;
   const NV = V4ok ? Math.floor(q.Wo / 4) : 0;
@@ -165,21 +174,32 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
     const tmp = V4 ? tmpV : tmpF;
     const out: Ref[] = [];
     for (let ko = 0; ko < kbs; ko++) for (let u = 0; u < P; u++) out.push(set(acc(ko, u), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
-    out.push(
-      set(PX, t.affine(q.inBase, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.sh * q.Wi * 4], [OW0, q.sw * 4]])),
-      set(PW, t.affine(q.wBase, [[K0, q.wo * 4]])),
-    );
+    if (rc) {
+      // the taps r ∈ [max(0, P0 − h), min(R, Hi + P0 − h)) of output row h = OH0
+      const from = (v: number) => m.i32.sub(c(v), get(OH0));
+      out.push(
+        set(RLO, m.select(m.i32.gt_s(from(rc.P0), c(0)), from(rc.P0), c(0))),
+        set(RHI, m.select(m.i32.gt_s(from(q.Hi + rc.P0), c(q.R)), c(q.R), from(q.Hi + rc.P0))),
+        set(PX, t.affine(q.inBase - rc.P0 * q.Wi * 4, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.Wi * 4], [RLO, q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase, [[K0, q.wo * 4], [RLO, rc.wr * 4]])),
+      );
+    } else
+      out.push(
+        set(PX, t.affine(q.inBase, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.sh * q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase, [[K0, q.wo * 4]])),
+      );
+    const [PXa, PWa] = rc ? [PXR, PWR] : [PX, PW];
     const step: Ref[] = [];
     const madd = (a: number, x: Ref, y: Ref) => set(a, F.add(get(a, T), F.mul(x, y)));
-    for (let r = 0; r < q.R; r++)
+    for (let r = 0; r < (rc ? 1 : q.R); r++)
       for (let s = 0; s < q.S; s++) {
         const xl = (u: { pj: number; col: number }) => {
           const off = ((u.pj * q.sh + r * q.dh) * q.Wi + u.col * q.sw + s * q.dw) * 4;
-          return V4 ? m.v128.load(off, 4, get(PX)) : m.f32.load(off, 4, get(PX));
+          return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
         };
         const wl = (ko: number) => {
           const off = (ko * q.wo + q.wrs(r, s)) * 4;
-          return V4 ? m.v128.load32_splat(off, 4, get(PW)) : m.f32.load(off, 4, get(PW));
+          return V4 ? m.v128.load32_splat(off, 4, get(PWa)) : m.f32.load(off, 4, get(PWa));
         };
         // Hold the smaller of the two operand sets in registers, stream the other.
         if (P <= kbs) {
@@ -196,13 +216,31 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           });
         }
       }
-    if (q.Ci === 1) out.push(...step);
+    let inner = step;
+    if (rc) {
+      const lab = f.label("r");
+      inner = [
+        m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
+          set(R_, get(RLO)),
+          set(PXR, get(PX)),
+          set(PWR, get(PW)),
+          m.loop(lab, m.block(null, [
+            ...step,
+            set(PXR, add(get(PXR), c(q.Wi * 4))),
+            set(PWR, add(get(PWR), c(rc.wr * 4))),
+            set(R_, add(get(R_), c(1))),
+            m.br(lab, t.ltU(get(R_), get(RHI))),
+          ])),
+        ])),
+      ];
+    }
+    if (q.Ci === 1) out.push(...inner);
     else {
       const lab = f.label("i");
       out.push(
         set(I, c(0)),
         m.loop(lab, m.block(null, [
-          ...step,
+          ...inner,
           set(PX, add(get(PX), c(q.Hi * q.Wi * 4))),
           set(PW, add(get(PW), c(q.wi * 4))),
           set(I, add(get(I), c(1))),
@@ -482,6 +520,23 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
     else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter));
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
+    const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);
+    if (backInputRowClip(k)) {
+      // rows: only the taps that land on g (no zero rows); columns: g dilated by sw and padded in scratch
+      const Wp = W + (S - 1) * dw, offW = (S - 1) * dw - pl;
+      let gBase = k.y;
+      if (sw !== 1 || offW || Wp !== OW) {
+        need(N * K * OH * Wp);
+        body.push(...prep(m, f, { planes: N * K, Hs: OH, Ws: OW, src: k.y, dst: k.scratch, Hp: OH, Wp, stepH: 1, stepW: sw, offH: 0, offW }));
+        gBase = k.scratch;
+      }
+      const q: Core = {
+        N, Ci: K, Hi: OH, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh: 1, dw,
+        wBase: k.w, wo: R * S, wi: C * R * S, wrs, rowClip: { P0: R - 1 - pt, wr: -S }, accumulate: acc,
+      };
+      body.push(...core(m, f, q, epiExpr, tiles.core ?? coreTile(q)));
+      return { body, vars: f.vars };
+    }
     const Hp = H + (R - 1) * dh, Wp = W + (S - 1) * dw;
     const [offH, offW] = [(R - 1) * dh - pt, (S - 1) * dw - pl];
     let gBase = k.y;
@@ -493,7 +548,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
     body.push(
       ...core(m, f, {
         N, Ci: K, Hi: Hp, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh, dw,
-        wBase: k.w, wo: R * S, wi: C * R * S, wrs: (r, s) => (R - 1 - r) * S + (S - 1 - s), accumulate: acc,
+        wBase: k.w, wo: R * S, wi: C * R * S, wrs, accumulate: acc,
       }, epiExpr, tiles.core),
     );
   }

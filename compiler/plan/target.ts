@@ -96,7 +96,15 @@ export function convScratchFloats(g: Pick<ConvGeometry, "op" | "N" | "C" | "H" |
   if (!CONV_OPS.has(g.op)) return 0;
   const [pt, pl, pb, pr] = g.pad;
   if (g.op !== "conv2dBackInput") return pt || pl || pb || pr ? g.N * g.C * (g.H + pt + pb) * (g.W + pl + pr) : 0;
+  if (backInputRowClip(g)) {
+    // only columns padded (and dilated by the stride): rows are clipped to the taps that land on g
+    const Wp = g.W + (g.S - 1) * g.dilation[1];
+    return g.stride[1] === 1 && (g.S - 1) * g.dilation[1] === pl && Wp === g.OW ? 0 : g.N * g.K * g.OH * Wp;
+  }
   const Hp = g.H + (g.R - 1) * g.dilation[0], Wp = g.W + (g.S - 1) * g.dilation[1];
   const same = g.stride[0] === 1 && g.stride[1] === 1 && (g.R - 1) * g.dilation[0] === pt && (g.S - 1) * g.dilation[1] === pl && Hp === g.OH && Wp === g.OW;
   return same ? 0 : g.N * g.K * Hp * Wp;
 }
+
+/** conv2dBackInput's kernel skips the zero rows of the transposed convolution when rows have stride and dilation 1. */
+export const backInputRowClip = (g: Pick<ConvGeometry, "stride" | "dilation">): boolean => g.stride[0] === 1 && g.dilation[0] === 1;
