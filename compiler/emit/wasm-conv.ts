@@ -653,7 +653,52 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel): void {
     };
     win.push(...cells(dxCell));
   }
-  body.push(...t.count(PL, 0, N * C, t.count(OH0, 0, OH, t.count(OW0, 0, OW, win))));
+  // Max pools with windows two columns wide at column stride 2 and no padding (LeNet's 2×2/2): four windows at
+  // a time, from two vectors of each window row — the maximum over rows, then over the even and odd lanes.
+  const vec = isMax && !padded && S === 2 && sw === 2 && OW >= 4 && (!back || tiles);
+  const OW4 = vec ? OW - (OW % 4) : 0;
+  const vwin: Ref[] = [];
+  if (vec) {
+    const V = binaryen.v128;
+    const A = Array.from({ length: R }, () => f.local(V)), Bv = Array.from({ length: R }, () => f.local(V));
+    const VA = f.local(V), VB = f.local(V), Y = f.local(V), YA = f.local(V), YB = f.local(V), CA = f.local(V), CB = f.local(V), G = f.local(V);
+    const lanes = (a: Ref, b: Ref, l: number[]) => m.i8x16.shuffle(a, b, l.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3]));
+    const ONEv = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!);
+    // PX: the first window's corner; its row r at r·W floats, the eight columns in two vectors
+    vwin.push(set(PX, t.affine(k.x, [[PL, H * W * 4], [OH0, sh * W * 4], [OW0, sw * 4]])));
+    for (let r = 0; r < R; r++) vwin.push(set(A[r]!, m.v128.load(r * W * 4, 4, get(PX))), set(Bv[r]!, m.v128.load(r * W * 4 + 16, 4, get(PX))));
+    vwin.push(set(VA, get(A[0]!, V)), set(VB, get(Bv[0]!, V)));
+    for (let r = 1; r < R; r++) vwin.push(set(VA, m.f32x4.max(get(VA, V), get(A[r]!, V))), set(VB, m.f32x4.max(get(VB, V), get(Bv[r]!, V))));
+    vwin.push(set(Y, m.f32x4.max(lanes(get(VA, V), get(VB, V), [0, 2, 4, 6]), lanes(get(VA, V), get(VB, V), [1, 3, 5, 7]))));
+    vwin.push(set(PY, t.affine(k.y, [[PL, OH * OW * 4], [OH0, OW * 4], [OW0, 4]])));
+    if (!back) vwin.push(m.v128.store(0, 4, get(PY), acc ? m.f32x4.add(m.v128.load(0, 4, get(PY)), get(Y, V)) : get(Y, V)));
+    else {
+      // each cell's window maximum and gradient, lanes (0,0,1,1) and (2,2,3,3); ties: a window's count in both its lanes
+      vwin.push(set(YA, lanes(get(Y, V), get(Y, V), [0, 0, 1, 1])), set(YB, lanes(get(Y, V), get(Y, V), [2, 2, 3, 3])));
+      vwin.push(set(CA, m.v128.const(ZERO)), set(CB, m.v128.const(ZERO)));
+      const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));
+      for (let r = 0; r < R; r++)
+        vwin.push(
+          set(CA, m.f32x4.add(get(CA, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(A[r]!, YA)))),
+          set(CB, m.f32x4.add(get(CB, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(Bv[r]!, YB)))),
+        );
+      vwin.push(
+        set(CA, m.f32x4.add(get(CA, V), lanes(get(CA, V), get(CA, V), [1, 0, 3, 2]))),
+        set(CB, m.f32x4.add(get(CB, V), lanes(get(CB, V), get(CB, V), [1, 0, 3, 2]))),
+        set(G, m.v128.load(0, 4, get(PY))),
+        set(CA, m.f32x4.div(lanes(get(G, V), get(G, V), [0, 0, 1, 1]), get(CA, V))),
+        set(CB, m.f32x4.div(lanes(get(G, V), get(G, V), [2, 2, 3, 3]), get(CB, V))),
+        set(PD, add(get(PX), c(k.dx - k.x))),
+      );
+      for (let r = 0; r < R; r++)
+        for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
+          const v = m.v128.bitselect(get(share, V), m.v128.const(ZERO), hit(cell, ym));
+          vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
+        }
+    }
+  }
+  const row = [...t.blocked(OW0, 0, OW4, 4, () => vwin), ...t.count(OW0, OW4, OW, win)];
+  body.push(...t.count(PL, 0, N * C, t.count(OH0, 0, OH, row)));
   m.addFunction(k.name, binaryen.none, binaryen.none, f.vars, m.block(null, body));
   m.addFunctionExport(k.name, k.name);
 }
