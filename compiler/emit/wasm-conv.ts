@@ -566,7 +566,7 @@ export function addConvKernel(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExp
  * padding, a window's cells are loads at constant offsets from its corner;
  * with padding each cell is first checked against the image.
  */
-export function addPoolKernel(m: binaryen.Module, k: PoolKernel): void {
+export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExpr): void {
   const { i32, f32 } = binaryen;
   const f = new Fn();
   const t = tools(m, f);
@@ -586,6 +586,14 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel): void {
   const ONE = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!); // 1.0f in every lane
   // Every cell of the image in exactly one window: the gradient is written, not added.
   const tiles = !padded && sh === R && sw === S && H === OH * R && W === OW * S;
+  if (k.epilogue && !(back && tiles)) throw new Error(`internal: pool kernel ${k.name}: an epilogue needs a gradient with every cell in one window`);
+  // the epilogue's same-index loads: J is the flat index of the window's corner cell in dx
+  const JJ = f.local(i32), SH = f.local(f32), SV = f.local(binaryen.v128);
+  const jAt = () => set(JJ, t.affine(0, [[PL, H * W], [OH0, sh * W], [OW0, sw]]));
+  const epi = (v: Ref, vector: boolean, colOff: number): Ref => {
+    if (!k.epilogue) return v;
+    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff })], vector ? binaryen.v128 : f32);
+  };
   const body: Ref[] = [];
   if (back && !acc && !tiles) {
     const total = N * C * H * W;
@@ -645,12 +653,17 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel): void {
     win.push(set(PD, add(get(PX), c(k.dx - k.x))));
     const dxCell = (off: number, ptr: () => Ref): Ref[] => {
       const dptr = () => add(ptr(), c(k.dx - k.x));
-      const share = isMax
-        ? m.f32x4.extract_lane(m.v128.bitselect(m.f32x4.splat(get(GV, f32)), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V))), 0)
-        : get(GV, f32);
+      const share = epi(
+        isMax
+          ? m.f32x4.extract_lane(m.v128.bitselect(m.f32x4.splat(get(GV, f32)), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V))), 0)
+          : get(GV, f32),
+        false,
+        off / 4,
+      );
       const v = tiles && !acc ? share : m.f32.add(m.f32.load(off, 4, padded ? dptr() : get(PD)), share);
       return [m.f32.store(off, 4, padded ? dptr() : get(PD), v)];
     };
+    if (k.epilogue) win.push(jAt());
     win.push(...cells(dxCell));
   }
   // Max pools with windows two columns wide at column stride 2 and no padding (LeNet's 2×2/2): four windows at
@@ -690,9 +703,10 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel): void {
         set(CB, m.f32x4.div(lanes(get(G, V), get(G, V), [2, 2, 3, 3]), get(CB, V))),
         set(PD, add(get(PX), c(k.dx - k.x))),
       );
+      if (k.epilogue) vwin.push(jAt());
       for (let r = 0; r < R; r++)
         for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
-          const v = m.v128.bitselect(get(share, V), m.v128.const(ZERO), hit(cell, ym));
+          const v = epi(m.v128.bitselect(get(share, V), m.v128.const(ZERO), hit(cell, ym)), true, r * W + off / 4);
           vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
         }
     }

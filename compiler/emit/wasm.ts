@@ -253,7 +253,7 @@ export function buildWasm(kernels: readonly WasmKernel[], pages: number, update:
     m.addMemoryImport("0", "env", "memory");
     for (const k of kernels)
       if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
-      else if (k.kind === "pool") addPoolKernel(m, k);
+      else if (k.kind === "pool") addPoolKernel(m, k, epiExpr);
       else addKernel(m, k);
     addSgd(m, update);
     if (optimizers) addOptimizers(m, optimizers);

@@ -113,6 +113,12 @@ export interface PoolKernel {
   readonly y: number;
   /** The back kernels' destination (x-shaped). */
   readonly dx: number;
+  /**
+   * The back kernels, when every cell of the image lies in exactly one window (no padding, stride = window):
+   * applied to each cell's gradient before it is stored, `acc` the gradient and `load` with col true (rowBytes
+   * 0) the element of an x-shaped tensor at `at` with the cell's index — e.g. relu's mask (x > 0 ? acc : 0).
+   */
+  readonly epilogue?: Epi;
   readonly accumulate?: boolean;
   readonly node?: number;
 }

@@ -19,6 +19,7 @@ import { type Cx, fresh } from "./context.ts";
 import type { ConvKernel, Epi, PoolKernel } from "./kernel.ts";
 import { read } from "./reads.ts";
 import { noTemps, scalarNode } from "./scalar.ts";
+import { size, strides } from "../ir/shape.ts";
 import type { Stmt } from "./stmt.ts";
 
 /** A conv or pool node to lower (compiler/lower/conv.ts's job). */
@@ -43,7 +44,9 @@ export function wasmConv(j: WasmConvJob, cp: ConvPlan): Stmt[] {
   });
   if (dest.arr === "mask" || !contiguous(dest, root.shape)) throw new Error(`internal: ${node.op}#${node.id}'s destination is not contiguous`);
   const name = `cv${cx.kernels.length}`;
-  const epi = root !== node && node.op === "conv2d" ? convEpilogue(j) : undefined;
+  // conv2d: per-channel operands (bias); a pool gradient with every cell in one window: same-index operands (relu's mask)
+  const cells = (node.op === "maxPool2dBack" || node.op === "avgPool2dBack") && g.pad.every((p) => p === 0) && g.stride[0] === g.R && g.stride[1] === g.S && g.H === g.OH * g.R && g.W === g.OW * g.S;
+  const epi = root === node ? undefined : node.op === "conv2d" ? convEpilogue(j, "channel") : cells ? convEpilogue(j, "cell") : undefined;
   const common = { name, N: g.N, C: g.C, H: g.H, W: g.W, R: g.R, S: g.S, OH: g.OH, OW: g.OW, stride: g.stride, pad: g.pad, node: node.id };
   const out = bytes(dest);
   if (node.op === "conv2d" || node.op === "conv2dBackInput" || node.op === "conv2dBackFilter") {
@@ -60,7 +63,7 @@ export function wasmConv(j: WasmConvJob, cp: ConvPlan): Stmt[] {
     const [a, b] = ins as [number, number | undefined];
     const [x, y, dx] =
       node.op === "maxPool2d" || node.op === "avgPool2d" ? [a, out, 0] : node.op === "maxPool2dBack" ? [a, b!, out] : [0, a, out];
-    const k: PoolKernel = { kind: "pool", op: node.op as PoolKernel["op"], ...common, x, y, dx };
+    const k: PoolKernel = { kind: "pool", op: node.op as PoolKernel["op"], ...common, x, y, dx, ...(epi ? { epilogue: epi } : {}) };
     cx.kernels.push(k);
   }
   const stmts: Stmt[] = [...j.head, { k: "call", fn: name }];
@@ -86,13 +89,17 @@ const CMP = new Set([">", ">=", "<", "<="]);
 const MATH: Record<string, "max" | "min" | "abs" | "sqrt"> = { max: "max", min: "min", abs: "abs", sqrt: "sqrt" };
 
 /**
- * conv2d's fused epilogue in the kernel's form, or undefined: +, -, *, /,
+ * The fused epilogue in the kernel's form, or undefined: +, -, *, /,
  * neg, comparisons and selects, max, min, abs, sqrt over the accumulated value,
  * numbers and loads whose address depends on the output channel k alone
- * (a bias b[k], a per-channel scale).
+ * (`channel`: a bias b[k], a per-channel scale) or is the destination's own
+ * index in another tensor (`cell`: relu's mask in a pool gradient), not
+ * overlapping the destination.
  */
-function convEpilogue(j: WasmConvJob): Epi | undefined {
-  const { cx, node, root } = j;
+function convEpilogue(j: WasmConvJob, mode: "channel" | "cell"): Epi | undefined {
+  const { cx, node, root, dest } = j;
+  const st = strides(root.shape);
+  const lo = cx.regions[dest.arr as keyof typeof cx.regions] + dest.base * 4, hi = lo + size(root.shape) * 4;
   const ACC = "\u0000acc";
   const V = ["\u0000n", "\u0000k", "\u0000h", "\u0000w"];
   const temps: Stmt[] = [];
@@ -129,8 +136,12 @@ function convEpilogue(j: WasmConvJob): Epi | undefined {
       case "idx": {
         const base = regions[x.arr];
         const f = affine(x.i);
-        if (base === undefined || !f || f.v[0] || f.v[2] || f.v[3]) return undefined; // per-channel operands only
-        return { k: "load", at: base + f.c * 4, rowBytes: f.v[1]! * 4, col: false };
+        if (base === undefined || !f) return undefined;
+        const at = base + f.c * 4;
+        if (f.v.every((q) => q === 0)) return { k: "load", at, rowBytes: 0, col: false }; // one value
+        if (mode === "channel") return f.v[0] || f.v[2] || f.v[3] ? undefined : { k: "load", at, rowBytes: f.v[1]! * 4, col: false };
+        if (!f.v.every((q, d) => q === st[d]) || (at < hi && at + size(root.shape) * 4 > lo)) return undefined;
+        return { k: "load", at, rowBytes: 0, col: true };
       }
       case "un": {
         const v = go(x.x);

@@ -135,15 +135,19 @@ const POOLS: [string, PoolGeo, number?][] = [
 describe("wasm pool kernels against float64", () => {
   for (const [label, g, levels] of POOLS)
     for (const op of ["maxPool2d", "avgPool2d", "maxPool2dBack", "avgPool2dBack"] as const)
-      for (const acc of [false, true])
-        it(`${op} ${label}${acc ? " accumulate" : ""}`, async () => {
+      for (const [acc, mask] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const tiles = g.pad.every((p) => p === 0) && g.stride[0] === g.R && g.stride[1] === g.S && g.H % g.R === 0 && g.W % g.S === 0;
+        if (mask && !(tiles && op.endsWith("Back"))) continue;
+        it(`${op} ${label}${acc ? " accumulate" : ""}${mask ? " + relu mask epilogue" : ""}`, async () => {
           const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1;
           const OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
           expect(Number.isInteger(OH) && Number.isInteger(OW)).toBe(true);
           const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
           const [x, gy, old] = [random(nx, nx + ny, levels), random(ny, ny + 3), random(nx, 5)];
           const X = 64 + 4, Y = X + nx * 4 + 4, DX = Y + ny * 4 + 8;
-          const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}) };
+          // relu's mask from the pool's input: x > 0 ? gradient : 0
+          const epilogue: Epi = { k: "sel", c: { op: ">", a: { k: "load", at: X, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "acc" }, b: { k: "num", v: 0 } };
+          const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}), ...(mask ? { epilogue } : {}) };
           const back = op.endsWith("Back");
           const dest = back ? { at: DX, n: nx } : { at: Y, n: ny };
           const mem = await run(k, (f) => {
@@ -176,9 +180,11 @@ describe("wasm pool kernels against float64", () => {
                 }
                 if (op === "avgPool2dBack") for (const i of cells) (want[i]! += gy[yi]! / cells.length), (mag[i]! += Math.abs(gy[yi]!) / cells.length);
               }
+          if (mask) for (let i = 0; i < nx; i++) if (!(x[i]! > 0)) want[i] = 0;
           if (acc) for (let i = 0; i < dest.n; i++) (want[i]! += old[i]!), (mag[i]! += Math.abs(old[i]!));
           expectClose(mem, dest.at, want, mag, `${op} ${label}`);
           expect(Number.isNaN(mem[dest.at / 4 + dest.n]!)).toBe(true);
           if (levels && op === "maxPool2dBack") expect(tiedWindows).toBeGreaterThan(0); // the data really has ties
         });
+      }
 });
