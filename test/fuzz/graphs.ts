@@ -27,6 +27,7 @@ import type { Leaf } from "../../compiler/ir/model.ts";
 import { OPS, type OpDef, opDef } from "../../compiler/ir/ops.ts";
 import { type Shape, broadcastIndex, broadcastShapes, sameShape, size } from "../../compiler/ir/shape.ts";
 import { rng } from "../helpers.ts";
+import { CONV_CHOICES, convStep, poolTies } from "./conv-graphs.ts";
 
 export interface Instr {
   /** Which op (index into `CHOICES`, modulo). */
@@ -54,11 +55,12 @@ export const BATCH = 3;
  * What an instruction can do: every non-leaf op of the table, the batch leaves, and new leaves.
  * A recipe names an entry by index modulo the length, so any change here (or to how `buildRecipe`
  * reads the digits) re-maps recorded recipes: test/fuzz/regressions.test.ts checks that each
- * recorded recipe still decodes to the ops it was recorded with; re-record them if not.
+ * recorded recipe still decodes to the ops it was recorded with; re-record them if not (new
+ * entries go at the end: then a recorded op index i re-indexes to i mod the old length).
  */
 export const CHOICES: readonly string[] = [
   "add",
-  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param" && op !== "softmaxCE"),
+  ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param" && op !== "softmaxCE" && OPS[op as keyof typeof OPS].kind !== "conv"),
   "newParam",
   "newInput",
   // Extra weight for the ops with the most lowering paths (kernels, wasm, row-wise, views).
@@ -69,6 +71,8 @@ export const CHOICES: readonly string[] = [
   "logsumexp",
   "transpose",
   "broadcast",
+  // Convolutions and pooling (test/fuzz/conv-graphs.ts), conv2d and maxPool2d weighted up.
+  ...CONV_CHOICES,
 ];
 
 const KINK0 = new Set(["abs", "relu", "sign", "step"]);
@@ -88,6 +92,7 @@ const instrArb = (opWeight?: (i: number) => boolean): fc.Arbitrary<Instr> =>
   });
 
 const LAYER_OPS = new Set(["matmul", "add", "tanh", "relu", "sigmoid", "softplus", "softmax", "logsumexp", "sum", "transpose", "bceLogits", "newParam"]);
+const CONV_LAYER_OPS = new Set<string>([...CONV_CHOICES, "add", "relu", "tanh", "mul", "sum", "reshape"]);
 
 /** Small graphs (1-10 instructions) most of the time, deep chains of unary ops and layer-like stacks sometimes. */
 export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
@@ -98,6 +103,14 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
     arbitrary: fc.record({
       seed: fc.nat(),
       instrs: fc.array(instrArb((i) => LAYER_OPS.has(CHOICES[i % CHOICES.length]!)), { minLength: 2, maxLength: 10 }),
+    }),
+  },
+  {
+    weight: 1,
+    // conv nets: convolutions, pools, bias, activations.
+    arbitrary: fc.record({
+      seed: fc.nat(),
+      instrs: fc.array(instrArb((i) => CONV_LAYER_OPS.has(CHOICES[i % CHOICES.length]!)), { minLength: 2, maxLength: 8 }),
     }),
   },
   {
@@ -444,6 +457,8 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
         if (size(s) > MAX_SIZE) return undefined;
         return b.g.mk("broadcast", [x], { shape: s });
       }
+      case "conv":
+        return convStep({ b, next, maxSize: MAX_SIZE, margin: MARGIN, pick, val, bound, leaf }, op, ins.a, ins.k);
       default:
         return undefined;
     }
@@ -489,6 +504,9 @@ export function kinkFree(y: Node, vals: ReadonlyMap<number, Float64Array>): stri
         if (gap < MARGIN / 2 && !(gap === 0 && TIE_SPLIT.has(n.op))) return `${n.op} inputs tie`;
       }
     }
+    // max-pool: a window's two largest values apart (no argmax change within a central difference)
+    if ((n.op === "maxPool2d" || n.op === "maxPool2dBack" || n.op === "maxPool2dPick") && poolTies(n.inputs[0]!.shape, n.attrs, ins[0]!) < MARGIN / 2)
+      return `${n.op} window maxima tie`;
     // (Constants, e.g. the exponents 3 and -1 the pow emitter special-cases, and the batch count n are chosen, not placed.)
     if (def.domain)
       for (const [k, dom] of def.domain.entries())

@@ -382,14 +382,13 @@ const close32out = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) 
 const close32grad = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= F32_GRAD.atol + F32_GRAD.rtol * Math.abs(b);
 
 const OPS_WITH_CASES = [...new Set(CASES.map((c) => c.op))];
-// TODO(conv-ops, next commit): the conv ops' loop kernels (compiler/lower/conv.ts); until then only their derivative rules are tested here.
-const COMPILED_OPS = OPS_WITH_CASES.filter((op) => opDef(op).kind !== "conv");
+
 
 describe("generated code matches the interpreter", () => {
   const built = new Map<string, OpModel | Error>();
   beforeAll(async () => {
     // Compiles are independent: overlap their async parts (esbuild runs out of process).
-    const queue = [...COMPILED_OPS];
+    const queue = [...OPS_WITH_CASES];
     const worker = async () => {
       for (let op = queue.shift(); op !== undefined; op = queue.shift()) {
         const cases = CASES.filter((c) => c.op === op);
@@ -412,7 +411,7 @@ describe("generated code matches the interpreter", () => {
   };
 
   const f64Builds = (Object.keys(BUILDS) as BuildName[]).filter((k) => BUILDS[k].precision === "f64");
-  it.each(f64Builds.flatMap((build) => COMPILED_OPS.map((op) => [op, build] as const)))(
+  it.each(f64Builds.flatMap((build) => OPS_WITH_CASES.map((op) => [op, build] as const)))(
     "%s: %s build = eval (forward) and symbolic gradient (backward)",
     (op, build) => {
       const { m, b } = get(op, build);
@@ -432,7 +431,7 @@ describe("generated code matches the interpreter", () => {
     ["f32", "f64", close32out],
     ["f32 loops", "f64 loops", close32grad],
   ];
-  it.each(pairs.flatMap(([b32, b64, tol]) => COMPILED_OPS.map((op) => [op, b32, b64, tol] as const)))(
+  it.each(pairs.flatMap(([b32, b64, tol]) => OPS_WITH_CASES.map((op) => [op, b32, b64, tol] as const)))(
     "%s: %s build = %s build within float32 tolerances",
     (op, b32, b64, outTol) => {
       const { m, b: f32 } = get(op, b32);
