@@ -14,8 +14,9 @@
  * multiple of 8 get a scalar tail loop.
  */
 import binaryen from "binaryen";
-import type { Epi, MatmulKernel } from "../lower/kernel.ts";
+import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
+import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export type { Epi, MatmulKernel };
@@ -237,18 +238,23 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
 }
 
 /**
- * A validated, optimized wasm module (SIMD128) holding every kernel and the
+ * A validated, optimized wasm module (SIMD128) holding every kernel (matmuls
+ * here, convolutions and pools in wasm-conv.ts) and the
  * `sgd` update, importing `env.memory` of `pages` pages; with `optimizers`,
  * also the trainer's update kernels (compiler/emit/optimizers.ts).
  */
-export function buildWasm(kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): Uint8Array {
+/** `tiles` overrides the conv kernels' register tiles (for measuring them; bench/conv-kernels.ts). */
+export function buildWasm(kernels: readonly WasmKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions, tiles?: ConvTiles): Uint8Array {
   if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
   const m = new binaryen.Module();
   try {
     m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
     m.setMemory(pages, pages, null, [], false, false, "0");
     m.addMemoryImport("0", "env", "memory");
-    for (const k of kernels) addKernel(m, k);
+    for (const k of kernels)
+      if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
+      else if (k.kind === "pool") addPoolKernel(m, k, epiExpr);
+      else addKernel(m, k);
     addSgd(m, update);
     if (optimizers) addOptimizers(m, optimizers);
     if (!m.validate()) throw new Error("internal: binaryen rejected the generated wasm kernels");
