@@ -609,7 +609,7 @@ ${CONV_END}
     : "";
   // a run of only conv workloads (npm run bench -- --only lenet) replaces the conv section of BENCHMARKS.md in place
   const convOnly = !codesizeOnly && workloads.length > 0 && workloads.every((w) => w.convs);
-  if (convOnly && convSection && !quick && !write && !has("no-write") && existsSync(outFile)) {
+  if (convOnly && convSection && !quick && !val("impls") && !write && !has("no-write") && existsSync(outFile)) {
     const old = readFileSync(outFile, "utf8");
     const i = old.indexOf(CONV_BEGIN);
     const j = old.indexOf(CONV_END);
