@@ -574,6 +574,9 @@ async function main() {
   const convTargets = targets.filter(ofConv);
   const CONV_BEGIN = "<!-- conv section: bench/bench.ts writes it; a run of only conv workloads (--only lenet) replaces just this part -->";
   const CONV_END = "<!-- end of the conv section -->";
+  // bench/CONV-ANALYSIS.md (by hand, from the runs it quotes) follows the section's numbers
+  const convAnalysisFile = path.join(REPO, "bench", "CONV-ANALYSIS.md");
+  const convAnalysis = existsSync(convAnalysisFile) ? readFileSync(convAnalysisFile, "utf8").trim() + "\n" : "";
   const convSection = convRows.length
     ? `${CONV_BEGIN}
 ## Convolutional network: LeNet on MNIST digits
@@ -603,7 +606,7 @@ ${convWarnings.length ? convWarnings.map((w) => `- ⚠ ${w}`).join("\n") : "Ever
 Targets (issue #16):
 
 ${convTargets.length ? convTargets.join("\n") : "(gradc not run)"}
-${CONV_END}
+${convAnalysis ? "\n" + convAnalysis : ""}${CONV_END}
 
 `
     : "";
