@@ -41,7 +41,14 @@ const median = (f: () => void, n: number, batches = 9) => {
 };
 for (let i = 0; i < 100; i++) step(); // past V8's tier-up
 const ms = median(step, Math.max(1, Math.floor(steps / 9)));
-console.log(`${spec}: ${ms.toFixed(3)} ms/step (median of 9 batches of ${Math.floor(steps / 9)} steps; ${c.lowered.kernels.length} wasm kernels)`);
+// the fastest single step: on a shared machine, other processes only add time
+let best = Infinity;
+for (let i = 0; i < steps; i++) {
+  const t0 = performance.now();
+  step();
+  best = Math.min(best, performance.now() - t0);
+}
+console.log(`${spec}: ${ms.toFixed(3)} ms/step median of 9 batches of ${Math.floor(steps / 9)} steps, ${best.toFixed(3)} ms fastest of ${steps} single steps (${c.lowered.kernels.length} wasm kernels)`);
 // each kernel alone: the same kernels built into a second instance over a copy of the step's memory
 const pages = L.memory!.pages;
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
@@ -51,9 +58,14 @@ const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array
 let sum = 0;
 for (const k of c.lowered.kernels) {
   const fn = inst.exports[k.name] as () => void;
-  const t = median(fn, 30, 5);
+  let t = Infinity; // fastest of 100 single calls
+  for (let i = 0; i < 100; i++) {
+    const t0 = performance.now();
+    fn();
+    t = Math.min(t, performance.now() - t0);
+  }
   sum += t;
   const what = k.kind === undefined ? `matmul [${k.M4}x${k.K}]·[${k.K}x${k.N}]` : `${k.op} ${k.kind === "conv" ? `${k.N}x${k.C}x${k.H}x${k.W} * ${k.K}x${k.C}x${k.R}x${k.S}` : `${k.N}x${k.C}x${k.H}x${k.W}`}`;
   console.log(`  ${k.name.padEnd(5)} ${what.padEnd(44)} ${(t * 1000).toFixed(1).padStart(7)} µs`);
 }
-console.log(`  kernels total ${(sum * 1000).toFixed(1)} µs; JS and the rest ${((ms - sum) * 1000).toFixed(1)} µs`);
+console.log(`  kernels total ${(sum * 1000).toFixed(1)} µs (each its fastest of 100 calls); the fastest step less that: ${((best - sum) * 1000).toFixed(1)} µs of JS and the rest`);

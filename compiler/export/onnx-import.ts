@@ -14,7 +14,10 @@
  * (not Shape/ConstantOfShape: dynamic shapes) and the common ones of other
  * exporters: Gemm with transA/transB/alpha/beta, MatMul, Flatten, Squeeze and
  * Unsqueeze, ReduceMean, LogSoftmax, Reciprocal, comparisons and Not/And on
- * 0/1 values.
+ * 0/1 values; 2-D Conv (pads, strides, dilations, group, bias; auto_pad
+ * NOTSET, VALID or SAME_UPPER), MaxPool and AveragePool (ceil_mode 0,
+ * AveragePool with count_include_pad 0 — gradc's averages never count
+ * padding), GlobalAveragePool.
  */
 import { GradcError } from "../errors.ts";
 import { builder, type ModelBuilder, type T } from "../frontend/dsl.ts";
@@ -381,6 +384,74 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): OnnxImp
         bind(out, `m.sub(1, ${lit(x.x, x.code)})`, m.sub(1, x.x));
       } else if (type === "And") {
         ew("mul", [operand(node, 0), operand(node, 1)]);
+      } else if (type === "Conv" || type === "MaxPool" || type === "AveragePool") {
+        const x = tensor(node, 0);
+        if (x.t.shape.length !== 4) throw fail(node, `input ${showValue(x.code)} is ${x.t.shape.length}-D; gradc convolves 2-D images [N, C, H, W]`);
+        const pair = (nm: string) => {
+          const v = attrInts(node, nm);
+          if (v && v.length !== 2) throw fail(node, `${nm} ${JSON.stringify(v)} is not 2-D`);
+          return v as [number, number] | undefined;
+        };
+        const autoPad = attr(node, "auto_pad")?.s;
+        const ap = autoPad ? new TextDecoder().decode(autoPad) : "NOTSET";
+        if (ap === "SAME_LOWER") throw fail(node, "auto_pad SAME_LOWER is not supported", 'gradc\'s "same" padding is SAME_UPPER (the extra cell at the end); give explicit pads');
+        const pads = attrInts(node, "pads");
+        if (pads && pads.length !== 4) throw fail(node, `pads ${JSON.stringify(pads)} are not [top, left, bottom, right]`);
+        const stride = pair("strides");
+        // ONNX floors an output size that does not come out whole (the last rows of the padded input go unread);
+        // gradc refuses it, so the end padding those rows would be made of is dropped here — exact, and only
+        // when the unread rows are padding.
+        const [kh, kw] = type === "Conv" ? tensor(node, 1).t.shape.slice(2) : (pair("kernel_shape") ?? [1, 1]);
+        const dl = type === "Conv" ? (pair("dilations") ?? [1, 1]) : [1, 1];
+        const st = stride ?? [1, 1];
+        const p4 = ap === "VALID" || !pads ? [0, 0, 0, 0] : [...pads];
+        if (ap !== "SAME_UPPER")
+          for (const ax of [0, 1]) {
+            const rem = (x.t.shape[2 + ax]! + p4[ax]! + p4[ax + 2]! - dl[ax]! * ((ax ? kw : kh)! - 1) - 1) % st[ax]!;
+            if (rem > 0 && p4[ax + 2]! < rem)
+              throw fail(node, `output ${ax ? "cols" : "rows"} floor: the last ${rem} input ${ax ? "cols" : "rows"} go unread`, "gradc's output sizes are exact: crop the input or change the padding");
+            if (rem > 0) p4[ax + 2]! -= rem;
+          }
+        const padding: string = ap === "SAME_UPPER" ? '"same"' : p4.every((d) => d === 0) ? '"valid"' : JSON.stringify(p4);
+        const padVal = ap === "SAME_UPPER" ? "same" : p4.every((d) => d === 0) ? "valid" : (p4 as [number, number, number, number]);
+        const opts: string[] = [];
+        const o: Record<string, unknown> = {};
+        /** One option, as spec text and as the value the mirrored builder call gets. */
+        const set = (key: string, code: string, v: unknown) => {
+          opts.push(`${key}: ${code}`);
+          o[key] = v;
+        };
+        if (type === "Conv") {
+          const w = tensor(node, 1);
+          const dil = pair("dilations");
+          const group = attrInt(node, "group", 1);
+          if (stride) set("stride", JSON.stringify(stride), stride);
+          if (padVal !== "valid") set("padding", padding, padVal);
+          if (dil && (dil[0] !== 1 || dil[1] !== 1)) set("dilation", JSON.stringify(dil), dil);
+          if (group !== 1) set("groups", String(group), group);
+          if ((node.input ?? []).length > 2 && node.input![2] !== "") {
+            const b = tensor(node, 2);
+            set("bias", b.code, b.t);
+          }
+          bind(out, `m.conv2d(${x.code}, ${w.code}${opts.length ? `, { ${opts.join(", ")} }` : ""})`, m.conv2d(x.t, w.t, o));
+        } else {
+          const k = pair("kernel_shape");
+          if (!k) throw fail(node, "needs kernel_shape");
+          if (attrInt(node, "ceil_mode", 0)) throw fail(node, "ceil_mode 1 is not supported", "gradc's output sizes are exact: pad the input so the windows fit");
+          const dil = pair("dilations");
+          if (dil && (dil[0] !== 1 || dil[1] !== 1)) throw fail(node, "dilated pooling is not supported");
+          if (type === "AveragePool" && attrInt(node, "count_include_pad", 0) && padVal !== "valid")
+            throw fail(node, "count_include_pad 1 with padding is not supported", "gradc's average pooling divides by the real cells of each window (count_include_pad 0)");
+          set("size", JSON.stringify(k), k);
+          if (stride && (stride[0] !== k[0] || stride[1] !== k[1])) set("stride", JSON.stringify(stride), stride);
+          if (!stride && (k[0] !== 1 || k[1] !== 1)) set("stride", "1", 1); // ONNX's default stride is 1, gradc's the window
+          if (padVal !== "valid") set("padding", padding, padVal);
+          const method = type === "MaxPool" ? "maxPool2d" : "avgPool2d";
+          bind(out, `m.${method}(${x.code}, { ${opts.join(", ")} })`, m[method](x.t, o as never));
+        }
+      } else if (type === "GlobalAveragePool") {
+        const x = tensor(node, 0);
+        bind(out, `m.globalAvgPool(${x.code})`, m.globalAvgPool(x.t));
       } else if (type === "Constant") {
         const t = attr(node, "value")?.t;
         const f = attr(node, "value_float")?.f;

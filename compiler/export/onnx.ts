@@ -296,19 +296,46 @@ export const EXPORT_RULES: ExportRules = {
 
   matmul: direct("MatMul"),
   transpose: direct("Transpose", { perm: { ints: [1, 0] } }),
-  reshape: ({ g, ins, out, shape }) => void g.op("Reshape", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? -1 : d)))], {}, out),
+  // [N, d1, d2, …] -> [N, d1·d2·…] is ONNX's Flatten (axis 1): m.flatten.
+  reshape: ({ g, node, ins, out, shape }) => {
+    const x = node.inputs[0]!.shape;
+    if (x.length > 2 && shape.length === 2 && node.shape[0] === x[0]) g.op("Flatten", ins, { axis: { int: 1 } }, out);
+    else g.op("Reshape", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? -1 : d)))], {}, out);
+  },
   // Expand broadcasts both ways, so the batch axis (already N in the input) can be written as 1.
   broadcast: ({ g, ins, out, shape }) => void g.op("Expand", [ins[0]!, g.ints(shape.map((d) => (d === BATCH_DIM ? 1 : d)))], {}, out),
 
-  conv2d: null,
-  conv2dBackInput: null,
+  // NCHW and OIHW, pads [top, left, bottom, right]: ONNX's own conventions, so the attributes map 1:1.
+  // (A bias added to a conv2d becomes Conv's third input: see `exportOnnx`.)
+  conv2d: ({ g, node, ins, out }) => void g.op("Conv", ins, convAttrs(node), out),
+  // conv2d's input gradient is ONNX's ConvTranspose with the same filter [K, C/groups, R, S] (output_padding 0: sizes are exact).
+  conv2dBackInput: ({ g, node, ins, out }) => void g.op("ConvTranspose", ins, convAttrs(node), out),
+  maxPool2d: ({ g, node, ins, out }) => void g.op("MaxPool", ins, poolAttrs(node), out),
+  avgPool2d: ({ g, node, ins, out }) => void g.op("AveragePool", ins, { ...poolAttrs(node), count_include_pad: { int: 0 } }, out),
+  // The gradients of the filter and of the pools appear only in gradient graphs, which are not exported.
   conv2dBackFilter: null,
-  maxPool2d: null,
   maxPool2dBack: null,
   maxPool2dPick: null,
-  avgPool2d: null,
   avgPool2dBack: null,
 };
+
+/** Conv / ConvTranspose attributes of a conv op (the filter is input 1 of both). */
+function convAttrs(n: Node): Record<string, AttrValue> {
+  const w = n.inputs[1]!.shape;
+  const a = n.attrs;
+  return {
+    kernel_shape: { ints: [w[2]!, w[3]!] },
+    strides: { ints: a.stride as number[] },
+    pads: { ints: a.pad as number[] },
+    dilations: { ints: a.dilation as number[] },
+    group: { int: a.groups as number },
+  };
+}
+const poolAttrs = (n: Node): Record<string, AttrValue> => ({
+  kernel_shape: { ints: n.attrs.size as number[] },
+  strides: { ints: n.attrs.stride as number[] },
+  pads: { ints: n.attrs.pad as number[] },
+});
 
 // ---------------------------------------------------------------------------
 // Symbolic shapes: which axes are the batch axis
@@ -367,9 +394,20 @@ function symShape(m: Model, n: Node, ins: readonly (readonly Dim[])[]): Dim[] {
       return x!.filter((_, i) => !axes.includes(i));
     }
     case "logsumexp":
+    case "softmaxCE": // one value per row (was declared with the logits' shape: ONNX Runtime warned and merged leniently)
       return x!.slice(0, -1);
     case "softmax":
       return [...x!];
+    case "conv2d":
+    case "conv2dBackInput":
+    case "maxPool2d":
+    case "maxPool2dBack":
+    case "maxPool2dPick":
+    case "avgPool2d":
+    case "avgPool2dBack": // images stay in their rows
+      return [x![0]!, ...n.shape.slice(1)];
+    case "conv2dBackFilter":
+      return [...n.shape];
     case "broadcast": {
       const target = n.attrs.shape as number[];
       return target.map((d, i) => (x![x!.length - target.length + i] === BATCH_DIM ? BATCH_DIM : d));
@@ -498,6 +536,39 @@ export function exportOnnx(model: Model, params: ParamValues, opts: ExportOption
     gemm.set(n.id, [mm, c]);
   }
   const fused = new Set([...gemm.values()].map(([mm]) => mm.id));
+  // add(conv2d(x, w), b as [1, K, 1, 1]) with the conv used nowhere else is one Conv with a bias (m.conv2d's `bias`).
+  const convBias = new Map<number, [Node, Node]>();
+  for (const n of order) {
+    if (n.op !== "add") continue;
+    const k = n.inputs.findIndex((i) => i.op === "conv2d" && uses.get(i.id) === 1);
+    if (k < 0) continue;
+    const [conv, c] = [n.inputs[k]!, n.inputs[1 - k]!];
+    const K = conv.shape[1]!;
+    const cs = sym.get(c.id)!;
+    const perChannel = (cs.length === 4 && cs[0] === 1) || cs.length === 3 ? cs.slice(-3) : undefined;
+    if (!perChannel || perChannel[0] !== K || perChannel[1] !== 1 || perChannel[2] !== 1 || n.shape.some((d, i) => d !== conv.shape[i])) continue;
+    fused.add(conv.id);
+    // the [K] vector itself when c is its reshape (read by nothing else): no Reshape back
+    const vec = c.op === "reshape" && uses.get(c.id) === 1 && c.inputs[0]!.shape.length === 1 ? c.inputs[0]! : undefined;
+    if (vec) fused.add(c.id);
+    convBias.set(n.id, [conv, vec ?? c]);
+  }
+  // reshape(sum(x, [2, 3]) / (H·W), [N, C, 1, 1]) over an image x is GlobalAveragePool (m.globalAvgPool).
+  const gap = new Map<number, Node>();
+  for (const n of order) {
+    const dv = n.inputs[0];
+    if (n.op !== "reshape" || dv?.op !== "div" || uses.get(dv.id) !== 1) continue;
+    const [sm, cnt] = dv.inputs as [Node, Node];
+    const x = sm.inputs[0];
+    if (sm.op !== "sum" || uses.get(sm.id) !== 1 || !x || x.shape.length !== 4 || cnt.op !== "const") continue;
+    const axes = normAxes(sm.attrs.axes as number[], 4);
+    if (axes?.join() !== "2,3" || cnt.attrs.value !== x.shape[2]! * x.shape[3]!) continue;
+    if (n.shape.join() !== [x.shape[0], x.shape[1], 1, 1].join()) continue;
+    fused.add(sm.id);
+    fused.add(dv.id);
+    if (uses.get(cnt.id) === 1) fused.add(cnt.id);
+    gap.set(n.id, x);
+  }
 
   for (const n of order) {
     const leaf = leafNames.get(n.id);
@@ -510,6 +581,7 @@ export function exportOnnx(model: Model, params: ParamValues, opts: ExportOption
       continue;
     }
     if (n.op === "const") {
+      if (fused.has(n.id)) continue; // GlobalAveragePool's H·W
       name.set(n.id, g.scalar(n.attrs.value as number));
       continue;
     }
@@ -523,6 +595,19 @@ export function exportOnnx(model: Model, params: ParamValues, opts: ExportOption
       const [mm, c] = gm;
       const [a, b] = mm.inputs.map((i) => name.get(i.id)!);
       g.op("Gemm", [a!, b!, name.get(c.id)!], {}, out);
+      continue;
+    }
+    const cb = convBias.get(n.id);
+    if (cb) {
+      const [conv, c] = cb;
+      const [x, w] = conv.inputs.map((i) => name.get(i.id)!);
+      const bias = c.shape.length === 1 ? name.get(c.id)! : g.op("Reshape", [name.get(c.id)!, g.ints([conv.shape[1]!])]);
+      g.op("Conv", [x!, w!, bias], convAttrs(conv), out);
+      continue;
+    }
+    const gx = gap.get(n.id);
+    if (gx) {
+      g.op("GlobalAveragePool", [name.get(gx.id)!], {}, out);
       continue;
     }
     const rule = Object.hasOwn(rules, n.op) ? rules[n.op as OpName] : undefined;

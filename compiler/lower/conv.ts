@@ -79,6 +79,22 @@ function inChannel(cx: Cx, g: Geom, k: SExpr, into: Stmt[]): (c: SExpr) => SExpr
   return (c) => S.iadd(S.ref(c0), c);
 }
 
+/**
+ * Output columns [0, O) as loops: the interior columns [a, b), whose taps all land inside the
+ * image, in blocks of 4 (four accumulators sharing each weight), the rest one at a time with the
+ * tap range computed. `cols(from, to, width, full)` builds one loop.
+ */
+function columnLoops(O: number, a: number, b: number, cols: (from: number, to: number, width: number, full: boolean) => Stmt[]): Stmt[] {
+  const [lo, hi] = [Math.max(0, a), Math.min(O, b)];
+  const n4 = hi - lo >= 4 ? Math.floor((hi - lo) / 4) * 4 : 0;
+  if (!n4) return cols(0, O, 1, false);
+  return [...cols(0, lo, 1, false), ...cols(lo, lo + n4, 4, true), ...cols(lo + n4, O, 1, false)];
+}
+
+/** `for (v = from; v < to; v += step)` with literal bounds; nothing when empty. */
+const loopOf = (v: string, from: number, to: number, step: number, body: Stmt[]): Stmt[] =>
+  to > from ? [{ k: "for", v, ...(from ? { from: S.num(from) } : {}), n: S.num(to), ...(step !== 1 ? { step } : {}), body }] : [];
+
 /** y[b,k,oh,ow] = Σ_{c,r,s} x[b, c0+c, oh·sh − pt + r·dh, ow·sw − pl + s·dw] · w[k,c,r,s]: one float64 sum per output over the taps inside the image. */
 function conv2d(j: ConvJob): Stmt[] {
   const { cx, node } = j;
@@ -89,23 +105,38 @@ function conv2d(j: ConvJob): Stmt[] {
   const ch = inChannel(cx, g, R("k"), kBody);
   const ohBody: Stmt[] = [];
   const [rLo, rHi] = tapRange(R("oh"), g.stride[0], g.dilation[0], g.pad[0], g.pad[2], g.R, g.H).map((e, i) => bound(cx, e, i ? "rHi" : "rLo", ohBody));
-  const owBody: Stmt[] = [];
-  const [sLo, sHi] = tapRange(R("ow"), g.stride[1], g.dilation[1], g.pad[1], g.pad[3], g.S, g.W).map((e, i) => bound(cx, e, i ? "sHi" : "sLo", owBody));
-  const acc = fresh(cx, "acc");
-  const rBody: Stmt[] = [];
-  const xRow = rowOf(cx, x, j.ins[0], [R("b"), ch(R("c")), pos(R("oh"), g.stride[0], g.pad[0], R("r"), g.dilation[0])], "xr", rBody);
-  const wRow = rowOf(cx, w, j.ins[1], [R("k"), R("c"), R("r")], "wr", rBody);
-  rBody.push(...range(v.s, sLo, sHi, [{ k: "set", target: S.ref(acc), op: "+=", e: S.mul(xRow(pos(R("ow"), g.stride[1], g.pad[1], R("s"), g.dilation[1])), wRow(R("s"))) }]));
-  const at = [R("b"), R("k"), R("oh"), R("ow")];
-  const store: Stmt[] = [];
-  const e = epilogueAt(j, S.ref(acc), at, store);
-  owBody.push(
-    { k: "let", name: acc, e: S.num(0) },
-    { k: "for", v: v.c, n: S.num(g.Cg), body: range(v.r, rLo, rHi, rBody) },
-    ...store,
-    { k: "set", target: destAt(j, at), op: "=", e },
-  );
-  ohBody.push({ k: "for", v: v.ow, n: S.num(g.OW), body: owBody });
+  const cols = (from: number, to: number, width: number, full: boolean): Stmt[] => {
+    const ow = fresh(cx, "ow");
+    const owBody: Stmt[] = [];
+    const [sLo, sHi] = full
+      ? [S.num(0), S.num(g.S)]
+      : tapRange(S.ref(ow), g.stride[1], g.dilation[1], g.pad[1], g.pad[3], g.S, g.W).map((e, i) => bound(cx, e, i ? "sHi" : "sLo", owBody));
+    const accs = Array.from({ length: width }, (_, i) => fresh(cx, width > 1 ? `acc${i}` : "acc"));
+    const [c, r, s] = [fresh(cx, "c"), fresh(cx, "r"), fresh(cx, "s")];
+    const rBody: Stmt[] = [];
+    const xRow = rowOf(cx, x, j.ins[0], [R("b"), ch(S.ref(c)), pos(R("oh"), g.stride[0], g.pad[0], S.ref(r), g.dilation[0])], "xr", rBody);
+    const wRow = rowOf(cx, w, j.ins[1], [R("k"), S.ref(c), S.ref(r)], "wr", rBody);
+    const sBody: Stmt[] = [];
+    let wv = wRow(S.ref(s));
+    if (width > 1) {
+      const name = fresh(cx, "wv");
+      sBody.push({ k: "const", name, e: wv });
+      wv = S.ref(name);
+    }
+    const col = (i: number) => pos(S.iadd(S.ref(ow), S.num(i)), g.stride[1], g.pad[1], S.ref(s), g.dilation[1]);
+    accs.forEach((a, i) => sBody.push({ k: "set", target: S.ref(a), op: "+=", e: S.mul(xRow(col(i)), wv) }));
+    rBody.push(...range(s, sLo, sHi, sBody));
+    owBody.push(...accs.map((a) => ({ k: "let", name: a, e: S.num(0) }) as Stmt), { k: "for", v: c, n: S.num(g.Cg), body: range(r, rLo, rHi, rBody) });
+    accs.forEach((a, i) => {
+      const at = [R("b"), R("k"), R("oh"), S.iadd(S.ref(ow), S.num(i))];
+      const e = epilogueAt(j, S.ref(a), at, owBody);
+      owBody.push({ k: "set", target: destAt(j, at), op: "=", e });
+    });
+    return loopOf(ow, from, to, width, owBody);
+  };
+  // interior columns: ow·sw − pl >= 0 and ow·sw − pl + (S − 1)·dw <= W − 1
+  const [sw, pl, ext] = [g.stride[1], g.pad[1], g.dilation[1] * (g.S - 1)];
+  ohBody.push(...columnLoops(g.OW, Math.ceil(pl / sw), Math.floor((g.W - 1 + pl - ext) / sw) + 1, cols));
   kBody.push({ k: "for", v: v.oh, n: S.num(g.OH), body: ohBody });
   return [...j.head, { k: "for", v: v.b, n: S.num(g.N), body: [{ k: "for", v: v.k, n: S.num(g.K), body: kBody }] }];
 }
@@ -141,39 +172,54 @@ function backInput(j: ConvJob): Stmt[] {
   const [gN, w] = node.inputs as [Node, Node];
   const g = geom(node);
   const { v, R } = vars(cx);
-  const [h, col, kk] = [fresh(cx, "h"), fresh(cx, "v"), fresh(cx, "kk")];
+  const h = fresh(cx, "h");
   const cBody: Stmt[] = [];
   // c = grp·Cg + c' reads out channels grp·Kg .. grp·Kg + Kg − 1
-  const [k, cw] =
-    g.groups === 1
-      ? [S.ref(kk), R("c")]
-      : (() => {
-          const grp = fresh(cx, "grp");
-          cBody.push({ k: "const", name: grp, e: S.M("floor", S.div(R("c"), S.num(g.Cg))) });
-          return [S.iadd(S.imul(S.ref(grp), S.num(g.Kg)), S.ref(kk)), S.sub(R("c"), S.imul(S.ref(grp), S.num(g.Cg)))];
-        })();
+  const grp = g.groups === 1 ? undefined : fresh(cx, "grp");
+  if (grp) cBody.push({ k: "const", name: grp, e: S.M("floor", S.div(R("c"), S.num(g.Cg))) });
+  const kOf = (kk: string) => (grp ? S.iadd(S.imul(S.ref(grp), S.num(g.Kg)), S.ref(kk)) : S.ref(kk));
+  const cw = grp ? S.sub(R("c"), S.imul(S.ref(grp), S.num(g.Cg))) : R("c");
   const hBody: Stmt[] = [];
   const rows = backTaps(cx, S.ref(h), g.stride[0], g.dilation[0], g.pad[0], g.R, g.OH, v.r, hBody);
-  const vBody: Stmt[] = [];
-  const cols = backTaps(cx, S.ref(col), g.stride[1], g.dilation[1], g.pad[1], g.S, g.OW, v.s, vBody);
-  const acc = fresh(cx, "acc");
-  const rBody: Stmt[] = [];
-  const gRow = rowOf(cx, gN, j.ins[0], [R("b"), k, rows.o], "gr", rBody);
-  const wRow = rowOf(cx, w, j.ins[1], [k, cw, R("r")], "wr", rBody);
-  let term = S.mul(gRow(cols.o), wRow(R("s")));
-  const ok = rows.ok && cols.ok ? S.cond(rows.ok, cols.ok, S.num(0)) : (rows.ok ?? cols.ok);
-  if (ok) term = S.cond(ok, term, S.num(0)); // taps between outputs (stride > 1 with dilation > 1) add nothing
-  rBody.push(...cols.loop([{ k: "set", target: S.ref(acc), op: "+=", e: term }]));
-  const at = [R("b"), R("c"), S.ref(h), S.ref(col)];
-  const store: Stmt[] = [];
-  const e = epilogueAt(j, S.ref(acc), at, store);
-  vBody.push(
-    { k: "let", name: acc, e: S.num(0) },
-    { k: "for", v: kk, n: S.num(g.Kg), body: rows.loop(rBody) },
-    ...store,
-    { k: "set", target: destAt(j, at), op: "=", e },
-  );
-  hBody.push({ k: "for", v: col, n: S.num(g.W), body: vBody });
+  /** Columns [from, to) of dx in blocks of `width`; `full`: every tap s lands on an output column (stride 1 interior). */
+  const cols = (from: number, to: number, width: number, full: boolean): Stmt[] => {
+    const [col, kk, s] = [fresh(cx, "v"), fresh(cx, "kk"), fresh(cx, "s")];
+    const k = kOf(kk);
+    const vBody: Stmt[] = [];
+    const taps = full
+      ? { loop: (body: Stmt[]): Stmt[] => [{ k: "for", v: s, n: S.num(g.S), body }], o: (i: number) => S.sub(plus(S.ref(col), g.pad[1] + i), S.imul(S.ref(s), S.num(g.dilation[1]))), ok: undefined }
+      : (() => {
+          const t = backTaps(cx, S.ref(col), g.stride[1], g.dilation[1], g.pad[1], g.S, g.OW, s, vBody);
+          return { loop: t.loop, o: () => t.o, ok: t.ok };
+        })();
+    const accs = Array.from({ length: width }, (_, i) => fresh(cx, width > 1 ? `acc${i}` : "acc"));
+    const rBody: Stmt[] = [];
+    const gRow = rowOf(cx, gN, j.ins[0], [R("b"), k, rows.o], "gr", rBody);
+    const wRow = rowOf(cx, w, j.ins[1], [k, cw, R("r")], "wr", rBody);
+    const sBody: Stmt[] = [];
+    let wv = wRow(S.ref(s));
+    if (width > 1) {
+      const name = fresh(cx, "wv");
+      sBody.push({ k: "const", name, e: wv });
+      wv = S.ref(name);
+    }
+    const ok = rows.ok && taps.ok ? S.cond(rows.ok, taps.ok, S.num(0)) : (rows.ok ?? taps.ok);
+    accs.forEach((a, i) => {
+      const term = S.mul(gRow(taps.o(i)), wv);
+      // taps between outputs (stride > 1 with dilation > 1) add nothing
+      sBody.push({ k: "set", target: S.ref(a), op: "+=", e: ok ? S.cond(ok, term, S.num(0)) : term });
+    });
+    rBody.push(...taps.loop(sBody));
+    vBody.push(...accs.map((a) => ({ k: "let", name: a, e: S.num(0) }) as Stmt), { k: "for", v: kk, n: S.num(g.Kg), body: rows.loop(rBody) });
+    accs.forEach((a, i) => {
+      const at = [R("b"), R("c"), S.ref(h), S.iadd(S.ref(col), S.num(i))];
+      const e = epilogueAt(j, S.ref(a), at, vBody);
+      vBody.push({ k: "set", target: destAt(j, at), op: "=", e });
+    });
+    return loopOf(col, from, to, width, vBody);
+  };
+  // at stride 1, column v reads every tap s when (S − 1)·dw <= v + pl <= OW − 1
+  hBody.push(...(g.stride[1] === 1 ? columnLoops(g.W, g.dilation[1] * (g.S - 1) - g.pad[1], g.OW - g.pad[1], cols) : cols(0, g.W, 1, false)));
   cBody.push({ k: "for", v: h, n: S.num(g.H), body: hBody });
   return [...j.head, { k: "for", v: v.b, n: S.num(g.N), body: [{ k: "for", v: v.c, n: S.num(g.C), body: cBody }] }];
 }
@@ -183,29 +229,41 @@ function backFilter(j: ConvJob): Stmt[] {
   const { cx, node } = j;
   const [x, gN] = node.inputs as [Node, Node];
   const g = geom(node);
-  const { v, R } = vars(cx);
-  const kBody: Stmt[] = [];
-  const ch = inChannel(cx, g, R("k"), kBody);
-  const rBody: Stmt[] = [];
-  const [ohLo, ohHi] = outRange(R("r"), g.stride[0], g.dilation[0], g.pad[0], g.pad[2], g.OH, g.H).map((e, i) => bound(cx, e, i ? "ohHi" : "ohLo", rBody));
-  const sBody: Stmt[] = [];
-  const [owLo, owHi] = outRange(R("s"), g.stride[1], g.dilation[1], g.pad[1], g.pad[3], g.OW, g.W).map((e, i) => bound(cx, e, i ? "owHi" : "owLo", sBody));
-  const acc = fresh(cx, "acc");
-  const ohBody: Stmt[] = [];
-  const xRow = rowOf(cx, x, j.ins[0], [R("b"), ch(R("c")), pos(R("oh"), g.stride[0], g.pad[0], R("r"), g.dilation[0])], "xr", ohBody);
-  const gRow = rowOf(cx, gN, j.ins[1], [R("b"), R("k"), R("oh")], "gr", ohBody);
-  const xCol = pos(R("ow"), g.stride[1], g.pad[1], R("s"), g.dilation[1]);
-  ohBody.push(...range(v.ow, owLo, owHi, [{ k: "set", target: S.ref(acc), op: "+=", e: S.mul(xRow(xCol), gRow(R("ow"))) }]));
-  const store: Stmt[] = [];
-  const at = [R("k"), R("c"), R("r"), R("s")];
-  const e = epilogueAt(j, S.ref(acc), at, store);
-  sBody.push(
-    { k: "let", name: acc, e: S.num(0) },
-    { k: "for", v: v.b, n: S.num(g.N), body: range(v.oh, ohLo, ohHi, ohBody) },
-    ...store,
-    { k: "set", target: destAt(j, at), op: "=", e },
-  );
-  rBody.push({ k: "for", v: v.s, n: S.num(g.S), body: sBody });
-  kBody.push({ k: "for", v: v.c, n: S.num(g.Cg), body: [{ k: "for", v: v.r, n: S.num(g.R), body: rBody }] });
-  return [...j.head, { k: "for", v: v.k, n: S.num(g.K), body: kBody }];
+  /** Out channels [from, to) in blocks of `width`: the block's filters share each load of x. */
+  const ks = (from: number, to: number, width: number): Stmt[] => {
+    const [k, c, r, s, b, oh, ow] = ["k", "c", "r", "s", "b", "oh", "ow"].map((n) => fresh(cx, n)) as [string, string, string, string, string, string, string];
+    const R = S.ref;
+    const kBody: Stmt[] = [];
+    const ch = inChannel(cx, g, R(k), kBody);
+    const rBody: Stmt[] = [];
+    const [ohLo, ohHi] = outRange(R(r), g.stride[0], g.dilation[0], g.pad[0], g.pad[2], g.OH, g.H).map((e, i) => bound(cx, e, i ? "ohHi" : "ohLo", rBody));
+    const sBody: Stmt[] = [];
+    const [owLo, owHi] = outRange(R(s), g.stride[1], g.dilation[1], g.pad[1], g.pad[3], g.OW, g.W).map((e, i) => bound(cx, e, i ? "owHi" : "owLo", sBody));
+    const accs = Array.from({ length: width }, (_, i) => fresh(cx, width > 1 ? `acc${i}` : "acc"));
+    const ohBody: Stmt[] = [];
+    const xRow = rowOf(cx, x, j.ins[0], [R(b), ch(R(c)), pos(R(oh), g.stride[0], g.pad[0], R(r), g.dilation[0])], "xr", ohBody);
+    const gRows = accs.map((_, i) => rowOf(cx, gN, j.ins[1], [R(b), S.iadd(R(k), S.num(i)), R(oh)], "gr", ohBody));
+    const owBody: Stmt[] = [];
+    let xv = xRow(pos(R(ow), g.stride[1], g.pad[1], R(s), g.dilation[1]));
+    if (width > 1) {
+      const name = fresh(cx, "xv");
+      owBody.push({ k: "const", name, e: xv });
+      xv = S.ref(name);
+    }
+    accs.forEach((a, i) => owBody.push({ k: "set", target: S.ref(a), op: "+=", e: S.mul(xv, gRows[i]!(R(ow))) }));
+    ohBody.push(...range(ow, owLo, owHi, owBody));
+    sBody.push(...accs.map((a) => ({ k: "let", name: a, e: S.num(0) }) as Stmt), { k: "for", v: b, n: S.num(g.N), body: range(oh, ohLo, ohHi, ohBody) });
+    accs.forEach((a, i) => {
+      const at = [S.iadd(R(k), S.num(i)), R(c), R(r), R(s)];
+      const e = epilogueAt(j, S.ref(a), at, sBody);
+      sBody.push({ k: "set", target: destAt(j, at), op: "=", e });
+    });
+    rBody.push({ k: "for", v: s, n: S.num(g.S), body: sBody });
+    kBody.push({ k: "for", v: c, n: S.num(g.Cg), body: [{ k: "for", v: r, n: S.num(g.R), body: rBody }] });
+    return loopOf(k, from, to, width, kBody);
+  };
+  // Blocks of 4 filters within one group (a block must read one group's input channels).
+  if (g.Kg % 4 !== 0 && g.groups > 1) return [...j.head, ...ks(0, g.K, 1)];
+  const K4 = g.groups > 1 ? g.K : g.K - (g.K % 4);
+  return [...j.head, ...ks(0, K4, 4), ...ks(K4, g.K, 1)];
 }

@@ -20,6 +20,7 @@ import { importCommand } from "../../compiler/cli/import.ts";
 import { importModule } from "../../compiler/emit/load.ts";
 import { exportOnnx } from "../../compiler/export/onnx.ts";
 import { importOnnx } from "../../compiler/export/onnx-import.ts";
+import { builder } from "../../compiler/frontend/dsl.ts";
 import { loadSpec } from "../../compiler/frontend/load.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
 import type { Model } from "../../compiler/ir/model.ts";
@@ -109,6 +110,8 @@ const i64 = (name: string, values: number[]) => ({ name, dims: [values.length], 
 const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []): INode => ({ opType, input, output: [output], name: output, attribute });
 const int = (name: string, i: number) => ({ name, type: 2, i });
 const flt = (name: string, f: number) => ({ name, type: 1, f });
+const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
+const str = (name: string, v: string) => ({ name, type: 3, s: new TextEncoder().encode(v) });
 const vinfo = (name: string, dims: (number | string)[]) => ({
   name,
   type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) } } },
@@ -186,8 +189,16 @@ describe("a model another exporter wrote", () => {
   });
 
   it("E_ONNX_IMPORT names what it cannot import", () => {
-    const conv = modelBytes([node("Conv", ["x", "w"], "y")], [f32("w", [1, 1, 1, 1], [1])], [vinfo("x", [1, 1, 2, 2])], [vinfo("y", [1, 1, 2, 2])]);
-    expect(() => importOnnx(conv)).toThrow(expect.objectContaining({ code: "E_ONNX_IMPORT", message: 'Conv node "y": operator "Conv" has no gradc import' }));
+    const convT = modelBytes([node("ConvTranspose", ["x", "w"], "y")], [f32("w", [1, 1, 1, 1], [1])], [vinfo("x", [1, 1, 2, 2])], [vinfo("y", [1, 1, 2, 2])]);
+    expect(() => importOnnx(convT)).toThrow(expect.objectContaining({ code: "E_ONNX_IMPORT", message: 'ConvTranspose node "y": operator "ConvTranspose" has no gradc import' }));
+    const lower = modelBytes([node("Conv", ["x", "w"], "y", [str("auto_pad", "SAME_LOWER")])], [f32("w", [1, 1, 2, 2], [1, 1, 1, 1])], [vinfo("x", [1, 1, 3, 3])], [vinfo("y", [1, 1, 3, 3])]);
+    expect(() => importOnnx(lower)).toThrow(/Conv node "y": auto_pad SAME_LOWER is not supported/);
+    const floor = modelBytes([node("Conv", ["x", "w"], "y", [ints("strides", [2, 2])])], [f32("w", [1, 1, 2, 2], [1, 1, 1, 1])], [vinfo("x", [1, 1, 5, 5])], [vinfo("y", [1, 1, 2, 2])]);
+    expect(() => importOnnx(floor)).toThrow(/Conv node "y": output rows floor: the last 1 input rows go unread/);
+    const ceil = modelBytes([node("MaxPool", ["x"], "y", [ints("kernel_shape", [2, 2]), int("ceil_mode", 1)])], [], [vinfo("x", [1, 1, 3, 3])], [vinfo("y", [1, 1, 2, 2])]);
+    expect(() => importOnnx(ceil)).toThrow(/MaxPool node "y": ceil_mode 1 is not supported/);
+    const counted = modelBytes([node("AveragePool", ["x"], "y", [ints("kernel_shape", [2, 2]), ints("pads", [1, 1, 1, 1]), int("count_include_pad", 1)])], [], [vinfo("x", [1, 1, 3, 3])], [vinfo("y", [1, 1, 4, 4])]);
+    expect(() => importOnnx(counted)).toThrow(/AveragePool node "y": count_include_pad 1 with padding is not supported/);
     const axis = modelBytes([node("Softmax", ["x"], "y", [int("axis", 0)])], [], [vinfo("x", [2, 3])], [vinfo("y", [2, 3])]);
     expect(() => importOnnx(axis)).toThrow(/Softmax node "y": axis 0 is not the last axis/);
     // Before opset 13 Softmax's default axis was 1 (over a 2-D coercion): not the last axis of a rank-3 input.
@@ -198,6 +209,79 @@ describe("a model another exporter wrote", () => {
     const shape = modelBytes([node("Add", ["x", "x"], "y")], [], [vinfo("x", [2, "n"])], [vinfo("y", [2, "n"])]);
     expect(() => importOnnx(shape)).toThrow(/symbolic axis 1; only the first \(batch\) axis may be symbolic/);
     expect(() => importOnnx(new Uint8Array([1, 2, 3, 4]))).toThrow(expect.objectContaining({ code: "E_ONNX_IMPORT" }));
+  });
+});
+
+describe("conv nets: Conv (pads, strides, dilations, group, bias, auto_pad), MaxPool, AveragePool, GlobalAveragePool, Flatten", () => {
+  const next = rng(21);
+  const rand = (n: number) => Array.from({ length: n }, () => next() - 0.5);
+  const [W1, b1, W2] = [rand(4 * 1 * 3 * 3), rand(4), rand(6 * 2 * 2 * 3)];
+  const bytes = modelBytes(
+    [
+      node("Conv", ["x", "W1", "b1"], "c1", [str("auto_pad", "SAME_UPPER"), ints("kernel_shape", [3, 3])]),
+      node("Relu", ["c1"], "r1"),
+      node("MaxPool", ["r1"], "p1", [ints("kernel_shape", [2, 2])]), // ONNX's default stride is 1
+      // rows (6 + 3 − 2) / 2 + 1 = 4.5: ONNX floors; the unread row is bottom padding, so the import pads [1, 0, 1, 1]
+      node("Conv", ["p1", "W2"], "c2", [ints("strides", [2, 1]), ints("pads", [1, 0, 2, 1]), ints("dilations", [1, 2]), int("group", 2)]),
+      node("AveragePool", ["c2"], "a2", [ints("kernel_shape", [3, 2]), ints("strides", [1, 2]), ints("pads", [1, 0, 1, 0]), int("count_include_pad", 0)]),
+      node("GlobalAveragePool", ["a2"], "g"),
+      node("Flatten", ["a2"], "flat", [int("axis", 1)]),
+    ],
+    [f32("W1", [4, 1, 3, 3], W1), f32("b1", [4], b1), f32("W2", [6, 2, 2, 3], W2)],
+    [vinfo("x", ["N", 1, 7, 8])],
+    [vinfo("g", ["N", 6, 1, 1]), vinfo("flat", ["N", 48])],
+  );
+
+  it("imports, and the spec computes what ONNX Runtime computes", async () => {
+    const imported = importOnnx(bytes, { source: "convs.onnx", batch: 4 });
+    expect(imported.spec).toContain('m.conv2d(x, W1, { padding: "same", bias: b1 })');
+    expect(imported.spec).toContain("m.maxPool2d(r1, { size: [2,2], stride: 1 })");
+    expect(imported.spec).toContain("m.conv2d(p1, W2, { stride: [2,1], padding: [1,0,1,1], dilation: [1,2], groups: 2 })");
+    expect(imported.spec).toContain("m.avgPool2d(c2, { size: [3,2], stride: [1,2], padding: [1,0,1,0] })");
+    expect(imported.spec).toContain("m.globalAvgPool(a2)");
+    const model = await load(imported.spec, "convs");
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    for (const n of [4, 2]) {
+      const x = Float32Array.from({ length: n * 56 }, () => 2 * next() - 1);
+      const want = await s.run({ x: new ort.Tensor("float32", x, [n, 1, 7, 8]) });
+      const xs = new Float64Array(4 * 56);
+      xs.set(x);
+      const values = { x: xs, W1: Float64Array.from(W1, Math.fround), b1: Float64Array.from(b1, Math.fround), W2: Float64Array.from(W2, Math.fround) };
+      const got = evaluate(model.outputs.map((o) => o.node), values, undefined, n);
+      for (const [k, name] of ["g", "flat"].entries()) {
+        const full = got.get(model.outputs[k]!.node.id)!;
+        const r = compare(full.subarray(0, (full.length / 4) * n), want[name]!.data as unknown as Float32Array);
+        expect(r.ok, `${name} n=${n}: max abs err ${r.err}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe("a conv net exported and imported back", () => {
+  it("computes the same, on full and partial batches", async () => {
+    const m = builder("convback", "convback.ts");
+    m.batch(4);
+    const x = m.input("x", ["batch", 2, 8, 8]);
+    const h = m.relu(m.conv2d(x, m.param("W1", [4, 2, 3, 3]), { padding: "same", bias: m.param("b1", [4]), dilation: [1, 2] }));
+    const p = m.avgPool2d(m.maxPool2d(h, { size: 2 }), { size: 3, stride: 1, padding: 1 });
+    const c = m.conv2d(p, m.param("W2", [6, 2, 1, 2]), { groups: 2, stride: [1, 2] });
+    m.output("gap", m.globalAvgPool(c));
+    m.output("logits", m.flatten(c).matmul(m.param("W3", [48, 3])));
+    const model = m.finish();
+    const values = leafValues(model, 5);
+    const params = Object.fromEntries(model.params.map((q) => [q.name, values[q.name]!]));
+    const imported = importOnnx(exportOnnx(model, params).bytes, { source: "convback.onnx", batch: 4 });
+    expect(imported.spec).toContain("m.conv2d(");
+    expect(imported.spec).toContain("m.globalAvgPool(");
+    const back = await load(imported.spec, "convback_back");
+    for (const n of [4, 1]) {
+      const want = evaluate(model.outputs.map((o) => o.node), values, undefined, n);
+      const got = evaluate(back.outputs.map((o) => o.node), values, undefined, n);
+      model.outputs.forEach((o, k) => {
+        const r = compare(got.get(back.outputs[k]!.node.id)!, want.get(o.node.id)!);
+        expect(r.ok, `${o.name} n=${n}: max abs err ${r.err}`).toBe(true);
+      });
+    }
   });
 });
 

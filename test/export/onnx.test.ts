@@ -205,7 +205,24 @@ const OP_CASES: OpCase[] = [
   opCase("broadcast", "[1,3] -> [2,3]", (b, L) => b.g.mk("broadcast", [L.input([1, 3])], { shape: [2, 3] })),
   opCase("broadcast", "[] -> [2,2]", (b, L) => b.g.mk("broadcast", [L.input([])], { shape: [2, 2] })),
   opCase("const", "x + 2.5 - (-0)", (b, L) => b.sub(b.add(L.input([3]), 2.5), b.c(-0))),
+  // conv and pools: ONNX's layout and attributes (NCHW, OIHW, pads [top, left, bottom, right])
+  opCase("conv2d", "[2,4,6,5] * [6,2,3,2], stride 2×1, pads [1,0,0,1], dilation 1×2, groups 2", (b, L) =>
+    b.g.mk("conv2d", [L.input([2, 4, 6, 5]), L.input([6, 2, 3, 2])], { stride: [2, 1], pad: [1, 0, 0, 1], dilation: [1, 2], groups: 2 }),
+  ),
+  opCase("conv2d", "+ bias [1,K,1,1] (Conv's bias input)", (b, L) =>
+    b.add(b.g.mk("conv2d", [L.input([1, 2, 5, 5]), L.input([3, 2, 3, 3])], { stride: [1, 1], pad: [1, 1, 1, 1], dilation: [1, 1], groups: 1 }), b.reshape(L.input([3]), [1, 3, 1, 1])),
+  ),
+  opCase("conv2dBackInput", "[2,3,3,3] with [3,2,3,3], stride 2, pads 1 (ConvTranspose)", (b, L) =>
+    b.g.mk("conv2dBackInput", [L.input([2, 3, 3, 3]), L.input([3, 2, 3, 3])], { stride: [2, 2], pad: [1, 1, 1, 1], dilation: [1, 1], groups: 1 }),
+  ),
+  opCase("maxPool2d", "[2,2,5,5] size 3 stride 2 pads 1", (b, L) => b.g.mk("maxPool2d", [L.input([2, 2, 5, 5])], { size: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1] })),
+  opCase("avgPool2d", "[2,2,5,4] size [3,2] stride [2,1] pads [1,0,1,1]: padding not counted", (b, L) =>
+    b.g.mk("avgPool2d", [L.input([2, 2, 5, 4])], { size: [3, 2], stride: [2, 1], pad: [1, 0, 1, 1] }),
+  ),
 ];
+
+/** Ops that appear only in gradient graphs (the derivatives of the conv and pool ops): no ONNX form, E_ONNX_OP. */
+const GRADIENT_ONLY = ["conv2dBackFilter", "maxPool2dBack", "maxPool2dPick", "avgPool2dBack"];
 
 /** Exports one graph output and runs it in ONNX Runtime on the leaves' values. */
 async function runOnnx(model: Model, values: Record<string, Float64Array>, params: Record<string, ArrayLike<number>> = {}) {
@@ -222,7 +239,8 @@ async function runOnnx(model: Model, values: Record<string, Float64Array>, param
 
 describe("every op of the table exports; ONNX Runtime matches the float64 interpreter", () => {
   it("has a case for every op that is not a leaf bound by the exporter", () => {
-    const covered = new Set([...OP_CASES.map((c) => c.op), "batchSize", "batchMask", "input", "param"]);
+    const covered = new Set([...OP_CASES.map((c) => c.op), "batchSize", "batchMask", "input", "param", ...GRADIENT_ONLY]);
+    for (const op of GRADIENT_ONLY) expect(EXPORT_RULES[op as keyof typeof EXPORT_RULES], op).toBeNull();
     expect(Object.keys(OPS).filter((op) => !covered.has(op))).toEqual([]);
   });
 
@@ -307,6 +325,43 @@ describe("reductions over the batch axis", () => {
   });
 });
 
+describe("a conv net: Conv with bias, MaxPool, AveragePool, GlobalAveragePool, Flatten, on a symbolic batch", () => {
+  const model = spec("convnet", (m) => {
+    m.batch(4);
+    const x = m.input("x", ["batch", 1, 8, 8]);
+    const h = m.relu(m.conv2d(x, m.param("W1", [4, 1, 3, 3]), { padding: "same", bias: m.param("b1", [4]) }));
+    const p = m.maxPool2d(h, { size: 2 });
+    const c = m.tanh(m.conv2d(p, m.param("W2", [6, 2, 3, 3]), { stride: 2, padding: [1, 1, 0, 0], groups: 2, bias: m.param("b2", [6]) }));
+    const a = m.avgPool2d(c, { size: 2, stride: 1, padding: [1, 1, 0, 0] });
+    m.output("pooled", m.globalAvgPool(a));
+    m.output("logits", m.flatten(a).matmul(m.param("W3", [24, 3])));
+  });
+  const next = rng(3);
+  const params = Object.fromEntries(model.params.map((p) => [p.name, uniform(next, [-0.5, 0.5], p.shape.reduce((s, d) => s * d, 1))]));
+
+  it("exports to those operators, and no Reshape or Add for the biases", () => {
+    const ex = exportOnnx(model, params);
+    expect(Object.fromEntries(ex.ops)).toMatchObject({ Conv: 2, MaxPool: 1, AveragePool: 1, GlobalAveragePool: 1, Flatten: 1 });
+    expect(ex.ops.get("Add")).toBeUndefined();
+    expect(ex.ops.get("ReduceSum")).toBeUndefined();
+    expect(ex.outputs).toEqual([
+      { name: "pooled", shape: [BATCH_DIM, 6, 1, 1] },
+      { name: "logits", shape: [BATCH_DIM, 3] },
+    ]);
+  });
+
+  it.each([4, 2])("ONNX Runtime on %i images = the float64 interpreter", async (n) => {
+    const x = uniform(next, [0, 1], 4 * 64);
+    const { out } = await runOnnx(model, { x: x.slice(0, n * 64) }, params);
+    const ref = evaluate(model.outputs.map((o) => o.node), { x, ...params });
+    for (const o of model.outputs) {
+      const want = ref.get(o.node.id)!;
+      const r = compare(out[o.name]!.data as Float32Array, want.subarray(0, (want.length / 4) * n));
+      expect(r.ok, `${o.name}: max abs err ${r.err} at scale ${r.scale}`).toBe(true);
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------
 // 4. Errors
 
@@ -324,6 +379,11 @@ describe("errors", () => {
   it("E_ONNX_OP names an op without an ONNX form", () => {
     const model = spec("noform", (m) => m.output("y", m.cbrt(m.input("x", [2]))));
     expect(codeOf(() => exportOnnx(model, {}, { rules: { ...EXPORT_RULES, cbrt: null } }))).toMatch(/^E_ONNX_OP: cbrt: has no ONNX form/);
+    const g = new Graph();
+    const L = new Leaves(g, rng(1));
+    const x = L.input([1, 1, 4, 4]);
+    const back = g.mk("maxPool2dBack", [x, L.input([1, 1, 2, 2])], { size: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] });
+    expect(codeOf(() => exportOnnx(modelOf("grad", g, L, [{ name: "y", node: back }], undefined), {}))).toMatch(/^E_ONNX_OP: maxPool2dBack: has no ONNX form/);
   });
 
   it("E_ONNX_BATCH for a fixed axis that meets the batch axis, or a reshape across it", () => {

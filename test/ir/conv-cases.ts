@@ -104,6 +104,13 @@ export const CONV_CASES: ConvCase[] = [
   conv("conv2d", [[2, 3, 3, 4], [3, 1, 2, 2]], convAttrs({ stride: [1, 2], groups: 3 })),
   conv("conv2d", [[1, 1, 2, 2], [2, 1, 1, 1]], convAttrs({ pad: [1, 1, 1, 1] })), // a border of outputs that read only padding
   conv("conv2d", [[1, 2, 7, 7], [2, 2, 3, 3]], convAttrs({ stride: [2, 2], dilation: [2, 2], pad: [1, 2, 1, 2] })),
+  // rows wide enough for the kernels' blocks of 4 interior columns (and their border columns)
+  conv("conv2d", [[1, 2, 3, 12], [2, 2, 2, 3]], convAttrs({ pad: [0, 1, 1, 1] })),
+  conv("conv2d", [[1, 1, 4, 13], [1, 1, 2, 3]], convAttrs({ stride: [1, 2], pad: [0, 1, 1, 1] })),
+  conv("conv2d", [[1, 1, 3, 14], [2, 1, 2, 3]], convAttrs({ dilation: [1, 2], pad: [0, 2, 0, 2] })),
+  conv("conv2dBackInput", [[1, 2, 3, 12], [2, 2, 2, 3]], convAttrs({ pad: [0, 1, 1, 1] })),
+  conv("conv2dBackFilter", [[1, 2, 3, 12], [1, 6, 3, 12]], convAttrs({ pad: [0, 1, 1, 1] })),
+  conv("conv2dBackFilter", [[2, 2, 3, 5], [2, 8, 3, 5]], convAttrs({ pad: [0, 1, 0, 1], groups: 2 })),
   // the backward ops on their own: their rules are conv2d's second-order rules
   conv("conv2dBackInput", [[2, 3, 3, 3], [3, 2, 3, 3]], convAttrs({ stride: [2, 2], pad: [1, 1, 1, 1] })),
   conv("conv2dBackInput", [[1, 2, 5, 5], [2, 2, 2, 3]], convAttrs({ pad: [1, 0, 0, 2], dilation: [2, 1] })),
