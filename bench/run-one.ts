@@ -54,6 +54,7 @@ const mb = (b: number) => b / (1024 * 1024);
 async function main() {
   const problem = makeProblem(w, seed);
   const sum = checksum([flatParams(problem), ...problem.batches.flatMap((b) => [b.x, b.y])]);
+  if (implName === "c-direct" || implName === "c-blas") return runNative(sum, problem);
   gc();
   const rssStart = process.memoryUsage().rss;
   const tSetup = performance.now();
@@ -66,10 +67,11 @@ async function main() {
       break;
     }
     case "gradc-adam":
+    case "gradc-step":
     case "gradc-fit": {
       const js = arg("gradc-js");
       if (!js) throw new Error("--gradc-js is required for gradc");
-      impl = await (await import("./impls/gradc-trainer.ts")).create(w, problem, js, implName === "gradc-adam" ? "step" : "fit");
+      impl = await (await import("./impls/gradc-trainer.ts")).create(w, problem, js, implName === "gradc-fit" ? "fit" : "step", implName === "gradc-step" ? "sgd" : "adam");
       break;
     }
     case "tfjs-wasm-adam":
@@ -84,9 +86,17 @@ async function main() {
       break;
     case "tfjs-cpu":
     case "tfjs-wasm":
+      if (w.convs) {
+        impl = await (await import("./impls/tfjs-lenet.ts")).create(w, problem, implName === "tfjs-cpu" ? "cpu" : "wasm");
+        break;
+      }
       impl = await (await import("./impls/tfjs.ts")).create(w, problem, implName === "tfjs-cpu" ? "cpu" : "wasm");
       break;
     case "jax-wasm":
+      if (w.convs) {
+        impl = await (await import("./impls/jax-lenet.ts")).create(w, problem);
+        break;
+      }
       impl = await (await import("./impls/jax.ts")).create(w, problem);
       break;
     default:
@@ -180,6 +190,44 @@ async function main() {
     peakRssMB: mb(peakRssBytes()),
     heapRetainedDeltaMB: mb(heapAfter - heapBase),
     gcsDuringTimed: gcs,
+  };
+  console.log("RESULT " + JSON.stringify(result));
+}
+
+/** The C reference (impls/c.ts): built here, run as its own process, which runs the same protocol and reports the same numbers (its RSS is the C process's). */
+async function runNative(sum: string, problem: ReturnType<typeof makeProblem>) {
+  const c = await import("./impls/c.ts");
+  const t0 = performance.now();
+  const mode = implName === "c-blas" ? "blas" : "direct";
+  const { bin, gcc, flags } = c.build(mode, w.batch);
+  const r = c.runC(w, problem, bin, { verifySteps, repeats, targetMs, warmupMs });
+  const setupMs = performance.now() - t0;
+  const sorted = [...r.msPerStep].sort((a, b) => a - b);
+  const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * (sorted.length - 1) + 0.5))]!;
+  const result = {
+    workload: w.name,
+    impl: implName,
+    checksum: sum,
+    info: { compiler: gcc, flags: `${flags}${mode === "blas" ? " (OPENBLAS_NUM_THREADS=1, openblas_set_num_threads(1))" : ""}` },
+    setupMs,
+    verifySteps,
+    firstLoss: r.firstLoss,
+    verifyLoss: r.verifyLoss,
+    warmSteps: r.warmSteps,
+    stepsPerRepeat: r.stepsPerRepeat,
+    repeats,
+    msPerStep: r.msPerStep,
+    median: q(0.5),
+    p25: q(0.25),
+    p75: q(0.75),
+    min: sorted[0],
+    timedLossSpread: r.timedLossSpread,
+    rssStartMB: 0,
+    rssBaseMB: 0,
+    rssTrainDeltaMB: 0,
+    peakRssMB: r.peakRssKB / 1024,
+    heapRetainedDeltaMB: 0,
+    gcsDuringTimed: 0,
   };
   console.log("RESULT " + JSON.stringify(result));
 }

@@ -30,7 +30,7 @@ commands:
   graph <spec.ts> [-o file.svg|.png|.dot] [--backward] [--format svg|dot|png] [--scale N] [--force]
                                  the model's DAG as a picture; --backward adds the derivative graph
   summary <spec.ts> [--json]     a table of params (shape, count, init), named values, arena, wasm kernels
-  demo [mnist|xor]               compile and train: MNIST to >= 93% test accuracy (default), or XOR;
+  demo [mnist|lenet|xor]         compile and train: MNIST to >= 93% test accuracy (default), LeNet, or XOR;
                                  MNIST writes its loss plot to mnist-training.svg/.png (--plots DIR elsewhere)
 
   --version                      print gradc's version
@@ -81,11 +81,13 @@ up to --samples elements, else --samples random ones (default 64). Exit code 1 w
 Run in gradc's own repository: recompiles every examples/*/model.ts into generated/ (.ts, .js, .d.ts)
 and writes docs/ops.md from the op table. --check fails on any difference instead of writing.
 `,
-  demo: `usage: gradc demo [mnist|xor] [--seed N] [--steps N] [--lr X]
+  demo: `usage: gradc demo [mnist|lenet|xor] [--epochs N] [--seed N] [--steps N] [--lr X]
 
 mnist (default): compiles examples/mnist/model.ts and trains it on 8,000 real digits with Adam, then
-prints the accuracy on 1,500 held-out ones. xor: the 2-2-1 XOR network by gradient descent (--seed,
---steps, --lr). Both compile in memory and write no files.
+prints the accuracy on 1,500 held-out ones. lenet: the convolutional network of examples/lenet on 9,000
+digits shifted by up to 2 pixels each epoch, Adam on a cosine schedule, tested on 1,000 held-out ones
+(--epochs, default 30; --seed). xor: the 2-2-1 XOR network by gradient descent (--seed, --steps, --lr).
+All compile in memory; only mnist writes files (its plots).
 `,
 };
 

@@ -526,3 +526,55 @@ export function mnistFrom(digits: MnistDigits, opts: MnistOptions = {}): MnistDa
   };
   return { train: build(0, train), test: build(train, test) };
 }
+
+export interface ShiftOptions {
+  /** Image width and height in pixels; `channels` planes of width × height per image (NCHW rows; default 1). */
+  readonly width: number;
+  readonly height: number;
+  readonly channels?: number;
+  /** Largest shift in pixels, across and down: each image moves by its own (dx, dy), each drawn uniformly from −max…max. */
+  readonly max: number;
+  /** Draws the shifts: pass the same Rng every epoch for a fresh, reproducible draw each time. */
+  readonly rng: Rng;
+}
+
+/**
+ * Data augmentation by translation: writes into `out` every image of `images`
+ * (rows of channels × height × width values) moved by a random whole number of
+ * pixels, the vacated pixels 0 (blank, for MNIST's black background). Returns
+ * `out`. Allocates nothing: call it before each epoch with a buffer made once,
+ * then `fit` the shifted copy for one epoch (examples/lenet/train.ts).
+ */
+export function shiftImages<A extends Float32Array | Float64Array>(images: Float32Array | Float64Array, out: A, opts: ShiftOptions): A {
+  const { width: W, height: H, channels: C = 1, max, rng } = opts;
+  for (const [k, v] of [["width", W], ["height", H], ["channels", C]] as const)
+    if (!(Number.isInteger(v) && v >= 1)) throw new RuntimeError("E_ARG", `shiftImages: ${k} must be a positive whole number, got ${v}`);
+  if (!(Number.isInteger(max) && max >= 0)) throw new RuntimeError("E_ARG", `shiftImages: max must be a whole number of pixels >= 0, got ${max}`);
+  const size = C * H * W;
+  if (images.length % size !== 0)
+    throw new RuntimeError("E_ARG", `shiftImages: ${images.length} values are not whole images of ${C}×${H}×${W} = ${size}`);
+  if (out.length !== images.length || out === (images as unknown))
+    throw new RuntimeError("E_ARG", `shiftImages: out must be another array of the same length (${images.length}), got ${out === (images as unknown) ? "the input itself" : out.length}`);
+  const n = images.length / size;
+  for (let r = 0; r < n; r++) {
+    const dx = rng.int(2 * max + 1) - max;
+    const dy = rng.int(2 * max + 1) - max;
+    for (let c = 0; c < C; c++) {
+      const base = r * size + c * H * W;
+      for (let i = 0; i < H; i++) {
+        const si = i - dy;
+        const row = base + i * W;
+        if (si < 0 || si >= H) {
+          out.fill(0, row, row + W);
+          continue;
+        }
+        const src = base + si * W;
+        for (let j = 0; j < W; j++) {
+          const sj = j - dx;
+          out[row + j] = sj >= 0 && sj < W ? images[src + sj]! : 0;
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -62,6 +62,7 @@ export {
   parseCsvRows,
   parseJson,
   splitDataset,
+  shiftImages,
   standardize,
   take,
   type ColumnSpec,
@@ -74,6 +75,7 @@ export {
   type MnistData,
   type MnistDigits,
   type MnistOptions,
+  type ShiftOptions,
 } from "./data.ts";
 export { decodeCheckpoint, encodeCheckpoint, fnv1a, fromBase64, structureHash, toBase64, type CheckpointData, type CheckpointFile } from "./checkpoint.ts";
 export { browserPlatform, type Platform } from "./platform.ts";

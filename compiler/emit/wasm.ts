@@ -15,8 +15,9 @@
  * multiple of 8 get a scalar tail loop.
  */
 import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
-import type { Epi, MatmulKernel } from "../lower/kernel.ts";
+import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
+import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export type { Epi, MatmulKernel };
@@ -236,18 +237,24 @@ function addSgd(m: binaryen.Module, r: UpdateRegions): void {
 }
 
 /**
- * The module's contents into `m`: the kernels, the `sgd` update, with
- * `optimizers` the trainer's update kernels (compiler/emit/optimizers.ts),
- * and the import of `env.memory` of `pages` pages. Written against binaryen's
- * API only, so a test builds the same templates with binaryen and compares
- * (test/emit/wasm-encoder.test.ts).
+/**
+ * The module's contents into `m`: the kernels (matmuls here, convolutions and
+ * pools in wasm-conv.ts), the `sgd` update, with `optimizers` the trainer's
+ * update kernels (compiler/emit/optimizers.ts), and the import of
+ * `env.memory` of `pages` pages. Written against binaryen's API only, so a
+ * test builds the same templates with binaryen and compares
+ * (test/emit/wasm-encoder.test.ts). `tiles` overrides the conv kernels'
+ * register tiles (for measuring them; bench/conv-kernels.ts).
  */
-export function addWasmContents(m: binaryen.Module, kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): void {
+export function addWasmContents(m: binaryen.Module, kernels: readonly WasmKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions, tiles?: ConvTiles): void {
   if (update.params % 16 || update.grads % 16) throw new Error("internal: the update regions must be 16-byte aligned");
   m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
   m.setMemory(pages, pages, null, [], false, false, "0");
   m.addMemoryImport("0", "env", "memory");
-  for (const k of kernels) addKernel(m, k);
+  for (const k of kernels)
+    if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
+    else if (k.kind === "pool") addPoolKernel(m, k, epiExpr);
+    else addKernel(m, k);
   addSgd(m, update);
   if (optimizers) addOptimizers(m, optimizers);
 }
@@ -258,9 +265,9 @@ export function addWasmContents(m: binaryen.Module, kernels: readonly MatmulKern
  * optimized further — measured as fast as binaryen's -O3 of the same code
  * (BENCHMARKS.md, "Compile time").
  */
-export function buildWasm(kernels: readonly MatmulKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions): Uint8Array {
+export function buildWasm(kernels: readonly WasmKernel[], pages: number, update: UpdateRegions, optimizers?: OptimizerRegions, tiles?: ConvTiles): Uint8Array {
   const m = new binaryen.Module();
-  addWasmContents(m, kernels, pages, update, optimizers);
+  addWasmContents(m, kernels, pages, update, optimizers, tiles);
   if (!m.validate()) throw new Error(`internal: the generated wasm kernels are invalid:\n  ${m.errors.join("\n  ")}`);
   const bytes = m.emitBinary();
   if (!WebAssembly.validate(bytes)) throw new Error("internal: WebAssembly.validate rejected the generated wasm kernels");

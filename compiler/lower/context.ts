@@ -8,7 +8,7 @@ import type { SExpr } from "../ir/sexpr.ts";
 import { strides } from "../ir/shape.ts";
 import type { Fn, Plan } from "../plan/memory.ts";
 import type { Access } from "./access.ts";
-import type { MatmulKernel } from "./kernel.ts";
+import type { WasmKernel } from "./kernel.ts";
 import type { Names, Naming } from "./names.ts";
 import type { Buffer } from "./stmt.ts";
 
@@ -28,7 +28,7 @@ export interface Cx {
   readonly definedIn: Map<string, Fn>;
   readonly regions: Regions;
   /** wasm kernels so far (the emitter builds them). */
-  readonly kernels: MatmulKernel[];
+  readonly kernels: WasmKernel[];
   /** The function being lowered. */
   fn: Fn;
   /** The names of the loop kernel being lowered, if any. */

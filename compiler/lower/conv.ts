@@ -16,7 +16,7 @@
  * (bias, ReLU, the ReLU mask of a gradient) is applied to the sum before the
  * store. The plan chooses JS or wasm for
  * each node (`convOnWasm`, compiler/plan/target.ts); a wasm choice goes to
- * the wasm kernels.
+ * the wasm kernels (compiler/lower/wasm-conv.ts).
  */
 import { type ConvAttrs, convAttrs, convRoles, fmtPad } from "../ir/conv.ts";
 import type { Node } from "../ir/graph.ts";
@@ -28,6 +28,7 @@ import { type Cx, fresh } from "./context.ts";
 import { type ConvJob, bound, destAt, dims, epilogueAt, floorDiv, max0, minOf, outRange, plus, pos, range, rowOf, tapRange } from "./conv-parts.ts";
 import { poolKernel } from "./pool.ts";
 import type { Stmt } from "./stmt.ts";
+import { wasmConv } from "./wasm-conv.ts";
 
 export type { ConvJob } from "./conv-parts.ts";
 
@@ -36,7 +37,8 @@ export function convKernel(cx: Cx, node: Node, root: Node, dest: Access): Stmt[]
   const ins = node.inputs.map((x) => accessOf(cx.access, cx.plan, x));
   const head: Stmt[] = [{ k: "comment", text: describeKernel(node) + (root === node ? "" : ` + fused ${root.op} epilogue`) }];
   const job: ConvJob = { cx, node, root, dest, ins, head };
-  if (cx.plan.nodes.get(node.id)!.conv?.wasm) throw new Error(`internal: the plan put ${node.op}#${node.id} on wasm, and there are no wasm conv kernels`);
+  const cp = cx.plan.nodes.get(node.id)!.conv;
+  if (cp?.wasm) return wasmConv(job, cp);
   if (node.op === "conv2d") return conv2d(job);
   if (node.op === "conv2dBackInput") return backInput(job);
   if (node.op === "conv2dBackFilter") return backFilter(job);

@@ -5,6 +5,8 @@
  */
 
 export interface MatmulKernel {
+  /** Absent: the union `WasmKernel` tells kernels apart by `kind`. */
+  readonly kind?: undefined;
   readonly name: string;
   /** Rows computed here (a multiple of 4); the caller does rows M4..M. */
   readonly M4: number;
@@ -41,3 +43,87 @@ export type Epi =
   | { readonly k: "neg" | "abs" | "sqrt"; readonly x: Epi }
   | { readonly k: "+" | "-" | "*" | "/" | "max" | "min"; readonly a: Epi; readonly b: Epi }
   | { readonly k: "sel"; readonly c: { readonly op: ">" | ">=" | "<" | "<="; readonly a: Epi; readonly b: Epi }; readonly a: Epi; readonly b: Epi };
+
+/**
+ * A convolution kernel (compiler/emit/wasm-conv.ts), always described by the
+ * geometry of the forward conv2d it belongs to: x [N, C, H, W] (NCHW), w
+ * [K, C, R, S] (OIHW, groups 1), y [N, K, OH, OW], with
+ * y[n,k,oh,ow] = Σ_{c,r,s} x[n, c, oh·sh − pt + r·dh, ow·sw − pl + s·dw] · w[k,c,r,s].
+ * `op` says which of the three tensors it writes: conv2d writes y (reads x,
+ * w), conv2dBackInput writes x (reads y = the output gradient, and w),
+ * conv2dBackFilter writes w (reads x and y = the output gradient; summed over
+ * the batch). Addresses are bytes; `scratch` (16-byte aligned) holds
+ * `scratchBytes` the kernel may overwrite (a zero-padded copy of its input).
+ */
+export interface ConvKernel {
+  readonly kind: "conv";
+  readonly name: string;
+  readonly op: "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly R: number;
+  readonly S: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly stride: readonly [number, number];
+  /** [top, left, bottom, right] */
+  readonly pad: readonly [number, number, number, number];
+  readonly dilation: readonly [number, number];
+  readonly x: number;
+  readonly w: number;
+  readonly y: number;
+  readonly scratch: number;
+  readonly scratchBytes: number;
+  /**
+   * conv2d only: applied to each output value before it is stored, with
+   * `acc` the sum and per-channel loads (`load` with col false, the row being
+   * the output channel k: bias at `at + k·rowBytes`); e.g. relu(acc + b[k]).
+   */
+  readonly epilogue?: Epi;
+  /** Add into the destination instead of overwriting it. */
+  readonly accumulate?: boolean;
+  readonly node?: number;
+}
+
+/**
+ * A pooling kernel over x [N, C, H, W] → y [N, C, OH, OW] with window R×S:
+ * maxPool2d / avgPool2d write y from x; maxPool2dBack writes dx from x and g
+ * (at `y`: the output gradient), tied maxima of a window sharing g equally;
+ * avgPool2dBack writes dx from g. Padding cells take no part (avg: they are
+ * not counted). Byte addresses.
+ */
+export interface PoolKernel {
+  readonly kind: "pool";
+  readonly name: string;
+  readonly op: "maxPool2d" | "avgPool2d" | "maxPool2dBack" | "avgPool2dBack";
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly R: number;
+  readonly S: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly stride: readonly [number, number];
+  readonly pad: readonly [number, number, number, number];
+  readonly x: number;
+  readonly y: number;
+  /** The back kernels' destination (x-shaped). */
+  readonly dx: number;
+  /**
+   * The back kernels, when every cell of the image lies in exactly one window (no padding, stride = window):
+   * applied to each cell's gradient before it is stored, `acc` the gradient and `load` with col true (rowBytes
+   * 0) the element of an x-shaped tensor at `at` with the cell's index — e.g. relu's mask (x > 0 ? acc : 0).
+   */
+  readonly epilogue?: Epi;
+  readonly accumulate?: boolean;
+  readonly node?: number;
+}
+
+/** Every wasm kernel lowering can ask for; a matmul has no `kind`. */
+export type WasmKernel = MatmulKernel | ConvKernel | PoolKernel;
+
+export const isMatmul = (k: WasmKernel): k is MatmulKernel => k.kind === undefined;

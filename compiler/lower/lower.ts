@@ -17,7 +17,7 @@ import type { Layout } from "../../runtime/abi.ts";
 import type { Access } from "./access.ts";
 import type { Cx } from "./context.ts";
 import { finish, helpersOf } from "./finish.ts";
-import type { MatmulKernel } from "./kernel.ts";
+import type { WasmKernel } from "./kernel.ts";
 import { layoutOf, withMemory } from "./layout.ts";
 import { copyTo, kernel } from "./loops.ts";
 import { Naming } from "./names.ts";
@@ -25,7 +25,7 @@ import { elemsOf, unrolled } from "./scalar.ts";
 import type { Stmt } from "./stmt.ts";
 
 export type { Layout, Slot } from "../../runtime/abi.ts";
-export type { Epi, MatmulKernel } from "./kernel.ts";
+export type { ConvKernel, Epi, MatmulKernel, PoolKernel, WasmKernel } from "./kernel.ts";
 export { BUFFERS, type Buffer, type Stmt, walk } from "./stmt.ts";
 
 export interface Lowered {
@@ -39,7 +39,7 @@ export interface Lowered {
   /** Helper functions the statements call (by name), e.g. `nthRoot`. */
   readonly helpers: readonly string[];
   /** WebAssembly SIMD kernels the statements call (`call` statements), built by the emitter. */
-  readonly kernels: readonly MatmulKernel[];
+  readonly kernels: readonly WasmKernel[];
   /** Arena floats with no reuse, for the compile report. */
   readonly naiveArenaSize: number;
 }

@@ -9,7 +9,7 @@ import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
 import { size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
-import { chooseTarget, convOnWasm, matmulOnWasm, type Target } from "./target.ts";
+import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, type Target } from "./target.ts";
 import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
@@ -26,13 +26,16 @@ export interface NodePlan {
   store?: { readonly arr: "arena" | "grads"; readonly offset: number };
   /** Loop matmuls: the kernel's target and its arena scratch. */
   matmul?: MatmulPlan;
-  /** Loop conv and pool nodes: the kernel's target (compiler/lower/conv.ts). */
+  /** Loop conv and pool nodes: the kernel's target and its arena scratch. */
   conv?: ConvPlan;
 }
 
-/** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel. */
+/** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel (compiler/lower/wasm-conv.ts). */
 export interface ConvPlan {
   readonly wasm: boolean;
+  /** wasm: the kernel's scratch (a padded copy of its input), an absolute 16-byte aligned arena offset, `scratchFloats` long. */
+  readonly scratch?: number;
+  readonly scratchFloats?: number;
 }
 
 /**
@@ -353,9 +356,19 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     scratchSize = Math.max(scratchSize, used);
     np.matmul = mp;
   }
+  // Conv and pool kernels: JS or wasm (inputs stored contiguously), and a wasm kernel's scratch, from the same offset.
   for (const [k, [n]] of order.entries()) {
     const np = nodes.get(n.id)!;
-    if (opDef(n.op).kind === "conv" && np.mode === "loop" && np.pos === k) np.conv = { wasm: convOnWasm(target, n) };
+    if (opDef(n.op).kind !== "conv" || np.mode !== "loop" || np.pos !== k) continue;
+    const contiguous = n.inputs.every((x) => {
+      const st = source(x).op === "batchMask" ? undefined : stridesOf(x);
+      const want = strides(x.shape);
+      return st !== undefined && st.every((v, i) => v === want[i] || x.shape[i] === 1);
+    });
+    const wasm = convOnWasm(target, n, contiguous);
+    const floats = wasm ? Math.ceil(convScratchFloats(convGeometry(n)) / 4) * 4 : 0;
+    scratchSize = Math.max(scratchSize, floats);
+    np.conv = { wasm, ...(floats ? { scratch: scratchOffset, scratchFloats: floats } : {}) };
   }
   const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
   return {

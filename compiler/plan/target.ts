@@ -1,4 +1,5 @@
 import type { Node } from "../ir/graph.ts";
+import { convAttrs, convRoles, poolAttrs, poolInput } from "../ir/conv.ts";
 
 /**
  * The code target, decided once (compiler/index.ts) and handed down: the memory
@@ -34,11 +35,76 @@ export function matmulOnWasm(t: Target, M: number, N: number, K: number, readsMa
   return t.wasm && M >= 4 && M * N * K >= t.wasmMinWork && !readsMask;
 }
 
-/**
- * The one JS-or-wasm rule for a loop conv or pool node (conv2d, its backward ops, the pools):
- * compiler/lower/conv.ts asks it, and calls the wasm kernel (compiler/lower/wasm-conv.ts) when
- * it says yes. No conv goes to wasm yet: every conv and pool runs as JS loops.
- */
-export function convOnWasm(_t: Target, _n: Node): boolean {
-  return false; // no wasm conv kernels yet (issue #16: the wasm kernels plug in here)
+/** A conv or pool node's geometry in the kernels' terms (compiler/lower/kernel.ts `ConvKernel`, `PoolKernel`). */
+export interface ConvGeometry {
+  readonly op: string;
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  /** Out channels (conv ops; pools: C). */
+  readonly K: number;
+  /** Filter or window size. */
+  readonly R: number;
+  readonly S: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly stride: readonly [number, number];
+  readonly pad: readonly [number, number, number, number];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
 }
+
+const CONV_OPS = new Set(["conv2d", "conv2dBackInput", "conv2dBackFilter"]);
+/** The pools with wasm kernels (maxPool2dPick, the max pool's second-order tangent map, stays in JS). */
+const POOL_OPS = new Set(["maxPool2d", "maxPool2dBack", "avgPool2d", "avgPool2dBack"]);
+
+export function convGeometry(n: Node): ConvGeometry {
+  if (CONV_OPS.has(n.op)) {
+    const { x, w, y } = convRoles(n);
+    const a = convAttrs(n.attrs);
+    return { op: n.op, N: x[0]!, C: x[1]!, H: x[2]!, W: x[3]!, K: w[0]!, R: w[2]!, S: w[3]!, OH: y[2]!, OW: y[3]!, stride: a.stride, pad: a.pad, dilation: a.dilation, groups: a.groups };
+  }
+  const x = poolInput(n);
+  const a = poolAttrs(n.attrs);
+  const y = n.op === "maxPool2dBack" ? n.inputs[1]!.shape : n.op === "avgPool2dBack" ? n.inputs[0]!.shape : n.shape;
+  return { op: n.op, N: x[0]!, C: x[1]!, H: x[2]!, W: x[3]!, K: x[1]!, R: a.size[0], S: a.size[1], OH: y[2]!, OW: y[3]!, stride: a.stride, pad: a.pad, dilation: [1, 1], groups: 1 };
+}
+
+/** Multiply-adds (convs) or window cells (pools) from which a conv or pool node goes to wasm when the backend is "auto". */
+export const WASM_CONV_MIN_WORK = 1 << 12;
+
+/**
+ * The one JS-or-wasm rule for a loop conv or pool node: compiler/lower/conv.ts asks it and calls the wasm
+ * kernel (compiler/lower/wasm-conv.ts) when it says yes. Needs float32 wasm, groups 1, inputs stored
+ * contiguously in NCHW/OIHW order (`contiguous`: the plan knows their storage) and none of them the batch mask.
+ */
+export function convOnWasm(t: Target, n: Node, contiguous: boolean): boolean {
+  if (!t.wasm || !contiguous || !(CONV_OPS.has(n.op) || POOL_OPS.has(n.op))) return false;
+  const g = convGeometry(n);
+  if (g.groups !== 1) return false; // grouped convs run as JS loops
+  const work = CONV_OPS.has(n.op) ? g.N * g.K * g.OH * g.OW * g.C * g.R * g.S : g.N * g.C * g.OH * g.OW * g.R * g.S;
+  return work >= Math.min(t.wasmMinWork, WASM_CONV_MIN_WORK);
+}
+
+/**
+ * Arena scratch (floats) a wasm conv kernel needs: a zero-padded copy of its input when the conv pads
+ * (conv2d, conv2dBackFilter), and for conv2dBackInput the output gradient dilated by the stride and padded by
+ * (R−1)·dh − pt (the transposed convolution as a correlation), unless that is g itself.
+ */
+export function convScratchFloats(g: Pick<ConvGeometry, "op" | "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW" | "stride" | "pad" | "dilation">): number {
+  if (!CONV_OPS.has(g.op)) return 0;
+  const [pt, pl, pb, pr] = g.pad;
+  if (g.op !== "conv2dBackInput") return pt || pl || pb || pr ? g.N * g.C * (g.H + pt + pb) * (g.W + pl + pr) : 0;
+  if (backInputRowClip(g)) {
+    // only columns padded (and dilated by the stride): rows are clipped to the taps that land on g
+    const Wp = g.W + (g.S - 1) * g.dilation[1];
+    return g.stride[1] === 1 && (g.S - 1) * g.dilation[1] === pl && Wp === g.OW ? 0 : g.N * g.K * g.OH * Wp;
+  }
+  const Hp = g.H + (g.R - 1) * g.dilation[0], Wp = g.W + (g.S - 1) * g.dilation[1];
+  const same = g.stride[0] === 1 && g.stride[1] === 1 && (g.R - 1) * g.dilation[0] === pt && (g.S - 1) * g.dilation[1] === pl && Hp === g.OH && Wp === g.OW;
+  return same ? 0 : g.N * g.K * Hp * Wp;
+}
+
+/** conv2dBackInput's kernel skips the zero rows of the transposed convolution when rows have stride and dilation 1. */
+export const backInputRowClip = (g: Pick<ConvGeometry, "stride" | "dilation">): boolean => g.stride[0] === 1 && g.dilation[0] === 1;

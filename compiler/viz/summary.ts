@@ -36,12 +36,15 @@ export function describeLayout(plan: Plan, lowered: Lowered): Lowered {
     const own = p.names.get(n.id);
     if (own) return own;
     const side = (x: Node): string => (x.op === "transpose" ? `${side(x.inputs[0]!)}ᵀ` : p.names.get(x.id) ?? x.op);
-    return `${side(n.inputs[0]!)}·${side(n.inputs[1]!)}`;
+    return n.op === "matmul" ? `${side(n.inputs[0]!)}·${side(n.inputs[1]!)}` : `${n.op}(${n.inputs.map(side).join(", ")})`;
   };
-  const wasmKernels = lowered.kernels.map((k) => {
+  // A conv kernel is listed as the matmul it amounts to (out channels × C·R·S × batch pixels); pools multiply nothing.
+  const wasmKernels = lowered.kernels.flatMap((k) => {
+    if (k.kind === "pool") return [];
     const mm = k.node === undefined ? undefined : byId.get(k.node);
-    const m = mm ? mm.shape[0]! : k.M4;
-    return { name: k.name, m, k: k.K, n: k.N, ...(mm ? { computes: label(mm) } : {}) };
+    const computes = mm ? { computes: label(mm) } : {};
+    if (k.kind === "conv") return [{ name: k.name, m: k.K, k: k.C * k.R * k.S, n: k.N * k.OH * k.OW, ...computes }];
+    return [{ name: k.name, m: mm ? mm.shape[0]! : k.M4, k: k.K, n: k.N, ...computes }];
   });
   const layout: Layout = {
     ...lowered.layout,

@@ -108,10 +108,13 @@ describe("conv nets through compile() = the float64 interpreter", () => {
 
   it("fuses bias + ReLU into conv2d and the ReLU mask into the pool's backward; code size does not grow with the image", async () => {
     // The dense layer reads the channel means, so only the image grows (32×32 → 128×128, 16× the pixels; both wide enough for the kernels’ blocks of 4 columns, which a narrower image may not get).
-    const code = async (hw: number) => {
-      const ts = (await compile(lenet(hw, { gap: true }), { precision: "f32" })).ts;
+    // One target for both sizes (with "auto", small pools stay in JS and big ones go to wasm); the wasm build too.
+    const code = async (hw: number, backend: "js" | "wasm" = "js") => {
+      const ts = (await compile(lenet(hw, { gap: true }), { precision: "f32", backend })).ts;
       return ts.slice(ts.indexOf("function forward"));
     };
+    const [wSmall, wBig] = [await code(32, "wasm"), await code(128, "wasm")];
+    expect(Math.abs(wBig.split("\n").length - wSmall.split("\n").length)).toBeLessThanOrEqual(3);
     const [small, big] = [await code(32), await code(128)];
     expect(small).toMatch(/conv2d: x 3×2×32×32, w 4×2×3×3, y 3×4×32×32, stride 1×1, padding 1 \+ fused relu epilogue/);
     expect(small).toMatch(/maxPool2dBack .* \+ fused mul epilogue/);

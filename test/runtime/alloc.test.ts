@@ -43,3 +43,16 @@ describe("allocation on a module with wasm kernels (mnist)", () => {
     }
   }, 300_000);
 });
+
+// A convolutional network (examples/lenet: conv, max-pool, dense) through the trainer: issue #16's "a training step
+// allocates nothing, tested on the lenet module through the trainer" (test/fixtures/lenet-alloc-probe.ts says how).
+describe("allocation on the lenet module (conv + pool)", () => {
+  it("trainStep allocates nothing per step with Adam and with momentum + L2", () => {
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/lenet-alloc-probe.ts"], { encoding: "utf8", timeout: 200_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; steps: number }[];
+    expect(rows.map((x) => x.config)).toEqual(["adam/cosine", "momentum+l2"]);
+    // one heap number per step would be 16 B × 40 = 640 bytes
+    for (const x of rows) expect(x.trainStep, `${x.config}: bytes sampled in ${x.steps} trainStep calls`).toBeLessThan(250);
+  }, 220_000);
+});

@@ -1,0 +1,32 @@
+// A/B of register tiles (a trailing u: conv2d with its kernel rows unrolled) for one LeNet conv kernel, variants interleaved in one process (minimum of single calls:
+// the machine is shared, and noise only adds time).
+//   node --import tsx bench/conv-tiles.ts <conv1|conv2|conv2BackInput|conv2BackFilter|conv1BackFilter> kb,pr,pv|kb,sb ...
+import { buildWasm } from "../compiler/emit/wasm.ts";
+import { type ConvTiles, convScratchFloats } from "../compiler/emit/wasm-conv.ts";
+import type { ConvKernel } from "../compiler/lower/kernel.ts";
+
+const [which, ...variants] = process.argv.slice(2);
+const N = 32;
+const geo = (C: number, H: number, K: number) => ({ N, C, H, W: H, K, R: 5, S: 5, OH: H - 4, OW: H - 4, stride: [1, 1] as const, pad: [0, 0, 0, 0] as const, dilation: [1, 1] as const });
+const g = which!.startsWith("conv1") ? geo(1, 28, 6) : geo(6, 12, 16);
+const op: ConvKernel["op"] = which!.endsWith("BackInput") ? "conv2dBackInput" : which!.endsWith("BackFilter") ? "conv2dBackFilter" : "conv2d";
+const k: ConvKernel = { kind: "conv", name: "k", op, ...g, x: 1040, w: (4 << 20) + 2064, y: (6 << 20) + 3088, scratch: 8 << 20, scratchBytes: convScratchFloats({ op, ...g }) * 4 };
+const pages = 256;
+const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+const f32 = new Float32Array(memory.buffer);
+for (let i = 0; i < f32.length; i++) f32[i] = Math.sin(i * 0.37);
+const fns = ["", ...variants].map((v) => {
+  const unrolled = v.endsWith("u");
+  const t = v && v !== "u" ? v.replace(/u$/, "").split(",").map(Number) : undefined;
+  const tiles: ConvTiles = { ...(t ? (op === "conv2dBackFilter" ? { filter: t as [number, number] } : { core: t as [number, number, number] }) : {}), ...(unrolled ? { rowLoop: false } : {}) };
+  const bytes = buildWasm([k], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
+  return { v: v || "default", fn: new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void, best: Infinity };
+});
+for (const f of fns) for (let i = 0; i < 50; i++) f.fn();
+for (let round = 0; round < 200; round++)
+  for (const f of fns) {
+    const t0 = performance.now();
+    f.fn();
+    f.best = Math.min(f.best, performance.now() - t0);
+  }
+for (const f of fns) console.log(`${which} ${f.v.padEnd(8)} ${(f.best * 1000).toFixed(1).padStart(7)} µs (min of 200 calls)`);

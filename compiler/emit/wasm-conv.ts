@@ -1,0 +1,722 @@
+/**
+ * WebAssembly SIMD convolution and pooling kernels, specialized to shapes and
+ * byte addresses (`ConvKernel`, `PoolKernel`: compiler/lower/kernel.ts), built
+ * with the binaryen method subset of compiler/emit/wasm.ts.
+ *
+ * All three convolutions run on one direct-convolution core (`core`):
+ *   out[n,o,oh,ow] = Σ_{i,r,s} in[n, i, oh·sh + r·dh, ow·sw + s·dw] · w[wOff(o, i, r, s)]
+ * over an input that needs no padding. A padded conv first copies its input,
+ * zero-padded, into the kernel's scratch (`prep`); the input gradient is the
+ * same core over the output gradient dilated by the stride and padded by
+ * (R−1)·dh − pt (the transposed convolution), with the filter flipped and its
+ * two channel axes swapped — which is only a different constant offset per
+ * (o, i, r, s) in the weight loads. Register blocking: a tile of kb output
+ * channels × pr output rows × pv vectors of four output columns lives in
+ * f32x4 accumulators; for each (r, s) the tile loads pr·pv input vectors and
+ * kb splatted weights (load32_splat) for kb·pr·pv multiply-adds. The tile is
+ * chosen per shape by a cost model (`coreTile`); tiles at the edges take the
+ * remainders, columns past the last multiple of four a scalar tile.
+ *
+ * The filter gradient (`backFilter`) is a reduction over the batch and the
+ * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
+ * kb channels × sb kernel columns of partial sums in f32x4 registers (lanes:
+ * four output columns), summed across lanes once per filter element.
+ *
+ * Pools are scalar loops (they move memory; there is nothing to block).
+ */
+import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
+import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
+import { backInputRowClip, convScratchFloats } from "../plan/target.ts";
+import { wasmHelpers } from "./wasm-helpers.ts";
+
+export { convScratchFloats };
+
+type Ref = number;
+/** The epilogue builder of compiler/emit/wasm.ts (passed in: wasm.ts imports this file). */
+export type EpiExpr = (m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; I: number; J: number; r: number; colOff: number }) => Ref;
+
+const ZERO = Array.from({ length: 16 }, () => 0);
+
+/** One function's locals (no parameters: a local's index is its position) and unique loop labels. */
+class Fn {
+  readonly vars: number[] = [];
+  private labels = 0;
+  local(t: number): number {
+    this.vars.push(t);
+    return this.vars.length - 1;
+  }
+  /** Locals of one role, allocated as they are first asked for. */
+  pool(t: number): (j: number) => number {
+    const xs: number[] = [];
+    return (j) => {
+      while (xs.length <= j) xs.push(this.local(t));
+      return xs[j]!;
+    };
+  }
+  label(p: string): string {
+    return `${p}${this.labels++}`;
+  }
+}
+
+function tools(m: binaryen.Module, f: Fn) {
+  const h = wasmHelpers(m);
+  /** `body` for L = from, from+1, … to−1 (a loop unless it runs once). */
+  const count = (L: number, from: number, to: number, body: Ref[]): Ref[] => {
+    if (to <= from) return [];
+    if (to - from === 1) return [h.set(L, h.c(from)), ...body];
+    const lab = f.label("n");
+    return [h.set(L, h.c(from)), m.loop(lab, m.block(null, [...body, h.set(L, h.add(h.get(L), h.c(1))), m.br(lab, h.ltU(h.get(L), h.c(to)))]))];
+  };
+  /** `mk(size)` for the blocks [L, L+blk) of [from, to): a loop over the full blocks, then the remainder. */
+  const blocked = (L: number, from: number, to: number, blk: number, mk: (size: number) => Ref[]): Ref[] => {
+    if (to <= from) return [];
+    const full = from + Math.floor((to - from) / blk) * blk;
+    const out: Ref[] = [];
+    if (full > from) {
+      out.push(h.set(L, h.c(from)));
+      if (full - from === blk) out.push(...mk(blk));
+      else {
+        const lab = f.label("b");
+        out.push(m.loop(lab, m.block(null, [...mk(blk), h.set(L, h.add(h.get(L), h.c(blk))), m.br(lab, h.ltU(h.get(L), h.c(full)))])));
+      }
+    }
+    if (full < to) out.push(h.set(L, h.c(full)), ...mk(to - full));
+    return out;
+  };
+  /** c0 + Σ local·k, skipping zero terms. */
+  const affine = (c0: number, terms: [number, number][]): Ref => {
+    let e: Ref | null = null;
+    for (const [l, k] of terms) {
+      if (k === 0) continue;
+      const t = k === 1 ? h.get(l) : h.mul(h.get(l), h.c(k));
+      e = e === null ? t : h.add(e, t);
+    }
+    return e === null ? h.c(c0) : c0 ? h.add(h.c(c0), e) : e;
+  };
+  return { ...h, count, blocked, affine };
+}
+
+/** The direct-convolution core's geometry (see the file comment); every length in elements, bases in bytes. */
+interface Core {
+  readonly N: number;
+  readonly Ci: number;
+  readonly Hi: number;
+  readonly Wi: number;
+  readonly inBase: number;
+  readonly Co: number;
+  readonly Ho: number;
+  readonly Wo: number;
+  readonly outBase: number;
+  readonly R: number;
+  readonly S: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly wBase: number;
+  /** Weight offset = o·wo + i·wi + wrs(r, s) (wrs ≥ 0). */
+  readonly wo: number;
+  readonly wi: number;
+  readonly wrs: (r: number, s: number) => number;
+  /**
+   * Rows of the input not padded (sh = dh = 1): output row h reads input rows h + r − P0 for the r that
+   * land inside [0, Hi) only, a range computed at run time (the transposed conv's zero rows are skipped);
+   * wrs(r, s) = wrs(0, s) + r·wr. Tiles are then one output row high.
+   */
+  readonly rowClip?: { readonly P0: number; readonly wr: number };
+  readonly epi?: Epi;
+  readonly accumulate: boolean;
+}
+
+/** Register tile [kb channels, pr rows, pv vectors] for the core, by a cost model over the whole loop nest. */
+export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw"> & { readonly rowClip?: unknown }): [number, number, number] {
+  const NV = q.sw === 1 && q.Wo >= 4 ? Math.floor(q.Wo / 4) : 0;
+  if (NV === 0) return [Math.min(q.Co, 4), 1, 1];
+  const parts = (E: number, b: number): [number, number][] => [[Math.floor(E / b), b], [1, E % b]].filter(([n, s]) => n > 0 && s > 0) as [number, number][];
+  let best: [number, number, number] = [1, 1, 1];
+  let bestCost = Infinity;
+  for (let kb = 1; kb <= Math.min(q.Co, 8); kb++)
+    for (let pr = 1; pr <= Math.min(q.Ho, q.rowClip ? 1 : 4); pr++)
+      for (let pv = 1; pv <= Math.min(NV, 6); pv++) {
+        const accs = kb * pr * pv;
+        if (accs > 12 || accs + Math.min(kb, pr * pv) + 1 > 15) continue;
+        let cost = 0;
+        for (const [nk, k] of parts(q.Co, kb))
+          for (const [nr, r] of parts(q.Ho, pr))
+            for (const [nv, v] of parts(NV, pv)) cost += nk * nr * nv * (k * r * v + 0.6 * (k + r * v) + 0.02 * k * r * v);
+        if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, pr, pv], cost];
+      }
+  return best;
+}
+
+function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreTile(q)): Ref[] {
+  const { i32, v128, f32 } = binaryen;
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const [kb, pr0, pv] = tile;
+  const pr = q.rowClip ? 1 : pr0;
+  const N_ = f.local(i32), K0 = f.local(i32), OH0 = f.local(i32), OW0 = f.local(i32), I = f.local(i32);
+  const PX = f.local(i32), PW = f.local(i32), PY = f.local(i32);
+  const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
+  const rc = q.rowClip;
+  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  const V4ok = q.sw === 1 && q.Wo >= 4;
+  const NV = V4ok ? Math.floor(q.Wo / 4) : 0;
+
+  /** The tile of kbs channels × prs rows × np units (vectors of four columns, or single columns) at (K0, OH0, OW0). */
+  const tileCode = (kbs: number, prs: number, np: number, V4: boolean): Ref[] => {
+    const F = V4 ? m.f32x4 : m.f32;
+    const T = V4 ? v128 : f32;
+    const units: { pj: number; col: number }[] = [];
+    for (let pj = 0; pj < prs; pj++) for (let v = 0; v < np; v++) units.push({ pj, col: V4 ? 4 * v : v });
+    const P = units.length;
+    const acc = (ko: number, u: number) => (V4 ? accV : accF)(ko * P + u);
+    const tmp = V4 ? tmpV : tmpF;
+    const out: Ref[] = [];
+    for (let ko = 0; ko < kbs; ko++) for (let u = 0; u < P; u++) out.push(set(acc(ko, u), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
+    if (rc) {
+      // the taps r ∈ [max(0, P0 − h), min(R, Hi + P0 − h)) of output row h = OH0
+      const from = (v: number) => m.i32.sub(c(v), get(OH0));
+      out.push(
+        set(RLO, m.select(m.i32.gt_s(from(rc.P0), c(0)), from(rc.P0), c(0))),
+        set(RHI, m.select(m.i32.gt_s(from(q.Hi + rc.P0), c(q.R)), c(q.R), from(q.Hi + rc.P0))),
+        set(PX, t.affine(q.inBase - rc.P0 * q.Wi * 4, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.Wi * 4], [RLO, q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase, [[K0, q.wo * 4], [RLO, rc.wr * 4]])),
+      );
+    } else
+      out.push(
+        set(PX, t.affine(q.inBase, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.sh * q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase, [[K0, q.wo * 4]])),
+      );
+    const [PXa, PWa] = rc ? [PXR, PWR] : [PX, PW];
+    const step: Ref[] = [];
+    const madd = (a: number, x: Ref, y: Ref) => set(a, F.add(get(a, T), F.mul(x, y)));
+    for (let r = 0; r < (rc ? 1 : q.R); r++)
+      for (let s = 0; s < q.S; s++) {
+        const xl = (u: { pj: number; col: number }) => {
+          const off = ((u.pj * q.sh + r * q.dh) * q.Wi + u.col * q.sw + s * q.dw) * 4;
+          return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
+        };
+        const wl = (ko: number) => {
+          const off = (ko * q.wo + q.wrs(r, s)) * 4;
+          return V4 ? m.v128.load32_splat(off, 4, get(PWa)) : m.f32.load(off, 4, get(PWa));
+        };
+        // Hold the smaller of the two operand sets in registers, stream the other.
+        if (P <= kbs) {
+          units.forEach((u, j) => step.push(set(tmp(j), xl(u))));
+          for (let ko = 0; ko < kbs; ko++) {
+            step.push(set(tmp(P), wl(ko)));
+            for (let u = 0; u < P; u++) step.push(madd(acc(ko, u), get(tmp(P), T), get(tmp(u), T)));
+          }
+        } else {
+          for (let ko = 0; ko < kbs; ko++) step.push(set(tmp(ko), wl(ko)));
+          units.forEach((u, j) => {
+            step.push(set(tmp(kbs), xl(u)));
+            for (let ko = 0; ko < kbs; ko++) step.push(madd(acc(ko, j), get(tmp(ko), T), get(tmp(kbs), T)));
+          });
+        }
+      }
+    let inner = step;
+    if (rc) {
+      const lab = f.label("r");
+      inner = [
+        m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
+          set(R_, get(RLO)),
+          set(PXR, get(PX)),
+          set(PWR, get(PW)),
+          m.loop(lab, m.block(null, [
+            ...step,
+            set(PXR, add(get(PXR), c(q.Wi * 4))),
+            set(PWR, add(get(PWR), c(rc.wr * 4))),
+            set(R_, add(get(R_), c(1))),
+            m.br(lab, t.ltU(get(R_), get(RHI))),
+          ])),
+        ])),
+      ];
+    }
+    if (q.Ci === 1) out.push(...inner);
+    else {
+      const lab = f.label("i");
+      out.push(
+        set(I, c(0)),
+        m.loop(lab, m.block(null, [
+          ...inner,
+          set(PX, add(get(PX), c(q.Hi * q.Wi * 4))),
+          set(PW, add(get(PW), c(q.wi * 4))),
+          set(I, add(get(I), c(1))),
+          m.br(lab, t.ltU(get(I), c(q.Ci))),
+        ])),
+      );
+    }
+    out.push(set(PY, t.affine(q.outBase, [[N_, q.Co * q.Ho * q.Wo * 4], [K0, q.Ho * q.Wo * 4], [OH0, q.Wo * 4], [OW0, 4]])));
+    for (let ko = 0; ko < kbs; ko++)
+      units.forEach((u, j) => {
+        const off = (ko * q.Ho * q.Wo + u.pj * q.Wo + u.col) * 4;
+        let val = q.epi ? epiExpr(m, q.epi, { vector: V4, acc: acc(ko, j), I: K0, J: OW0, r: ko, colOff: 0 }) : get(acc(ko, j), T);
+        if (q.accumulate) val = F.add(V4 ? m.v128.load(off, 4, get(PY)) : m.f32.load(off, 4, get(PY)), val);
+        out.push(V4 ? m.v128.store(off, 4, get(PY), val) : m.f32.store(off, 4, get(PY), val));
+      });
+    return out;
+  };
+
+  const pixels = (kbs: number, prs: number): Ref[] => [
+    ...t.blocked(OW0, 0, 4 * NV, 4 * pv, (px) => tileCode(kbs, prs, px / 4, true)),
+    ...t.blocked(OW0, 4 * NV, q.Wo, V4ok ? 4 : pv, (n) => tileCode(kbs, prs, n, false)),
+  ];
+  return t.count(N_, 0, q.N, t.blocked(K0, 0, q.Co, kb, (kbs) => t.blocked(OH0, 0, q.Ho, pr, (prs) => pixels(kbs, prs))));
+}
+
+/** Copy of `planes` planes [Hs, Ws] at `src` into zeroed planes [Hp, Wp] at `dst`: element (t, q) to (t·stepH + offH, q·stepW + offW), dropping what falls outside. */
+interface Prep {
+  readonly planes: number;
+  readonly Hs: number;
+  readonly Ws: number;
+  readonly src: number;
+  readonly dst: number;
+  readonly Hp: number;
+  readonly Wp: number;
+  readonly stepH: number;
+  readonly stepW: number;
+  readonly offH: number;
+  readonly offW: number;
+}
+
+function prep(m: binaryen.Module, f: Fn, p: Prep): Ref[] {
+  const { i32 } = binaryen;
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const PL = f.local(i32), T_ = f.local(i32), Q = f.local(i32), PS = f.local(i32), PD = f.local(i32);
+  const total = p.planes * p.Hp * p.Wp;
+  if (p.dst % 16) throw new Error("internal: conv scratch must be 16-byte aligned");
+  const out: Ref[] = [];
+  // zero the padded planes
+  const vecs = Math.floor(total / 4);
+  if (vecs > 0) {
+    const lab = f.label("z");
+    out.push(
+      set(PD, c(p.dst)),
+      m.loop(lab, m.block(null, [m.v128.store(0, 16, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(p.dst + vecs * 16)))])),
+    );
+  }
+  for (let e = vecs * 4; e < total; e++) out.push(m.f32.store(e * 4, 4, c(p.dst), m.f32.const(0)));
+  // the rows and columns that land inside
+  const range = (n: number, step: number, off: number, size: number): [number, number] => [
+    Math.max(0, Math.ceil(-off / step)),
+    Math.min(n, Math.floor((size - 1 - off) / step) + 1),
+  ];
+  const [tLo, tHi] = range(p.Hs, p.stepH, p.offH, p.Hp);
+  const [qLo, qHi] = range(p.Ws, p.stepW, p.offW, p.Wp);
+  if (tLo >= tHi || qLo >= qHi) return out;
+  const row: Ref[] = [
+    set(PS, t.affine(p.src + qLo * 4, [[PL, p.Hs * p.Ws * 4], [T_, p.Ws * 4]])),
+    set(PD, t.affine(p.dst + (p.offH * p.Wp + qLo * p.stepW + p.offW) * 4, [[PL, p.Hp * p.Wp * 4], [T_, p.stepH * p.Wp * 4]])),
+  ];
+  const n = qHi - qLo;
+  if (p.stepW === 1) {
+    // contiguous: four floats at a time, then the rest
+    const v = Math.floor(n / 4);
+    if (v > 0) {
+      const lab = f.label("c");
+      row.push(
+        set(Q, c(0)),
+        m.loop(lab, m.block(null, [
+          m.v128.store(0, 4, add(get(PD), get(Q)), m.v128.load(0, 4, add(get(PS), get(Q)))),
+          set(Q, add(get(Q), c(16))),
+          m.br(lab, t.ltU(get(Q), c(v * 16))),
+        ])),
+      );
+    }
+    for (let e = v * 4; e < n; e++) row.push(m.f32.store(e * 4, 4, get(PD), m.f32.load(e * 4, 4, get(PS))));
+  } else {
+    const lab = f.label("c");
+    row.push(
+      set(Q, c(0)),
+      m.loop(lab, m.block(null, [
+        m.f32.store(0, 4, add(get(PD), t.mul(get(Q), c(p.stepW * 4))), m.f32.load(0, 4, add(get(PS), m.i32.shl(get(Q), c(2))))),
+        set(Q, add(get(Q), c(1))),
+        m.br(lab, t.ltU(get(Q), c(n))),
+      ])),
+    );
+  }
+  out.push(...t.count(PL, 0, p.planes, t.count(T_, tLo, tHi, row)));
+  return out;
+}
+
+/** Geometry of the filter-gradient reduction over padded input xp [N, C, Hp, Wp] and g [N, K, OH, OW]. */
+interface BackFilter {
+  readonly N: number;
+  readonly C: number;
+  readonly K: number;
+  readonly R: number;
+  readonly S: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly Hp: number;
+  readonly Wp: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly xBase: number;
+  readonly gBase: number;
+  readonly wBase: number;
+  readonly accumulate: boolean;
+}
+
+/** Register tile [kb channels, sb kernel columns] of the filter gradient. */
+export function filterTile(q: Pick<BackFilter, "K" | "S">): [number, number] {
+  const parts = (E: number, b: number): [number, number][] => [[Math.floor(E / b), b], [1, E % b]].filter(([n, s]) => n > 0 && s > 0) as [number, number][];
+  let best: [number, number] = [1, 1];
+  let bestCost = Infinity;
+  for (let kb = 1; kb <= Math.min(q.K, 8); kb++)
+    for (let sb = 1; sb <= Math.min(q.S, 8); sb++) {
+      if (kb * sb > 12 || kb * sb + Math.min(kb, sb) + 1 > 15) continue;
+      let cost = 0;
+      for (const [nk, k] of parts(q.K, kb)) for (const [ns, s] of parts(q.S, sb)) cost += nk * ns * (k * s + 0.6 * (k + s) + 0.02 * k * s);
+      if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, sb], cost];
+    }
+  return best;
+}
+
+function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q)): Ref[] {
+  const { i32, v128, f32 } = binaryen;
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const [kb, sb] = tile;
+  const K0 = f.local(i32), C0 = f.local(i32), R0 = f.local(i32), N_ = f.local(i32), OH0 = f.local(i32), V_ = f.local(i32);
+  const PG = f.local(i32), PX = f.local(i32), QG = f.local(i32), QX = f.local(i32), PD = f.local(i32);
+  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  const V4 = q.sw === 1 && q.OW >= 4;
+  const NV = V4 ? Math.floor(q.OW / 4) : 0;
+  const plane = q.OH * q.OW;
+
+  const tileCode = (kbs: number, s0: number, sbs: number): Ref[] => {
+    const F = V4 ? m.f32x4 : m.f32;
+    const T = V4 ? v128 : f32;
+    const acc = (ko: number, sj: number) => (V4 ? accV : accF)(ko * sbs + sj);
+    const tmp = V4 ? tmpV : tmpF;
+    const out: Ref[] = [];
+    for (let a = 0; a < kbs * sbs; a++) out.push(set((V4 ? accV : accF)(a), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
+    out.push(
+      set(PG, t.affine(q.gBase, [[K0, plane * 4]])),
+      set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4]])),
+    );
+    /** One unit of the reduction: a vector of four output columns at `col` (masked: only its last `keep` lanes count), or one column. */
+    const unit = (G: number, X: number, col: number, keep = 4): Ref[] => {
+      const gl = (ko: number) => (V4 ? m.v128.load((ko * plane + col) * 4, 4, get(G)) : m.f32.load((ko * plane + col) * 4, 4, get(G)));
+      const xl = (sj: number) => (V4 ? m.v128.load((col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
+      const mask = keep < 4 ? m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
+      const madd = (a: number, x: Ref, y: Ref) => {
+        const prod = F.mul(x, y);
+        return set(a, F.add(get(a, T), mask === null ? prod : m.v128.bitselect(prod, m.v128.const(ZERO), mask)));
+      };
+      const s: Ref[] = [];
+      if (kbs <= sbs) {
+        for (let ko = 0; ko < kbs; ko++) s.push(set(tmp(ko), gl(ko)));
+        for (let sj = 0; sj < sbs; sj++) {
+          s.push(set(tmp(kbs), xl(sj)));
+          for (let ko = 0; ko < kbs; ko++) s.push(madd(acc(ko, sj), get(tmp(ko), T), get(tmp(kbs), T)));
+        }
+      } else {
+        for (let sj = 0; sj < sbs; sj++) s.push(set(tmp(sj), xl(sj)));
+        for (let ko = 0; ko < kbs; ko++) {
+          s.push(set(tmp(sbs), gl(ko)));
+          for (let sj = 0; sj < sbs; sj++) s.push(madd(acc(ko, sj), get(tmp(sbs), T), get(tmp(sj), T)));
+        }
+      }
+      return s;
+    };
+    const row: Ref[] = [];
+    if (V4 && NV <= 8) for (let v = 0; v < NV; v++) row.push(...unit(PG, PX, 4 * v));
+    else if (V4) {
+      const lab = f.label("v");
+      row.push(
+        set(V_, c(0)),
+        m.loop(lab, m.block(null, [
+          set(QG, add(get(PG), m.i32.shl(get(V_), c(4)))),
+          set(QX, add(get(PX), m.i32.shl(get(V_), c(4)))),
+          ...unit(QG, QX, 0),
+          set(V_, add(get(V_), c(1))),
+          m.br(lab, t.ltU(get(V_), c(NV))),
+        ])),
+      );
+    } else {
+      const lab = f.label("v");
+      row.push(
+        set(V_, c(0)),
+        m.loop(lab, m.block(null, [
+          set(QG, add(get(PG), m.i32.shl(get(V_), c(2)))),
+          set(QX, add(get(PX), t.mul(get(V_), c(q.sw * 4)))),
+          ...unit(QG, QX, 0),
+          set(V_, add(get(V_), c(1))),
+          m.br(lab, t.ltU(get(V_), c(q.OW))),
+        ])),
+      );
+    }
+    if (V4 && q.OW % 4) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
+    row.push(set(PG, add(get(PG), c(q.OW * 4))), set(PX, add(get(PX), c(q.sh * q.Wp * 4))));
+    out.push(
+      ...t.count(N_, 0, q.N, [
+        ...t.count(OH0, 0, q.OH, row),
+        set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
+        set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
+      ]),
+    );
+    const CRS = q.C * q.R * q.S;
+    out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], [R0, q.S * 4]])));
+    for (let ko = 0; ko < kbs; ko++)
+      for (let sj = 0; sj < sbs; sj++) {
+        const a = acc(ko, sj);
+        const lane = (l: number) => m.f32x4.extract_lane(get(a, v128), l);
+        let val = V4 ? m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))) : get(a, f32);
+        const off = (ko * CRS + s0 + sj) * 4;
+        if (q.accumulate) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
+        out.push(m.f32.store(off, 4, get(PD), val));
+      }
+    return out;
+  };
+  const sBlocks = (kbs: number): Ref[] => {
+    const out: Ref[] = [];
+    for (let s0 = 0; s0 < q.S; s0 += sb) out.push(...tileCode(kbs, s0, Math.min(sb, q.S - s0)));
+    return out;
+  };
+  return t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
+}
+
+/** Tile overrides, for measuring (bench/); the cost models choose otherwise. */
+export interface ConvTiles {
+  readonly core?: [number, number, number];
+  readonly filter?: [number, number];
+  /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
+  readonly rowLoop?: boolean;
+}
+
+/** The function body of a conv kernel and its locals. */
+function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: ConvTiles): { body: Ref[]; vars: number[] } {
+  const f = new Fn();
+  const { N, C, H, W, K, R, S, OH, OW } = k;
+  const [sh, sw] = k.stride;
+  const [pt, pl, pb, pr] = k.pad;
+  const [dh, dw] = k.dilation;
+  const acc = k.accumulate ?? false;
+  const body: Ref[] = [];
+  const need = (floats: number) => {
+    if (floats * 4 > k.scratchBytes) throw new Error(`internal: conv kernel ${k.name} needs ${floats * 4} scratch bytes, has ${k.scratchBytes}`);
+  };
+  if (k.op === "conv2d" || k.op === "conv2dBackFilter") {
+    const padded = pt || pl || pb || pr;
+    const Hp = H + pt + pb, Wp = W + pl + pr;
+    let xBase = k.x;
+    if (padded) {
+      need(N * C * Hp * Wp);
+      body.push(...prep(m, f, { planes: N * C, Hs: H, Ws: W, src: k.x, dst: k.scratch, Hp, Wp, stepH: 1, stepW: 1, offH: pt, offW: pl }));
+      xBase = k.scratch;
+    }
+    if (k.op === "conv2d")
+      body.push(
+        ...core(m, f, {
+          N, Ci: C, Hi: Hp, Wi: Wp, inBase: xBase, Co: K, Ho: OH, Wo: OW, outBase: k.y, R, S, sh, sw, dh, dw,
+          wBase: k.w, wo: C * R * S, wi: R * S, wrs: (r, s) => r * S + s, ...(k.epilogue ? { epi: k.epilogue } : {}), accumulate: acc,
+          // the kernel rows as a loop (the unrolled R·S taps made a body V8 ran 3x slower: LeNet's conv2 681 -> 213 µs)
+          ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S } } : {}),
+        }, epiExpr, tiles.core),
+      );
+    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter));
+  } else {
+    // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
+    const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);
+    if (backInputRowClip(k)) {
+      // rows: only the taps that land on g (no zero rows); columns: g dilated by sw and padded in scratch
+      const Wp = W + (S - 1) * dw, offW = (S - 1) * dw - pl;
+      let gBase = k.y;
+      if (sw !== 1 || offW || Wp !== OW) {
+        need(N * K * OH * Wp);
+        body.push(...prep(m, f, { planes: N * K, Hs: OH, Ws: OW, src: k.y, dst: k.scratch, Hp: OH, Wp, stepH: 1, stepW: sw, offH: 0, offW }));
+        gBase = k.scratch;
+      }
+      const q: Core = {
+        N, Ci: K, Hi: OH, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh: 1, dw,
+        wBase: k.w, wo: R * S, wi: C * R * S, wrs, rowClip: { P0: R - 1 - pt, wr: -S }, accumulate: acc,
+      };
+      body.push(...core(m, f, q, epiExpr, tiles.core ?? coreTile(q)));
+      return { body, vars: f.vars };
+    }
+    const Hp = H + (R - 1) * dh, Wp = W + (S - 1) * dw;
+    const [offH, offW] = [(R - 1) * dh - pt, (S - 1) * dw - pl];
+    let gBase = k.y;
+    if (sh !== 1 || sw !== 1 || offH || offW || Hp !== OH || Wp !== OW) {
+      need(N * K * Hp * Wp);
+      body.push(...prep(m, f, { planes: N * K, Hs: OH, Ws: OW, src: k.y, dst: k.scratch, Hp, Wp, stepH: sh, stepW: sw, offH, offW }));
+      gBase = k.scratch;
+    }
+    body.push(
+      ...core(m, f, {
+        N, Ci: K, Hi: Hp, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh, dw,
+        wBase: k.w, wo: R * S, wi: C * R * S, wrs, accumulate: acc,
+      }, epiExpr, tiles.core),
+    );
+  }
+  return { body, vars: f.vars };
+}
+
+export function addConvKernel(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: ConvTiles = {}): void {
+  const { body, vars } = convBody(m, k, epiExpr, tiles);
+  m.addFunction(k.name, binaryen.none, binaryen.none, vars, m.block(null, body));
+  m.addFunctionExport(k.name, k.name);
+}
+
+/**
+ * Pools, one output (or one window of the gradient) at a time. Without
+ * padding, a window's cells are loads at constant offsets from its corner;
+ * with padding each cell is first checked against the image.
+ */
+export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExpr): void {
+  const { i32, f32 } = binaryen;
+  const f = new Fn();
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const { N, C, H, W, R, S, OH, OW } = k;
+  const [sh, sw] = k.stride;
+  const [pt, pl, pb, pr] = k.pad;
+  const padded = pt || pl || pb || pr;
+  const isMax = k.op === "maxPool2d" || k.op === "maxPool2dBack";
+  const back = k.op === "maxPool2dBack" || k.op === "avgPool2dBack";
+  const acc = k.accumulate ?? false;
+  const PL = f.local(i32), OH0 = f.local(i32), OW0 = f.local(i32), PX = f.local(i32), PD = f.local(i32), PY = f.local(i32);
+  const HH = f.local(i32), WW = f.local(i32);
+  // The max and its ties in lane 0 of f32x4 registers: V8 compiles scalar f32.max and f32 selects to branches,
+  // which data-dependent maxima mispredict (LeNet's first pool ran 6x slower so); the vector forms are branchless.
+  const MX = f.local(f32), CNT = f.local(f32), GV = f.local(f32), MV = f.local(binaryen.v128), CV = f.local(binaryen.v128);
+  const ONE = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!); // 1.0f in every lane
+  // Every cell of the image in exactly one window: the gradient is written, not added.
+  const tiles = !padded && sh === R && sw === S && H === OH * R && W === OW * S;
+  if (k.epilogue && !(back && tiles)) throw new Error(`internal: pool kernel ${k.name}: an epilogue needs a gradient with every cell in one window`);
+  // the epilogue's same-index loads: J is the flat index of the window's corner cell in dx
+  const JJ = f.local(i32), SH = f.local(f32), SV = f.local(binaryen.v128);
+  const jAt = () => set(JJ, t.affine(0, [[PL, H * W], [OH0, sh * W], [OW0, sw]]));
+  const epi = (v: Ref, vector: boolean, colOff: number): Ref => {
+    if (!k.epilogue) return v;
+    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff })], vector ? binaryen.v128 : f32);
+  };
+  const body: Ref[] = [];
+  if (back && !acc && !tiles) {
+    const total = N * C * H * W;
+    const lab = f.label("z");
+    const vecs = Math.floor(total / 4);
+    if (vecs)
+      body.push(
+        set(PD, c(k.dx)),
+        m.loop(lab, m.block(null, [m.v128.store(0, 4, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(k.dx + vecs * 16)))])),
+      );
+    for (let e = vecs * 4; e < total; e++) body.push(m.f32.store(e * 4, 4, c(k.dx), m.f32.const(0)));
+  }
+  /** `fn(cell offset from PX (bytes), PX-relative pointer)` for each cell of the window, inside its bounds check when padded. */
+  const cells = (fn: (off: number, ptr: () => Ref) => Ref[]): Ref[] => {
+    const out: Ref[] = [];
+    for (let r = 0; r < R; r++)
+      for (let s = 0; s < S; s++) {
+        const off = (r * W + s) * 4;
+        if (!padded) {
+          out.push(...fn(off, () => get(PX)));
+          continue;
+        }
+        // cell (HH + r, WW + s), HH and WW possibly negative: compared unsigned against the image
+        const inside = fn(0, () => add(get(PX), c(off)));
+        out.push(m.if(t.ltU(add(get(HH), c(r)), c(H)), m.if(t.ltU(add(get(WW), c(s)), c(W)), m.block(null, inside))));
+      }
+    return out;
+  };
+  const xAt = (off: number, ptr: () => Ref) => m.f32.load(off, 4, ptr());
+  const win: Ref[] = [];
+  if (padded) win.push(set(HH, t.affine(-pt, [[OH0, sh]])), set(WW, t.affine(-pl, [[OW0, sw]])));
+  // PX: the window's corner (may lie outside the image when padded: cells are then addressed with no offset immediate)
+  win.push(set(PX, add(t.affine(k.x - (pt * W + pl) * 4, [[PL, H * W * 4], [OH0, sh * W * 4]]), t.mul(get(OW0), c(sw * 4)))));
+  const V = binaryen.v128;
+  const xSplat = (off: number, ptr: () => Ref) => m.v128.load32_splat(off, 4, ptr());
+  if (isMax) {
+    win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))));
+    win.push(...cells((off, ptr) => [set(MV, m.f32x4.max(get(MV, V), xSplat(off, ptr)))]));
+    win.push(set(MX, m.f32x4.extract_lane(get(MV, V), 0)));
+  } else {
+    win.push(set(MX, m.f32.const(0)), set(CNT, m.f32.const(0)));
+    win.push(...cells((off, ptr) => [set(MX, m.f32.add(get(MX, f32), xAt(off, ptr))), set(CNT, m.f32.add(get(CNT, f32), m.f32.const(1)))]));
+  }
+  win.push(set(PY, t.affine(k.y, [[PL, OH * OW * 4], [OH0, OW * 4], [OW0, 4]])));
+  if (!back) {
+    const v = isMax ? get(MX, f32) : m.f32.div(get(MX, f32), get(CNT, f32));
+    win.push(m.f32.store(0, 4, get(PY), acc ? m.f32.add(m.f32.load(0, 4, get(PY)), v) : v));
+  } else {
+    if (isMax) {
+      // tied maxima share g: count the cells equal to the maximum (x ≥ max)
+      win.push(set(CV, m.v128.const(ZERO)));
+      win.push(...cells((off, ptr) => [set(CV, m.f32x4.add(get(CV, V), m.v128.bitselect(m.v128.const(ONE), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V)))))]));
+      win.push(set(CNT, m.f32x4.extract_lane(get(CV, V), 0)));
+    }
+    win.push(set(GV, m.f32.div(m.f32.load(0, 4, get(PY)), get(CNT, f32))));
+    // dx's window corner: dx and x share a shape, so the same offsets from PD
+    win.push(set(PD, add(get(PX), c(k.dx - k.x))));
+    const dxCell = (off: number, ptr: () => Ref): Ref[] => {
+      const dptr = () => add(ptr(), c(k.dx - k.x));
+      const share = epi(
+        isMax
+          ? m.f32x4.extract_lane(m.v128.bitselect(m.f32x4.splat(get(GV, f32)), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V))), 0)
+          : get(GV, f32),
+        false,
+        off / 4,
+      );
+      const v = tiles && !acc ? share : m.f32.add(m.f32.load(off, 4, padded ? dptr() : get(PD)), share);
+      return [m.f32.store(off, 4, padded ? dptr() : get(PD), v)];
+    };
+    if (k.epilogue) win.push(jAt());
+    win.push(...cells(dxCell));
+  }
+  // Max pools with windows two columns wide at column stride 2 and no padding (LeNet's 2×2/2): four windows at
+  // a time, from two vectors of each window row — the maximum over rows, then over the even and odd lanes.
+  const vec = isMax && !padded && S === 2 && sw === 2 && OW >= 4 && (!back || tiles);
+  const OW4 = vec ? OW - (OW % 4) : 0;
+  const vwin: Ref[] = [];
+  if (vec) {
+    const V = binaryen.v128;
+    const A = Array.from({ length: R }, () => f.local(V)), Bv = Array.from({ length: R }, () => f.local(V));
+    const VA = f.local(V), VB = f.local(V), Y = f.local(V), YA = f.local(V), YB = f.local(V), CA = f.local(V), CB = f.local(V), G = f.local(V);
+    const lanes = (a: Ref, b: Ref, l: number[]) => m.i8x16.shuffle(a, b, l.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3]));
+    const ONEv = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!);
+    // PX: the first window's corner; its row r at r·W floats, the eight columns in two vectors
+    vwin.push(set(PX, t.affine(k.x, [[PL, H * W * 4], [OH0, sh * W * 4], [OW0, sw * 4]])));
+    for (let r = 0; r < R; r++) vwin.push(set(A[r]!, m.v128.load(r * W * 4, 4, get(PX))), set(Bv[r]!, m.v128.load(r * W * 4 + 16, 4, get(PX))));
+    vwin.push(set(VA, get(A[0]!, V)), set(VB, get(Bv[0]!, V)));
+    for (let r = 1; r < R; r++) vwin.push(set(VA, m.f32x4.max(get(VA, V), get(A[r]!, V))), set(VB, m.f32x4.max(get(VB, V), get(Bv[r]!, V))));
+    vwin.push(set(Y, m.f32x4.max(lanes(get(VA, V), get(VB, V), [0, 2, 4, 6]), lanes(get(VA, V), get(VB, V), [1, 3, 5, 7]))));
+    vwin.push(set(PY, t.affine(k.y, [[PL, OH * OW * 4], [OH0, OW * 4], [OW0, 4]])));
+    if (!back) vwin.push(m.v128.store(0, 4, get(PY), acc ? m.f32x4.add(m.v128.load(0, 4, get(PY)), get(Y, V)) : get(Y, V)));
+    else {
+      // each cell's window maximum and gradient, lanes (0,0,1,1) and (2,2,3,3); ties: a window's count in both its lanes
+      vwin.push(set(YA, lanes(get(Y, V), get(Y, V), [0, 0, 1, 1])), set(YB, lanes(get(Y, V), get(Y, V), [2, 2, 3, 3])));
+      vwin.push(set(CA, m.v128.const(ZERO)), set(CB, m.v128.const(ZERO)));
+      const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));
+      for (let r = 0; r < R; r++)
+        vwin.push(
+          set(CA, m.f32x4.add(get(CA, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(A[r]!, YA)))),
+          set(CB, m.f32x4.add(get(CB, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(Bv[r]!, YB)))),
+        );
+      vwin.push(
+        set(CA, m.f32x4.add(get(CA, V), lanes(get(CA, V), get(CA, V), [1, 0, 3, 2]))),
+        set(CB, m.f32x4.add(get(CB, V), lanes(get(CB, V), get(CB, V), [1, 0, 3, 2]))),
+        set(G, m.v128.load(0, 4, get(PY))),
+        set(CA, m.f32x4.div(lanes(get(G, V), get(G, V), [0, 0, 1, 1]), get(CA, V))),
+        set(CB, m.f32x4.div(lanes(get(G, V), get(G, V), [2, 2, 3, 3]), get(CB, V))),
+        set(PD, add(get(PX), c(k.dx - k.x))),
+      );
+      if (k.epilogue) vwin.push(jAt());
+      for (let r = 0; r < R; r++)
+        for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
+          const v = epi(m.v128.bitselect(get(share, V), m.v128.const(ZERO), hit(cell, ym)), true, r * W + off / 4);
+          vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
+        }
+    }
+  }
+  const row = [...t.blocked(OW0, 0, OW4, 4, () => vwin), ...t.count(OW0, OW4, OW, win)];
+  body.push(...t.count(PL, 0, N * C, t.count(OH0, 0, OH, row)));
+  m.addFunction(k.name, binaryen.none, binaryen.none, f.vars, m.block(null, body));
+  m.addFunctionExport(k.name, k.name);
+}

@@ -1,0 +1,190 @@
+// The wasm conv and pool kernels (compiler/emit/wasm-conv.ts) standalone: each kernel alone in a module over a
+// memory holding random float32 data, against float64 references written from CONV.md's formulas. Shapes: LeNet's
+// two convs and pools, and odd ones (channel/row/column remainders of the register tiles, OW < 4, stride,
+// explicit asymmetric padding, dilation, overlapping and padded pools, ties).
+import { describe, expect, it } from "vitest";
+import { buildWasm } from "../../compiler/emit/wasm.ts";
+import { convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
+import type { ConvKernel, Epi, PoolKernel } from "../../compiler/lower/kernel.ts";
+import { rng } from "../helpers.ts";
+
+interface Geo {
+  N: number; C: number; H: number; W: number; K: number; R: number; S: number;
+  stride: [number, number]; pad: [number, number, number, number]; dilation: [number, number];
+}
+const out = (g: Geo) => {
+  const OH = (g.H + g.pad[0] + g.pad[2] - g.dilation[0] * (g.R - 1) - 1) / g.stride[0] + 1;
+  const OW = (g.W + g.pad[1] + g.pad[3] - g.dilation[1] * (g.S - 1) - 1) / g.stride[1] + 1;
+  if (!Number.isInteger(OH) || !Number.isInteger(OW)) throw new Error(`test geometry: ${OH}×${OW}`);
+  return { OH, OW };
+};
+
+/** y[n,k,oh,ow] = Σ x[n,c,oh·sh−pt+r·dh, ow·sw−pl+s·dw] w[k,c,r,s], calling `f(yi, xi, wi)` for each term in bounds. */
+function terms(g: Geo, f: (yi: number, xi: number, wi: number) => void): void {
+  const { OH, OW } = out(g);
+  for (let n = 0; n < g.N; n++)
+    for (let k = 0; k < g.K; k++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++)
+          for (let c = 0; c < g.C; c++)
+            for (let r = 0; r < g.R; r++)
+              for (let s = 0; s < g.S; s++) {
+                const h = oh * g.stride[0] - g.pad[0] + r * g.dilation[0];
+                const w = ow * g.stride[1] - g.pad[1] + s * g.dilation[1];
+                if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+                f(((n * g.K + k) * OH + oh) * OW + ow, ((n * g.C + c) * g.H + h) * g.W + w, ((k * g.C + c) * g.R + r) * g.S + s);
+              }
+}
+
+/** Memory with the kernel's regions at given byte offsets (deliberately not all 16-byte aligned). */
+async function run(kernel: ConvKernel | PoolKernel, fill: (f32: Float32Array) => void): Promise<Float32Array> {
+  const pages = 64;
+  const bytes = buildWasm([kernel], pages, { params: 0, grads: 0, size: 0 });
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const f32 = new Float32Array(memory.buffer);
+  f32.fill(Number.NaN); // anything a kernel reads that it should not shows up
+  fill(f32);
+  const inst = await WebAssembly.instantiate(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } });
+  (inst.exports[kernel.name] as () => void)();
+  return f32;
+}
+
+const random = (n: number, seed: number, q?: number) => {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (q ? Math.floor(r() * q) : r() * 2 - 1));
+};
+
+/** float32 against float64: each element within 2e-6 of the sum of its terms' magnitudes (plus 1e-7). */
+function expectClose(got: Float32Array, at: number, want: Float64Array, mag: Float64Array, what: string) {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[at / 4 + i]! - want[i]!);
+    const tol = 2e-6 * mag[i]! + 1e-7;
+    if (!(err <= tol)) throw new Error(`${what}: element ${i}: got ${got[at / 4 + i]}, want ${want[i]} (tolerance ${tol})`);
+    worst = Math.max(worst, err / tol);
+  }
+  return worst;
+}
+
+const GEOS: [string, Geo][] = [
+  ["LeNet conv1 (batch 2)", { N: 2, C: 1, H: 28, W: 28, K: 6, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["LeNet conv2 (batch 2)", { N: 2, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["odd channels, columns % 4, 3×2 kernel", { N: 3, C: 3, H: 9, W: 11, K: 5, R: 3, S: 2, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["asymmetric padding, dilation", { N: 2, C: 2, H: 8, W: 10, K: 7, R: 3, S: 3, stride: [1, 1], pad: [1, 2, 0, 1], dilation: [1, 2] }],
+  ["stride 2×3 with padding", { N: 2, C: 3, H: 9, W: 12, K: 4, R: 3, S: 3, stride: [2, 3], pad: [1, 1, 1, 2], dilation: [1, 1] }],
+  ["OW < 4, 1×1 kernel", { N: 2, C: 5, H: 3, W: 3, K: 9, R: 1, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["'same' 3×3 (pad 1), K = 1", { N: 1, C: 4, H: 6, W: 7, K: 1, R: 3, S: 3, stride: [1, 1], pad: [1, 1, 1, 1], dilation: [2, 1] }],
+];
+
+describe("wasm conv kernels against float64", () => {
+  for (const [label, g] of GEOS)
+    for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter"] as const)
+      for (const variant of op === "conv2d" ? ["plain", "bias + relu", "accumulate"] : ["plain", "accumulate"])
+        it(`${op} ${label} ${variant}`, async () => {
+          const { OH, OW } = out(g);
+          const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
+          const seed = nx + nw * 7 + op.length;
+          const [x, w, y, bias, old] = [random(nx, seed), random(nw, seed + 1), random(ny, seed + 2), random(g.K, seed + 3), random(Math.max(nx, nw, ny), seed + 4)];
+          // byte offsets: x at +4 (unaligned), w, y, bias, scratch (16-aligned)
+          const X = 64 + 4, Wb = X + nx * 4 + 8, Y = Wb + nw * 4 + 12, Bb = Y + ny * 4 + 4, SCR = Math.ceil((Bb + g.K * 4 + 16) / 16) * 16;
+          const geom = { ...g, OH, OW };
+          const scratchFloats = convScratchFloats({ op, ...geom });
+          const acc = variant === "accumulate";
+          const epi: Epi | undefined = variant === "bias + relu" ? { k: "max", a: { k: "+", a: { k: "acc" }, b: { k: "load", at: Bb, rowBytes: 4, col: false } }, b: { k: "num", v: 0 } } : undefined;
+          const k: ConvKernel = {
+            kind: "conv", name: "cv", op, ...geom, x: X, w: Wb, y: Y, scratch: SCR, scratchBytes: scratchFloats * 4,
+            ...(epi ? { epilogue: epi } : {}), ...(acc ? { accumulate: true } : {}),
+          };
+          const dest = op === "conv2d" ? { at: Y, n: ny } : op === "conv2dBackInput" ? { at: X, n: nx } : { at: Wb, n: nw };
+          const mem = await run(k, (f) => {
+            f.set(x, X / 4);
+            f.set(w, Wb / 4);
+            f.set(y, Y / 4);
+            f.set(bias, Bb / 4);
+            // the destination starts as `old` (accumulate) or garbage (it must be overwritten)
+            if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
+            else f.fill(1e30, dest.at / 4, dest.at / 4 + dest.n);
+          });
+          const want = new Float64Array(dest.n), mag = new Float64Array(dest.n);
+          terms(g, (yi, xi, wi) => {
+            const [o, a, b] = op === "conv2d" ? [yi, x[xi]!, w[wi]!] : op === "conv2dBackInput" ? [xi, y[yi]!, w[wi]!] : [wi, x[xi]!, y[yi]!];
+            want[o]! += a * b;
+            mag[o]! += Math.abs(a * b);
+          });
+          if (epi) for (let i = 0; i < ny; i++) want[i] = Math.max(0, want[i]! + bias[Math.floor(i / (OH * OW)) % g.K]!);
+          if (epi) for (let i = 0; i < ny; i++) mag[i]! += Math.abs(bias[Math.floor(i / (OH * OW)) % g.K]!);
+          if (acc) for (let i = 0; i < dest.n; i++) (want[i]! += old[i]!), (mag[i]! += Math.abs(old[i]!));
+          expectClose(mem, dest.at, want, mag, `${op} ${label}`);
+          // nothing written past the destination or into the inputs (the scratch aside)
+          const others = [[X, x], [Wb, w], [Y, y]] as const;
+          for (const [at, v] of others) if (at !== dest.at) expect(Array.from(mem.subarray(at / 4, at / 4 + v.length))).toEqual(Array.from(v));
+          expect(Number.isNaN(mem[dest.at / 4 + dest.n]!)).toBe(true);
+          expect(Number.isNaN(mem[dest.at / 4 - 1]!)).toBe(true);
+        });
+});
+
+interface PoolGeo { N: number; C: number; H: number; W: number; R: number; S: number; stride: [number, number]; pad: [number, number, number, number] }
+const POOLS: [string, PoolGeo, number?][] = [
+  ["LeNet pool1 2×2/2", { N: 2, C: 6, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+  ["LeNet pool2 2×2/2, ties", { N: 2, C: 16, H: 8, W: 8, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }, 3],
+  ["3×3/2 padded 1", { N: 2, C: 3, H: 9, W: 9, R: 3, S: 3, stride: [2, 2], pad: [1, 1, 1, 1] }],
+  ["3×2/1 overlapping, ties", { N: 1, C: 2, H: 5, W: 7, R: 3, S: 2, stride: [1, 1], pad: [0, 0, 0, 0] }, 2],
+  ["2×2/3 gaps, asymmetric pad", { N: 1, C: 2, H: 7, W: 10, R: 2, S: 2, stride: [3, 3], pad: [0, 1, 1, 0] }],
+];
+
+describe("wasm pool kernels against float64", () => {
+  for (const [label, g, levels] of POOLS)
+    for (const op of ["maxPool2d", "avgPool2d", "maxPool2dBack", "avgPool2dBack"] as const)
+      for (const [acc, mask] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const tiles = g.pad.every((p) => p === 0) && g.stride[0] === g.R && g.stride[1] === g.S && g.H % g.R === 0 && g.W % g.S === 0;
+        if (mask && !(tiles && op.endsWith("Back"))) continue;
+        it(`${op} ${label}${acc ? " accumulate" : ""}${mask ? " + relu mask epilogue" : ""}`, async () => {
+          const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1;
+          const OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+          expect(Number.isInteger(OH) && Number.isInteger(OW)).toBe(true);
+          const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+          const [x, gy, old] = [random(nx, nx + ny, levels), random(ny, ny + 3), random(nx, 5)];
+          const X = 64 + 4, Y = X + nx * 4 + 4, DX = Y + ny * 4 + 8;
+          // relu's mask from the pool's input: x > 0 ? gradient : 0
+          const epilogue: Epi = { k: "sel", c: { op: ">", a: { k: "load", at: X, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "acc" }, b: { k: "num", v: 0 } };
+          const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}), ...(mask ? { epilogue } : {}) };
+          const back = op.endsWith("Back");
+          const dest = back ? { at: DX, n: nx } : { at: Y, n: ny };
+          const mem = await run(k, (f) => {
+            f.set(x, X / 4);
+            if (back) f.set(gy, Y / 4);
+            if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
+            else f.fill(1e30, dest.at / 4, dest.at / 4 + dest.n);
+          });
+          const want = new Float64Array(dest.n), mag = new Float64Array(dest.n);
+          let tiedWindows = 0;
+          for (let p = 0; p < g.N * g.C; p++)
+            for (let oh = 0; oh < OH; oh++)
+              for (let ow = 0; ow < OW; ow++) {
+                const cells: number[] = [];
+                for (let r = 0; r < g.R; r++)
+                  for (let s = 0; s < g.S; s++) {
+                    const h = oh * g.stride[0] - g.pad[0] + r, w = ow * g.stride[1] - g.pad[1] + s;
+                    if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+                  }
+                const yi = (p * OH + oh) * OW + ow;
+                const mx = Math.max(...cells.map((i) => x[i]!));
+                const sum = cells.reduce((a, i) => a + x[i]!, 0);
+                if (op === "maxPool2d") (want[yi] = mx), (mag[yi] = Math.abs(mx));
+                if (op === "avgPool2d") (want[yi] = sum / cells.length), (mag[yi] = cells.reduce((a, i) => a + Math.abs(x[i]!), 0) / cells.length);
+                if (op === "maxPool2dBack") {
+                  // tied maxima share g equally (CONV.md)
+                  const tied = cells.filter((i) => x[i] === mx);
+                  if (tied.length > 1) tiedWindows++;
+                  for (const i of tied) (want[i]! += gy[yi]! / tied.length), (mag[i]! += Math.abs(gy[yi]! / tied.length));
+                }
+                if (op === "avgPool2dBack") for (const i of cells) (want[i]! += gy[yi]! / cells.length), (mag[i]! += Math.abs(gy[yi]!) / cells.length);
+              }
+          if (mask) for (let i = 0; i < nx; i++) if (!(x[i]! > 0)) want[i] = 0;
+          if (acc) for (let i = 0; i < dest.n; i++) (want[i]! += old[i]!), (mag[i]! += Math.abs(old[i]!));
+          expectClose(mem, dest.at, want, mag, `${op} ${label}`);
+          expect(Number.isNaN(mem[dest.at / 4 + dest.n]!)).toBe(true);
+          if (levels && op === "maxPool2dBack") expect(tiedWindows).toBeGreaterThan(0); // the data really has ties
+        });
+      }
+});
