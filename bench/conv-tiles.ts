@@ -1,4 +1,4 @@
-// A/B of register tiles (a trailing u: conv2d with its kernel rows unrolled) for one LeNet conv kernel, variants interleaved in one process (minimum of single calls:
+// A/B of register tiles (a trailing u: conv2d with its kernel rows unrolled; x: the filter gradient's column vectors unrolled) for one LeNet conv kernel, variants interleaved in one process (minimum of single calls:
 // the machine is shared, and noise only adds time).
 //   node --import tsx bench/conv-tiles.ts <conv1|conv2|conv2BackInput|conv2BackFilter|conv1BackFilter> kb,pr,pv|kb,sb ...
 import { buildWasm } from "../compiler/emit/wasm.ts";
@@ -15,12 +15,15 @@ const pages = 256;
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
 const f32 = new Float32Array(memory.buffer);
 for (let i = 0; i < f32.length; i++) f32[i] = Math.sin(i * 0.37);
-const fns = ["", ...variants].map((v) => {
+const fns = ["", ...variants].map((v0) => {
+  let v = v0;
   const unrolled = v.endsWith("u");
+  const loop = v.endsWith("x"); // conv2dBackFilter: the column vectors unrolled (up to 8)
+  v = v.replace(/x$/, "");
   const t = v && v !== "u" ? v.replace(/u$/, "").split(",").map(Number) : undefined;
-  const tiles: ConvTiles = { ...(t ? (op === "conv2dBackFilter" ? { filter: t as [number, number] } : { core: t as [number, number, number] }) : {}), ...(unrolled ? { rowLoop: false } : {}) };
+  const tiles: ConvTiles = { ...(t ? (op === "conv2dBackFilter" ? { filter: t as [number, number] } : { core: t as [number, number, number] }) : {}), ...(unrolled ? { rowLoop: false } : {}), ...(loop ? { filterUnroll: 8 } : {}) };
   const bytes = buildWasm([k], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
-  return { v: v || "default", fn: new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void, best: Infinity };
+  return { v: v0 || "default", fn: new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void, best: Infinity };
 });
 for (const f of fns) for (let i = 0; i < 50; i++) f.fn();
 for (let round = 0; round < 200; round++)
