@@ -406,10 +406,11 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
     const unit = (G: number, X: number, col: number, keep = 4): Ref[] => {
       const gl = (ko: number) => (V4 ? m.v128.load((ko * plane + col) * 4, 4, get(G)) : m.f32.load((ko * plane + col) * 4, 4, get(G)));
       const xl = (sj: number) => (V4 ? m.v128.load((col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
-      const mask = keep < 4 ? m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
+      // the lane mask, built anew at each use: an expression is one node of one tree
+      const mask = keep < 4 ? () => m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
       const madd = (a: number, x: Ref, y: Ref) => {
         const prod = F.mul(x, y);
-        return set(a, F.add(get(a, T), mask === null ? prod : m.v128.bitselect(prod, m.v128.const(ZERO), mask)));
+        return set(a, F.add(get(a, T), mask === null ? prod : m.v128.bitselect(prod, m.v128.const(ZERO), mask())));
       };
       const s: Ref[] = [];
       if (kbs <= sbs) {
