@@ -485,7 +485,7 @@ async function main() {
     c.tsBytes.toLocaleString("en-US"),
     String(c.jsLines),
     c.jsBytes.toLocaleString("en-US"),
-    String(Number(/(\d+) WebAssembly SIMD matmul kernel/.exec(c.ts)?.[1] ?? 0)),
+    String(Number(/(\d+) WebAssembly SIMD kernel/.exec(c.ts)?.[1] ?? 0)),
   ]);
   const comp = table(
     ["workload", "total ms", "loadSpec", "compile", "import", "TS lines", "TS bytes", "JS lines", "JS bytes", "wasm kernels"],

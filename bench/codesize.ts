@@ -79,7 +79,7 @@ export async function runCodesize(opts: CodesizeOptions = {}): Promise<SizeRow[]
         const again = await compileSpec(file, label);
         if (again.ms < r.ms) r = again;
       }
-      const wasm = r.ts.match(/(\d+) WebAssembly SIMD matmul kernel/);
+      const wasm = r.ts.match(/(\d+) WebAssembly SIMD kernel/);
       rows.push({
         sweep,
         label,

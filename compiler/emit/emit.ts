@@ -248,7 +248,7 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
     const mem = memory;
     out.raw(
       jsdoc(
-        `${int(l.kernels.length, "kernels")} WebAssembly SIMD matmul kernel(s), the SGD update${state ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc.`,
+        `${int(l.kernels.length, "kernels")} WebAssembly SIMD kernel(s) (${kernelKinds(l.kernels)}), the SGD update${state ? " and the optimizer kernels" : ""}, ${bytes.length} bytes, built by gradc.`,
       ),
     );
     // Always longer than a line: prettier's layout of this call, written out.
@@ -433,4 +433,11 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   const { code } = await esbuild.transform(ts, { loader: "ts", format: "esm", target: "es2022" });
   if (process.env.GRADC_PROFILE) console.error(`emit: print ${(t1 - t0) | 0} ms, esbuild ${(performance.now() - t1) | 0} ms`);
   return { ts, js: `${head}\n${code}`, dts: `${head}\n\n${declarations(l, arr, trainer)}` };
+}
+
+/** "5 matmul" or "6 matmul, 9 conv and pool": what the module's wasm kernels compute. */
+function kernelKinds(kernels: readonly { readonly kind?: string }[]): string {
+  const mm = kernels.filter((k) => k.kind !== "conv" && k.kind !== "pool").length;
+  const cv = kernels.length - mm;
+  return cv ? `${int(mm, "matmuls")} matmul, ${int(cv, "convs")} conv and pool` : `${int(mm, "matmuls")} matmul`;
 }
