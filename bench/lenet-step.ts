@@ -1,9 +1,7 @@
 // One LeNet training step (batch 32: forward + backward + sgd) of the module gradc compiles with
 // `--backend wasm`, timed in-process, and the time of each wasm kernel inside it (each kernel export
-// called alone on the step's own memory). The spec defaults to examples/lenet/model.ts, else
-// bench/specs/lenet.ts (a copy of it, for a checkout without the example).
+// called alone on the step's own memory). The spec defaults to examples/lenet/model.ts.
 //   node --import tsx bench/lenet-step.ts [spec] [--steps 300]
-import { existsSync } from "node:fs";
 import { importModule } from "../compiler/emit/load.ts";
 import { buildWasm } from "../compiler/emit/wasm.ts";
 import { loadSpec } from "../compiler/frontend/load.ts";
@@ -15,8 +13,7 @@ const flag = (name: string, d: number) => {
   return i < 0 ? d : Number(args[i + 1]);
 };
 const spec =
-  args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--")) ??
-  (existsSync("examples/lenet/model.ts") ? "examples/lenet/model.ts" : "bench/specs/lenet.ts");
+  args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--")) ?? "examples/lenet/model.ts";
 const steps = flag("steps", 300);
 
 const c = await compile(await loadSpec(spec), { precision: "f32", backend: "wasm" });

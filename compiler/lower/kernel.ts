@@ -3,6 +3,7 @@
  * a matmul kernel's shapes, byte addresses and fused epilogue, in a
  * target-neutral form the wasm target translates to SIMD instructions.
  */
+import type { ConvGeometry } from "../plan/target.ts";
 
 export interface MatmulKernel {
   /** Absent: the union `WasmKernel` tells kernels apart by `kind`. */
@@ -55,23 +56,10 @@ export type Epi =
  * the batch). Addresses are bytes; `scratch` (16-byte aligned) holds
  * `scratchBytes` the kernel may overwrite (a zero-padded copy of its input).
  */
-export interface ConvKernel {
+export interface ConvKernel extends Omit<ConvGeometry, "op" | "groups"> {
   readonly kind: "conv";
   readonly name: string;
   readonly op: "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
-  readonly N: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-  readonly K: number;
-  readonly R: number;
-  readonly S: number;
-  readonly OH: number;
-  readonly OW: number;
-  readonly stride: readonly [number, number];
-  /** [top, left, bottom, right] */
-  readonly pad: readonly [number, number, number, number];
-  readonly dilation: readonly [number, number];
   readonly x: number;
   readonly w: number;
   readonly y: number;
@@ -95,20 +83,10 @@ export interface ConvKernel {
  * avgPool2dBack writes dx from g. Padding cells take no part (avg: they are
  * not counted). Byte addresses.
  */
-export interface PoolKernel {
+export interface PoolKernel extends Omit<ConvGeometry, "op" | "groups" | "K" | "dilation"> {
   readonly kind: "pool";
   readonly name: string;
   readonly op: "maxPool2d" | "avgPool2d" | "maxPool2dBack" | "avgPool2dBack";
-  readonly N: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-  readonly R: number;
-  readonly S: number;
-  readonly OH: number;
-  readonly OW: number;
-  readonly stride: readonly [number, number];
-  readonly pad: readonly [number, number, number, number];
   readonly x: number;
   readonly y: number;
   /** The back kernels' destination (x-shaped). */

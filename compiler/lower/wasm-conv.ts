@@ -16,6 +16,7 @@ import type { ConvPlan } from "../plan/memory.ts";
 import { convGeometry } from "../plan/target.ts";
 import { type Access, at, contiguous } from "./access.ts";
 import { type Cx, fresh } from "./context.ts";
+import { toEpi } from "./epi.ts";
 import type { ConvKernel, Epi, PoolKernel } from "./kernel.ts";
 import { read } from "./reads.ts";
 import { noTemps, scalarNode } from "./scalar.ts";
@@ -85,9 +86,6 @@ function epiPass(j: WasmConvJob): Stmt[] {
   return [{ k: "comment", text: `${root.op} epilogue over the kernel's output` }, ...loop];
 }
 
-const CMP = new Set([">", ">=", "<", "<="]);
-const MATH: Record<string, "max" | "min" | "abs" | "sqrt"> = { max: "max", min: "min", abs: "abs", sqrt: "sqrt" };
-
 /**
  * The fused epilogue in the kernel's form, or undefined: +, -, *, /,
  * neg, comparisons and selects, max, min, abs, sqrt over the accumulated value,
@@ -107,73 +105,10 @@ function convEpilogue(j: WasmConvJob, mode: "channel" | "cell"): Epi | undefined
   const vars = V.map((v) => S.ref(v));
   if (root.shape.length !== 4) return undefined;
   const e = opDef(root.op).lower!(root.inputs.map((x) => [read(cx, x, root.shape, vars, undefined, temps, pinned)]), scalarNode(root), noTemps)[0]!;
-  const regions: Readonly<Record<string, number>> = cx.regions;
-  const named = new Map<string, Epi>();
-  // an index expression as c + Σ coef·var
-  type Aff = { c: number; v: number[] };
-  const affine = (x: number | SExpr): Aff | undefined => {
-    if (typeof x === "number") return { c: x, v: [0, 0, 0, 0] };
-    if (x.k === "num") return { c: x.v, v: [0, 0, 0, 0] };
-    if (x.k === "ref") {
-      const d = V.indexOf(x.name);
-      return d < 0 ? undefined : { c: 0, v: V.map((_, i) => (i === d ? 1 : 0)) };
-    }
-    if (x.k !== "bin") return undefined;
-    const [u, w] = [affine(x.a), affine(x.b)];
-    if (!u || !w) return undefined;
-    if (x.op === "+") return { c: u.c + w.c, v: u.v.map((q, i) => q + w.v[i]!) };
-    if (x.op !== "*") return undefined;
-    if (u.v.every((q) => q === 0)) return { c: u.c * w.c, v: w.v.map((q) => q * u.c) };
-    if (w.v.every((q) => q === 0)) return { c: u.c * w.c, v: u.v.map((q) => q * w.c) };
-    return undefined;
-  };
-  const go = (x: SExpr): Epi | undefined => {
-    switch (x.k) {
-      case "num":
-        return { k: "num", v: x.v };
-      case "ref":
-        return x.name === ACC ? { k: "acc" } : named.get(x.name);
-      case "idx": {
-        const base = regions[x.arr];
-        const f = affine(x.i);
-        if (base === undefined || !f) return undefined;
-        const at = base + f.c * 4;
-        if (f.v.every((q) => q === 0)) return { k: "load", at, rowBytes: 0, col: false }; // one value
-        if (mode === "channel") return f.v[0] || f.v[2] || f.v[3] ? undefined : { k: "load", at, rowBytes: f.v[1]! * 4, col: false };
-        if (!f.v.every((q, d) => q === st[d]) || (at < hi && at + size(root.shape) * 4 > lo)) return undefined;
-        return { k: "load", at, rowBytes: 0, col: true };
-      }
-      case "un": {
-        const v = go(x.x);
-        return x.op === "-" && v ? { k: "neg", x: v } : undefined;
-      }
-      case "bin": {
-        const [u, v] = [go(x.a), go(x.b)];
-        if (!u || !v) return undefined;
-        return x.op === "+" || x.op === "-" || x.op === "*" || x.op === "/" ? { k: x.op, a: u, b: v } : undefined;
-      }
-      case "math": {
-        const fn = MATH[x.fn];
-        const args = x.args.map(go);
-        if (!fn || args.some((q) => !q)) return undefined;
-        if ((fn === "max" || fn === "min") && args.length === 2) return { k: fn, a: args[0]!, b: args[1]! };
-        if ((fn === "abs" || fn === "sqrt") && args.length === 1) return { k: fn, x: args[0]! };
-        return undefined;
-      }
-      case "call":
-        return undefined;
-      case "cond": {
-        if (x.c.k !== "bin" || !CMP.has(x.c.op)) return undefined;
-        const [ca, cb, u, v] = [go(x.c.a), go(x.c.b), go(x.a), go(x.b)];
-        if (!ca || !cb || !u || !v) return undefined;
-        return { k: "sel", c: { op: x.c.op as ">" | ">=" | "<" | "<=", a: ca, b: cb }, a: u, b: v };
-      }
-    }
-  };
-  for (const t of temps) {
-    const v = t.k === "const" ? go(t.e) : undefined;
-    if (!v || t.k !== "const") return undefined;
-    named.set(t.name, v);
-  }
-  return go(e);
+  return toEpi(e, temps, ACC, V, cx.regions, (at, f) => {
+    if (f.v.every((q) => q === 0)) return { k: "load", at, rowBytes: 0, col: false }; // one value
+    if (mode === "channel") return f.v[0] || f.v[2] || f.v[3] ? undefined : { k: "load", at, rowBytes: f.v[1]! * 4, col: false };
+    if (!f.v.every((q, d) => q === st[d]) || (at < hi && at + size(root.shape) * 4 > lo)) return undefined;
+    return { k: "load", at, rowBytes: 0, col: true };
+  });
 }

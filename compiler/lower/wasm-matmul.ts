@@ -13,6 +13,7 @@ import * as S from "../ir/sexpr.ts";
 import type { MatmulPlan } from "../plan/memory.ts";
 import { type Access, element } from "./access.ts";
 import { fresh } from "./context.ts";
+import { toEpi } from "./epi.ts";
 import type { Epi } from "./kernel.ts";
 import { addr, axpyRows, epilogue, forStep, type MatmulJob } from "./js-matmul.ts";
 import type { Stmt } from "./stmt.ts";
@@ -51,9 +52,6 @@ export function wasmMatmul(j: MatmulJob, mp: MatmulPlan): Stmt[] {
   return [...out, ...axpyRows(j, bk, 1, M4, M)];
 }
 
-const CMP = new Set([">", ">=", "<", "<="]);
-const MATH: Record<string, "max" | "min" | "abs" | "sqrt"> = { max: "max", min: "min", abs: "abs", sqrt: "sqrt" };
-
 /**
  * The fused epilogue in the kernel's form, or undefined: only +, -, *, /, neg,
  * comparisons and selects, max, min, abs, sqrt, over operands whose address
@@ -66,68 +64,12 @@ function kernelEpilogue(j: MatmulJob): Epi | undefined {
   const ACC = "\u0000acc", ROW = "\u0000row", COL = "\u0000col";
   const temps: Stmt[] = [];
   const e = epilogue(j, S.ref(ACC), S.ref(ROW), S.ref(COL), temps);
-  const named = new Map<string, Epi>(); // the epilogue's temporaries, inlined where they are read
   const cLo = regions[dest.arr]! + dest.base * 4, cHi = cLo + M * N * 4;
-  type Aff = { c: number; r: number; j: number };
-  const affine = (x: number | SExpr): Aff | undefined => {
-    if (typeof x === "number") return { c: x, r: 0, j: 0 };
-    if (x.k === "num") return { c: x.v, r: 0, j: 0 };
-    if (x.k === "ref") return x.name === ROW ? { c: 0, r: 1, j: 0 } : x.name === COL ? { c: 0, r: 0, j: 1 } : undefined;
-    if (x.k !== "bin") return undefined;
-    const [u, v] = [affine(x.a), affine(x.b)];
-    if (!u || !v) return undefined;
-    if (x.op === "+") return { c: u.c + v.c, r: u.r + v.r, j: u.j + v.j };
-    if (x.op !== "*") return undefined;
-    if (!u.r && !u.j) return { c: u.c * v.c, r: u.c * v.r, j: u.c * v.j };
-    if (!v.r && !v.j) return { c: v.c * u.c, r: v.c * u.r, j: v.c * u.j };
-    return undefined;
-  };
-  const go = (x: SExpr): Epi | undefined => {
-    switch (x.k) {
-      case "num":
-        return { k: "num", v: x.v };
-      case "ref":
-        return x.name === ACC ? { k: "acc" } : named.get(x.name);
-      case "idx": {
-        const at = regions[x.arr];
-        const f = affine(x.i);
-        if (at === undefined || !f || (f.j !== 0 && f.j !== 1)) return undefined;
-        const lo = at + f.c * 4;
-        const hi = lo + (f.r * (M - 1) + f.j * (N - 1) + 1) * 4;
-        if (lo < cHi && hi > cLo) return undefined; // reads C (or the same memory): not while C is being written
-        return { k: "load", at: lo, rowBytes: f.r * 4, col: f.j === 1 };
-      }
-      case "un": {
-        const v = go(x.x);
-        return x.op === "-" && v ? { k: "neg", x: v } : undefined;
-      }
-      case "bin": {
-        const [u, v] = [go(x.a), go(x.b)];
-        if (!u || !v) return undefined;
-        return x.op === "+" || x.op === "-" || x.op === "*" || x.op === "/" ? { k: x.op, a: u, b: v } : undefined;
-      }
-      case "math": {
-        const fn = MATH[x.fn];
-        const args = x.args.map(go);
-        if (!fn || args.some((q) => !q)) return undefined;
-        if ((fn === "max" || fn === "min") && args.length === 2) return { k: fn, a: args[0]!, b: args[1]! };
-        if ((fn === "abs" || fn === "sqrt") && args.length === 1) return { k: fn, x: args[0]! };
-        return undefined;
-      }
-      case "call":
-        return undefined;
-      case "cond": {
-        if (x.c.k !== "bin" || !CMP.has(x.c.op)) return undefined;
-        const [ca, cb, u, v] = [go(x.c.a), go(x.c.b), go(x.a), go(x.b)];
-        if (!ca || !cb || !u || !v) return undefined;
-        return { k: "sel", c: { op: x.c.op as ">" | ">=" | "<" | "<=", a: ca, b: cb }, a: u, b: v };
-      }
-    }
-  };
-  for (const t of temps) {
-    const v = t.k === "const" ? go(t.e) : undefined;
-    if (!v || t.k !== "const") return undefined;
-    named.set(t.name, v);
-  }
-  return go(e);
+  return toEpi(e, temps, ACC, [ROW, COL], regions, (lo, f) => {
+    const [r, c] = f.v as [number, number];
+    if (c !== 0 && c !== 1) return undefined;
+    const hi = lo + (r * (M - 1) + c * (N - 1) + 1) * 4;
+    if (lo < cHi && hi > cLo) return undefined; // reads C (or the same memory): not while C is being written
+    return { k: "load", at: lo, rowBytes: r * 4, col: c === 1 };
+  });
 }
