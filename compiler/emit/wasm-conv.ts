@@ -159,6 +159,11 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
   const PX = f.local(i32), PW = f.local(i32), PY = f.local(i32);
   const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
   const rc = q.rowClip;
+  // With rows clipped, the filter pointer walks the flipped rows downward (rc.wr < 0). Wasm adds a load's static
+  // offset to the pointer without wrapping, so the pointer itself must never go below the filter: the filter's
+  // row offset of the first tap row is in the pointer, not in the loads' offsets (a filter at a low address read
+  // out of bounds: fuzz seed 20261202, batch 106).
+  const wAdj = rc ? Math.min(...Array.from({ length: q.S }, (_, s) => q.wrs(0, s))) : 0;
   const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
   const V4ok = q.sw === 1 && q.Wo >= 4;
   const NV = V4ok ? Math.floor(q.Wo / 4) : 0;
@@ -181,7 +186,7 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
         set(RLO, m.select(m.i32.gt_s(from(rc.P0), c(0)), from(rc.P0), c(0))),
         set(RHI, m.select(m.i32.gt_s(from(q.Hi + rc.P0), c(q.R)), c(q.R), from(q.Hi + rc.P0))),
         set(PX, t.affine(q.inBase - rc.P0 * q.Wi * 4, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.Wi * 4], [RLO, q.Wi * 4], [OW0, q.sw * 4]])),
-        set(PW, t.affine(q.wBase, [[K0, q.wo * 4], [RLO, rc.wr * 4]])),
+        set(PW, t.affine(q.wBase + wAdj * 4, [[K0, q.wo * 4], [RLO, rc.wr * 4]])),
       );
     } else
       out.push(
@@ -198,7 +203,7 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
         };
         const wl = (ko: number) => {
-          const off = (ko * q.wo + q.wrs(r, s)) * 4;
+          const off = (ko * q.wo + q.wrs(r, s) - wAdj) * 4;
           return V4 ? m.v128.load32_splat(off, 4, get(PWa)) : m.f32.load(off, 4, get(PWa));
         };
         // Hold the smaller of the two operand sets in registers, stream the other.

@@ -186,6 +186,15 @@ const REGRESSIONS: Regression[] = [
     decodes: [["transpose", "add", "const", "step"]],
     builds: ["f64 loops", "f32 loops"],
   },
+  {
+    why:
+      "wasm conv: conv2dBackInput with rows clipped walked its filter pointer below the filter (flipped rows, a negative " +
+      "step) and let the loads' static offsets bring it back; wasm does not wrap pointer + offset, so a filter near " +
+      "address 0 read out of bounds (x [1,1,2,2] param, 3×3 filter, pad [1,1,1,0]; seed 20261202, batch 106)",
+    recipes: [{ seed: 13, instrs: [{ op: 235, a: 0, b: 0, k: 9064 }] }],
+    decodes: [["conv2d"]],
+    builds: ["f32 wasm", "f64"],
+  },
 ];
 
 const decode = (r: Recipe) =>
