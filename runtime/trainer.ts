@@ -185,8 +185,9 @@ export interface EarlyStopping {
  */
 export interface Convergence {
   /**
-   * ‖∇L(θ)‖₂ ≤ gradNorm, the gradient of the mean training loss over all N examples at the epoch's final weights
-   * (dropout off; the trainer's `l2` term included). It costs one forward and backward pass over the training set
+   * ‖∇L(θ)‖₂ ≤ gradNorm, the gradient of the training loss over all N examples at the epoch's final weights
+   * (dropout off; the trainer's `l2` term included), combined from batches as the layout's `split` says (a batch
+   * mean: weights nᵢ/N; a batch sum: 1); a loss that is neither is refused when N exceeds one batch. It costs one forward and backward pass over the training set
    * per epoch, with no update; the value is in `EpochRecord.gradNorm`, and `grads` then holds that gradient.
    */
   readonly gradNorm?: number;
@@ -1202,6 +1203,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     let stopped: History["stopped"] = "epochs";
     let converged: History["converged"];
     let calm = 0; // epochs in a row a tolerance held
+    if (until?.gradNorm !== undefined && n > this.rows && this.layout.split === undefined)
+      throw new RuntimeError(
+        "E_ARG",
+        `fit: until.gradNorm sums the gradient over batches of ${this.rows}, but the loss of '${this.layout.name}' is not a batch mean or sum (layout.split), so the batches' gradients do not combine into the full set's; use until.lossChange`,
+      );
     const full = until?.gradNorm !== undefined ? { acc: new Float64Array(this.params.length), order: Int32Array.from({ length: n }, (_, i) => i) } : undefined;
     const stats = this.stats;
     stats[STAT_REF] = NaN; // the growth guard measures from this call's first loss
@@ -1327,6 +1333,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private fullGradient(feed: Feed, order: Int32Array, acc: Float64Array): number {
     const { params, inputs, arena, grads, module: mod } = this;
     acc.fill(0);
+    // The chunks combine as layout.split says (a batch mean: weights nᵢ / N; a batch sum: 1), checked in fit.
+    const mean = this.layout.split !== "sum";
     for (let start = 0; start < feed.n; start += this.rows) {
       const n = Math.min(this.rows, feed.n - start);
       this.pack(feed, order, start, n, false);
@@ -1334,9 +1342,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         mod.forward(params, inputs, arena, n);
         mod.backward(params, inputs, arena, grads, n);
       } else mod.step!(params, inputs, arena, grads, n);
-      for (let i = 0; i < acc.length; i++) acc[i] += grads[i]! * n;
+      const w = mean ? n / feed.n : 1;
+      for (let i = 0; i < acc.length; i++) acc[i] += grads[i]! * w;
     }
-    for (let i = 0; i < acc.length; i++) acc[i] /= feed.n;
     const ranges = this.decay;
     for (let r = 0; r < ranges.length; r += 2) for (let i = ranges[r]!; i < ranges[r + 1]!; i++) acc[i] += this.l2 * params[i]!;
     let ss = 0;

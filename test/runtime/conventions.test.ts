@@ -38,6 +38,22 @@ const lin64 = () => linear(8).mod as unknown as Module<Float64Array>;
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 
 describe("fit's until: stopping tolerances", () => {
+  it("gradNorm over several batches of a loss that is not a batch mean or sum (no layout.split) is refused, not summed wrongly", () => {
+    const mod = lin64();
+    const { split: _, ...layout } = mod.layout;
+    const t = createTrainer({ ...mod, layout } as Module<Float64Array>, { optimizer: sgd({ lr: 0.1 }), batchSize: 8, seed: 1 });
+    const err = (() => {
+      try {
+        t.fit(regression(), { epochs: 2, until: { gradNorm: 1e-3 } });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as RuntimeError).code).toBe("E_ARG");
+    expect((err as Error).message).toMatch(/not a batch mean or sum/);
+  });
+
   it("gradNorm: stops at the first epoch whose full-data gradient norm is within tolerance; the norm and `grads` are that gradient", () => {
     for (const l2 of [0, 0.1]) {
       const data = regression();

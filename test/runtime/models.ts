@@ -37,7 +37,7 @@ export function linear(B: number, opts: { mask?: boolean; maskRate?: number; bat
     outputs: [{ name: "y", shape: [B, 1], offset: 0, size: B }],
     arenaSize: B + 1,
     lossOffset: B,
-    ...(batched ? { batch: B } : {}),
+    ...(batched ? { batch: B, split: "mean" as const } : {}),
     hasLoss: true,
   };
   const calls: Call[] = [];
