@@ -278,7 +278,7 @@ export class Builder {
               ? n.shape.length > 0 && n.shape[0] === n.inputs[0]!.shape[0] && this.batched(n.inputs[0]!)
               : n.op === "sum"
                 ? !(n.attrs.axes as number[]).some((a) => a === 0 || a === -n.inputs[0]!.shape.length) && this.batched(n.inputs[0]!)
-                : kind === "conv" && n.op !== "conv2dBackFilter" // images stay in their rows; the filter gradient sums over them
+                : kind === "conv" && !(OPS as Record<string, OpDef>)[n.op]!.sumsImages // images stay in their rows
                   ? this.batched(n.inputs[0]!)
                   : false;
     return r;

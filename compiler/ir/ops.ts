@@ -38,6 +38,8 @@ export interface OpDef {
   readonly lower?: (inputs: SExpr[][], node: Node, ctx: LowerCtx) => SExpr[];
   /** Elements touched to compute the node, when it is not what its kind implies (the plan unrolls small work). */
   readonly work?: (n: Node) => number;
+  /** A "conv" op that sums over the images of its first input (the filter gradient): its output has no batch rows. */
+  readonly sumsImages?: boolean;
   /** Where tests sample each input: [lo, hi]. Defaults to [-2, 2]. */
   readonly domain?: readonly (readonly [number, number])[];
 }
@@ -648,6 +650,7 @@ export const OPS = {
     arity: 2,
     kind: "conv",
     doc: "conv2d's filter gradient (correlation of x [N,C,H,W] with g [N,K,OH,OW]) -> [K,C/groups,R,S]; conv2d's attrs",
+    sumsImages: true,
     shape: C.conv2dBackFilterShape,
     eval: C.convEval,
     lower: C.convLower,

@@ -99,7 +99,7 @@ export function batchSplit(
             : "X";
     } else if (opDef(n.op).kind === "conv") {
       // an image's conv or pool reads only that image (axis 0); the filter gradient sums over images
-      if (n.op !== "conv2dBackFilter" && ins[0] === "R" && ins.slice(1).every((x) => x === "C")) c = keepsRows ? "R" : "X";
+      if (!opDef(n.op).sumsImages && ins[0] === "R" && ins.slice(1).every((x) => x === "C")) c = keepsRows ? "R" : "X";
     } else if (n.inputs.length > 0 && opDef(n.op).kind === "elementwise") {
       if (ins.every((x) => x === "R" || x === "C"))
         c =
