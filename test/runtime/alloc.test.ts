@@ -20,7 +20,7 @@ describe("allocation", () => {
 // every optimizer and schedule, through trainStep and fit (test/fixtures/trainer-alloc-probe.ts says how it counts).
 describe("allocation on a module with wasm kernels (mnist)", () => {
   it("trainStep and fit allocate nothing per step with every optimizer and schedule", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], { encoding: "utf8", timeout: 280_000 });
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], { encoding: "utf8", timeout: 280_000 });
     expect(r.status, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; fit: number; wasm: boolean }[];
     expect(rows.map((x) => x.config)).toEqual([
