@@ -1012,15 +1012,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const params = this.params;
     const grads = this.grads;
     const mean = this.layout.split === "mean";
-    const base = Math.floor(n / k);
-    const extra = n % k;
-    const rowsOf = (j: number) => base + (j < extra ? 1 : 0);
-    const startOf = (j: number) => start + j * base + Math.min(j, extra);
     if (pool)
       for (let j = 1; j < k; j++) {
-        const nj = rowsOf(j);
+        const nj = this.chunkRows(n, j);
         if (nj === 0) continue;
-        this.pack(feed, order, startOf(j), nj, true, pool.inputs[j]!);
+        this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!);
         pool.params[j]!.set(params);
         pool.start(j, nj);
       }
@@ -1028,11 +1024,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     let hits = 0;
     // G = g₀, then G ← fl(fl(w₀ G) + fl(w₁ g₁)), then G ← fl(G + fl(w_j g_j)) (runtime/reduce.ts), on both paths
     const red = this.reduce!;
-    const w0 = mean ? rowsOf(0) / n : 1;
+    const w0 = mean ? this.chunkRows(n, 0) / n : 1;
     for (let j = 0; j < (pool ? 1 : k); j++) {
-      const nj = rowsOf(j);
+      const nj = this.chunkRows(n, j);
       if (nj === 0) continue;
-      this.pack(feed, order, startOf(j), nj, true);
+      this.pack(feed, order, this.chunkStart(start, n, j), nj, true);
       if (mod.step) mod.step(params, this.inputs, this.arena, grads, nj);
       else {
         mod.forward(params, this.inputs, this.arena, nj);
@@ -1049,7 +1045,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     }
     if (pool)
       for (let j = 1; j < k; j++) {
-        const nj = rowsOf(j);
+        const nj = this.chunkRows(n, j);
         if (nj === 0) continue;
         pool.finish(j);
         const w = mean ? nj / n : 1;
@@ -1058,7 +1054,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         loss += w * pool.arena[j]![this.lossAt]!;
         hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
       }
-    if (rowsOf(1) > 0) grads.set(red.a); // with one chunk (n = 1) the gradient is g₀ itself (w₀ = 1)
+    if (this.chunkRows(n, 1) > 0) grads.set(red.a); // with one chunk (n = 1) the gradient is g₀ itself (w₀ = 1)
     const stats = this.stats;
     if (loss - loss !== 0) this.diverged("loss", loss);
     if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
@@ -1068,6 +1064,16 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     stats[STAT_SUM] += loss * n;
     stats[STAT_ROWS] += n;
     stats[STAT_CORRECT] += hits;
+  }
+
+  /** Rows of chunk j of a step's n rows (the first n % chunks chunks one more); methods, not per-step closures. */
+  private chunkRows(n: number, j: number): number {
+    return Math.floor(n / this.chunks) + (j < n % this.chunks ? 1 : 0);
+  }
+
+  /** The first row of chunk j of the n rows from `start`. */
+  private chunkStart(start: number, n: number, j: number): number {
+    return start + j * Math.floor(n / this.chunks) + Math.min(j, n % this.chunks);
   }
 
   /** Throws a DivergedError naming the step and a parameter; the parameters are those the step started from. */
