@@ -195,6 +195,15 @@ const REGRESSIONS: Regression[] = [
     decodes: [["conv2d"]],
     builds: ["f32 wasm", "f64"],
   },
+  {
+    why:
+      "wasm conv: the same conv2dBackInput filter-pointer bug reached from the forward pass (a conv2dBackInput op of " +
+      "the graph itself, then add): memory access out of bounds in forward; seed 20261202, batch 1301, found by the " +
+      "100k run on 5d0b3f8 before the fix in cf92054, which it fails without",
+    recipes: [{ seed: 18, instrs: [{ op: 812, a: 0, b: 0, k: 3778 }, { op: 0, a: 0, b: 0, k: 0 }] }],
+    decodes: [["conv2dBackInput", "add"]],
+    builds: ["f32 wasm", "f64"],
+  },
 ];
 
 const decode = (r: Recipe) =>
