@@ -113,9 +113,9 @@ export async function compileCommand(argv: string[]): Promise<number> {
     ...(timeout !== undefined ? { timeoutMs: specTimeoutMs(timeout) } : {}),
   };
   if (bools.has("watch") || bools.has("w")) return watchCommand(positional[0]!, outDir, o);
-  const { c, ms, files } = await build(positional[0]!, outDir, o);
+  const { model, c, ms, files } = await build(positional[0]!, outDir, o);
   writeOutputs(outDir, files, positional[0]!);
-  report(c, ms, files);
+  report(model, c, ms, files);
   return 0;
 }
 
@@ -139,7 +139,7 @@ function writeOutputs(outDir: string, files: Record<string, string>, spec: strin
   if (marker.note) process.stderr.write(`${marker.note}\n`);
 }
 
-function report(c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Record<string, string>): void {
+function report(model: Awaited<ReturnType<typeof build>>["model"], c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Record<string, string>): void {
   const L = c.lowered.layout;
   const lines = c.ts.split("\n").length;
   process.stdout.write(
@@ -147,7 +147,7 @@ function report(c: Awaited<ReturnType<typeof build>>["c"], ms: number, files: Re
       `  ${L.params.length} params (${L.paramSize} floats), ${L.inputs.length} inputs (${L.inputSize} floats), ` +
       `arena ${L.arenaSize} floats (${c.lowered.naiveArenaSize} without reuse), ${lines} lines of TypeScript, ${ms.toFixed(0)} ms\n`,
   );
-  process.stdout.write(`\n${summaryTable(L)}`);
+  process.stdout.write(`\n${summaryTable(L, model.boxes)}`);
 }
 
 /**
@@ -166,9 +166,9 @@ async function watchCommand(spec: string, outDir: string, o: BuildOptions): Prom
   const once = async (first: boolean) => {
     const next = new Set<string>();
     try {
-      const { c, ms, files } = await build(spec, outDir, o, next);
+      const { model, c, ms, files } = await build(spec, outDir, o, next);
       writeOutputs(outDir, files, spec);
-      if (first) report(c, ms, files);
+      if (first) report(model, c, ms, files);
       else process.stdout.write(`recompiled ${c.lowered.layout.source} -> ${Object.keys(files).map(displayPath).join(", ")} in ${ms.toFixed(0)} ms\n`);
     } catch (e) {
       // Keep watching after any failure: the next save may fix it.

@@ -10,6 +10,6 @@ export async function summaryCommand(argv: string[]): Promise<number> {
   if (positional.length !== 1) throw new GradcError("E_CLI", "summary takes one spec file", { hint: "gradc summary examples/mnist/model.ts" });
   const model = await loadSpec(positional[0]!);
   const { lowered } = await compile(model);
-  process.stdout.write(bools.has("json") ? `${JSON.stringify(lowered.layout, null, 2)}\n` : summaryTable(lowered.layout));
+  process.stdout.write(bools.has("json") ? `${JSON.stringify(lowered.layout, null, 2)}\n` : summaryTable(lowered.layout, model.boxes));
   return 0;
 }

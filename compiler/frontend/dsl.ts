@@ -23,7 +23,7 @@
  */
 import { type ErrorCode, GradcError, type Where, fmtShape } from "../errors.ts";
 import { B, Graph, type Node, topo } from "../ir/graph.ts";
-import { type CustomRule, type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
+import { type Box, type CustomRule, type Init, type Leaf, type Model, type Output, checkName, own, showValue } from "../ir/model.ts";
 import { OPS, type OpDef, opDef, opNames } from "../ir/ops.ts";
 import { type Shape, sameShape, size } from "../ir/shape.ts";
 
@@ -144,6 +144,8 @@ export class Builder {
   private readonly batchedMemo = new Map<number, boolean>();
   /** Names `m.define` and `m.custom` give their results (a name the spec gives the value itself wins). */
   private readonly boxNames = new Map<number, string>();
+  /** m.define and m.custom boxes by name, in declaration order (Model.boxes). */
+  private readonly boxes = new Map<string, { kind: Box["kind"]; where: Where; calls: number }>();
   /** This spec's derivative rules for its custom boxes, by node id (`Model.customs`). */
   private readonly customs = new Map<number, CustomRule>();
 
@@ -627,12 +629,15 @@ export class Builder {
    */
   define(name: string, fn: (...inputs: T[]) => T): (...inputs: Operand[]) => T {
     return this.at(() => {
-      this.claim(name, "function");
+      const where = this.claim(name, "function");
       if (typeof fn !== "function")
         throw new GradcError("E_ARG", `m.define("${name}", …): the second argument is not a function`, { ...this.locate(), hint: 'write m.define("swish", (x) => m.mul(x, m.sigmoid(x)))' });
+      const box = { kind: "define" as const, where, calls: 0 };
+      this.boxes.set(name, box);
       return (...xs: Operand[]) =>
         this.at(() => {
           const out = this.node(fn(...xs.map((x) => this.t(this.node(x)))));
+          box.calls++;
           if (out.op !== "input" && out.op !== "param" && out.op !== "const" && !this.boxNames.has(out.id)) this.boxNames.set(out.id, name);
           return this.t(out);
         });
@@ -659,7 +664,13 @@ export class Builder {
           ...where,
           hint: 'write m.custom("sig", { forward: (x) => …, vjp: (g, [x], y) => [m.mul(g, …)] })',
         });
-      return (...args: Operand[]) => this.at(() => this.customCall(name, forward, vjp, args, where));
+      const box = { kind: "custom" as const, where, calls: 0 };
+      this.boxes.set(name, box);
+      return (...args: Operand[]) =>
+        this.at(() => {
+          box.calls++;
+          return this.customCall(name, forward, vjp, args, where);
+        });
     });
   }
   private customCall(name: string, forward: CustomDef["forward"], vjp: CustomDef["vjp"], args: Operand[], where: Where): T {
@@ -765,6 +776,7 @@ export class Builder {
       names: this.names,
       where: this.locs,
       ...(this.customs.size ? { customs: this.customs } : {}),
+      ...(this.boxes.size ? { boxes: [...this.boxes].map(([name, b]) => ({ name, ...b })) } : {}),
     };
   }
 

@@ -214,6 +214,7 @@ function rebuild(s: SerialModel): Model {
     ...(s.batch !== undefined ? { batch: s.batch } : {}),
     names: new Map(s.names),
     where: new Map(s.where),
+    ...(s.boxes ? { boxes: s.boxes } : {}),
     ...(s.customs?.length
       ? { customs: new Map(s.customs.map(([id, r]) => [id, { ...r, adjoint: nodes[r.adjoint]!, vjp: r.vjp.map((d) => (d === null ? null : nodes[d]!)) }])) }
       : {}),

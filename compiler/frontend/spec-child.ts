@@ -36,6 +36,7 @@ export interface SerialModel {
   readonly where: [number, Where][];
   /** The spec's custom rules: [custom node, { name, adjoint node, vjp nodes (null: none) }]. */
   readonly customs?: [number, { name: string; adjoint: number; vjp: (number | null)[]; where?: Where }][];
+  readonly boxes?: Model["boxes"];
 }
 type SerialLeaf = Record<string, unknown> & { node: number };
 
@@ -106,6 +107,7 @@ const serialize = (m: Model): SerialModel => {
     ...(own(m, "batch") !== undefined ? { batch: m.batch } : {}),
     names: [...m.names],
     where: [...m.where],
+    ...(m.boxes ? { boxes: m.boxes } : {}),
     ...(m.customs?.size
       ? { customs: [...m.customs].map(([id, r]) => [id, { name: r.name, adjoint: r.adjoint.id, vjp: r.vjp.map((d) => d && d.id), ...(r.where ? { where: r.where } : {}) }] as const) as SerialModel["customs"] }
       : {}),

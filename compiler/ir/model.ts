@@ -61,6 +61,17 @@ export interface Model {
   readonly where: ReadonlyMap<number, Where>;
   /** The spec's own derivative rules, by `custom` node id (this spec's registry: nothing is shared between specs). */
   readonly customs?: ReadonlyMap<number, CustomRule>;
+  /** The spec's boxes (m.define, m.custom) in declaration order, with how often each was called: for `gradc summary`. */
+  readonly boxes?: readonly Box[];
+}
+
+/** A named box of the spec: a function of builder ops (m.define, differentiated automatically) or a custom op with its own vjp. */
+export interface Box {
+  readonly name: string;
+  readonly kind: "define" | "custom";
+  readonly where: Where;
+  /** How many times the spec called it. */
+  readonly calls: number;
 }
 
 const RESERVED = new Set(

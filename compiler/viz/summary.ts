@@ -9,7 +9,7 @@
  * `summaryTable` prints from the layout alone.
  */
 import { type Node, topo } from "../ir/graph.ts";
-import type { Init } from "../ir/model.ts";
+import type { Box, Init } from "../ir/model.ts";
 import { size } from "../ir/shape.ts";
 import type { Layout, Lowered } from "../lower/lower.ts";
 import type { Plan } from "../plan/memory.ts";
@@ -75,8 +75,8 @@ function table(head: string[], rows: string[][], right: number[] = []): string[]
   return [line(head), "─".repeat(w.reduce((a, b) => a + b, 0) + 3 * (w.length - 1)), ...rows.map(line)];
 }
 
-/** The Keras-like summary of a layout (with `describeLayout`'s fields when present). */
-export function summaryTable(L: Layout): string {
+/** The Keras-like summary of a layout (with `describeLayout`'s fields when present); `boxes` (the model's m.define / m.custom boxes, which the layout does not carry) adds their section. */
+export function summaryTable(L: Layout, boxes: readonly Box[] = []): string {
   const out: string[] = [];
   out.push(`Model "${L.name}" (${L.source})${L.batch !== undefined ? `, batches of up to ${L.batch}` : ""}`);
   out.push("");
@@ -87,6 +87,11 @@ export function summaryTable(L: Layout): string {
     out.push("");
     const outputs = new Set(L.outputs.map((o) => o.name));
     out.push(...table(["Value", "Shape", "Floats", ""], L.values.map((v) => [v.name, shapeText(v.shape), int(size(v.shape)), v.name === "loss" ? "loss" : outputs.has(v.name) ? "output" : v.pass]), [2]));
+  }
+  if (boxes.length) {
+    out.push("");
+    const kind = (b: Box) => (b.kind === "custom" ? "m.custom: its own vjp (checked by gradc check)" : "m.define: differentiated automatically");
+    out.push(...table(["Box", "Calls", "Line", ""], boxes.map((b) => [b.name, int(b.calls), b.where.line !== undefined ? String(b.where.line) : "", kind(b)]), [1, 2]));
   }
   out.push("");
   out.push(`Total params: ${int(L.paramSize)} (${bytes(L.paramSize)} as float32; gradients the same again)`);

@@ -81,3 +81,21 @@ it("names each of deep's same-sized kernels by the matmul lowering gave it, not 
   expect(ks.map((k) => k.computes)).toEqual(["x·W1", "h1·W2", "h2·W3", "h3·W4", "h4·W5", "d_h4", "d_h3", "d_h2", "d_h1", "d_W1", "d_W2", "d_W3", "d_W4", "d_W5"]);
   expect(ks.map((k) => k.name)).toEqual(c.lowered.kernels.map((k) => k.name));
 });
+
+describe("gradc summary: boxes", () => {
+  it("lists each m.custom and m.define box with its calls and spec line (examples/boxes)", async () => {
+    const model = await loadSpec("examples/boxes/model.ts");
+    const text = summaryTable((await compile(model)).lowered.layout, model.boxes);
+    const src = (await import("node:fs")).readFileSync("examples/boxes/model.ts", "utf8").split("\n");
+    const lineOf = (s: string) => src.findIndex((l) => l.includes(s)) + 1;
+    expect(rows(text, "Box")).toEqual([
+      ["sigmoidBox", "1", String(lineOf('m.custom("sigmoidBox"')), "m.custom: its own vjp (checked by gradc check)"],
+      ["affine", "2", String(lineOf('m.define("affine"')), "m.define: differentiated automatically"],
+    ]);
+  });
+  it("has no Box section without boxes", async () => {
+    const model = await loadSpec("examples/xor/model.ts");
+    expect(model.boxes).toBeUndefined();
+    expect(summaryTable((await compile(model)).lowered.layout, model.boxes)).not.toContain("Box ");
+  });
+});
