@@ -12,7 +12,8 @@
 //
 //   npx gradc compile examples/lenet/model.ts -o generated/
 //   npx tsx examples/lenet/train.ts [--epochs 6] [--lr 2e-3] [--l2 1e-4] [--shift 1] [--seed 7]
-//                                   [--validation 5000] [--save lenet.weights.json]
+//                                   [--validation 5000] [--train 2000] [--save lenet.weights.json]
+// (--train N: only the first N training digits, for a quick run)
 import * as lenet from "../../generated/lenet.js";
 import { Rng, adam, cosine, createTrainer, loadMnist, shiftImages, splitDataset } from "../../runtime/node.ts";
 
@@ -30,15 +31,18 @@ const l2 = arg("l2", 1e-4);
 const shift = arg("shift", 1);
 const seed = arg("seed", 7);
 const held = arg("validation", 0);
+const only = arg("train", 0); // train on the first N training digits only (a quick run); 0: all of them
 const saveTo = argv.includes("--save") ? argv[argv.indexOf("--save") + 1] : undefined;
 const B = 32;
 const fmt = (n: number) => n.toLocaleString("en-US");
 
 const t0 = performance.now();
 const standard = loadMnist({ split: "standard" });
-const { train, validation } = held
+const { train: all, validation } = held
   ? splitDataset(standard.train, 60000, { validation: held, seed: 0, stratify: "y" })
   : { train: standard.train, validation: undefined };
+if (only > all.y.length / 10 || !Number.isInteger(only)) throw new Error(`--train takes a whole number up to ${all.y.length / 10}, got ${only}`);
+const train = only ? { x: all.x.subarray(0, only * 784), y: all.y.subarray(0, only * 10) } : all;
 const { test } = standard;
 const n = train.y.length / 10;
 const t1 = performance.now();
