@@ -13,7 +13,7 @@ describe("gradc check", () => {
       // Big models: a sample of each large param (central differences of the interpreter cost a full forward each).
       const r = await checkModel(await loadSpec(spec), { points: 2, maxPerParam: 12 });
       expect(r.ok, formatReport(spec, r)).toBe(true);
-    });
+    }, 180_000); // lenet's float64 forwards: 73-88 s at load 10, over vitest's 60 s
 
   // d sigma/dx = s(1 - s); this rule forgets the (1 - s).
   const wrongSigmoid: Rules = { ...OPS, sigmoid: { vjp: (g, _x, s, b) => [b.mul(g, s)] } };
