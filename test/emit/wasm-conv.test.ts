@@ -4,7 +4,8 @@
 // explicit asymmetric padding, dilation, overlapping and padded pools, ties).
 import { describe, expect, it } from "vitest";
 import { buildWasm } from "../../compiler/emit/wasm.ts";
-import { convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
+import { type ConvTiles, convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
+import { type BackInputPath, backInputPath } from "../../compiler/plan/target.ts";
 import type { ConvKernel, Epi, PoolKernel } from "../../compiler/lower/kernel.ts";
 import { rng } from "../helpers.ts";
 
@@ -37,9 +38,9 @@ function terms(g: Geo, f: (yi: number, xi: number, wi: number) => void): void {
 }
 
 /** Memory with the kernel's regions at given byte offsets (deliberately not all 16-byte aligned). */
-async function run(kernel: ConvKernel | PoolKernel, fill: (f32: Float32Array) => void): Promise<Float32Array> {
+async function run(kernel: ConvKernel | PoolKernel, tiles: ConvTiles, fill: (f32: Float32Array) => void): Promise<Float32Array> {
   const pages = 64;
-  const bytes = buildWasm([kernel], pages, { params: 0, grads: 0, size: 0 });
+  const bytes = buildWasm([kernel], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const f32 = new Float32Array(memory.buffer);
   f32.fill(Number.NaN); // anything a kernel reads that it should not shows up
@@ -66,7 +67,18 @@ function expectClose(got: Float32Array, at: number, want: Float64Array, mag: Flo
   return worst;
 }
 
+/** conv2dBackInput's kernel paths that handle `g` (compiler/plan/target.ts `backInputPath`), each tested. */
+const backInputPaths = (g: Geo): BackInputPath[] => {
+  const rows = g.stride[0] === 1 && g.dilation[0] === 1;
+  return rows ? (g.stride[1] === 1 ? ["lanes", "rows"] : ["rows"]) : ["padded"];
+};
+
 const GEOS: [string, Geo][] = [
+  ["LeNet conv2 (batch 32)", { N: 32, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["batch 7 (a vector of 3 images), 3 channels, wide kernel", { N: 7, C: 3, H: 6, W: 9, K: 5, R: 2, S: 7, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["batch 12, 7 channels, padded, column dilation", { N: 12, C: 7, H: 7, W: 8, K: 3, R: 3, S: 3, stride: [1, 1], pad: [2, 1, 0, 2], dilation: [1, 2] }],
+  ["batch 5, kernel wider than the output", { N: 5, C: 2, H: 4, W: 9, K: 4, R: 3, S: 6, stride: [1, 1], pad: [1, 0, 1, 0], dilation: [1, 1] }],
+  ["batch 9, padding past the taps (pixels no tap reaches)", { N: 9, C: 4, H: 5, W: 6, K: 2, R: 2, S: 2, stride: [1, 1], pad: [3, 3, 0, 1], dilation: [1, 1] }],
   ["LeNet conv1 (batch 2)", { N: 2, C: 1, H: 28, W: 28, K: 6, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
   ["LeNet conv2 (batch 2)", { N: 2, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
   ["odd channels, columns % 4, 3×2 kernel", { N: 3, C: 3, H: 9, W: 11, K: 5, R: 3, S: 2, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
@@ -80,7 +92,8 @@ describe("wasm conv kernels against float64", () => {
   for (const [label, g] of GEOS)
     for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter"] as const)
       for (const variant of op === "conv2d" ? ["plain", "bias + relu", "accumulate"] : ["plain", "accumulate"])
-        it(`${op} ${label} ${variant}`, async () => {
+        for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
+        it(`${op} ${label} ${variant}${path ? ` (${path}${path === backInputPath({ ...g, ...out(g) }) ? ", its choice" : ""})` : ""}`, async () => {
           const { OH, OW } = out(g);
           const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
           const seed = nx + nw * 7 + op.length;
@@ -88,7 +101,7 @@ describe("wasm conv kernels against float64", () => {
           // byte offsets: x at +4 (unaligned), w, y, bias, scratch (16-aligned)
           const X = 64 + 4, Wb = X + nx * 4 + 8, Y = Wb + nw * 4 + 12, Bb = Y + ny * 4 + 4, SCR = Math.ceil((Bb + g.K * 4 + 16) / 16) * 16;
           const geom = { ...g, OH, OW };
-          const scratchFloats = convScratchFloats({ op, ...geom });
+          const scratchFloats = convScratchFloats({ op, ...geom }, path);
           const acc = variant === "accumulate";
           const epi: Epi | undefined = variant === "bias + relu" ? { k: "max", a: { k: "+", a: { k: "acc" }, b: { k: "load", at: Bb, rowBytes: 4, col: false } }, b: { k: "num", v: 0 } } : undefined;
           const k: ConvKernel = {
@@ -96,7 +109,7 @@ describe("wasm conv kernels against float64", () => {
             ...(epi ? { epilogue: epi } : {}), ...(acc ? { accumulate: true } : {}),
           };
           const dest = op === "conv2d" ? { at: Y, n: ny } : op === "conv2dBackInput" ? { at: X, n: nx } : { at: Wb, n: nw };
-          const mem = await run(k, (f) => {
+          const mem = await run(k, path ? { backInputPath: path } : {}, (f) => {
             f.set(x, X / 4);
             f.set(w, Wb / 4);
             f.set(y, Y / 4);
@@ -150,7 +163,7 @@ describe("wasm pool kernels against float64", () => {
           const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}), ...(mask ? { epilogue } : {}) };
           const back = op.endsWith("Back");
           const dest = back ? { at: DX, n: nx } : { at: Y, n: ny };
-          const mem = await run(k, (f) => {
+          const mem = await run(k, {}, (f) => {
             f.set(x, X / 4);
             if (back) f.set(gy, Y / 4);
             if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
