@@ -17,6 +17,10 @@
  * chosen per shape by a cost model (`coreTile`); tiles at the edges take the
  * remainders, columns past the last multiple of four a scalar tile.
  *
+ * The input gradient's usual path ("lanes", `backInputLanes`) is not the core: with the images in the
+ * lanes, each input pixel sums exactly the taps that land on g (the core's padded columns put a third of
+ * LeNet's conv2 multiply-adds on zeros).
+ *
  * The filter gradient (`backFilter`) is a reduction over the batch and the
  * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
  * kb channels × sb kernel columns of partial sums in f32x4 registers (lanes:
@@ -520,10 +524,11 @@ export function lanesTile(q: Pick<BackInputLanes, "C" | "N">): [number, number] 
   let best: [number, number] = [1, 1];
   let bestCost = Infinity;
   for (let kb = 1; kb <= Math.min(q.C, 8); kb++)
-    for (let nv = 1; nv <= Math.min(NV, 4); nv++) {
-      // at most 8 accumulators and 4 image vectors: on LeNet's conv2 (bench/conv-tiles.ts conv2BackInput, one run)
-      // 2×4 188 µs, 4×2 207, 3×2 208, 2×3 240; 3×3 417, 6×2 399, 2×5 379, 1×8 501 (spilled)
-      if (kb * nv > 8) continue;
+    for (let nv = 1; nv <= Math.min(NV, 8); nv++) {
+      // V8 loads a tap's kb weights and nv vectors before its multiplies: accumulators + kb + nv + a product must fit
+      // its 15 vector registers. LeNet's conv2 (bench/conv-tiles.ts conv2BackInput, one run at load 10): 2×4 188 µs,
+      // 4×2 207, 3×2 208, 2×3 240; spilled: 3×3 417, 6×2 399, 2×5 379, 1×8 501
+      if (kb * nv + kb + nv + 1 > 15) continue;
       let cost = 0;
       for (const [nk, k] of parts(q.C, kb)) for (const [nn, n] of parts(NV, nv)) cost += nk * nn * (k * n + 0.6 * (k + n) + 0.02 * k * n);
       if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, nv], cost];
