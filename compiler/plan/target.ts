@@ -97,8 +97,8 @@ export function convOnWasm(t: Target, n: Node, contiguous: boolean): boolean {
  *   multiply-adds partly land on zeros), the rows clipped to the taps that land on g. Needs row stride and
  *   dilation 1.
  * - "padded": g dilated by the stride and zero-padded in both axes, then a plain correlation.
- * "lanes" is chosen when its lanes waste less than the padded columns of "rows" do (LeNet's conv2: 12 output
- * columns from 8 of g with 5 taps: 40 of "rows"' 60 column taps land on g; all 32 images fill lanes).
+ * "lanes" is chosen by a cost model of the two's wasted lanes (LeNet's conv2: 12 output columns from 8 of g with 5
+ * taps: 40 of "rows"' 60 column taps land on g; all 32 images fill lanes).
  */
 export type BackInputPath = "lanes" | "rows" | "padded";
 
@@ -112,8 +112,13 @@ export function backInputPath(g: BackInputGeometry): BackInputPath {
   for (let w = 0; w < g.W; w++) hits += backInputTaps(g, w).length;
   const cols = hits / (g.W * g.S);
   const lanes = g.N / (4 * Math.ceil(g.N / 4));
-  // per output element the lanes path adds a scalar store and its share of g's transpose: only worth it with work per element
-  return g.K * g.R * g.S >= 16 && lanes >= cols + 0.1 ? "lanes" : "rows";
+  // Relative costs per multiply-add that lands on g, measured on 15 shapes at batch 1-32 (`ConvTiles.backInputPath`
+  // A/B, load 9-10): "rows" runs its multiply-adds 1.3-1.8× slower than "lanes" with two or more image vectors
+  // (LeNet's conv2 469 vs 173 µs; 3×3 'same' 16×16, batch 32: 1225 vs 676), one vector of images is 1.25× slower
+  // (3×3 'same' 32×32, batch 4: 600 vs 462); empty lanes cost like full ones (batch 6 there: 875 vs 946). Per
+  // element of dx the lanes path adds a scalar store and its share of g's transpose: it needs work per element.
+  const lanesCost = (g.N > 4 ? 1 : 1.25) / lanes, rowsCost = 1.3 / cols;
+  return g.K * g.R * g.S >= 16 && lanesCost < rowsCost ? "lanes" : "rows";
 }
 
 /** The filter columns s whose tap lands on g for input column w (column stride 1): 0 ≤ w + pl − s·dw < OW. */
