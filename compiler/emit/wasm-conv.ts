@@ -34,7 +34,7 @@
 import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
 import type { BackInputPath } from "../plan/target.ts";
-import { backInputPath, backInputTaps, conv2dPath, convScratchFloats } from "../plan/target.ts";
+import { backInputPath, backInputTaps, convScratchFloats } from "../plan/target.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export { convScratchFloats };
@@ -517,8 +517,6 @@ interface BackInputLanes {
   readonly wBase: number;
   readonly xBase: number;
   readonly scratch: number;
-  /** conv2d through this kernel (`conv2dLanes`): its epilogue, per output channel (C here). */
-  readonly epi?: Epi;
   readonly accumulate: boolean;
 }
 
@@ -609,7 +607,7 @@ function transposeImagesLast(m: binaryen.Module, f: Fn, N: number, X: number, sr
  * tile of kb input channels × nv vectors of four images at one pixel; for each tap kb splatted weights and nv
  * loads of gt (g transposed to [K, OH, OW, N']) for kb·nv multiply-adds; the lanes are stored to dx's images.
  */
-function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lanesTile(q), tapsPerIter = 1, epiExpr?: EpiExpr): Ref[] {
+function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lanesTile(q), tapsPerIter = 1): Ref[] {
   const { i32, v128 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
@@ -708,16 +706,13 @@ function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lan
     // dx[n0 + 4v + l, c0 + j, h, w] from lane l of acc(j, v)
     code.push(set(PD, t.affine(q.xBase + (w ?? 0) * 4, [[NB0, 4 * q.C * q.H * q.W * 4], [C0, q.H * q.W * 4], [H_, q.W * 4], ...(w === null ? ([[W_, 4]] as [number, number][]) : [])])));
     for (let j = 0; j < kbs; j++)
-      for (let v = 0; v < nvs; v++) {
-        // conv2d's epilogue (bias + relu) on the vector of four images of channel c0 + j: per-channel operands splatted
-        if (q.epi) code.push(set(acc(j, v), epiExpr!(m, q.epi, { vector: true, acc: acc(j, v), I: C0, J: C0, r: j, colOff: 0 })));
+      for (let v = 0; v < nvs; v++)
         for (let l = 0; l < (v === nvs - 1 ? lastLanes : 4); l++) {
           const off = (((4 * v + l) * q.C + j) * q.H * q.W) * 4;
           let val = m.f32x4.extract_lane(get(acc(j, v), v128), l);
           if (q.accumulate) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
           code.push(m.f32.store(off, 4, get(PD), val));
         }
-      }
     return code;
   };
 
@@ -744,39 +739,6 @@ function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lan
   return out;
 }
 
-/**
- * conv2d (row stride and dilation 1, column stride 1) as the lanes kernel: y is the input gradient of a conv
- * whose output gradient is x, with the filter flipped and its channel axes swapped (copied so into scratch
- * after x's transpose): y[n,k,oh,ow] = Σ_{c,r',s'} x[n, c, oh + (R−1−pt) − r', ow + ((S−1)·dw − pl) − s'·dw] ·
- * wf[c, k, r', s'] with wf[c,k,r',s'] = w[k, c, R−1−r', S−1−s']. Padding needs no copy: the taps are clipped.
- */
-function conv2dLanes(m: binaryen.Module, f: Fn, k: ConvKernel, epiExpr: EpiExpr, tiles: ConvTiles): Ref[] {
-  const { i32 } = binaryen;
-  const t = tools(m, f);
-  const { get, set, c } = t;
-  const { N, C, H, W, K, R, S, OH, OW } = k;
-  const [pt, pl] = k.pad;
-  const dw = k.dilation[1];
-  const xFloats = 4 * Math.ceil(N / 4) * C * H * W;
-  const wf = k.scratch + xFloats * 4;
-  const out: Ref[] = [];
-  // wf[c, k, r', s'] = w[k, c, R−1−r', S−1−s']: one (k, c) filter plane per iteration, its taps unrolled
-  const KC = f.local(i32), PS = f.local(i32), PD = f.local(i32);
-  const plane: Ref[] = [
-    // KC = k·C + c: the source plane at KC·R·S, the destination plane (c, k) at (c·K + k)·R·S
-    set(PS, t.affine(k.w, [[KC, R * S * 4]])),
-    set(PD, m.i32.add(c(wf), m.i32.mul(m.i32.add(m.i32.mul(m.i32.rem_u(get(KC), c(C)), c(K)), m.i32.div_u(get(KC), c(C))), c(R * S * 4)))),
-  ];
-  for (let e = 0; e < R * S; e++) plane.push(m.f32.store((R * S - 1 - e) * 4, 4, get(PD), m.f32.load(e * 4, 4, get(PS))));
-  out.push(...t.count(KC, 0, K * C, plane));
-  const q: BackInputLanes = {
-    N, C: K, H: OH, W: OW, K: C, R, S, OH: H, OW: W, pt: R - 1 - pt, pl: (S - 1) * dw - pl, dw,
-    gBase: k.x, wBase: wf, xBase: k.y, scratch: k.scratch, accumulate: k.accumulate ?? false, ...(k.epilogue ? { epi: k.epilogue } : {}),
-  };
-  out.push(...backInputLanes(m, f, q, tiles.lanes ?? lanesTile(q), tiles.lanesTaps, epiExpr));
-  return out;
-}
-
 /** Tile overrides, for measuring (bench/); the cost models choose otherwise. */
 export interface ConvTiles {
   readonly core?: [number, number, number];
@@ -787,8 +749,6 @@ export interface ConvTiles {
   readonly rowLoop?: boolean;
   /** conv2dBackInput: the path (compiler/plan/target.ts `backInputPath`; the scratch must be sized for it) and the "lanes" tile [kb, nv]. */
   readonly backInputPath?: BackInputPath;
-  /** conv2d: through the lanes kernel or the core (compiler/plan/target.ts `conv2dPath`; the scratch must be sized for it). */
-  readonly conv2dPath?: "lanes" | "core";
   readonly lanes?: [number, number];
   /** conv2dBackInput "lanes": the filter columns per iteration of the tap loop. */
   readonly lanesTaps?: number;
@@ -806,11 +766,6 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
   const need = (floats: number) => {
     if (floats * 4 > k.scratchBytes) throw new Error(`internal: conv kernel ${k.name} needs ${floats * 4} scratch bytes, has ${k.scratchBytes}`);
   };
-  if (k.op === "conv2d" && (tiles.conv2dPath ?? conv2dPath(k)) === "lanes") {
-    need(convScratchFloats(k, "lanes"));
-    body.push(...conv2dLanes(m, f, k, epiExpr, tiles));
-    return { body, vars: f.vars };
-  }
   if (k.op === "conv2d" || k.op === "conv2dBackFilter") {
     const padded = pt || pl || pb || pr;
     const Hp = H + pt + pb, Wp = W + pl + pr;

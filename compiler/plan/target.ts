@@ -111,29 +111,14 @@ export function backInputPath(g: BackInputGeometry): BackInputPath {
   let hits = 0;
   for (let w = 0; w < g.W; w++) hits += backInputTaps(g, w).length;
   const cols = hits / (g.W * g.S);
+  const lanes = g.N / (4 * Math.ceil(g.N / 4));
   // Relative costs per multiply-add that lands on g, measured on 15 shapes at batch 1-32 (`ConvTiles.backInputPath`
   // A/B, load 9-10): "rows" runs its multiply-adds 1.3-1.8× slower than "lanes" with two or more image vectors
   // (LeNet's conv2 469 vs 173 µs; 3×3 'same' 16×16, batch 32: 1225 vs 676), one vector of images is 1.25× slower
   // (3×3 'same' 32×32, batch 4: 600 vs 462); empty lanes cost like full ones (batch 6 there: 875 vs 946). Per
   // element of dx the lanes path adds a scalar store and its share of g's transpose: it needs work per element.
-  return g.K * g.R * g.S >= 16 && lanesCost(g.N) < 1.3 / cols ? "lanes" : "rows";
-}
-
-/** The lanes kernel's relative cost per multiply-add (see `backInputPath`): one vector of images is slower, empty lanes cost. */
-const lanesCost = (N: number): number => (N > 4 ? 1 : 1.25) / (N / (4 * Math.ceil(N / 4)));
-
-/**
- * How conv2d's kernel runs: "lanes" is the lanes kernel of conv2dBackInput over x with the filter flipped (a
- * correlation is the transposed convolution of the flipped filter), taking padding by clipping taps; "core" the
- * direct convolution over output columns (compiler/emit/wasm-conv.ts). Lanes need row and column stride 1, row
- * dilation 1 and padding at most the filter's reach; measured beside the core at batch 32 (load 9.5): LeNet's
- * conv2 178 vs 316 µs, conv1 110 vs 190 µs — the core's multiply-adds run ~1.75× slower, like "rows"'.
- */
-export function conv2dPath(g: Pick<ConvGeometry, "N" | "C" | "R" | "S" | "stride" | "pad" | "dilation">): "lanes" | "core" {
-  const [pt, pl, pb, pr] = g.pad;
-  const reach = g.pad.every((p) => p >= 0) && pt <= g.R - 1 && pb <= g.R - 1 && pl <= (g.S - 1) * g.dilation[1] && pr <= (g.S - 1) * g.dilation[1];
-  const ok = g.stride[0] === 1 && g.stride[1] === 1 && g.dilation[0] === 1 && reach;
-  return ok && g.C * g.R * g.S >= 16 && lanesCost(g.N) < 1.3 ? "lanes" : "core";
+  const lanesCost = (g.N > 4 ? 1 : 1.25) / lanes, rowsCost = 1.3 / cols;
+  return g.K * g.R * g.S >= 16 && lanesCost < rowsCost ? "lanes" : "rows";
 }
 
 /** The filter columns s whose tap lands on g for input column w (column stride 1): 0 ≤ w + pl − s·dw < OW. */
@@ -148,18 +133,16 @@ export function backInputTaps(g: Pick<ConvGeometry, "S" | "OW" | "pad" | "dilati
 
 /**
  * Arena scratch (floats) a wasm conv kernel needs: a zero-padded copy of its input when the conv pads
- * (conv2d on the core, conv2dBackFilter); for conv2d on the lanes kernel x transposed and the flipped filter; for conv2dBackInput (by its path, `backInputPath`) g transposed with the images
+ * (conv2d, conv2dBackFilter); for conv2dBackInput (by its path, `backInputPath`) g transposed with the images
  * last ("lanes"), or g dilated by the stride and padded (in columns: "rows"; in both axes: "padded") unless
  * that is g itself.
  */
 export function convScratchFloats(
   g: Pick<ConvGeometry, "op" | "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW" | "stride" | "pad" | "dilation">,
-  path: BackInputPath | "core" = g.op === "conv2d" ? conv2dPath(g) : backInputPath(g),
+  path: BackInputPath = backInputPath(g),
 ): number {
   if (!CONV_OPS.has(g.op)) return 0;
   const [pt, pl, pb, pr] = g.pad;
-  // conv2d on the lanes kernel: x transposed with the images last, then the flipped filter
-  if (g.op === "conv2d" && path === "lanes") return 4 * Math.ceil(g.N / 4) * g.C * g.H * g.W + g.K * g.C * g.R * g.S;
   if (g.op !== "conv2dBackInput") return pt || pl || pb || pr ? g.N * g.C * (g.H + pt + pb) * (g.W + pl + pr) : 0;
   if (path === "lanes") return 4 * Math.ceil(g.N / 4) * g.K * g.OH * g.OW;
   if (path === "rows") {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { buildWasm } from "../../compiler/emit/wasm.ts";
 import { type ConvTiles, convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
-import { type BackInputPath, backInputPath, conv2dPath } from "../../compiler/plan/target.ts";
+import { type BackInputPath, backInputPath } from "../../compiler/plan/target.ts";
 import type { ConvKernel, Epi, PoolKernel } from "../../compiler/lower/kernel.ts";
 import { rng } from "../helpers.ts";
 
@@ -75,12 +75,6 @@ const backInputPaths = (g: Geo): BackInputPath[] => {
   return rows ? (g.stride[1] === 1 ? ["lanes", "rows"] : ["rows"]) : ["padded"];
 };
 
-/** conv2d's kernel paths that handle `g` (compiler/plan/target.ts `conv2dPath`). */
-const conv2dPaths = (g: Geo): ("lanes" | "core")[] => {
-  const reach = g.pad[0] <= g.R - 1 && g.pad[2] <= g.R - 1 && g.pad[1] <= (g.S - 1) * g.dilation[1] && g.pad[3] <= (g.S - 1) * g.dilation[1];
-  return g.stride[0] === 1 && g.stride[1] === 1 && g.dilation[0] === 1 && reach ? ["lanes", "core"] : ["core"];
-};
-
 const GEOS: [string, Geo][] = [
   ["LeNet conv2 (batch 32)", { N: 32, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
   ["batch 7 (a vector of 3 images), 3 channels, wide kernel", { N: 7, C: 3, H: 6, W: 9, K: 5, R: 2, S: 7, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
@@ -103,7 +97,7 @@ type ConvOp = "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
  * and the last ending at the memory's last byte (an address below a region or past the memory traps), the bias
  * and the scratch between them; else all at small unaligned offsets.
  */
-async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path: BackInputPath | "core" | undefined, ends?: readonly ("x" | "w" | "y")[]) {
+async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path: BackInputPath | undefined, ends?: readonly ("x" | "w" | "y")[]) {
   const { OH, OW } = out(g);
   const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
   const seed = nx + nw * 7 + op.length;
@@ -129,8 +123,7 @@ async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path
     ...(epi ? { epilogue: epi } : {}), ...(acc ? { accumulate: true } : {}),
   };
   const dest = op === "conv2d" ? { at: Y, n: ny } : op === "conv2dBackInput" ? { at: X, n: nx } : { at: Wb, n: nw };
-  const tiles: ConvTiles = !path ? {} : op === "conv2d" ? { conv2dPath: path as "lanes" | "core" } : { backInputPath: path as BackInputPath };
-  const mem = await run(k, tiles, (f) => {
+  const mem = await run(k, path ? { backInputPath: path } : {}, (f) => {
     f.set(x, X / 4);
     f.set(w, Wb / 4);
     f.set(y, Y / 4);
@@ -160,12 +153,12 @@ describe("wasm conv kernels against float64", () => {
   for (const [label, g] of GEOS)
     for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter"] as const)
       for (const variant of op === "conv2d" ? ["plain", "bias + relu", "accumulate"] : ["plain", "accumulate"])
-        for (const path of op === "conv2dBackInput" ? backInputPaths(g) : op === "conv2d" ? conv2dPaths(g) : [undefined])
-          it(`${op} ${label} ${variant}${path ? ` (${path}${path === (op === "conv2d" ? conv2dPath(g) : backInputPath({ ...g, ...out(g) })) ? ", its choice" : ""})` : ""}`, () =>
+        for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
+          it(`${op} ${label} ${variant}${path ? ` (${path}${path === backInputPath({ ...g, ...out(g) }) ? ", its choice" : ""})` : ""}`, () =>
             convCase(op, label, g, variant, path));
 });
 
-describe("wasm conv kernels with their tensors at address 0 and at the end of memory", () => {
+describe("wasm conv gradient kernels with their tensors at address 0 and at the end of memory", () => {
   const ORDERS = [["w", "x", "y"], ["y", "x", "w"], ["x", "w", "y"], ["y", "w", "x"], ["x", "y", "w"], ["w", "y", "x"]] as const;
   const CASES: [string, Geo][] = [
     GEOS[0]!, // LeNet conv2, batch 32
@@ -173,8 +166,8 @@ describe("wasm conv kernels with their tensors at address 0 and at the end of me
     ["stride 2×3 with padding", GEOS.find(([l]) => l.startsWith("stride 2×3"))![1]],
   ];
   for (const [label, g] of CASES)
-    for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter"] as const)
-      for (const path of op === "conv2dBackInput" ? backInputPaths(g) : op === "conv2d" ? conv2dPaths(g) : [undefined])
+    for (const op of ["conv2dBackInput", "conv2dBackFilter"] as const)
+      for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
         for (const ends of ORDERS)
           it(`${op} ${label}${path ? ` (${path})` : ""}: ${ends[0]} at 0, ${ends[2]} at the end`, () => convCase(op, label, g, "plain", path, ends));
 });
