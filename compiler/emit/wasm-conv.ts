@@ -3,8 +3,8 @@
  * byte addresses (`ConvKernel`, `PoolKernel`: compiler/lower/kernel.ts), built
  * with the binaryen method subset of compiler/emit/wasm.ts.
  *
- * conv2d and its input gradient with stride 1 and row dilation 1 run on the lanes kernel when a cost model
- * says so (about batch 4+; `backInputLanes`, below), other convs and input gradients on one direct-convolution core (`core`):
+ * The convolutions run on one direct-convolution core (`core`), except the input gradient's usual path
+ * (`backInputLanes`, below):
  *   out[n,o,oh,ow] = Σ_{i,r,s} in[n, i, oh·sh + r·dh, ow·sw + s·dw] · w[wOff(o, i, r, s)]
  * over an input that needs no padding. A padded conv first copies its input,
  * zero-padded, into the kernel's scratch (`prep`); the input gradient is the
@@ -21,8 +21,7 @@
  * The lanes kernel (`backInputLanes`) is the input gradient with the images in the lanes: each input pixel
  * sums exactly the taps that land on g (the core's padded columns put a third of LeNet's conv2 multiply-adds
  * on zeros), one filter column per loop iteration (V8 loads a loop body's operands at its top: five taps
- * spilled). conv2d is the same kernel over x with the filter flipped (`conv2dLanes`). On LeNet both run their
- * multiply-adds ~1.75× faster than the core (compiler/plan/target.ts `backInputPath`, `conv2dPath`).
+ * spilled); compiler/plan/target.ts `backInputPath` chooses it.
  *
  * The filter gradient (`backFilter`) is a reduction over the batch and the
  * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
