@@ -740,17 +740,17 @@ function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lan
 
 /** Tile overrides, for measuring (bench/); the cost models choose otherwise. */
 export interface ConvTiles {
+  /** conv2dBackInput: the path (compiler/plan/target.ts `backInputPath`; the scratch must be sized for it) and the "lanes" tile [kb, nv]. */
+  readonly backInputPath?: BackInputPath;
+  readonly lanes?: [number, number];
+  /** conv2dBackInput "lanes": the filter columns per iteration of the tap loop. */
+  readonly lanesTaps?: number;
   readonly core?: [number, number, number];
   readonly filter?: [number, number];
   /** conv2dBackFilter: vectors of output columns unrolled up to this many per row (default 0: always a loop, 20-30% faster on LeNet than unrolled). */
   readonly filterUnroll?: number;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
-  /** conv2dBackInput: the path (compiler/plan/target.ts `backInputPath`; the scratch must be sized for it) and the "lanes" tile [kb, nv]. */
-  readonly backInputPath?: BackInputPath;
-  readonly lanes?: [number, number];
-  /** conv2dBackInput "lanes": the filter columns per iteration of the tap loop. */
-  readonly lanesTaps?: number;
 }
 
 /** The function body of a conv kernel and its locals. */
