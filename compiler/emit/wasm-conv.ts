@@ -3,7 +3,8 @@
  * byte addresses (`ConvKernel`, `PoolKernel`: compiler/lower/kernel.ts), built
  * with the binaryen method subset of compiler/emit/wasm.ts.
  *
- * All three convolutions run on one direct-convolution core (`core`):
+ * The convolutions run on one direct-convolution core (`core`), except the input gradient's usual path
+ * (`backInputLanes`, below):
  *   out[n,o,oh,ow] = Σ_{i,r,s} in[n, i, oh·sh + r·dh, ow·sw + s·dw] · w[wOff(o, i, r, s)]
  * over an input that needs no padding. A padded conv first copies its input,
  * zero-padded, into the kernel's scratch (`prep`); the input gradient is the
@@ -17,6 +18,11 @@
  * chosen per shape by a cost model (`coreTile`); tiles at the edges take the
  * remainders, columns past the last multiple of four a scalar tile.
  *
+ * The lanes kernel (`backInputLanes`) is the input gradient with the images in the lanes: each input pixel
+ * sums exactly the taps that land on g (the core's padded columns put a third of LeNet's conv2 multiply-adds
+ * on zeros), one filter column per loop iteration (V8 loads a loop body's operands at its top: five taps
+ * spilled); compiler/plan/target.ts `backInputPath` chooses it.
+ *
  * The filter gradient (`backFilter`) is a reduction over the batch and the
  * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
  * kb channels × sb kernel columns of partial sums in f32x4 registers (lanes:
@@ -26,7 +32,8 @@
  */
 import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
-import { backInputRowClip, convScratchFloats } from "../plan/target.ts";
+import type { BackInputPath } from "../plan/target.ts";
+import { backInputPath, backInputTaps, convScratchFloats } from "../plan/target.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
 export { convScratchFloats };
@@ -490,8 +497,254 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
   return t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
 }
 
+/** Geometry of conv2dBackInput with the images in the lanes ("lanes": compiler/plan/target.ts `backInputPath`). */
+interface BackInputLanes {
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly R: number;
+  readonly S: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly pt: number;
+  readonly pl: number;
+  readonly dw: number;
+  /** g [N, K, OH, OW], the filter [K, C, R, S], dx [N, C, H, W], scratch for g transposed [K, OH, OW, N'] (bytes). */
+  readonly gBase: number;
+  readonly wBase: number;
+  readonly xBase: number;
+  readonly scratch: number;
+  readonly accumulate: boolean;
+}
+
+/** Register tile [kb input channels, nv vectors of four images] of the lanes path. */
+export function lanesTile(q: Pick<BackInputLanes, "C" | "N">): [number, number] {
+  const NV = Math.ceil(q.N / 4);
+  const parts = (E: number, b: number): [number, number][] => [[Math.floor(E / b), b], [1, E % b]].filter(([n, s]) => n > 0 && s > 0) as [number, number][];
+  let best: [number, number] = [1, 1];
+  let bestCost = Infinity;
+  for (let kb = 1; kb <= Math.min(q.C, 8); kb++)
+    for (let nv = 1; nv <= Math.min(NV, 8); nv++) {
+      // V8 loads a tap's kb weights and nv vectors before its multiplies: accumulators + kb + nv + a product must fit
+      // its 15 vector registers. LeNet's conv2 (bench/conv-tiles.ts conv2BackInput, one run at load 10): 2×4 188 µs,
+      // 4×2 207, 3×2 208, 2×3 240; spilled: 3×3 417, 6×2 399, 2×5 379, 1×8 501
+      if (kb * nv + kb + nv + 1 > 15) continue;
+      let cost = 0;
+      for (const [nk, k] of parts(q.C, kb)) for (const [nn, n] of parts(NV, nv)) cost += nk * nn * (k * n + 0.6 * (k + n) + 0.02 * k * n);
+      if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, nv], cost];
+    }
+  return best;
+}
+
+/** Copy of g [N, X] (X = K·OH·OW) at `src` into [X, N'] at `dst`, N' = N rounded up to 4, the extra lanes zero. */
+function transposeImagesLast(m: binaryen.Module, f: Fn, N: number, X: number, src: number, dst: number): Ref[] {
+  const { i32, v128 } = binaryen;
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const Np = 4 * Math.ceil(N / 4), NF = Math.floor(N / 4), X4 = X - (X % 4);
+  const NB = f.local(i32), XB = f.local(i32), PS = f.local(i32), PD = f.local(i32);
+  const A = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const T = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const lanes = (a: Ref, b: Ref, l: number[]) => m.i8x16.shuffle(a, b, l.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3]));
+  const out: Ref[] = [];
+  if (dst % 16) throw new Error("internal: conv scratch must be 16-byte aligned");
+  // four images × four elements at a time: a 4×4 transpose in registers
+  const block: Ref[] = [
+    ...A.map((a, i) => set(a, m.v128.load(i * X * 4, 4, get(PS)))),
+    set(T[0]!, lanes(get(A[0]!, v128), get(A[1]!, v128), [0, 4, 1, 5])),
+    set(T[1]!, lanes(get(A[0]!, v128), get(A[1]!, v128), [2, 6, 3, 7])),
+    set(T[2]!, lanes(get(A[2]!, v128), get(A[3]!, v128), [0, 4, 1, 5])),
+    set(T[3]!, lanes(get(A[2]!, v128), get(A[3]!, v128), [2, 6, 3, 7])),
+    m.v128.store(0, 16, get(PD), lanes(get(T[0]!, v128), get(T[2]!, v128), [0, 1, 4, 5])),
+    m.v128.store(Np * 4, 16, get(PD), lanes(get(T[0]!, v128), get(T[2]!, v128), [2, 3, 6, 7])),
+    m.v128.store(2 * Np * 4, 16, get(PD), lanes(get(T[1]!, v128), get(T[3]!, v128), [0, 1, 4, 5])),
+    m.v128.store(3 * Np * 4, 16, get(PD), lanes(get(T[1]!, v128), get(T[3]!, v128), [2, 3, 6, 7])),
+  ];
+  const perImages: Ref[] = [];
+  if (X4 > 0) {
+    const lab = f.label("t");
+    perImages.push(
+      set(XB, c(0)),
+      m.loop(lab, m.block(null, [
+        set(PS, t.affine(src, [[NB, 4 * X * 4], [XB, 4]])),
+        set(PD, t.affine(dst, [[NB, 16], [XB, Np * 4]])),
+        ...block,
+        set(XB, add(get(XB), c(4))),
+        m.br(lab, t.ltU(get(XB), c(X4))),
+      ])),
+    );
+  }
+  for (let x = X4; x < X; x++)
+    for (let i = 0; i < 4; i++) perImages.push(m.f32.store((x * Np + i) * 4, 4, t.affine(dst, [[NB, 16]]), m.f32.load(((i * X) + x) * 4, 4, t.affine(src, [[NB, 4 * X * 4]]))));
+  out.push(...t.count(NB, 0, NF, perImages));
+  if (N % 4) {
+    // the last images: their lanes, then zeros in the lanes past N
+    const lab = f.label("t");
+    const n0 = 4 * NF;
+    const cell: Ref[] = [m.v128.store(0, 16, get(PD), m.v128.const(ZERO))];
+    for (let i = 0; i < N % 4; i++) cell.push(m.f32.store(i * 4, 4, get(PD), m.f32.load(i * X * 4, 4, get(PS))));
+    out.push(
+      set(PS, c(src + n0 * X * 4)),
+      set(PD, c(dst + n0 * 4)),
+      m.loop(lab, m.block(null, [
+        ...cell,
+        set(PS, add(get(PS), c(4))),
+        set(PD, add(get(PD), c(Np * 4))),
+        m.br(lab, t.ltU(get(PS), c(src + (n0 * X + X) * 4))),
+      ])),
+    );
+  }
+  return out;
+}
+
+/**
+ * conv2dBackInput with the images in the lanes: dx[n,c,h,w] = Σ_{k,r,s} g[n, k, h + pt − r, w + pl − s·dw] · w[k,c,r,s]
+ * over the taps that land on g only — rows clipped at run time ([RLO, RHI) of output row h), columns by the
+ * column's place: border columns each with their own static taps, the interior (every tap on g) as a loop. A
+ * tile of kb input channels × nv vectors of four images at one pixel; for each tap kb splatted weights and nv
+ * loads of gt (g transposed to [K, OH, OW, N']) for kb·nv multiply-adds; the lanes are stored to dx's images.
+ */
+function backInputLanes(m: binaryen.Module, f: Fn, q: BackInputLanes, tile = lanesTile(q), tapsPerIter = 1): Ref[] {
+  const { i32, v128 } = binaryen;
+  const t = tools(m, f);
+  const { get, set, c, add } = t;
+  const [kb, nv] = tile;
+  const Np = 4 * Math.ceil(q.N / 4), NF = Math.floor(q.N / 4);
+  const C0 = f.local(i32), NB0 = f.local(i32), H_ = f.local(i32), W_ = f.local(i32), K_ = f.local(i32), R_ = f.local(i32);
+  const RLO = f.local(i32), RHI = f.local(i32), PG = f.local(i32), PW = f.local(i32), PGR = f.local(i32), PWR = f.local(i32), PD = f.local(i32);
+  const PGS = f.local(i32), PWS = f.local(i32), SG = f.local(i32);
+  const accV = f.pool(v128), tmpV = f.pool(v128);
+  const gt = q.scratch;
+  const rowBytes = q.OW * Np * 4, planeBytes = q.OH * rowBytes;
+  const taps = (w: number) => backInputTaps({ S: q.S, OW: q.OW, pad: [q.pt, q.pl, 0, 0], dilation: [1, q.dw] }, w);
+  const out: Ref[] = transposeImagesLast(m, f, q.N, q.K * q.OH * q.OW, q.gBase, gt);
+
+  /** The tile of kbs channels × nvs image vectors (the last `lastLanes` lanes of its last vector real) at column w (static, or W_ with `all` taps). */
+  const tileCode = (kbs: number, nvs: number, lastLanes: number, w: number | null, ss: number[]): Ref[] => {
+    const acc = (j: number, v: number) => accV(j * nvs + v);
+    const code: Ref[] = [];
+    for (let a = 0; a < kbs * nvs; a++) code.push(set(accV(a), m.v128.const(ZERO)));
+    if (ss.length) {
+      const smax = ss[ss.length - 1]!;
+      // gt's pointer: tap row oh = h + pt − RLO (the highest), column ow = w + pl − smax·dw (the lowest of the taps), images n0
+      const wTerm: [number, number][] = w === null ? [[W_, Np * 4]] : [];
+      const col0 = (w ?? 0) + q.pl - smax * q.dw;
+      code.push(
+        set(PG, t.affine(gt + (q.pt * q.OW + col0) * Np * 4, [[H_, rowBytes], [RLO, -rowBytes], [NB0, 16], ...wTerm])),
+        set(PW, t.affine(q.wBase, [[C0, q.R * q.S * 4], [RLO, q.S * 4]])),
+      );
+      const madd = (a: number, x: Ref, y: Ref) => set(a, m.f32x4.add(get(a, v128), m.f32x4.mul(x, y)));
+      /** One tap: gt's vectors at byte offset `go` from local G, the weights at `wo` from local Wp (offsets ≥ 0). */
+      const tap = (G: number, go: number, Wp: number, wo: number): Ref[] => {
+        const step: Ref[] = [];
+        const gl = (v: number) => m.v128.load(go + 16 * v, 16, get(G));
+        const wl = (j: number) => m.v128.load32_splat(wo + j * q.R * q.S * 4, 4, get(Wp));
+        if (nvs <= kbs) {
+          for (let v = 0; v < nvs; v++) step.push(set(tmpV(v), gl(v)));
+          for (let j = 0; j < kbs; j++) {
+            step.push(set(tmpV(nvs), wl(j)));
+            for (let v = 0; v < nvs; v++) step.push(madd(acc(j, v), get(tmpV(nvs), v128), get(tmpV(v), v128)));
+          }
+        } else {
+          for (let j = 0; j < kbs; j++) step.push(set(tmpV(j), wl(j)));
+          for (let v = 0; v < nvs; v++) {
+            step.push(set(tmpV(kbs), gl(v)));
+            for (let j = 0; j < kbs; j++) step.push(madd(acc(j, v), get(tmpV(j), v128), get(tmpV(kbs), v128)));
+          }
+        }
+        return step;
+      };
+      // The taps of a row: u at a time in a loop, from s = smax down (gt's pointer rising, the filter's falling), the
+      // rest unrolled. V8 hoists a loop body's loads to its top: with all S taps in one body their operands spill.
+      const smin = ss[0]!, gStep = q.dw * Np * 4;
+      const groups = Math.floor(ss.length / tapsPerIter), rest = ss.length - groups * tapsPerIter;
+      const step: Ref[] = [];
+      if (groups > 1) {
+        const sl = f.label("s");
+        step.push(
+          set(PGS, get(PGR)),
+          set(PWS, add(get(PWR), c((smax - tapsPerIter + 1) * 4))),
+          set(SG, c(0)),
+          m.loop(sl, m.block(null, [
+            ...Array.from({ length: tapsPerIter }, (_, i) => tap(PGS, i * gStep, PWS, (tapsPerIter - 1 - i) * 4)).flat(),
+            set(PGS, add(get(PGS), c(tapsPerIter * gStep))),
+            // the filter's pointer is used only while SG < groups, where it is ≥ its row's first tap
+            set(PWS, m.i32.sub(get(PWS), c(tapsPerIter * 4))),
+            set(SG, add(get(SG), c(1))),
+            m.br(sl, t.ltU(get(SG), c(groups))),
+          ])),
+        );
+      } else for (let i = 0; i < groups * tapsPerIter; i++) step.push(...tap(PGR, i * gStep, PWR, (smax - i) * 4));
+      for (let s = smin + rest - 1; s >= smin; s--) step.push(...tap(PGR, (smax - s) * gStep, PWR, s * 4));
+      const rl = f.label("r"), kl = f.label("k");
+      code.push(
+        m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
+          set(K_, c(0)),
+          m.loop(kl, m.block(null, [
+            set(R_, get(RLO)),
+            set(PGR, get(PG)),
+            set(PWR, get(PW)),
+            m.loop(rl, m.block(null, [
+              ...step,
+              // the next tap row reads g's row above: the pointer is used only while R_ < RHI, where that row is ≥ 0
+              set(PGR, m.i32.sub(get(PGR), c(rowBytes))),
+              set(PWR, add(get(PWR), c(q.S * 4))),
+              set(R_, add(get(R_), c(1))),
+              m.br(rl, t.ltU(get(R_), get(RHI))),
+            ])),
+            set(PG, add(get(PG), c(planeBytes))),
+            set(PW, add(get(PW), c(q.C * q.R * q.S * 4))),
+            set(K_, add(get(K_), c(1))),
+            m.br(kl, t.ltU(get(K_), c(q.K))),
+          ])),
+        ])),
+      );
+    }
+    // dx[n0 + 4v + l, c0 + j, h, w] from lane l of acc(j, v)
+    code.push(set(PD, t.affine(q.xBase + (w ?? 0) * 4, [[NB0, 4 * q.C * q.H * q.W * 4], [C0, q.H * q.W * 4], [H_, q.W * 4], ...(w === null ? ([[W_, 4]] as [number, number][]) : [])])));
+    for (let j = 0; j < kbs; j++)
+      for (let v = 0; v < nvs; v++)
+        for (let l = 0; l < (v === nvs - 1 ? lastLanes : 4); l++) {
+          const off = (((4 * v + l) * q.C + j) * q.H * q.W) * 4;
+          let val = m.f32x4.extract_lane(get(acc(j, v), v128), l);
+          if (q.accumulate) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
+          code.push(m.f32.store(off, 4, get(PD), val));
+        }
+    return code;
+  };
+
+  // columns: the interior [wL, wR) has every tap on g
+  const wL = Math.min(q.W, Math.max(0, (q.S - 1) * q.dw - q.pl)), wR = Math.max(wL, Math.min(q.W, q.OW - q.pl));
+  const all = Array.from({ length: q.S }, (_, s) => s);
+  const row = (kbs: number, nvs: number, lastLanes: number): Ref[] => {
+    const code: Ref[] = [
+      // the tap rows r ∈ [max(0, h + pt − OH + 1), min(R, h + pt + 1)) of output row h
+      set(RLO, m.select(m.i32.gt_s(t.affine(q.pt - q.OH + 1, [[H_, 1]]), c(0)), t.affine(q.pt - q.OH + 1, [[H_, 1]]), c(0))),
+      set(RHI, m.select(m.i32.gt_s(t.affine(q.pt + 1, [[H_, 1]]), c(q.R)), c(q.R), t.affine(q.pt + 1, [[H_, 1]]))),
+    ];
+    for (let w = 0; w < wL; w++) code.push(...tileCode(kbs, nvs, lastLanes, w, taps(w)));
+    code.push(...t.count(W_, wL, wR, tileCode(kbs, nvs, lastLanes, null, all)));
+    for (let w = wR; w < q.W; w++) code.push(...tileCode(kbs, nvs, lastLanes, w, taps(w)));
+    return code;
+  };
+  const images = (kbs: number): Ref[] => [
+    // whole vectors of images, then the last images (N % 4) as a vector of their own
+    ...t.blocked(NB0, 0, NF, nv, (nvs) => t.count(H_, 0, q.H, row(kbs, nvs, 4))),
+    ...(q.N % 4 ? [set(NB0, c(NF)), ...t.count(H_, 0, q.H, row(kbs, 1, q.N % 4))] : []),
+  ];
+  out.push(...t.blocked(C0, 0, q.C, kb, images));
+  return out;
+}
+
 /** Tile overrides, for measuring (bench/); the cost models choose otherwise. */
 export interface ConvTiles {
+  /** conv2dBackInput: the path (compiler/plan/target.ts `backInputPath`; the scratch must be sized for it) and the "lanes" tile [kb, nv]. */
+  readonly backInputPath?: BackInputPath;
+  readonly lanes?: [number, number];
+  /** conv2dBackInput "lanes": the filter columns per iteration of the tap loop. */
+  readonly lanesTaps?: number;
   readonly core?: [number, number, number];
   readonly filter?: [number, number];
   /** conv2dBackFilter: vectors of output columns unrolled up to this many per row (default 0: always a loop, 20-30% faster on LeNet than unrolled). */
@@ -534,7 +787,14 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
     const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);
-    if (backInputRowClip(k)) {
+    const path = tiles.backInputPath ?? backInputPath(k);
+    if (path === "lanes") {
+      need(convScratchFloats(k, "lanes"));
+      const q = { N, C, H, W, K, R, S, OH, OW, pt, pl, dw, gBase: k.y, wBase: k.w, xBase: k.x, scratch: k.scratch, accumulate: acc };
+      body.push(...backInputLanes(m, f, q, tiles.lanes ?? lanesTile(q), tiles.lanesTaps));
+      return { body, vars: f.vars };
+    }
+    if (path === "rows") {
       // rows: only the taps that land on g (no zero rows); columns: g dilated by sw and padded in scratch
       const Wp = W + (S - 1) * dw, offW = (S - 1) * dw - pl;
       let gBase = k.y;

@@ -88,15 +88,64 @@ export function convOnWasm(t: Target, n: Node, contiguous: boolean): boolean {
 }
 
 /**
- * Arena scratch (floats) a wasm conv kernel needs: a zero-padded copy of its input when the conv pads
- * (conv2d, conv2dBackFilter), and for conv2dBackInput the output gradient dilated by the stride and padded by
- * (R−1)·dh − pt (the transposed convolution as a correlation), unless that is g itself.
+ * How conv2dBackInput's kernel runs (compiler/emit/wasm-conv.ts):
+ * - "lanes": the images in the vector lanes. g is first transposed to [K, OH, OW, N'] (N' = N rounded up to a
+ *   multiple of 4, the extra lanes zero) and each output pixel sums exactly its valid taps, rows clipped at run
+ *   time and columns per border column at compile time, so no multiply-add lands on padding. Needs row and
+ *   column stride 1 and row dilation 1.
+ * - "rows": output columns in the lanes, g dilated by the column stride and padded in columns (those
+ *   multiply-adds partly land on zeros), the rows clipped to the taps that land on g. Needs row stride and
+ *   dilation 1.
+ * - "padded": g dilated by the stride and zero-padded in both axes, then a plain correlation.
+ * "lanes" is chosen by a cost model of the two's wasted lanes (LeNet's conv2: 12 output columns from 8 of g with 5
+ * taps: 40 of "rows"' 60 column taps land on g; all 32 images fill lanes).
  */
-export function convScratchFloats(g: Pick<ConvGeometry, "op" | "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW" | "stride" | "pad" | "dilation">): number {
+export type BackInputPath = "lanes" | "rows" | "padded";
+
+type BackInputGeometry = Pick<ConvGeometry, "N" | "K" | "W" | "S" | "OW" | "R" | "stride" | "pad" | "dilation">;
+
+export function backInputPath(g: BackInputGeometry): BackInputPath {
+  if (!backInputRowClip(g)) return "padded";
+  if (g.stride[1] !== 1) return "rows";
+  // the share of "rows"' column taps (W output columns × S taps) that land on g, against the share of real images in the lanes
+  let hits = 0;
+  for (let w = 0; w < g.W; w++) hits += backInputTaps(g, w).length;
+  const cols = hits / (g.W * g.S);
+  const lanes = g.N / (4 * Math.ceil(g.N / 4));
+  // Relative costs per multiply-add that lands on g, measured on 15 shapes at batch 1-32 (`ConvTiles.backInputPath`
+  // A/B, load 9-10): "rows" runs its multiply-adds 1.3-1.8× slower than "lanes" with two or more image vectors
+  // (LeNet's conv2 469 vs 173 µs; 3×3 'same' 16×16, batch 32: 1225 vs 676), one vector of images is 1.25× slower
+  // (3×3 'same' 32×32, batch 4: 600 vs 462); empty lanes cost like full ones (batch 6 there: 875 vs 946). Per
+  // element of dx the lanes path adds a scalar store and its share of g's transpose: it needs work per element.
+  const lanesCost = (g.N > 4 ? 1 : 1.25) / lanes, rowsCost = 1.3 / cols;
+  return g.K * g.R * g.S >= 16 && lanesCost < rowsCost ? "lanes" : "rows";
+}
+
+/** The filter columns s whose tap lands on g for input column w (column stride 1): 0 ≤ w + pl − s·dw < OW. */
+export function backInputTaps(g: Pick<ConvGeometry, "S" | "OW" | "pad" | "dilation">, w: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < g.S; s++) {
+    const ow = w + g.pad[1] - s * g.dilation[1];
+    if (ow >= 0 && ow < g.OW) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * Arena scratch (floats) a wasm conv kernel needs: a zero-padded copy of its input when the conv pads
+ * (conv2d, conv2dBackFilter); for conv2dBackInput (by its path, `backInputPath`) g transposed with the images
+ * last ("lanes"), or g dilated by the stride and padded (in columns: "rows"; in both axes: "padded") unless
+ * that is g itself.
+ */
+export function convScratchFloats(
+  g: Pick<ConvGeometry, "op" | "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW" | "stride" | "pad" | "dilation">,
+  path: BackInputPath = backInputPath(g),
+): number {
   if (!CONV_OPS.has(g.op)) return 0;
   const [pt, pl, pb, pr] = g.pad;
   if (g.op !== "conv2dBackInput") return pt || pl || pb || pr ? g.N * g.C * (g.H + pt + pb) * (g.W + pl + pr) : 0;
-  if (backInputRowClip(g)) {
+  if (path === "lanes") return 4 * Math.ceil(g.N / 4) * g.K * g.OH * g.OW;
+  if (path === "rows") {
     // only columns padded (and dilated by the stride): rows are clipped to the taps that land on g
     const Wp = g.W + (g.S - 1) * g.dilation[1];
     return g.stride[1] === 1 && (g.S - 1) * g.dilation[1] === pl && Wp === g.OW ? 0 : g.N * g.K * g.OH * Wp;

@@ -4,7 +4,8 @@
 // explicit asymmetric padding, dilation, overlapping and padded pools, ties).
 import { describe, expect, it } from "vitest";
 import { buildWasm } from "../../compiler/emit/wasm.ts";
-import { convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
+import { type ConvTiles, convScratchFloats } from "../../compiler/emit/wasm-conv.ts";
+import { type BackInputPath, backInputPath } from "../../compiler/plan/target.ts";
 import type { ConvKernel, Epi, PoolKernel } from "../../compiler/lower/kernel.ts";
 import { rng } from "../helpers.ts";
 
@@ -36,10 +37,12 @@ function terms(g: Geo, f: (yi: number, xi: number, wi: number) => void): void {
               }
 }
 
+const PAGES = 64;
+
 /** Memory with the kernel's regions at given byte offsets (deliberately not all 16-byte aligned). */
-async function run(kernel: ConvKernel | PoolKernel, fill: (f32: Float32Array) => void): Promise<Float32Array> {
-  const pages = 64;
-  const bytes = buildWasm([kernel], pages, { params: 0, grads: 0, size: 0 });
+async function run(kernel: ConvKernel | PoolKernel, fill: (f32: Float32Array) => void, tiles: ConvTiles = {}): Promise<Float32Array> {
+  const pages = PAGES;
+  const bytes = buildWasm([kernel], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const f32 = new Float32Array(memory.buffer);
   f32.fill(Number.NaN); // anything a kernel reads that it should not shows up
@@ -66,6 +69,12 @@ function expectClose(got: Float32Array, at: number, want: Float64Array, mag: Flo
   return worst;
 }
 
+/** conv2dBackInput's kernel paths that handle `g` (compiler/plan/target.ts `backInputPath`), each tested. */
+const backInputPaths = (g: Geo): BackInputPath[] => {
+  const rows = g.stride[0] === 1 && g.dilation[0] === 1;
+  return rows ? (g.stride[1] === 1 ? ["lanes", "rows"] : ["rows"]) : ["padded"];
+};
+
 const GEOS: [string, Geo][] = [
   ["LeNet conv1 (batch 2)", { N: 2, C: 1, H: 28, W: 28, K: 6, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
   ["LeNet conv2 (batch 2)", { N: 2, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
@@ -74,53 +83,90 @@ const GEOS: [string, Geo][] = [
   ["stride 2×3 with padding", { N: 2, C: 3, H: 9, W: 12, K: 4, R: 3, S: 3, stride: [2, 3], pad: [1, 1, 1, 2], dilation: [1, 1] }],
   ["OW < 4, 1×1 kernel", { N: 2, C: 5, H: 3, W: 3, K: 9, R: 1, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
   ["'same' 3×3 (pad 1), K = 1", { N: 1, C: 4, H: 6, W: 7, K: 1, R: 3, S: 3, stride: [1, 1], pad: [1, 1, 1, 1], dilation: [2, 1] }],
+  // batches of 4+: conv2dBackInput's lanes path (four images a vector), with a last vector of 1-3 images
+  ["LeNet conv2 (batch 32)", { N: 32, C: 6, H: 12, W: 12, K: 16, R: 5, S: 5, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["batch 7 (a vector of 3 images), 3 channels, wide kernel", { N: 7, C: 3, H: 6, W: 9, K: 5, R: 2, S: 7, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  ["batch 12, 7 channels, padded, column dilation", { N: 12, C: 7, H: 7, W: 8, K: 3, R: 3, S: 3, stride: [1, 1], pad: [2, 1, 0, 2], dilation: [1, 2] }],
+  ["batch 5, kernel wider than the output", { N: 5, C: 2, H: 4, W: 9, K: 4, R: 3, S: 6, stride: [1, 1], pad: [1, 0, 1, 0], dilation: [1, 1] }],
+  ["batch 9, padding past the taps (pixels no tap reaches)", { N: 9, C: 4, H: 5, W: 6, K: 2, R: 2, S: 2, stride: [1, 1], pad: [3, 3, 0, 1], dilation: [1, 1] }],
 ];
+
+type ConvOp = "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
+
+/**
+ * One conv kernel case against float64. `ends`: the three tensors in this order from address 0, the first at 0
+ * and the last ending at the memory's last byte (an address below a region or past the memory traps), the bias
+ * and the scratch between them; else all at small unaligned offsets.
+ */
+async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path: BackInputPath | undefined, ends?: readonly ("x" | "w" | "y")[]) {
+  const { OH, OW } = out(g);
+  const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
+  const seed = nx + nw * 7 + op.length;
+  const [x, w, y, bias, old] = [random(nx, seed), random(nw, seed + 1), random(ny, seed + 2), random(g.K, seed + 3), random(Math.max(nx, nw, ny), seed + 4)];
+  const geom = { ...g, OH, OW };
+  const scratchFloats = convScratchFloats({ op, ...geom }, path);
+  // byte offsets: x at +4 (unaligned), w, y, bias, scratch (16-aligned)
+  let X = 64 + 4, Wb = X + nx * 4 + 8, Y = Wb + nw * 4 + 12, Bb = Y + ny * 4 + 4, SCR = Math.ceil((Bb + g.K * 4 + 16) / 16) * 16;
+  if (ends) {
+    const bytes = { x: nx * 4, w: nw * 4, y: ny * 4 };
+    const at = { x: 0, w: 0, y: 0 };
+    at[ends[1]!] = bytes[ends[0]!] + 4;
+    at[ends[2]!] = PAGES * 65536 - bytes[ends[2]!];
+    [X, Wb, Y] = [at.x, at.w, at.y];
+    Bb = at[ends[1]!] + bytes[ends[1]!] + 4;
+    SCR = Math.ceil((Bb + g.K * 4 + 16) / 16) * 16;
+    expect(SCR + scratchFloats * 4).toBeLessThanOrEqual(at[ends[2]!]);
+  }
+  const acc = variant === "accumulate";
+  const epi: Epi | undefined = variant === "bias + relu" ? { k: "max", a: { k: "+", a: { k: "acc" }, b: { k: "load", at: Bb, rowBytes: 4, col: false } }, b: { k: "num", v: 0 } } : undefined;
+  const k: ConvKernel = {
+    kind: "conv", name: "cv", op, ...geom, x: X, w: Wb, y: Y, scratch: SCR, scratchBytes: scratchFloats * 4,
+    ...(epi ? { epilogue: epi } : {}), ...(acc ? { accumulate: true } : {}),
+  };
+  const dest = op === "conv2d" ? { at: Y, n: ny } : op === "conv2dBackInput" ? { at: X, n: nx } : { at: Wb, n: nw };
+  const mem = await run(k, (f) => {
+    f.set(x, X / 4);
+    f.set(w, Wb / 4);
+    f.set(y, Y / 4);
+    f.set(bias, Bb / 4);
+    // the destination starts as `old` (accumulate) or garbage (it must be overwritten)
+    if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
+    else f.fill(1e30, dest.at / 4, dest.at / 4 + dest.n);
+  }, path ? { backInputPath: path } : {});
+  const want = new Float64Array(dest.n), mag = new Float64Array(dest.n);
+  terms(g, (yi, xi, wi) => {
+    const [o, a, b] = op === "conv2d" ? [yi, x[xi]!, w[wi]!] : op === "conv2dBackInput" ? [xi, y[yi]!, w[wi]!] : [wi, x[xi]!, y[yi]!];
+    want[o]! += a * b;
+    mag[o]! += Math.abs(a * b);
+  });
+  if (epi) for (let i = 0; i < ny; i++) want[i] = Math.max(0, want[i]! + bias[Math.floor(i / (OH * OW)) % g.K]!);
+  if (epi) for (let i = 0; i < ny; i++) mag[i]! += Math.abs(bias[Math.floor(i / (OH * OW)) % g.K]!);
+  if (acc) for (let i = 0; i < dest.n; i++) (want[i]! += old[i]!), (mag[i]! += Math.abs(old[i]!));
+  expectClose(mem, dest.at, want, mag, `${op} ${label}`);
+  // nothing written past the destination or into the inputs (the scratch aside)
+  const others = [[X, x], [Wb, w], [Y, y]] as const;
+  for (const [at, v] of others) if (at !== dest.at) expect(Array.from(mem.subarray(at / 4, at / 4 + v.length))).toEqual(Array.from(v));
+  if (dest.at / 4 + dest.n < mem.length) expect(Number.isNaN(mem[dest.at / 4 + dest.n]!)).toBe(true);
+  if (dest.at > 0) expect(Number.isNaN(mem[dest.at / 4 - 1]!)).toBe(true);
+}
 
 describe("wasm conv kernels against float64", () => {
   for (const [label, g] of GEOS)
     for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter"] as const)
       for (const variant of op === "conv2d" ? ["plain", "bias + relu", "accumulate"] : ["plain", "accumulate"])
-        it(`${op} ${label} ${variant}`, async () => {
-          const { OH, OW } = out(g);
-          const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
-          const seed = nx + nw * 7 + op.length;
-          const [x, w, y, bias, old] = [random(nx, seed), random(nw, seed + 1), random(ny, seed + 2), random(g.K, seed + 3), random(Math.max(nx, nw, ny), seed + 4)];
-          // byte offsets: x at +4 (unaligned), w, y, bias, scratch (16-aligned)
-          const X = 64 + 4, Wb = X + nx * 4 + 8, Y = Wb + nw * 4 + 12, Bb = Y + ny * 4 + 4, SCR = Math.ceil((Bb + g.K * 4 + 16) / 16) * 16;
-          const geom = { ...g, OH, OW };
-          const scratchFloats = convScratchFloats({ op, ...geom });
-          const acc = variant === "accumulate";
-          const epi: Epi | undefined = variant === "bias + relu" ? { k: "max", a: { k: "+", a: { k: "acc" }, b: { k: "load", at: Bb, rowBytes: 4, col: false } }, b: { k: "num", v: 0 } } : undefined;
-          const k: ConvKernel = {
-            kind: "conv", name: "cv", op, ...geom, x: X, w: Wb, y: Y, scratch: SCR, scratchBytes: scratchFloats * 4,
-            ...(epi ? { epilogue: epi } : {}), ...(acc ? { accumulate: true } : {}),
-          };
-          const dest = op === "conv2d" ? { at: Y, n: ny } : op === "conv2dBackInput" ? { at: X, n: nx } : { at: Wb, n: nw };
-          const mem = await run(k, (f) => {
-            f.set(x, X / 4);
-            f.set(w, Wb / 4);
-            f.set(y, Y / 4);
-            f.set(bias, Bb / 4);
-            // the destination starts as `old` (accumulate) or garbage (it must be overwritten)
-            if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
-            else f.fill(1e30, dest.at / 4, dest.at / 4 + dest.n);
-          });
-          const want = new Float64Array(dest.n), mag = new Float64Array(dest.n);
-          terms(g, (yi, xi, wi) => {
-            const [o, a, b] = op === "conv2d" ? [yi, x[xi]!, w[wi]!] : op === "conv2dBackInput" ? [xi, y[yi]!, w[wi]!] : [wi, x[xi]!, y[yi]!];
-            want[o]! += a * b;
-            mag[o]! += Math.abs(a * b);
-          });
-          if (epi) for (let i = 0; i < ny; i++) want[i] = Math.max(0, want[i]! + bias[Math.floor(i / (OH * OW)) % g.K]!);
-          if (epi) for (let i = 0; i < ny; i++) mag[i]! += Math.abs(bias[Math.floor(i / (OH * OW)) % g.K]!);
-          if (acc) for (let i = 0; i < dest.n; i++) (want[i]! += old[i]!), (mag[i]! += Math.abs(old[i]!));
-          expectClose(mem, dest.at, want, mag, `${op} ${label}`);
-          // nothing written past the destination or into the inputs (the scratch aside)
-          const others = [[X, x], [Wb, w], [Y, y]] as const;
-          for (const [at, v] of others) if (at !== dest.at) expect(Array.from(mem.subarray(at / 4, at / 4 + v.length))).toEqual(Array.from(v));
-          expect(Number.isNaN(mem[dest.at / 4 + dest.n]!)).toBe(true);
-          expect(Number.isNaN(mem[dest.at / 4 - 1]!)).toBe(true);
-        });
+        for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
+          it(`${op} ${label} ${variant}${path ? ` (${path}${path === backInputPath({ ...g, ...out(g) }) ? ", its choice" : ""})` : ""}`, () =>
+            convCase(op, label, g, variant, path));
+});
+
+describe("wasm conv gradient kernels with their tensors at address 0 and at the end of memory", () => {
+  const ORDERS = [["w", "x", "y"], ["y", "x", "w"], ["x", "w", "y"], ["y", "w", "x"], ["x", "y", "w"], ["w", "y", "x"]] as const;
+  const CASES = GEOS.filter(([l]) => l.startsWith("LeNet conv2 (batch 32)") || l.startsWith("batch 12,") || l.startsWith("stride 2×3"));
+  for (const [label, g] of CASES)
+    for (const op of ["conv2dBackInput", "conv2dBackFilter"] as const)
+      for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
+        for (const ends of ORDERS)
+          it(`${op} ${label}${path ? ` (${path})` : ""}: ${ends[0]} at 0, ${ends[2]} at the end`, () => convCase(op, label, g, "plain", path, ends));
 });
 
 interface PoolGeo { N: number; C: number; H: number; W: number; R: number; S: number; stride: [number, number]; pad: [number, number, number, number] }
