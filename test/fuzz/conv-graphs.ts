@@ -24,6 +24,8 @@ export interface ConvCtx {
   val(x: Node): Float64Array;
   bound(x: Node): Node;
   leaf(kind: "param" | "input", shape: Shape, v?: Float64Array): Node;
+  /** A batch of images (4-8) for new and reshaped images (Recipe.images); else N is 1-2. */
+  readonly images?: number;
 }
 
 export const CONV_CHOICES = [
@@ -43,14 +45,14 @@ const digitsOf = (k: number) => {
 const divisors = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((i) => n % i === 0);
 
 /** `n` as [N, C, H, W], the factors chosen by `d` (spatial axes of 2+ where possible). */
-function imageShape(n: number, d: (m: number) => number): [number, number, number, number] {
+function imageShape(n: number, d: (m: number) => number, images?: number): [number, number, number, number] {
   const pickDiv = (m: number, prefer: (q: number) => boolean) => {
     const ds = divisors(m);
     const good = ds.filter(prefer);
     const from = good.length ? good : ds;
     return from[d(from.length)]!;
   };
-  const N = pickDiv(n, (q) => q <= 2 && n / q >= 4);
+  const N = images ? pickDiv(n, (q) => q >= 3 && q <= images) : pickDiv(n, (q) => q <= 2 && n / q >= 4);
   const C = pickDiv(n / N, (q) => q <= 3 && n / N / q >= 4);
   const H = pickDiv(n / N / C, (q) => q >= 2 && n / N / C / q >= 2);
   return [N, C, H, n / N / C / H];
@@ -72,9 +74,10 @@ interface ConvGeom {
   readonly R: number;
   readonly S: number;
 }
-function convCands(d: (m: number) => number, C: number, H: number, W: number): ConvGeom[] {
-  const R = Math.min(1 + d(3), H + 1);
-  const S = Math.min(1 + d(3), W + 1);
+function convCands(d: (m: number) => number, C: number, H: number, W: number, batch = false): ConvGeom[] {
+  // with a batch of images, kernels of 2-3 (the image-vector paths want K·R·S ≥ 16)
+  const R = Math.min(batch ? 2 + d(2) : 1 + d(3), H + 1);
+  const S = Math.min(batch ? 2 + d(2) : 1 + d(3), W + 1);
   const stride = [1 + d(2), 1 + d(2)];
   const pad = [0, 0, 0, 0].map(() => (d(3) === 0 ? 1 : 0));
   const dilation = d(4) === 0 ? [2, 1 + d(2)] : [1, 1];
@@ -134,6 +137,12 @@ export function convStep(cx: ConvCtx, op: string, a: number, k: number): Node | 
   /** An operand as an image: a pool node reshaped (fitted to [-4, 4]), or a new param. */
   const image = (): Node => {
     const x = cx.pick(a);
+    if (cx.images) {
+      // a batch: a pool node whose size has a divisor 3..images, reshaped, or a new [images, C, H, W]
+      if (divisors(size(x.shape)).some((q) => q >= 3 && q <= cx.images!) && d(3) !== 0) return cx.bound(b.reshape(x, imageShape(size(x.shape), d, cx.images)));
+      const chw = [9, 12, 16][d(3)]!;
+      return cx.leaf("param", imageShape(cx.images * chw, d, cx.images));
+    }
     if (size(x.shape) >= 2 && d(3) !== 0) return cx.bound(b.reshape(x, imageShape(size(x.shape), d)));
     const n = [4, 6, 8, 9, 12, 16, 18, 24][d(8)]!;
     return cx.leaf("param", imageShape(n, d));
@@ -151,8 +160,9 @@ export function convStep(cx: ConvCtx, op: string, a: number, k: number): Node | 
   const [, C, H, W] = x.shape as [number, number, number, number];
   switch (op) {
     case "conv2d": {
-      const K = 1 + d(3);
-      const gm = firstFit(convCands(d, C, H, W), (g) => small(conv2dShape([x.shape, [K * (g.attrs.groups as number), C / (g.attrs.groups as number), g.R, g.S]], g.attrs)));
+      // with a batch of images, 2-4 output channels: the input gradient's image-vector path needs K·R·S ≥ 16
+      const K = cx.images ? 2 + d(3) : 1 + d(3);
+      const gm = firstFit(convCands(d, C, H, W, !!cx.images), (g) => small(conv2dShape([x.shape, [K * (g.attrs.groups as number), C / (g.attrs.groups as number), g.R, g.S]], g.attrs)));
       if (!gm) return undefined;
       const G = gm.attrs.groups as number;
       const w = [K * G, C / G, gm.R, gm.S];
@@ -160,8 +170,8 @@ export function convStep(cx: ConvCtx, op: string, a: number, k: number): Node | 
     }
     case "conv2dBackInput": {
       // x plays g [N, K, OH, OW]; the filter w [K, Cg, R, S]
-      const Cg = 1 + d(2);
-      const gm = firstFit(convCands(d, C, 99, 99), (g) => small([C, Cg, g.R, g.S]) && small(conv2dBackInputShape([x.shape, [C, Cg, g.R, g.S]], g.attrs)));
+      const Cg = cx.images ? 1 + d(3) : 1 + d(2);
+      const gm = firstFit(convCands(d, C, 99, 99, !!cx.images), (g) => small([C, Cg, g.R, g.S]) && small(conv2dBackInputShape([x.shape, [C, Cg, g.R, g.S]], g.attrs)));
       if (!gm) return undefined;
       return b.g.mk("conv2dBackInput", [x, cx.leaf("param", [C, Cg, gm.R, gm.S])], gm.attrs);
     }

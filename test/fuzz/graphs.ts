@@ -42,12 +42,20 @@ export interface Recipe {
   /** Seeds the leaf values and the shape of the first param. */
   readonly seed: number;
   readonly instrs: readonly Instr[];
+  /**
+   * Conv recipes with a batch of images: new images and reshaped ones take N of 4-8 (their tensors up to
+   * CONV_BATCH_MAX_SIZE), which reaches the wasm kernels' image-vector paths (conv2dBackInput's "lanes"
+   * needs N ≥ 3). Absent in every other recipe, so recorded recipes decode as before.
+   */
+  readonly images?: number;
 }
 
 /** How far kink-op inputs stay from the kink (abs, relu at 0; max/min/ge at ties). */
 export const MARGIN = 0.05;
 /** Largest tensor the generator builds (keeps interpreted central differences cheap). */
 const MAX_SIZE = 24;
+/** Largest tensor of a recipe with `images` (a batch of 4-8 images needs room for channels and pixels). */
+const CONV_BATCH_MAX_SIZE = 128;
 /** The compiled batch size of graphs that use the batch leaves. */
 export const BATCH = 3;
 
@@ -112,6 +120,15 @@ export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
     arbitrary: fc.record({
       seed: fc.nat(),
       instrs: fc.array(instrArb((i) => CONV_LAYER_OPS.has(CHOICES[i % CHOICES.length]!)), { minLength: 2, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 2,
+    // conv nets on batches of 4-8 images (the kernels' image-vector paths)
+    arbitrary: fc.record({
+      seed: fc.nat(),
+      instrs: fc.array(instrArb((i) => CONV_LAYER_OPS.has(CHOICES[i % CHOICES.length]!)), { minLength: 2, maxLength: 6 }),
+      images: fc.integer({ min: 4, max: 8 }),
     }),
   },
   {
@@ -459,7 +476,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
         return b.g.mk("broadcast", [x], { shape: s });
       }
       case "conv":
-        return convStep({ b, next, maxSize: MAX_SIZE, margin: MARGIN, pick, val, bound, leaf }, op, ins.a, ins.k);
+        return convStep({ b, next, maxSize: r.images ? CONV_BATCH_MAX_SIZE : MAX_SIZE, margin: MARGIN, pick, val, bound, leaf, ...(r.images ? { images: r.images } : {}) }, op, ins.a, ins.k);
       default:
         return undefined;
     }
