@@ -65,7 +65,10 @@ for (const k of c.lowered.kernels) {
     t = Math.min(t, performance.now() - t0);
   }
   sum += t;
-  const what = k.kind === undefined ? `matmul [${k.M4}x${k.K}]·[${k.K}x${k.N}]` : `${k.op} ${k.kind === "conv" ? `${k.N}x${k.C}x${k.H}x${k.W} * ${k.K}x${k.C}x${k.R}x${k.S}` : `${k.N}x${k.C}x${k.H}x${k.W}`}`;
+  const what =
+    k.kind === undefined ? `matmul [${k.M4}x${k.K}]·[${k.K}x${k.N}]`
+    : k.kind === "sum" ? `sum [${k.A}x${k.B}x${k.Cc}] over A, Cc`
+    : `${k.op} ${k.kind === "conv" ? `${k.N}x${k.C}x${k.H}x${k.W} * ${k.K}x${k.C}x${k.R}x${k.S}` : `${k.N}x${k.C}x${k.H}x${k.W}`}`;
   console.log(`  ${k.name.padEnd(5)} ${what.padEnd(44)} ${(t * 1000).toFixed(1).padStart(7)} µs`);
 }
 console.log(`  kernels total ${(sum * 1000).toFixed(1)} µs (each its fastest of 100 calls); the fastest step less that: ${((best - sum) * 1000).toFixed(1)} µs of JS and the rest`);

@@ -19,6 +19,7 @@ import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
 import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
+import { addSumKernel } from "./wasm-sum.ts";
 
 export type { Epi, MatmulKernel };
 
@@ -254,6 +255,7 @@ export function addWasmContents(m: binaryen.Module, kernels: readonly WasmKernel
   for (const k of kernels)
     if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
     else if (k.kind === "pool") addPoolKernel(m, k, epiExpr);
+    else if (k.kind === "sum") addSumKernel(m, k);
     else addKernel(m, k);
   addSgd(m, update);
   if (optimizers) addOptimizers(m, optimizers);

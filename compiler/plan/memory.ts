@@ -7,9 +7,9 @@
  */
 import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
-import { size, strides } from "../ir/shape.ts";
+import { normAxes, size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
-import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, type Target } from "./target.ts";
+import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, sumOnWasm, type Target } from "./target.ts";
 import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
@@ -28,6 +28,8 @@ export interface NodePlan {
   matmul?: MatmulPlan;
   /** Loop conv and pool nodes: the kernel's target and its arena scratch. */
   conv?: ConvPlan;
+  /** Loop sums: a wasm reduction (compiler/emit/wasm-sum.ts) instead of JS loops. */
+  sum?: { readonly wasm: boolean };
 }
 
 /** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel (compiler/lower/wasm-conv.ts). */
@@ -369,6 +371,17 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const floats = wasm ? Math.ceil(convScratchFloats(convGeometry(n)) / 4) * 4 : 0;
     scratchSize = Math.max(scratchSize, floats);
     np.conv = { wasm, ...(floats ? { scratch: scratchOffset, scratchFloats: floats } : {}) };
+  }
+  // Sums over a stored, contiguous value: a wasm reduction when the module runs wasm kernels anyway.
+  const moduleOnWasm = [...nodes.values()].some((np) => np.matmul?.wasm || np.conv?.wasm);
+  for (const [k, [n]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (n.op !== "sum" || np.mode !== "loop" || np.pos !== k || !np.store) continue;
+    const x = n.inputs[0]!;
+    const st = source(x).op === "batchMask" || nodes.get(source(x).id)?.fusedInto !== undefined ? undefined : stridesOf(x);
+    const want = strides(x.shape);
+    const contiguous = st !== undefined && st.every((v, i) => v === want[i] || x.shape[i] === 1);
+    np.sum = { wasm: sumOnWasm(target, x.shape, normAxes(n.attrs.axes as number[], x.shape.length)!, contiguous, moduleOnWasm) };
   }
   const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
   return {
