@@ -53,7 +53,10 @@ console.log(`${spec}: ${ms.toFixed(3)} ms/step median of 9 batches of ${Math.flo
 const pages = L.memory!.pages;
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
 new Uint8Array(memory.buffer).set(new Uint8Array(buf.params.buffer as ArrayBuffer));
-const bytes = buildWasm(c.lowered.kernels, pages, { params: 0, grads: 0, size: 0 });
+// --core kb,pr,pv: the conv kernels' register tile (compiler/emit/wasm-conv.ts ConvTiles), for these standalone timings only
+const coreArg = args.indexOf("--core");
+const tiles = coreArg < 0 ? undefined : { core: args[coreArg + 1]!.split(",").map(Number) as [number, number, number] };
+const bytes = buildWasm(c.lowered.kernels, pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
 const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } });
 let sum = 0;
 for (const k of c.lowered.kernels) {

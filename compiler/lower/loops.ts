@@ -102,7 +102,7 @@ function wasmSum(cx: Cx, n: Node, axes: readonly number[], dest: { arr: Buffer; 
   const bytes = (arr: string, base: number) => cx.regions[arr as keyof typeof cx.regions] + base * 4;
   const name = `sm${cx.kernels.length}`;
   cx.kernels.push({ kind: "sum", name, ...sumRuns(x.shape, axes)!, x: bytes(a.arr, a.base), y: bytes(dest.arr, dest.base), node: n.id });
-  return [{ k: "comment", text: `sum of ${x.shape.join("×")} over axes ${axes.join(", ")}` }, { k: "call", fn: name }];
+  return [{ k: "comment", text: `sum of ${x.shape.join("×")} over ${axes.length === 1 ? "axis" : "axes"} ${axes.join(", ")} (wasm)` }, { k: "call", fn: name }];
 }
 
 /** A row-wise op: its scalar template over one row of the last axis, for every row. */

@@ -227,6 +227,18 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   const paramOffsets: number[] = [];
   p.grads.reduce((off, g) => (paramOffsets.push(off), off + size(g.param.shape)), 0);
   const pos = (n: Node) => nodes.get(rootOf.get(n.id) ?? groupRoot(nodes, n.id))!.pos;
+  // With wasm kernels every planned value starts 16-byte aligned (its slot a whole number of f32x4 vectors): a
+  // kernel's vector loads and stores at a 4-byte offset split a cache line every fourth access.
+  // (Asked before the kernels' targets are final: a module that may run a wasm matmul or conv.)
+  const target = opts.target ?? chooseTarget();
+  const mayRunWasm = order.some(([n], k) => {
+    const np = nodes.get(n.id)!;
+    if (np.mode !== "loop" || np.pos !== k) return false;
+    if (n.op === "matmul") return matmulOnWasm(target, n.inputs[0]!.shape[0]!, n.inputs[1]!.shape[1]!, n.inputs[0]!.shape[1]!, false);
+    return target.wasm && opDef(n.op).kind === "conv";
+  });
+  const slot = (n: Node) => (mayRunWasm ? Math.ceil(size(n.shape) / 4) * 4 : size(n.shape));
+  if (mayRunWasm) top = Math.ceil(top / 4) * 4;
   const naiveSize = top + stored.reduce((a, n) => a + size(n.shape), 0);
 
   // Liveness: a value lives from its kernel to its last reader's kernel.
@@ -253,7 +265,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
       if (l.gone) continue;
       l.gone = true;
       freed = true;
-      free.push({ off: l.off, size: size(l.n.shape) });
+      free.push({ off: l.off, size: slot(l.n) });
     }
     if (!freed) return;
     free.sort((a, b) => a.off - b.off);
@@ -277,7 +289,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
     const t = pos(n);
     release(t);
-    const sz = size(n.shape);
+    const sz = slot(n);
     // In place: a pure elementwise kernel may overwrite an input read at the same index that dies here.
     const reads = groupInputs(n);
     const inPlace =
@@ -285,7 +297,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
         ? endingAt.get(t)?.find(
             (l) =>
               !l.gone &&
-              size(l.n.shape) === sz &&
+              size(l.n.shape) === size(n.shape) &&
               // every read of that buffer in the kernel must be at the kernel's own index (not transposed, not broadcast)
               reads.some((i) => source(i) === l.n) &&
               reads.every((i) => source(i) !== l.n || sameIndex(i, l.n, n)),
@@ -314,7 +326,6 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   }
 
   // Matmul scratch, after the loss slot: shared by all kernels, as large as the largest needs.
-  const target = opts.target ?? chooseTarget();
   const lossOffset = top;
   const scratchOffset = Math.ceil((lossOffset + 1) / 4) * 4; // 16-byte aligned for SIMD loads
   let scratchSize = 0;
