@@ -68,6 +68,8 @@ function epiExpr(m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; 
     case "sel": {
       const cmp = { ">": F.gt, ">=": F.ge, "<": F.lt, "<=": F.le }[e.c.op];
       const c = cmp(go(e.c.a), go(e.c.b));
+      // c ? a : 0 is a & c (the mask all ones or all zeros): one instruction where bitselect takes three
+      if (V && e.b.k === "num" && Object.is(e.b.v, 0)) return m.v128.and(go(e.a), c);
       return V ? m.v128.bitselect(go(e.a), go(e.b), c) : m.select(c, go(e.a), go(e.b));
     }
   }
