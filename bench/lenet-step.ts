@@ -53,7 +53,10 @@ console.log(`${spec}: ${ms.toFixed(3)} ms/step median of 9 batches of ${Math.flo
 const pages = L.memory!.pages;
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
 new Uint8Array(memory.buffer).set(new Uint8Array(buf.params.buffer as ArrayBuffer));
-const bytes = buildWasm(c.lowered.kernels, pages, { params: 0, grads: 0, size: 0 });
+// --core kb,pr,pv: the conv kernels' register tile (compiler/emit/wasm-conv.ts ConvTiles), for these standalone timings only
+const coreArg = args.indexOf("--core");
+const tiles = coreArg < 0 ? undefined : { core: args[coreArg + 1]!.split(",").map(Number) as [number, number, number] };
+const bytes = buildWasm(c.lowered.kernels, pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
 const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } });
 let sum = 0;
 for (const k of c.lowered.kernels) {
@@ -65,7 +68,10 @@ for (const k of c.lowered.kernels) {
     t = Math.min(t, performance.now() - t0);
   }
   sum += t;
-  const what = k.kind === undefined ? `matmul [${k.M4}x${k.K}]·[${k.K}x${k.N}]` : `${k.op} ${k.kind === "conv" ? `${k.N}x${k.C}x${k.H}x${k.W} * ${k.K}x${k.C}x${k.R}x${k.S}` : `${k.N}x${k.C}x${k.H}x${k.W}`}`;
+  const what =
+    k.kind === undefined ? `matmul [${k.M4}x${k.K}]·[${k.K}x${k.N}]`
+    : k.kind === "sum" ? `sum [${k.A}x${k.B}x${k.Cc}] over A, Cc`
+    : `${k.op} ${k.kind === "conv" ? `${k.N}x${k.C}x${k.H}x${k.W} * ${k.K}x${k.C}x${k.R}x${k.S}` : `${k.N}x${k.C}x${k.H}x${k.W}`}`;
   console.log(`  ${k.name.padEnd(5)} ${what.padEnd(44)} ${(t * 1000).toFixed(1).padStart(7)} µs`);
 }
 console.log(`  kernels total ${(sum * 1000).toFixed(1)} µs (each its fastest of 100 calls); the fastest step less that: ${((best - sum) * 1000).toFixed(1)} µs of JS and the rest`);

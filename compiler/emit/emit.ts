@@ -435,9 +435,10 @@ export async function emit(l: Lowered, opts: EmitOptions = {}): Promise<Emitted>
   return { ts, js: `${head}\n${code}`, dts: `${head}\n\n${declarations(l, arr, trainer)}` };
 }
 
-/** "5 matmul" or "6 matmul, 9 conv and pool": what the module's wasm kernels compute. */
+/** "5 matmul" or "6 matmul, 9 conv and pool, 2 sum": what the module's wasm kernels compute. */
 function kernelKinds(kernels: readonly { readonly kind?: string }[]): string {
-  const mm = kernels.filter((k) => k.kind !== "conv" && k.kind !== "pool").length;
-  const cv = kernels.length - mm;
-  return cv ? `${int(mm, "matmuls")} matmul, ${int(cv, "convs")} conv and pool` : `${int(mm, "matmuls")} matmul`;
+  const mm = kernels.filter((k) => k.kind === undefined).length;
+  const cv = kernels.filter((k) => k.kind === "conv" || k.kind === "pool").length;
+  const sm = kernels.length - mm - cv;
+  return [`${int(mm, "matmuls")} matmul`, cv ? `${int(cv, "convs")} conv and pool` : "", sm ? `${int(sm, "sums")} sum` : ""].filter(Boolean).join(", ");
 }

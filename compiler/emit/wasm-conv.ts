@@ -133,10 +133,21 @@ interface Core {
   readonly rowClip?: { readonly P0: number; readonly wr: number };
   readonly epi?: Epi;
   readonly accumulate: boolean;
+  /**
+   * With rows clipped: the S taps of a kernel row as a loop too, one tap (pv input vectors, kb splatted
+   * weights) per iteration, instead of S taps unrolled — V8 hoisted the unrolled taps' 5·(kb + pv) loads
+   * ahead of their uses and spilled most of them (forward conv2d only: wrs(0, s) = wrs(0, 0) + s).
+   */
+  readonly tapLoop?: boolean;
 }
 
-/** Register tile [kb channels, pr rows, pv vectors] for the core, by a cost model over the whole loop nest. */
-export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw"> & { readonly rowClip?: unknown }): [number, number, number] {
+/**
+ * Register tile [kb channels, pr rows, pv vectors] for the core, by a cost model over the whole loop nest.
+ * With the taps as a loop (`tapLoop`) at most 8 accumulators: V8 spilled 9-12 (LeNet's conv2 at 6×2: 273 µs,
+ * 4×2: 159 µs; conv1 at 2×6: 183 µs, 2×4: 109 µs).
+ */
+export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw"> & { readonly rowClip?: unknown; readonly tapLoop?: boolean }): [number, number, number] {
+  const maxAccs = q.tapLoop ? 8 : 12;
   const NV = q.sw === 1 && q.Wo >= 4 ? Math.floor(q.Wo / 4) : 0;
   if (NV === 0) return [Math.min(q.Co, 4), 1, 1];
   const parts = (E: number, b: number): [number, number][] => [[Math.floor(E / b), b], [1, E % b]].filter(([n, s]) => n > 0 && s > 0) as [number, number][];
@@ -146,7 +157,7 @@ export function coreTile(q: Pick<Core, "Co" | "Ho" | "Wo" | "sw"> & { readonly r
     for (let pr = 1; pr <= Math.min(q.Ho, q.rowClip ? 1 : 4); pr++)
       for (let pv = 1; pv <= Math.min(NV, 6); pv++) {
         const accs = kb * pr * pv;
-        if (accs > 12 || accs + Math.min(kb, pr * pv) + 1 > 15) continue;
+        if (accs > maxAccs || accs + Math.min(kb, pr * pv) + 1 > 15) continue;
         let cost = 0;
         for (const [nk, k] of parts(q.Co, kb))
           for (const [nr, r] of parts(q.Ho, pr))
@@ -165,6 +176,7 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
   const N_ = f.local(i32), K0 = f.local(i32), OH0 = f.local(i32), OW0 = f.local(i32), I = f.local(i32);
   const PX = f.local(i32), PW = f.local(i32), PY = f.local(i32);
   const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
+  const S_ = f.local(i32), PXS = f.local(i32), PWS = f.local(i32);
   const rc = q.rowClip;
   // With rows clipped, the filter pointer walks the flipped rows downward (rc.wr < 0). Wasm adds a load's static
   // offset to the pointer without wrapping, so the pointer itself must never go below the filter: the filter's
@@ -200,11 +212,12 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
         set(PX, t.affine(q.inBase, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.sh * q.Wi * 4], [OW0, q.sw * 4]])),
         set(PW, t.affine(q.wBase, [[K0, q.wo * 4]])),
       );
-    const [PXa, PWa] = rc ? [PXR, PWR] : [PX, PW];
+    const taps = rc !== undefined && q.tapLoop === true && q.S > 1;
+    const [PXa, PWa] = taps ? [PXS, PWS] : rc ? [PXR, PWR] : [PX, PW];
     const step: Ref[] = [];
     const madd = (a: number, x: Ref, y: Ref) => set(a, F.add(get(a, T), F.mul(x, y)));
     for (let r = 0; r < (rc ? 1 : q.R); r++)
-      for (let s = 0; s < q.S; s++) {
+      for (let s = 0; s < (taps ? 1 : q.S); s++) {
         const xl = (u: { pj: number; col: number }) => {
           const off = ((u.pj * q.sh + r * q.dh) * q.Wi + u.col * q.sw + s * q.dw) * 4;
           return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
@@ -229,6 +242,22 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
         }
       }
     let inner = step;
+    if (taps) {
+      // the taps s = 0 … S−1 of row R_: the input pointer moves dw columns, the weight pointer one weight
+      const lab = f.label("s");
+      inner = [
+        set(S_, c(0)),
+        set(PXS, get(PXR)),
+        set(PWS, get(PWR)),
+        m.loop(lab, m.block(null, [
+          ...step,
+          set(PXS, add(get(PXS), c(q.dw * 4))),
+          set(PWS, add(get(PWS), c(4))),
+          set(S_, add(get(S_), c(1))),
+          m.br(lab, t.ltU(get(S_), c(q.S))),
+        ])),
+      ];
+    }
     if (rc) {
       const lab = f.label("r");
       inner = [
@@ -237,7 +266,7 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           set(PXR, get(PX)),
           set(PWR, get(PW)),
           m.loop(lab, m.block(null, [
-            ...step,
+            ...inner,
             set(PXR, add(get(PXR), c(q.Wi * 4))),
             set(PWR, add(get(PWR), c(rc.wr * 4))),
             set(R_, add(get(R_), c(1))),
@@ -751,6 +780,8 @@ export interface ConvTiles {
   readonly filterUnroll?: number;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
+  /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
+  readonly tapLoop?: boolean;
 }
 
 /** The function body of a conv kernel and its locals. */
@@ -780,7 +811,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
           N, Ci: C, Hi: Hp, Wi: Wp, inBase: xBase, Co: K, Ho: OH, Wo: OW, outBase: k.y, R, S, sh, sw, dh, dw,
           wBase: k.w, wo: C * R * S, wi: R * S, wrs: (r, s) => r * S + s, ...(k.epilogue ? { epi: k.epilogue } : {}), accumulate: acc,
           // the kernel rows as a loop (the unrolled R·S taps made a body V8 ran 3x slower: LeNet's conv2 681 -> 213 µs)
-          ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S } } : {}),
+          ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S }, tapLoop: tiles.tapLoop !== false } : {}),
         }, epiExpr, tiles.core),
       );
     else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll));
@@ -855,6 +886,7 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   const HH = f.local(i32), WW = f.local(i32);
   // The max and its ties in lane 0 of f32x4 registers: V8 compiles scalar f32.max and f32 selects to branches,
   // which data-dependent maxima mispredict (LeNet's first pool ran 6x slower so); the vector forms are branchless.
+  // A select between a value and zero is an and with the comparison's mask (one instruction; bitselect is three).
   const MX = f.local(f32), CNT = f.local(f32), GV = f.local(f32), MV = f.local(binaryen.v128), CV = f.local(binaryen.v128);
   const ONE = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!); // 1.0f in every lane
   // Every cell of the image in exactly one window: the gradient is written, not added.
@@ -918,7 +950,7 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
     if (isMax) {
       // tied maxima share g: count the cells equal to the maximum (x ≥ max)
       win.push(set(CV, m.v128.const(ZERO)));
-      win.push(...cells((off, ptr) => [set(CV, m.f32x4.add(get(CV, V), m.v128.bitselect(m.v128.const(ONE), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V)))))]));
+      win.push(...cells((off, ptr) => [set(CV, m.f32x4.add(get(CV, V), m.v128.and(m.f32x4.ge(xSplat(off, ptr), get(MV, V)), m.v128.const(ONE))))]));
       win.push(set(CNT, m.f32x4.extract_lane(get(CV, V), 0)));
     }
     win.push(set(GV, m.f32.div(m.f32.load(0, 4, get(PY)), get(CNT, f32))));
@@ -928,7 +960,7 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
       const dptr = () => add(ptr(), c(k.dx - k.x));
       const share = epi(
         isMax
-          ? m.f32x4.extract_lane(m.v128.bitselect(m.f32x4.splat(get(GV, f32)), m.v128.const(ZERO), m.f32x4.ge(xSplat(off, ptr), get(MV, V))), 0)
+          ? m.f32x4.extract_lane(m.v128.and(m.f32x4.ge(xSplat(off, ptr), get(MV, V)), m.f32x4.splat(get(GV, f32))), 0)
           : get(GV, f32),
         false,
         off / 4,
@@ -965,8 +997,8 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
       const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));
       for (let r = 0; r < R; r++)
         vwin.push(
-          set(CA, m.f32x4.add(get(CA, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(A[r]!, YA)))),
-          set(CB, m.f32x4.add(get(CB, V), m.v128.bitselect(m.v128.const(ONEv), m.v128.const(ZERO), hit(Bv[r]!, YB)))),
+          set(CA, m.f32x4.add(get(CA, V), m.v128.and(hit(A[r]!, YA), m.v128.const(ONEv)))),
+          set(CB, m.f32x4.add(get(CB, V), m.v128.and(hit(Bv[r]!, YB), m.v128.const(ONEv)))),
         );
       vwin.push(
         set(CA, m.f32x4.add(get(CA, V), lanes(get(CA, V), get(CA, V), [1, 0, 3, 2]))),
@@ -979,7 +1011,7 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
       if (k.epilogue) vwin.push(jAt());
       for (let r = 0; r < R; r++)
         for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
-          const v = epi(m.v128.bitselect(get(share, V), m.v128.const(ZERO), hit(cell, ym)), true, r * W + off / 4);
+          const v = epi(m.v128.and(hit(cell, ym), get(share, V)), true, r * W + off / 4);
           vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
         }
     }

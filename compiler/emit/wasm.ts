@@ -19,6 +19,7 @@ import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
 import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
+import { addSumKernel } from "./wasm-sum.ts";
 
 export type { Epi, MatmulKernel };
 
@@ -67,6 +68,8 @@ function epiExpr(m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; 
     case "sel": {
       const cmp = { ">": F.gt, ">=": F.ge, "<": F.lt, "<=": F.le }[e.c.op];
       const c = cmp(go(e.c.a), go(e.c.b));
+      // c ? a : 0 is a & c (the mask all ones or all zeros): one instruction where bitselect takes three
+      if (V && e.b.k === "num" && Object.is(e.b.v, 0)) return m.v128.and(go(e.a), c);
       return V ? m.v128.bitselect(go(e.a), go(e.b), c) : m.select(c, go(e.a), go(e.b));
     }
   }
@@ -254,6 +257,7 @@ export function addWasmContents(m: binaryen.Module, kernels: readonly WasmKernel
   for (const k of kernels)
     if (k.kind === "conv") addConvKernel(m, k, epiExpr, tiles);
     else if (k.kind === "pool") addPoolKernel(m, k, epiExpr);
+    else if (k.kind === "sum") addSumKernel(m, k);
     else addKernel(m, k);
   addSgd(m, update);
   if (optimizers) addOptimizers(m, optimizers);

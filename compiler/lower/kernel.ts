@@ -101,7 +101,24 @@ export interface PoolKernel extends Omit<ConvGeometry, "op" | "groups" | "K" | "
   readonly node?: number;
 }
 
+/**
+ * A sum over some axes of a float32 tensor stored contiguously (compiler/emit/wasm-sum.ts): the kept axes
+ * are one run of adjacent axes, so the input is [A, B, Cc] (A the summed axes before the run, B the kept
+ * elements, Cc the summed axes after it) and y[b] = Σ_{a,c} x[(a·B + b)·Cc + c] — a conv's bias gradient
+ * sums [N, K, OH, OW] over all but the channels, a dense layer's [N, M] over the rows. Byte addresses.
+ */
+export interface SumKernel {
+  readonly kind: "sum";
+  readonly name: string;
+  readonly A: number;
+  readonly B: number;
+  readonly Cc: number;
+  readonly x: number;
+  readonly y: number;
+  readonly node?: number;
+}
+
 /** Every wasm kernel lowering can ask for; a matmul has no `kind`. */
-export type WasmKernel = MatmulKernel | ConvKernel | PoolKernel;
+export type WasmKernel = MatmulKernel | ConvKernel | PoolKernel | SumKernel;
 
 export const isMatmul = (k: WasmKernel): k is MatmulKernel => k.kind === undefined;

@@ -10,6 +10,7 @@ import { opDef } from "../ir/ops.ts";
 import * as S from "../ir/sexpr.ts";
 import type { SExpr } from "../ir/sexpr.ts";
 import { normAxes, size, strides } from "../ir/shape.ts";
+import { sumRuns } from "../plan/target.ts";
 import { accessOf, contiguous, element, unflatExpr } from "./access.ts";
 import { type Cx, destOf, fresh } from "./context.ts";
 import { convKernel } from "./conv.ts";
@@ -53,10 +54,11 @@ export function kernel(cx: Cx, n: Node): Stmt[] {
   throw new Error(`internal: no loop kernel for ${n.op}`);
 }
 
-/** A sum: to a scalar in one function-scoped accumulator, or over some axes with one accumulator per output. */
+/** A sum: to a scalar in one function-scoped accumulator, or over some axes with one accumulator per output (or a wasm kernel). */
 function sumKernel(cx: Cx, n: Node, dest: { arr: Buffer; base: number }): Stmt[] {
   const x = n.inputs[0]!;
   const axes = normAxes(n.attrs.axes as number[], x.shape.length)!;
+  if (cx.plan.nodes.get(n.id)!.sum?.wasm) return wasmSum(cx, n, axes, dest);
   const out: Stmt[] = [];
   if (n.shape.length === 0) {
     const flat = flatReads(cx, n, x.shape);
@@ -90,6 +92,17 @@ function sumKernel(cx: Cx, n: Node, dest: { arr: Buffer; base: number }): Stmt[]
   let outer: Stmt[] = [{ k: "let", name: acc, e: S.num(0) }, ...inner, { k: "set", target: S.idx(dest.arr, o), op: "=", e: S.ref(acc) }];
   for (let d = x.shape.length - 1; d >= 0; d--) if (!axes.includes(d)) outer = [{ k: "for", v: vs[d]!, n: S.num(x.shape[d]!), body: outer }];
   return outer;
+}
+
+/** The sum as a wasm kernel call (the plan chose it: `sumOnWasm`): its input is stored contiguously. */
+function wasmSum(cx: Cx, n: Node, axes: readonly number[], dest: { arr: Buffer; base: number }): Stmt[] {
+  const x = n.inputs[0]!;
+  const a = accessOf(cx.access, cx.plan, x);
+  if (!a || a.arr === "mask" || !contiguous(a, x.shape)) throw new Error(`internal: the plan put sum#${n.id} on wasm with its input not stored contiguously`);
+  const bytes = (arr: string, base: number) => cx.regions[arr as keyof typeof cx.regions] + base * 4;
+  const name = `sm${cx.kernels.length}`;
+  cx.kernels.push({ kind: "sum", name, ...sumRuns(x.shape, axes)!, x: bytes(a.arr, a.base), y: bytes(dest.arr, dest.base), node: n.id });
+  return [{ k: "comment", text: `sum of ${x.shape.join("×")} over ${axes.length === 1 ? "axis" : "axes"} ${axes.join(", ")} (wasm)` }, { k: "call", fn: name }];
 }
 
 /** A row-wise op: its scalar template over one row of the last axis, for every row. */

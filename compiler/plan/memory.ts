@@ -7,9 +7,9 @@
  */
 import type { Node } from "../ir/graph.ts";
 import { opDef } from "../ir/ops.ts";
-import { size, strides } from "../ir/shape.ts";
+import { normAxes, size, strides } from "../ir/shape.ts";
 import type { Schedule } from "./schedule.ts";
-import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, type Target } from "./target.ts";
+import { chooseTarget, convGeometry, convOnWasm, convScratchFloats, matmulOnWasm, sumOnWasm, type Target } from "./target.ts";
 import { viewStrides } from "./views.ts";
 
 export type Mode = "leaf" | "const" | "view" | "unroll" | "loop";
@@ -28,6 +28,8 @@ export interface NodePlan {
   matmul?: MatmulPlan;
   /** Loop conv and pool nodes: the kernel's target and its arena scratch. */
   conv?: ConvPlan;
+  /** Loop sums: a wasm reduction (compiler/emit/wasm-sum.ts) instead of JS loops. */
+  sum?: { readonly wasm: boolean };
 }
 
 /** How a loop conv or pool node runs: JS loops (compiler/lower/conv.ts) or a wasm kernel (compiler/lower/wasm-conv.ts). */
@@ -225,6 +227,18 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   const paramOffsets: number[] = [];
   p.grads.reduce((off, g) => (paramOffsets.push(off), off + size(g.param.shape)), 0);
   const pos = (n: Node) => nodes.get(rootOf.get(n.id) ?? groupRoot(nodes, n.id))!.pos;
+  // With wasm kernels every planned value starts 16-byte aligned (its slot a whole number of f32x4 vectors): a
+  // kernel's vector loads and stores at a 4-byte offset split a cache line every fourth access.
+  // (Asked before the kernels' targets are final: a module that may run a wasm matmul or conv.)
+  const target = opts.target ?? chooseTarget();
+  const mayRunWasm = order.some(([n], k) => {
+    const np = nodes.get(n.id)!;
+    if (np.mode !== "loop" || np.pos !== k) return false;
+    if (n.op === "matmul") return matmulOnWasm(target, n.inputs[0]!.shape[0]!, n.inputs[1]!.shape[1]!, n.inputs[0]!.shape[1]!, false);
+    return target.wasm && opDef(n.op).kind === "conv";
+  });
+  const slot = (n: Node) => (mayRunWasm ? Math.ceil(size(n.shape) / 4) * 4 : size(n.shape));
+  if (mayRunWasm) top = Math.ceil(top / 4) * 4;
   const naiveSize = top + stored.reduce((a, n) => a + size(n.shape), 0);
 
   // Liveness: a value lives from its kernel to its last reader's kernel.
@@ -251,7 +265,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
       if (l.gone) continue;
       l.gone = true;
       freed = true;
-      free.push({ off: l.off, size: size(l.n.shape) });
+      free.push({ off: l.off, size: slot(l.n) });
     }
     if (!freed) return;
     free.sort((a, b) => a.off - b.off);
@@ -275,7 +289,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     }
     const t = pos(n);
     release(t);
-    const sz = size(n.shape);
+    const sz = slot(n);
     // In place: a pure elementwise kernel may overwrite an input read at the same index that dies here.
     const reads = groupInputs(n);
     const inPlace =
@@ -283,7 +297,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
         ? endingAt.get(t)?.find(
             (l) =>
               !l.gone &&
-              size(l.n.shape) === sz &&
+              size(l.n.shape) === size(n.shape) &&
               // every read of that buffer in the kernel must be at the kernel's own index (not transposed, not broadcast)
               reads.some((i) => source(i) === l.n) &&
               reads.every((i) => source(i) !== l.n || sameIndex(i, l.n, n)),
@@ -312,7 +326,6 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
   }
 
   // Matmul scratch, after the loss slot: shared by all kernels, as large as the largest needs.
-  const target = opts.target ?? chooseTarget();
   const lossOffset = top;
   const scratchOffset = Math.ceil((lossOffset + 1) / 4) * 4; // 16-byte aligned for SIMD loads
   let scratchSize = 0;
@@ -369,6 +382,17 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): Plan {
     const floats = wasm ? Math.ceil(convScratchFloats(convGeometry(n)) / 4) * 4 : 0;
     scratchSize = Math.max(scratchSize, floats);
     np.conv = { wasm, ...(floats ? { scratch: scratchOffset, scratchFloats: floats } : {}) };
+  }
+  // Sums over a stored, contiguous value: a wasm reduction when the module runs wasm kernels anyway.
+  const moduleOnWasm = [...nodes.values()].some((np) => np.matmul?.wasm || np.conv?.wasm);
+  for (const [k, [n]] of order.entries()) {
+    const np = nodes.get(n.id)!;
+    if (n.op !== "sum" || np.mode !== "loop" || np.pos !== k || !np.store) continue;
+    const x = n.inputs[0]!;
+    const st = source(x).op === "batchMask" || nodes.get(source(x).id)?.fusedInto !== undefined ? undefined : stridesOf(x);
+    const want = strides(x.shape);
+    const contiguous = st !== undefined && st.every((v, i) => v === want[i] || x.shape[i] === 1);
+    np.sum = { wasm: sumOnWasm(target, x.shape, normAxes(n.attrs.axes as number[], x.shape.length)!, contiguous, moduleOnWasm) };
   }
   const totalArenaSize = scratchSize ? scratchOffset + scratchSize : top + (p.loss ? 1 : 0);
   return {

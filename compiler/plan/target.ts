@@ -157,3 +157,29 @@ export function convScratchFloats(
 
 /** conv2dBackInput's kernel skips the zero rows of the transposed convolution when rows have stride and dilation 1. */
 export const backInputRowClip = (g: Pick<ConvGeometry, "stride" | "dilation">): boolean => g.stride[0] === 1 && g.dilation[0] === 1;
+
+/**
+ * A sum's input as [A, B, Cc] (compiler/lower/kernel.ts `SumKernel`): the summed axes before the kept ones,
+ * the kept ones, the summed ones after — or undefined when the kept axes are not one run of adjacent axes
+ * (or nothing is kept: a sum to a scalar stays in JS, where later code reads its local).
+ */
+export function sumRuns(shape: readonly number[], axes: readonly number[]): { A: number; B: number; Cc: number } | undefined {
+  const kept = shape.map((_, d) => !axes.includes(d));
+  const lo = kept.indexOf(true), hi = kept.lastIndexOf(true);
+  if (lo < 0 || kept.slice(lo, hi + 1).some((k) => !k)) return undefined;
+  const prod = (from: number, to: number) => shape.slice(from, to).reduce((a, b) => a * b, 1);
+  return { A: prod(0, lo), B: prod(lo, hi + 1), Cc: prod(hi + 1, shape.length) };
+}
+
+/** Input elements from which a sum goes to wasm when the backend is "auto". */
+export const WASM_SUM_MIN = 1 << 12;
+
+/**
+ * The one JS-or-wasm rule for a loop sum: float32 wasm, the module's other kernels on wasm already (a sum
+ * alone does not move a module's buffers into a WebAssembly.Memory), the input stored contiguously
+ * (`contiguous`) and the kept axes one run (`sumRuns`).
+ */
+export function sumOnWasm(t: Target, input: readonly number[], axes: readonly number[], contiguous: boolean, moduleOnWasm: boolean): boolean {
+  if (!t.wasm || !moduleOnWasm || !contiguous || !sumRuns(input, axes)) return false;
+  return input.reduce((a, b) => a * b, 1) >= Math.min(t.wasmMinWork, WASM_SUM_MIN);
+}

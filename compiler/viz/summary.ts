@@ -40,7 +40,7 @@ export function describeLayout(plan: Plan, lowered: Lowered): Lowered {
   };
   // A conv kernel is listed as the matmul it amounts to (out channels × C·R·S × batch pixels); pools multiply nothing.
   const wasmKernels = lowered.kernels.flatMap((k) => {
-    if (k.kind === "pool") return [];
+    if (k.kind === "pool" || k.kind === "sum") return [];
     const mm = k.node === undefined ? undefined : byId.get(k.node);
     const computes = mm ? { computes: label(mm) } : {};
     if (k.kind === "conv") return [{ name: k.name, m: k.K, k: k.C * k.R * k.S, n: k.N * k.OH * k.OW, ...computes }];

@@ -234,3 +234,60 @@ describe("wasm pool kernels against float64", () => {
         });
       }
 });
+
+// The forward conv (rows and taps as loops) and the pools with their buffers at the edges of memory: each
+// pointer must stay inside its region (wasm adds a load's static offset without wrapping).
+describe("wasm forward conv and pools at address 0 and at the end of memory", () => {
+  const END = 64 * 65536; // run()'s memory
+  const cases: [string, Geo][] = [GEOS[1]!, GEOS[2]!, GEOS[3]!];
+  for (const [label, g] of cases)
+    for (const place of ["x at 0, y at the end", "w at 0, x at the end"] as const)
+      it(`conv2d ${label}: ${place}`, async () => {
+        const { OH, OW } = out(g);
+        const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
+        const [x, w] = [random(nx, nx + 1), random(nw, nw + 2)];
+        const [X, Wb, Y] = place === "x at 0, y at the end" ? [0, nx * 4, END - ny * 4] : [END - nx * 4, 0, nw * 4 + 4];
+        const SCR = Math.ceil((place === "x at 0, y at the end" ? Wb + nw * 4 : Y + ny * 4) / 16) * 16 + 64; // the padded copy, between
+        const geom = { ...g, OH, OW };
+        const scratchFloats = convScratchFloats({ op: "conv2d", ...geom });
+        const k: ConvKernel = { kind: "conv", name: "cv", op: "conv2d", ...geom, x: X, w: Wb, y: Y, scratch: SCR, scratchBytes: scratchFloats * 4 };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          f.set(w, Wb / 4);
+        });
+        const want = new Float64Array(ny), mag = new Float64Array(ny);
+        terms(g, (yi, xi, wi) => {
+          want[yi]! += x[xi]! * w[wi]!;
+          mag[yi]! += Math.abs(x[xi]! * w[wi]!);
+        });
+        expectClose(mem, Y, want, mag, `conv2d ${label}`);
+      });
+  for (const [label, H, C] of [["pool1", 24, 6], ["pool2", 8, 16]] as const)
+    for (const op of ["maxPool2d", "maxPool2dBack"] as const)
+      it(`${op} LeNet ${label} + relu mask: x at 0, the result at the end`, async () => {
+        const g = { N: 2, C, H, W: H, R: 2, S: 2, OH: H / 2, OW: H / 2, stride: [2, 2] as [number, number], pad: [0, 0, 0, 0] as [number, number, number, number] };
+        const nx = g.N * C * H * H, ny = nx / 4;
+        const [x, gy] = [random(nx, nx), random(ny, ny + 1)];
+        const back = op === "maxPool2dBack";
+        const X = 0, Y = back ? nx * 4 : END - ny * 4, DX = back ? END - nx * 4 : 0;
+        const epilogue: Epi = { k: "sel", c: { op: ">", a: { k: "load", at: X, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "acc" }, b: { k: "num", v: 0 } };
+        const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, x: X, y: Y, dx: DX, ...(back ? { epilogue } : {}) };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          if (back) f.set(gy, Y / 4);
+        });
+        const dest = back ? DX : Y;
+        const n = back ? nx : ny;
+        const want = new Float64Array(n), mag = new Float64Array(n);
+        for (let p = 0; p < g.N * C; p++)
+          for (let oh = 0; oh < g.OH; oh++)
+            for (let ow = 0; ow < g.OW; ow++) {
+              const cells = [0, 1, 2, 3].map((q) => (p * H + oh * 2 + (q >> 1)) * H + ow * 2 + (q & 1));
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const yi = (p * g.OH + oh) * g.OW + ow;
+              if (!back) (want[yi] = mx), (mag[yi] = Math.abs(mx));
+              else for (const i of cells) if (x[i] === mx && mx > 0) (want[i] = gy[yi]!), (mag[i] = Math.abs(gy[yi]!));
+            }
+        expectClose(mem, dest, want, mag, `${op} ${label}`);
+      });
+});

@@ -1,5 +1,5 @@
 // Conv nets compiled with backend "wasm" against the float64 interpreter: every conv and pool node runs as a wasm
-// kernel (forward, input and filter gradients, pool gradients), with bias + relu fused on conv2d's registers, and
+// kernel (forward, input and filter gradients, pool gradients, the bias gradient's sum), with bias + relu fused on conv2d's registers, and
 // padding, stride and dilation through the kernels' scratch.
 import { describe, expect, it } from "vitest";
 import { gradients } from "../../compiler/autodiff/reverse.ts";
@@ -51,7 +51,8 @@ describe("conv nets on wasm vs the float64 interpreter", () => {
       const loss = weighted(b, L, out);
       const model = modelOf("cnn", g, L, [{ name: "out", node: out }], loss);
       const c = await compile(model, { precision: "f32", backend: "wasm" });
-      const kinds = c.lowered.kernels.map((k) => (k.kind === "conv" ? k.op : k.kind === "pool" ? k.op : "matmul"));
+      const kinds = c.lowered.kernels.map((k) => (k.kind === "conv" || k.kind === "pool" ? k.op : k.kind === "sum" ? "sum" : "matmul"));
+      expect(kinds).toContain("sum"); // the bias gradient, Σ over images and pixels, as a wasm kernel
       // forward convs and pool, both gradients of conv2, conv1's filter gradient, the pool gradient: all on wasm
       for (const op of ["conv2d", "conv2dBackInput", "conv2dBackFilter", net.pool === "max" ? "maxPool2dBack" : "avgPool2dBack"]) expect(kinds).toContain(op);
       expect(c.lowered.kernels.some((k) => k.kind === "conv" && k.op === "conv2d" && k.epilogue)).toBe(true); // bias + relu fused
