@@ -32,9 +32,23 @@ import {
   MSG_BYTES,
   OP,
   sharedViews,
+  SplitPart,
   type ThreadInit,
 } from "./worker.ts";
-import { type Buf, type Layout, RuntimeError } from "./types.ts";
+import type { RangeUpdate } from "./optim.ts";
+import { type Buf, type Layout, type OptimizerKernels, RuntimeError } from "./types.ts";
+
+/**
+ * A split update: the trainer's buffers are views of a shared memory too (`memory`), holding the parameters, the
+ * summed gradient and the optimizer's state; every thread (the trainer's included) reduces, checks and updates its
+ * own range there with `kernels` (the trainer's instance; each thread makes its own over that memory).
+ */
+export interface SplitOptions {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: OptimizerKernels;
+  readonly update: RangeUpdate;
+  readonly mean: boolean;
+}
 
 /** A started thread, as the platform made it. */
 export interface ThreadHandle {
@@ -82,12 +96,15 @@ export class ThreadPool<A extends Buf> {
   private readonly seq: Int32Array;
   private started = false;
   private closed = false;
+  /** With a split update: the trainer's own share (range 0). */
+  readonly part0: SplitPart | undefined;
 
   constructor(
     readonly layout: Layout,
     readonly threads: number,
     spawn: SpawnThread,
     f64: boolean,
+    split?: SplitOptions,
   ) {
     this.seq = new Int32Array(threads);
     this.params.length =
@@ -96,6 +113,8 @@ export class ThreadPool<A extends Buf> {
       this.grads.length =
         1;
     const mem = layout.memory;
+    const inits: ThreadInit[] = [];
+    const memories: WebAssembly.Memory[] = split ? [split.memory] : [];
     try {
       for (let i = 1; i < threads; i++) {
         const ctlBuffer = new SharedArrayBuffer(MSG + MSG_BYTES);
@@ -112,6 +131,7 @@ export class ThreadPool<A extends Buf> {
             maximum: mem.pages,
             shared: true,
           });
+          if (split) memories.push(memory);
           const b = memory.buffer;
           bufs = {
             params: new Float32Array(b, mem.params, layout.paramSize),
@@ -149,8 +169,20 @@ export class ThreadPool<A extends Buf> {
         this.grads.push(bufs.grads as A);
         this.ctl.push(new Int32Array(ctlBuffer, 0, CTL_INTS));
         this.ctlBuffers.push(ctlBuffer);
-        this.handles.push(spawn(init));
+        inits.push(init);
       }
+      this.part0 = split
+        ? new SplitPart(memories, layout, 0, split.kernels, split.update, split.mean)
+        : undefined;
+      inits.forEach((init, i) =>
+        this.handles.push(
+          spawn(
+            split
+              ? { ...init, split: { memories, thread: i + 1, update: split.update, mean: split.mean } }
+              : init,
+          ),
+        ),
+      );
     } catch (e) {
       this.close();
       if (e instanceof RuntimeError) throw e;
@@ -232,12 +264,15 @@ export class ThreadPool<A extends Buf> {
     this.isReady();
   }
 
-  /** Starts thread i on n rows (its inputs and params already written). */
-  start(i: number, n: number): void {
-    if (i === 1) this.ensureStarted();
+  /**
+   * Starts thread i: on its chunk of n rows (OP.STEP; its inputs, and without a split update its params, already
+   * written), or on its range of a split update of n rows (OP.REDUCE, OP.UPDATE).
+   */
+  start(i: number, n: number, op: number = OP.STEP): void {
+    if (i === 1 && op === OP.STEP) this.ensureStarted();
     const ctl = this.ctl[i - 1]!;
     Atomics.store(ctl, CTL.N, n);
-    Atomics.store(ctl, CTL.OP, OP.STEP);
+    Atomics.store(ctl, CTL.OP, op);
     this.seq[i] = Atomics.add(ctl, CTL.CMD, 1) + 1;
     Atomics.notify(ctl, CTL.CMD);
   }
@@ -264,6 +299,11 @@ export class ThreadPool<A extends Buf> {
     }
     if (Atomics.load(ctl, CTL.STATUS) !== 0)
       throw this.close(this.failure(i, "failed its step"));
+  }
+
+  /** After OP.REDUCE: is thread i's range of the gradient finite? */
+  finite(i: number): boolean {
+    return Atomics.load(this.ctl[i - 1]!, CTL.FLAG) === 1;
   }
 
   /** Ends every thread; returns `err` for `throw pool.close(err)`. Safe to call twice. */
