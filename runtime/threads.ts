@@ -25,7 +25,9 @@
  * Browser-safe: the Node side (worker_threads) comes in through the Platform.
  */
 import {
-  SPIN,
+  spinWhile,
+  nextSpin,
+  SPIN_MAX_MS,
   CTL,
   CTL_INTS,
   MSG,
@@ -94,6 +96,8 @@ export class ThreadPool<A extends Buf> {
   private readonly ctlBuffers: SharedArrayBuffer[] = [];
   private readonly handles: ThreadHandle[] = [];
   private readonly seq: Int32Array;
+  /** The trainer's spin budget (ms) waiting for thread i. */
+  private readonly spin: Float64Array;
   private started = false;
   private closed = false;
   /** With a split update: the trainer's own share (range 0). */
@@ -107,6 +111,7 @@ export class ThreadPool<A extends Buf> {
     split?: SplitOptions,
   ) {
     this.seq = new Int32Array(threads);
+    this.spin = new Float64Array(threads).fill(SPIN_MAX_MS);
     this.params.length =
       this.inputs.length =
       this.arena.length =
@@ -281,11 +286,9 @@ export class ThreadPool<A extends Buf> {
   finish(i: number): void {
     const ctl = this.ctl[i - 1]!;
     const want = this.seq[i]!;
-    for (
-      let spin = 0;
-      spin < SPIN && Atomics.load(ctl, CTL.DONE) !== want;
-      spin++
-    );
+    // DONE goes from the last command's number to this one's; spin first, adaptively (runtime/worker.ts)
+    const caught = spinWhile(ctl, CTL.DONE, want - 1, this.spin[i]!);
+    this.spin[i] = nextSpin(this.spin[i]!, caught);
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;

@@ -45,8 +45,30 @@ export const MSG_BYTES = 4096;
  * range passed, UPDATE (the optimizer's rule there).
  */
 export const OP = { STEP: 1, QUIT: 2, REDUCE: 3, UPDATE: 4 } as const;
-/** Loads of a control slot before a thread blocks in Atomics.wait (tens of µs). */
-export const SPIN = 20_000;
+/**
+ * How long (ms) a thread spins on a control slot before it blocks in Atomics.wait, adaptively: a futex wake-up
+ * costs tens of µs on an idle machine, and the next command of a step usually comes sooner, so spinning pays; on a
+ * busy machine (more runnable threads than cores) the answer takes a time slice, and a spinning thread only burns
+ * its share of the core the other side is waiting for (measured here at load 10: a 2 ms spin made a step 6× slower
+ * than a 0.05 ms one). So each waiting side doubles its budget after a spin that caught the change and halves it
+ * after one that did not, between these bounds. (A bound in time, not in loads: a load's cost depends on V8's tier.)
+ */
+export const SPIN_MIN_MS = 0.02;
+export const SPIN_MAX_MS = 0.5;
+
+/** Spins while ctl[slot] === value, at most `ms`; true when it changed. */
+export function spinWhile(ctl: Int32Array, slot: number, value: number, ms: number): boolean {
+  if (Atomics.load(ctl, slot) !== value) return true;
+  const until = performance.now() + ms;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(ctl, slot) !== value) return true;
+    if ((i & 255) === 0 && performance.now() > until) return false;
+  }
+}
+
+/** The next spin budget after a spin of `ms` that caught the change or not. */
+export const nextSpin = (ms: number, caught: boolean): number =>
+  caught ? Math.min(ms * 2, SPIN_MAX_MS) : Math.max(ms / 2, SPIN_MIN_MS);
 
 /** What the trainer hands a thread once (structured-cloneable: shared memories and buffers are shared, not copied). */
 export interface ThreadInit {
@@ -230,14 +252,12 @@ export function serveThread(mod: Module<Buf>, init?: ThreadInit): void {
   const forward = mod.forward;
   const backward = mod.backward!;
   let seen = 0;
+  let spin = SPIN_MAX_MS;
   for (;;) {
-    // spin a little first: the next step usually comes within tens of µs, sooner than a futex wakes
-    for (
-      let spin = 0;
-      spin < SPIN && Atomics.load(ctl, CTL.CMD) === seen;
-      spin++
-    );
-    Atomics.wait(ctl, CTL.CMD, seen);
+    // spin a little first: the next command usually comes within tens of µs, sooner than a futex wakes
+    const caught = spinWhile(ctl, CTL.CMD, seen, spin);
+    spin = nextSpin(spin, caught);
+    if (!caught) Atomics.wait(ctl, CTL.CMD, seen);
     seen = Atomics.load(ctl, CTL.CMD);
     const op = Atomics.load(ctl, CTL.OP);
     if (op === OP.QUIT) break;
