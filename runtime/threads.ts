@@ -27,7 +27,7 @@
 import {
   spinWhile,
   nextSpin,
-  SPIN_MAX_MS,
+  SPIN_MAX,
   CTL,
   CTL_INTS,
   MSG,
@@ -63,6 +63,8 @@ export type SpawnThread = (init: ThreadInit) => ThreadHandle;
 
 /** How long the trainer waits for a thread to start (import the module) or to finish a step before E_THREAD. */
 const START_MS = 60_000;
+/** One Atomics.wait of a blocked trainer (ms); the timeouts above count these. */
+const WAIT_MS = 100;
 
 /** Can this thread block in Atomics.wait? (A browser's main thread cannot: it spins instead.) */
 let canBlock: boolean | undefined;
@@ -96,8 +98,8 @@ export class ThreadPool<A extends Buf> {
   private readonly ctlBuffers: SharedArrayBuffer[] = [];
   private readonly handles: ThreadHandle[] = [];
   private readonly seq: Int32Array;
-  /** The trainer's spin budget (ms) waiting for thread i. */
-  private readonly spin: Float64Array;
+  /** The trainer's spin budget (loads) waiting for thread i. */
+  private readonly spin: Int32Array;
   private started = false;
   private closed = false;
   /** With a split update: the trainer's own share (range 0). */
@@ -111,7 +113,7 @@ export class ThreadPool<A extends Buf> {
     split?: SplitOptions,
   ) {
     this.seq = new Int32Array(threads);
-    this.spin = new Float64Array(threads).fill(SPIN_MAX_MS);
+    this.spin = new Int32Array(threads).fill(SPIN_MAX);
     this.params.length =
       this.inputs.length =
       this.arena.length =
@@ -220,14 +222,12 @@ export class ThreadPool<A extends Buf> {
     ms: number,
   ): boolean {
     if (blocking()) {
-      const until = performance.now() + ms;
-      while (Atomics.load(ctl, slot) === value) {
-        const left = until - performance.now();
-        if (left <= 0) return false;
-        Atomics.wait(ctl, slot, value, Math.min(left, 1000));
-      }
+      // Smi timeouts and no clock: a double passed to Atomics.wait is boxed, and a step allocates nothing
+      for (let waited = 0; Atomics.load(ctl, slot) === value; )
+        if (Atomics.wait(ctl, slot, value, WAIT_MS) === "timed-out" && (waited += WAIT_MS) >= ms) return false;
       return true;
     }
+    // a page's main thread cannot block: it spins, looking at the clock now and then
     const until = performance.now() + ms;
     let spins = 0;
     while (Atomics.load(ctl, slot) === value)
