@@ -30,6 +30,7 @@ import {
   SPIN_MAX,
   CTL,
   CTL_INTS,
+  DEAD,
   MSG,
   MSG_BYTES,
   OP,
@@ -292,6 +293,7 @@ export class ThreadPool<A extends Buf> {
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;
+      if (done === DEAD) throw this.close(this.failure(i, "died"));
       if (!this.waitWhile(ctl, CTL.DONE, done, START_MS))
         throw this.close(
           new RuntimeError(

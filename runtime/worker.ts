@@ -189,6 +189,27 @@ export function reportThreadError(
   Atomics.notify(ctl, CTL[slot]);
 }
 
+/** DONE's value once a thread has died (it never counts commands below 0). */
+export const DEAD = -1;
+
+/**
+ * Marks the thread dead (its script is exiting: `process.exit` in the module, an uncaught error) with `why`, and
+ * wakes a trainer waiting for it, which then throws E_THREAD at once instead of at its timeout. A thread that exits
+ * after the trainer told it to quit is not waited for, so the mark is harmless then.
+ */
+export function reportThreadDeath(ctlBuffer: SharedArrayBuffer, why: string): void {
+  const ctl = new Int32Array(ctlBuffer, 0, CTL_INTS);
+  if (Atomics.load(ctl, CTL.OP) === OP.QUIT) return;
+  const bytes = new TextEncoder().encode(why).subarray(0, MSG_BYTES);
+  new Uint8Array(ctlBuffer, MSG, MSG_BYTES).set(bytes);
+  Atomics.store(ctl, CTL.LEN, bytes.length);
+  Atomics.store(ctl, CTL.STATUS, 1);
+  if (Atomics.load(ctl, CTL.READY) === 0) Atomics.store(ctl, CTL.READY, 2);
+  Atomics.store(ctl, CTL.DONE, DEAD);
+  Atomics.notify(ctl, CTL.READY);
+  Atomics.notify(ctl, CTL.DONE);
+}
+
 const isInit = (v: unknown): v is ThreadInit =>
   typeof v === "object" &&
   v !== null &&

@@ -337,6 +337,31 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
     expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
   });
 
+  it("a thread that exits mid-step (process.exit in the module): E_THREAD at once, not at the 60 s timeout", async () => {
+    const src = `
+      import { isMainThread } from "node:worker_threads";
+      export const layout = { name: "quits", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
+        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
+        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
+      export function forward(p, x, a, n = 4) {
+        if (!isMainThread) process.exit(7);
+        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
+      }
+      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
+    const mod = { ...((await import(url)) as Module), url } as Module;
+    const t = make({ optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] }, mod);
+    await t.ready();
+    const data = { x: Float32Array.of(1, 2, 3, 4), t: Float32Array.of(2, 4, 6, 8) };
+    const t0 = performance.now();
+    expect(() => t.trainStep(data, 0, 4)).toThrow(
+      expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/thread 1 of 2 died: exited \(code 7\) while training/) }),
+    );
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(t.params[0]).toBe(0.5);
+    expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
+  });
+
   it("a process that trains on threads ends by itself, closed or not", () => {
     for (const close of [true, false]) {
       const code = `
