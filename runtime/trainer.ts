@@ -162,7 +162,9 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
    * for a given thread count; against threads: 1 they differ by float32 rounding of the sums' order. Needs a
    * model whose loss is a batch mean or sum (the layout's `split`), no dropout, and shared memory: where there is
    * none (a page without cross-origin isolation) the chunks run one after another on this thread, with the same
-   * results, and `trainer.threads` is 1. Default 1.
+   * results, and `trainer.threads` is 1. Default 1, not the core count: threads change the batch (and the sums'
+   * order), so a default taken from the machine would train the same seed to different weights on different
+   * machines (runtime/README.md#threads has the measurements).
    */
   readonly threads?: number;
   /** In a browser with `threads`: the module script each training thread runs; it calls `serveThread(model)` (runtime/worker.ts). */
