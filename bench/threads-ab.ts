@@ -156,7 +156,8 @@ try {
   const reduce = minUs(() => {
     red.a.set(t.grads);
     red.b.set(other);
-    red.axpby(0.5, 0.5);
+    red.w[0] = red.w[1] = 0.5;
+    red.axpby();
     t.grads.set(red.a);
   });
   const update = minUs(() => void t.optimizer.update(t.params, t.grads));

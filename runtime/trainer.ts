@@ -1058,7 +1058,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       if (j === 0) red.a.set(grads);
       else {
         red.b.set(grads);
-        red.axpby(j === 1 ? w0 : 1, w);
+        red.w[0] = j === 1 ? w0 : 1;
+        red.w[1] = w;
+        red.axpby();
       }
     }
     if (pool)
@@ -1068,7 +1070,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         pool.finish(j);
         const w = mean ? nj / n : 1;
         red.b.set(pool.grads[j]!);
-        red.axpby(j === 1 ? w0 : 1, w);
+        red.w[0] = j === 1 ? w0 : 1;
+        red.w[1] = w;
+        red.axpby();
         loss += w * pool.arena[j]![this.lossAt]!;
         hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
       }

@@ -143,7 +143,9 @@ export class SplitPart {
         const nj = chunkRows(n, k, j);
         if (nj === 0) break; // the chunks with rows come first
         red.b.set(g[j]!);
-        red.axpby(j === 1 ? (this.mean ? chunkRows(n, k, 0) / n : 1) : 1, this.mean ? nj / n : 1);
+        red.w[0] = j === 1 ? (this.mean ? chunkRows(n, k, 0) / n : 1) : 1;
+        red.w[1] = this.mean ? nj / n : 1;
+        red.axpby();
       }
       g[0]!.set(red.a);
     }
