@@ -201,12 +201,16 @@ export const DEAD = -1;
  */
 export function reportThreadDeath(ctlBuffer: SharedArrayBuffer, why: string): void {
   const ctl = new Int32Array(ctlBuffer, 0, CTL_INTS);
-  if (Atomics.load(ctl, CTL.OP) === OP.QUIT) return;
-  const bytes = new TextEncoder().encode(why).subarray(0, MSG_BYTES);
-  new Uint8Array(ctlBuffer, MSG, MSG_BYTES).set(bytes);
-  Atomics.store(ctl, CTL.LEN, bytes.length);
-  Atomics.store(ctl, CTL.STATUS, 1);
-  if (Atomics.load(ctl, CTL.READY) === 0) Atomics.store(ctl, CTL.READY, 2);
+  const ready = Atomics.load(ctl, CTL.READY);
+  // told to quit, or it already said why it could not start (and ends for that reason): nothing to add
+  if (Atomics.load(ctl, CTL.OP) === OP.QUIT || ready === 2) return;
+  if (Atomics.load(ctl, CTL.STATUS) !== 1) {
+    const bytes = new TextEncoder().encode(why).subarray(0, MSG_BYTES);
+    new Uint8Array(ctlBuffer, MSG, MSG_BYTES).set(bytes);
+    Atomics.store(ctl, CTL.LEN, bytes.length);
+    Atomics.store(ctl, CTL.STATUS, 1);
+  }
+  if (ready === 0) Atomics.store(ctl, CTL.READY, 2);
   Atomics.store(ctl, CTL.DONE, DEAD);
   Atomics.notify(ctl, CTL.READY);
   Atomics.notify(ctl, CTL.DONE);
