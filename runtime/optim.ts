@@ -65,13 +65,14 @@ export interface Optimizer<A extends Buf = Float32Array> {
   /**
    * On the module's kernels: the kernel calls of an update, which threads make over ranges of the parameters
    * (runtime/threads.ts: `prepare()`, then `checkRange` on every range, then `updateRange` on every range, then
-   * `advance()` — the same bits as `update`). Undefined for the JS loops.
+   * `advance()` — the same bits as `update`). Undefined for the JS loops (and optional, with `prepare` and
+   * `advance`, for an optimizer written elsewhere: without them the trainer's thread makes the whole update).
    */
-  readonly ranged: RangeUpdate | undefined;
+  readonly ranged?: RangeUpdate | undefined;
   /** Writes the coming update's rate and scalars (what `update` does first); throws for a bad scheduled rate. */
-  prepare(): void;
+  prepare?(): void;
   /** Counts an update made through `updateRange` (what `update` does last). */
-  advance(): void;
+  advance?(): void;
 }
 
 /** A rule's kernel in a module's `OptimizerKernels`. */

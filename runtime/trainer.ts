@@ -759,7 +759,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       const spawn = this.platform.spawnThread;
       const ranged = this.optimizer.ranged;
       const split =
-        splitMemory && kernels && ranged && this.params.buffer === splitMemory.buffer
+        splitMemory && kernels && ranged && this.optimizer.prepare && this.optimizer.advance && this.params.buffer === splitMemory.buffer
           ? { memory: splitMemory, kernels, update: ranged, mean: layout.split === "mean" }
           : undefined;
       this.pool =
@@ -1126,7 +1126,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
     else if (Math.abs(loss) > GROWTH * Math.max(Math.abs(stats[STAT_REF]!), 1)) this.diverged("growth", loss);
     const opt = this.optimizer;
-    opt.prepare(); // the rate and scalars every range's update reads
+    opt.prepare!(); // the rate and scalars every range's update reads
     for (let j = 1; j < k; j++) pool.start(j, n, OP.REDUCE);
     let finite = part.reduce(n);
     for (let j = 1; j < k; j++) {
@@ -1137,7 +1137,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let j = 1; j < k; j++) pool.start(j, n, OP.UPDATE);
     part.apply();
     for (let j = 1; j < k; j++) pool.finish(j);
-    opt.advance();
+    opt.advance!();
     stats[STAT_LOSS] = loss;
     stats[STAT_SUM] += loss * n;
     stats[STAT_ROWS] += n;
