@@ -8,10 +8,12 @@
  * from the same initial weights over the same batches, interleaved (A B … then
  * rotated) so every row sees the same machine load; then one epoch of `fit`
  * each, from the same weights and seed, to show they reach the same loss. Also
- * times the serial parts of a threaded step on their own (what Amdahl's law
- * keeps on one core): copying the parameters into a thread's memory, the
- * fixed-order reduction of the gradients, the Adam update — and what they
- * give on paper for 2, 4 and 8 threads.
+ * times the parts of a threaded step on their own: one thread's forward +
+ * backward, and what a split update leaves each thread (runtime/threads.ts:
+ * each thread combines the gradients over its own range of the parameters,
+ * checks it, and updates that range) against the serial reduction and Adam
+ * update over all of them — and what they give on paper for 2, 4 and 8
+ * threads.
  *
  *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096] [--write]
  *
@@ -135,7 +137,9 @@ try {
     params: Float32Array;
     grads: Float32Array;
     optimizer: { update(p: Float32Array, g: Float32Array): boolean };
+    pool?: { part0?: { reduce(n: number): boolean; apply(): void; from: number; to: number } };
   };
+  const part = t.pool?.part0;
   const other = new Float32Array(t.params.length);
   const red = new Reducer(t.params.length, false);
   const minUs = (f: () => void, reps = 300) => {
@@ -152,10 +156,14 @@ try {
   const reduce = minUs(() => {
     red.a.set(t.grads);
     red.b.set(other);
-    red.axpby(0.5, 0.5);
+    red.w[0] = red.w[1] = 0.5;
+    red.axpby();
     t.grads.set(red.a);
   });
   const update = minUs(() => void t.optimizer.update(t.params, t.grads));
+  // the trainer's share of a split update (range 0, half the parameters with 2 threads): combine + L2 + check, then Adam
+  const splitReduce = part ? minUs(() => void part.reduce(batch)) : NaN;
+  const splitUpdate = part ? minUs(() => part.apply()) : NaN;
   const bufs = one.buffers!();
   const half = per.buffers!();
   const fb = (m: Module, b: typeof bufs, n: number) => () => {
@@ -175,17 +183,20 @@ try {
   };
   const full = minUs(fb(one, bufs, batch), 100);
   const chunk = minUs(fb(per, half, batch / threads), 100);
-  const serial = copy * (threads - 1) + reduce * (threads - 1) + update;
   say(
     `  alone (min): forward+backward ${(full / 1000).toFixed(3)} ms at ${batch} rows, ${(chunk / 1000).toFixed(3)} ms at ${batch / threads}; ` +
-      `serial: params copy ${copy.toFixed(1)} µs per thread, reduction ${reduce.toFixed(1)} µs per thread (with its copies), Adam update ${update.toFixed(1)} µs`,
+      `over all parameters: params copy ${copy.toFixed(1)} µs, 2-way reduction ${reduce.toFixed(1)} µs (with its copies), Adam update ${update.toFixed(1)} µs; ` +
+      `split, each thread's range (${part ? part.to - part.from : "?"} of ${t.params.length}): reduction + check ${splitReduce.toFixed(1)} µs, Adam ${splitUpdate.toFixed(1)} µs`,
   );
+  // On paper: each of k threads computes batch/k rows (time ≈ the measured chunk's, scaled by rows), then combines
+  // k gradients over 1/k of the parameters (≈ (k − 1)/k of a 2-way reduction over all of them) and updates 1/k of
+  // them; the thread copies the parameters in while it starts. Not counted: packing the chunks (serial on the
+  // trainer's thread, ~10 µs per 64 rows) and the three meetings per step (a few µs each when the threads spin).
   for (const k of [2, 4, 8])
     say(
-      `  Amdahl, ${k} threads at batch ${batch} (m.batch(${batch / k}), chunk time ≈ ${batch / threads}-row time × ${threads}/${k}, sync not counted): ` +
-        `${((full + update) / ((chunk * threads) / k + copy * (k - 1) + reduce * (k - 1) + update)).toFixed(2)}×`,
+      `  on paper, ${k} threads at batch ${batch} (m.batch(${batch / k}), chunk time ≈ ${batch / threads}-row time × ${threads}/${k}): ` +
+        `${((full + update) / ((chunk * threads) / k + copy / k + (reduce * (k - 1)) / k + update / k)).toFixed(2)}×`,
     );
-  void serial;
 
   // The same loss: one epoch of fit each, from the same weights and seed.
   A.params.set(start);
@@ -216,14 +227,13 @@ try {
         "```\n" +
         printed.join("\n") +
         "\n```\n\n" +
-        "The interleaved medians are the ratio users see on this machine at this load; with other processes on both\n" +
-        "cores a second thread often waits for a core, so on a loaded machine read the minima and the Amdahl line,\n" +
-        "which come from the parts timed alone. What stays serial on the trainer's thread: the optimizer update (Adam,\n" +
-        "a wasm SIMD pass over every parameter), the reduction (one SIMD pass and three memory copies per extra\n" +
-        "thread), one parameter copy per thread, packing each chunk, and the wake-ups. The reduction grows with the\n" +
-        "thread count (it runs on one thread), which is why the 8-thread bound at batch 128 is no better than the\n" +
-        "4-thread one: with 8 cores, a reduction split across the threads (each summing 1/8 of the parameters over all\n" +
-        "gradients) and a batch that gives each thread enough rows (1,024 = 8 × 128) are what would pay.\n",
+        "The interleaved medians are the ratio users see on this machine at this load. With more runnable threads than\n" +
+        "cores (a load average above 2 here) a threaded step waits for a core at each of its three meetings (after the\n" +
+        "chunks, after the ranges' checks, after the ranges' updates), so on a loaded machine threads: 2 can be slower\n" +
+        "than threads: 1; read the parts timed alone and the lines on paper then. What stays serial on the trainer's\n" +
+        "thread: packing each thread's chunk of the batch before it starts, and the meetings. The update is split: each\n" +
+        "thread combines the chunks' gradients over its own range of the parameters, checks that range, and makes the\n" +
+        "optimizer's update there (the same bits as one update over all of them).\n",
     );
   }
 } finally {

@@ -62,6 +62,50 @@ export interface Optimizer<A extends Buf = Float32Array> {
   update(params: A, grads: A): boolean;
   /** Zeroes the state and the step. */
   reset(): void;
+  /**
+   * On the module's kernels: the kernel calls of an update, which threads make over ranges of the parameters
+   * (runtime/threads.ts: `prepare()`, then `checkRange` on every range, then `updateRange` on every range, then
+   * `advance()` — the same bits as `update`). Undefined for the JS loops (and optional, with `prepare` and
+   * `advance`, for an optimizer written elsewhere: without them the trainer's thread makes the whole update).
+   */
+  readonly ranged?: RangeUpdate | undefined;
+  /** Writes the coming update's rate and scalars (what `update` does first); throws for a bad scheduled rate. */
+  prepare?(): void;
+  /** Counts an update made through `updateRange` (what `update` does last). */
+  advance?(): void;
+}
+
+/** A rule's kernel in a module's `OptimizerKernels`. */
+export type RuleKernel = "opt_sgd" | "opt_momentum" | "opt_nesterov" | "opt_adagrad" | "opt_rmsprop" | "opt_adam";
+
+/** The kernel calls of one update, as data a training thread can make over its own range. */
+export interface RangeUpdate {
+  readonly rule: RuleKernel;
+  /** [start, end) element ranges of the coupled L2 term (empty without `l2`). */
+  readonly l2: Int32Array;
+  /** [start, end) element ranges of AdamW's decoupled decay (empty otherwise). */
+  readonly decay: Int32Array;
+}
+
+/** Calls `f(a, b)` for each of `ranges` clipped to [from, to). */
+function clipped(ranges: Int32Array, from: number, to: number, f: (a: number, b: number) => void): void {
+  for (let r = 0; r < ranges.length; r += 2) {
+    const a = Math.max(ranges[r]!, from);
+    const b = Math.min(ranges[r + 1]!, to);
+    if (a < b) f(a, b);
+  }
+}
+
+/** An update's first half over [from, to) (from a multiple of 4): the L2 term into the gradient, then its finiteness check. */
+export function checkRange(k: OptimizerKernels, u: RangeUpdate, from: number, to: number): boolean {
+  if (u.l2.length > 0) clipped(u.l2, from, to, k.opt_l2);
+  return k.opt_check(from, to) === 1;
+}
+
+/** An update's second half over [from, to), once every range's check passed: the decoupled decay, then the rule. */
+export function updateRange(k: OptimizerKernels, u: RangeUpdate, from: number, to: number): void {
+  if (u.decay.length > 0) clipped(u.decay, from, to, k.opt_decay);
+  k[u.rule](from, to);
 }
 
 /**
@@ -219,6 +263,8 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
   protected readonly S: Float32Array | Float64Array;
   /** Float32 parameters: every operation of the JS loops rounds to float32, as the kernels' lanes do. */
   protected readonly f32: boolean;
+  abstract readonly rule: RuleKernel;
+  private rangedUpdate: RangeUpdate | undefined;
   constructor(b: Bound<A>) {
     this.size = b.size;
     this.options = b.options;
@@ -267,16 +313,36 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
     if (!(lr >= 0 && lr < Infinity)) badRate(this.kind, lr, step);
     return lr;
   }
-  update(p: A, g: A): boolean {
+  get ranged(): RangeUpdate | undefined {
+    if (this.wasm === undefined) return undefined;
+    return (this.rangedUpdate ??= {
+      rule: this.rule,
+      l2: this.l2 > 0 ? this.decay : new Int32Array(0),
+      decay: this.decoupled() ? this.decay : new Int32Array(0),
+    });
+  }
+  /** AdamW: the decoupled decay runs before the rule. */
+  protected decoupled(): boolean {
+    return false;
+  }
+  prepare(): void {
     this.prepareRate();
+    this.scalars();
+  }
+  /** The rule's per-step scalars beyond the rate (Adam's bias corrections), into S. */
+  protected scalars(): void {}
+  advance(): void {
+    this.step++;
+  }
+  update(p: A, g: A): boolean {
+    this.prepare();
     const d = this.decay;
     const l2 = this.l2;
     const wasm = this.wasm;
     if (wasm !== undefined) {
-      const k = wasm.kernels;
-      if (l2 > 0) for (let r = 0; r < d.length; r += 2) k.opt_l2(d[r]!, d[r + 1]!);
-      if (k.opt_check() !== 1) return false;
-      this.kernel(k);
+      const u = this.ranged!;
+      if (!checkRange(wasm.kernels, u, 0, this.size)) return false;
+      updateRange(wasm.kernels, u, 0, this.size);
     } else {
       if (l2 > 0) {
         const l = this.S[SLOT.l2]!; // λ in the parameters' precision
@@ -293,10 +359,8 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
     this.step++;
     return true;
   }
-  /** The update as a JS loop (the reference), the rate in S[lr]. */
+  /** The update as a JS loop (the reference), the rate and scalars in S. */
   protected abstract js(p: A, g: A): void;
-  /** The update on the module's kernels: writes the scalars it needs, then runs it. */
-  protected abstract kernel(k: OptimizerKernels): void;
   reset(): void {
     this.step = 0;
     for (const k in this.state) this.state[k]!.fill(0);
@@ -305,15 +369,13 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
 
 class Sgd<A extends Buf> extends Base<A> {
   readonly kind = "sgd";
+  readonly rule = "opt_sgd";
   readonly state: Readonly<Record<string, A>> = {};
   protected js(p: A, g: A): void {
     const lr = this.S[SLOT.lr]!;
     const n = this.size;
     if (this.f32) for (let i = 0; i < n; i++) p[i] -= fr(lr * g[i]!);
     else for (let i = 0; i < n; i++) p[i] -= lr * g[i]!;
-  }
-  protected kernel(k: OptimizerKernels): void {
-    k.opt_sgd();
   }
 }
 
@@ -359,14 +421,14 @@ class Momentum<A extends Buf> extends Base<A> {
       }
     }
   }
-  protected kernel(k: OptimizerKernels): void {
-    if (this.nesterov) k.opt_nesterov();
-    else k.opt_momentum();
+  get rule(): RuleKernel {
+    return this.nesterov ? "opt_nesterov" : "opt_momentum";
   }
 }
 
 class Adagrad<A extends Buf> extends Base<A> {
   readonly kind = "adagrad";
+  readonly rule = "opt_adagrad";
   readonly state: { readonly sumSquares: A };
   constructor(b: Bound<A>, eps: number) {
     super(b);
@@ -391,13 +453,11 @@ class Adagrad<A extends Buf> extends Base<A> {
         p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
       }
   }
-  protected kernel(k: OptimizerKernels): void {
-    k.opt_adagrad();
-  }
 }
 
 class Rmsprop<A extends Buf> extends Base<A> {
   readonly kind = "rmsprop";
+  readonly rule = "opt_rmsprop";
   readonly state: { readonly meanSquare: A };
   constructor(b: Bound<A>, rho: number, eps: number) {
     super(b);
@@ -427,13 +487,11 @@ class Rmsprop<A extends Buf> extends Base<A> {
         p[i] -= (lr * gi) / (Math.sqrt(s[i]!) + eps);
       }
   }
-  protected kernel(k: OptimizerKernels): void {
-    k.opt_rmsprop();
-  }
 }
 
 class Adam<A extends Buf> extends Base<A> {
   readonly kind: "adam" | "adamw";
+  readonly rule = "opt_adam";
   readonly state: { readonly m: A; readonly v: A };
   constructor(
     b: Bound<A>,
@@ -453,8 +511,11 @@ class Adam<A extends Buf> extends Base<A> {
     S[SLOT.oneMinusBeta2] = 1 - beta2;
     S[SLOT.eps] = eps;
   }
+  protected decoupled(): boolean {
+    return this.weightDecay > 0;
+  }
   /** The step's bias corrections and decay factor into S (the rate is in S[lr]). */
-  private prepare(): void {
+  protected scalars(): void {
     const S = this.S;
     const lr = S[SLOT.lr]!;
     const t = this.step + 1;
@@ -463,7 +524,6 @@ class Adam<A extends Buf> extends Base<A> {
     S[SLOT.keep] = 1 - lr * this.weightDecay;
   }
   protected js(p: A, g: A): void {
-    this.prepare();
     const S = this.S;
     if (this.weightDecay > 0) {
       // Decoupled decay first, as PyTorch's AdamW does: the Adam step below does not read p.
@@ -495,14 +555,6 @@ class Adam<A extends Buf> extends Base<A> {
         v[i] = b2 * v[i]! + rest2 * gi * gi;
         p[i] -= (a * m[i]!) / (Math.sqrt(v[i]! * c) + eps);
       }
-  }
-  protected kernel(k: OptimizerKernels): void {
-    this.prepare();
-    if (this.weightDecay > 0) {
-      const d = this.decay;
-      for (let r = 0; r < d.length; r += 2) k.opt_decay(d[r]!, d[r + 1]!);
-    }
-    k.opt_adam();
   }
 }
 

@@ -9,32 +9,51 @@
  *   loss = Σᵢ wᵢ Lᵢ,  grads = Σᵢ wᵢ gᵢ,   wᵢ = nᵢ / n (a batch mean) or 1 (a batch sum)
  *
  * which is the math of the whole batch (the layout's `split` says the loss is
- * such a combination: compiler/lower/batch-split.ts), and makes the one update
- * with the trainer's optimizer on its own buffers. The result equals one thread's
- * up to float32 rounding of the sums' order, and is bit-identical run to run for
- * the same thread count.
+ * such a combination: compiler/lower/batch-split.ts). With a split update
+ * (modules with wasm optimizer kernels) every thread then combines, checks and
+ * updates its own range of the parameters in the trainer's shared memory
+ * (`SplitPart`, runtime/worker.ts; trainer.ts `stepSplit`); otherwise the
+ * trainer combines all of it and makes the one update itself. Either way the
+ * arithmetic per element is the same: the result equals one thread's up to
+ * float32 rounding of the sums' order, and is bit-identical run to run for the
+ * same thread count.
  *
  * Why per-thread instances, each in its own shared memory: the kernels are
  * compiled against constant addresses, so two instances cannot share an arena,
  * inputs or grads, and those are most of the memory a step touches; only the
- * parameters could be shared, and copying them into a thread's memory costs one
- * memcpy per step (mnist: 101,770 floats, ~0.03 ms — about 1% of a step at
- * batch 128). A shared-parameter layout would need a base offset added to every
- * kernel address, for that 1%.
+ * parameters could be shared, and each thread copies them into its memory at
+ * the start of its chunk (mnist: 101,770 floats, a few µs, in parallel).
  *
  * Browser-safe: the Node side (worker_threads) comes in through the Platform.
  */
 import {
-  SPIN,
+  spinWhile,
+  nextSpin,
+  SPIN_MAX,
   CTL,
   CTL_INTS,
+  DEAD,
   MSG,
   MSG_BYTES,
   OP,
   sharedViews,
+  SplitPart,
   type ThreadInit,
 } from "./worker.ts";
-import { type Buf, type Layout, RuntimeError } from "./types.ts";
+import type { RangeUpdate } from "./optim.ts";
+import { type Buf, type Layout, type OptimizerKernels, RuntimeError } from "./types.ts";
+
+/**
+ * A split update: the trainer's buffers are views of a shared memory too (`memory`), holding the parameters, the
+ * summed gradient and the optimizer's state; every thread (the trainer's included) reduces, checks and updates its
+ * own range there with `kernels` (the trainer's instance; each thread makes its own over that memory).
+ */
+export interface SplitOptions {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: OptimizerKernels;
+  readonly update: RangeUpdate;
+  readonly mean: boolean;
+}
 
 /** A started thread, as the platform made it. */
 export interface ThreadHandle {
@@ -47,6 +66,8 @@ export type SpawnThread = (init: ThreadInit) => ThreadHandle;
 
 /** How long the trainer waits for a thread to start (import the module) or to finish a step before E_THREAD. */
 const START_MS = 60_000;
+/** One Atomics.wait of a blocked trainer (ms); the timeouts above count these. */
+const WAIT_MS = 100;
 
 /** Can this thread block in Atomics.wait? (A browser's main thread cannot: it spins instead.) */
 let canBlock: boolean | undefined;
@@ -80,22 +101,30 @@ export class ThreadPool<A extends Buf> {
   private readonly ctlBuffers: SharedArrayBuffer[] = [];
   private readonly handles: ThreadHandle[] = [];
   private readonly seq: Int32Array;
+  /** The trainer's spin budget (loads) waiting for thread i. */
+  private readonly spin: Int32Array;
   private started = false;
   private closed = false;
+  /** With a split update: the trainer's own share (range 0). */
+  readonly part0: SplitPart | undefined;
 
   constructor(
     readonly layout: Layout,
     readonly threads: number,
     spawn: SpawnThread,
     f64: boolean,
+    split?: SplitOptions,
   ) {
     this.seq = new Int32Array(threads);
+    this.spin = new Int32Array(threads).fill(SPIN_MAX);
     this.params.length =
       this.inputs.length =
       this.arena.length =
       this.grads.length =
         1;
     const mem = layout.memory;
+    const inits: ThreadInit[] = [];
+    const memories: WebAssembly.Memory[] = split ? [split.memory] : [];
     try {
       for (let i = 1; i < threads; i++) {
         const ctlBuffer = new SharedArrayBuffer(MSG + MSG_BYTES);
@@ -112,6 +141,7 @@ export class ThreadPool<A extends Buf> {
             maximum: mem.pages,
             shared: true,
           });
+          if (split) memories.push(memory);
           const b = memory.buffer;
           bufs = {
             params: new Float32Array(b, mem.params, layout.paramSize),
@@ -149,8 +179,20 @@ export class ThreadPool<A extends Buf> {
         this.grads.push(bufs.grads as A);
         this.ctl.push(new Int32Array(ctlBuffer, 0, CTL_INTS));
         this.ctlBuffers.push(ctlBuffer);
-        this.handles.push(spawn(init));
+        inits.push(init);
       }
+      this.part0 = split
+        ? new SplitPart(memories, layout, 0, split.kernels, split.update, split.mean)
+        : undefined;
+      inits.forEach((init, i) =>
+        this.handles.push(
+          spawn(
+            split
+              ? { ...init, split: { memories, thread: i + 1, update: split.update, mean: split.mean } }
+              : init,
+          ),
+        ),
+      );
     } catch (e) {
       this.close();
       if (e instanceof RuntimeError) throw e;
@@ -183,14 +225,12 @@ export class ThreadPool<A extends Buf> {
     ms: number,
   ): boolean {
     if (blocking()) {
-      const until = performance.now() + ms;
-      while (Atomics.load(ctl, slot) === value) {
-        const left = until - performance.now();
-        if (left <= 0) return false;
-        Atomics.wait(ctl, slot, value, Math.min(left, 1000));
-      }
+      // Smi timeouts and no clock: a double passed to Atomics.wait is boxed, and a step allocates nothing
+      for (let waited = 0; Atomics.load(ctl, slot) === value; )
+        if (Atomics.wait(ctl, slot, value, WAIT_MS) === "timed-out" && (waited += WAIT_MS) >= ms) return false;
       return true;
     }
+    // a page's main thread cannot block: it spins, looking at the clock now and then
     const until = performance.now() + ms;
     let spins = 0;
     while (Atomics.load(ctl, slot) === value)
@@ -232,12 +272,15 @@ export class ThreadPool<A extends Buf> {
     this.isReady();
   }
 
-  /** Starts thread i on n rows (its inputs and params already written). */
-  start(i: number, n: number): void {
-    if (i === 1) this.ensureStarted();
+  /**
+   * Starts thread i: on its chunk of n rows (OP.STEP; its inputs, and without a split update its params, already
+   * written), or on its range of a split update of n rows (OP.REDUCE, OP.UPDATE).
+   */
+  start(i: number, n: number, op: number = OP.STEP): void {
+    if (i === 1 && op === OP.STEP) this.ensureStarted();
     const ctl = this.ctl[i - 1]!;
     Atomics.store(ctl, CTL.N, n);
-    Atomics.store(ctl, CTL.OP, OP.STEP);
+    Atomics.store(ctl, CTL.OP, op);
     this.seq[i] = Atomics.add(ctl, CTL.CMD, 1) + 1;
     Atomics.notify(ctl, CTL.CMD);
   }
@@ -246,14 +289,13 @@ export class ThreadPool<A extends Buf> {
   finish(i: number): void {
     const ctl = this.ctl[i - 1]!;
     const want = this.seq[i]!;
-    for (
-      let spin = 0;
-      spin < SPIN && Atomics.load(ctl, CTL.DONE) !== want;
-      spin++
-    );
+    // DONE goes from the last command's number to this one's; spin first, adaptively (runtime/worker.ts)
+    const caught = spinWhile(ctl, CTL.DONE, want - 1, this.spin[i]!);
+    this.spin[i] = nextSpin(this.spin[i]!, caught);
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done === want) break;
+      if (done === DEAD) throw this.close(this.failure(i, "died"));
       if (!this.waitWhile(ctl, CTL.DONE, done, START_MS))
         throw this.close(
           new RuntimeError(
@@ -264,6 +306,11 @@ export class ThreadPool<A extends Buf> {
     }
     if (Atomics.load(ctl, CTL.STATUS) !== 0)
       throw this.close(this.failure(i, "failed its step"));
+  }
+
+  /** After OP.REDUCE: is thread i's range of the gradient finite? */
+  finite(i: number): boolean {
+    return Atomics.load(this.ctl[i - 1]!, CTL.FLAG) === 1;
   }
 
   /** Ends every thread; returns `err` for `throw pool.close(err)`. Safe to call twice. */

@@ -88,6 +88,7 @@ import { fmtAcc, fmtLoss } from "./progress.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { Reducer } from "./reduce.ts";
 import { sharedMemoryAvailable, ThreadPool } from "./threads.ts";
+import { OP, type SplitPart } from "./worker.ts";
 import { type ArrayCtor, type Buf, type Init, type Layout, type Module, nearest, ownBuffers, RuntimeError } from "./types.ts";
 
 // ---- types --------------------------------------------------------------------------
@@ -161,7 +162,9 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
    * for a given thread count; against threads: 1 they differ by float32 rounding of the sums' order. Needs a
    * model whose loss is a batch mean or sum (the layout's `split`), no dropout, and shared memory: where there is
    * none (a page without cross-origin isolation) the chunks run one after another on this thread, with the same
-   * results, and `trainer.threads` is 1. Default 1.
+   * results, and `trainer.threads` is 1. Default 1, not the core count: threads change the batch (and the sums'
+   * order), so a default taken from the machine would train the same seed to different weights on different
+   * machines (runtime/README.md#threads has the measurements).
    */
   readonly threads?: number;
   /** In a browser with `threads`: the module script each training thread runs; it calls `serveThread(model)` (runtime/worker.ts). */
@@ -615,7 +618,14 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       throw new RuntimeError("E_NO_LOSS", `model '${layout.name}' has no loss, so there is nothing to train (call m.loss(...) in the spec)`);
     this.lossAt = layout.lossOffset;
     // The module's own buffers when it has them (wasm kernels accept nothing else); their type is its precision.
-    const own = ownBuffers(module);
+    // With threads and wasm kernels, the module's buffers in a shared memory, so each thread can update its own
+    // range of the parameters there (runtime/threads.ts); a module whose buffers() takes no memory keeps its own.
+    const m = layout.memory;
+    const splitMemory =
+      (opts.threads ?? 1) > 1 && m && module.optimizerKernels && module.buffers && this.platform.spawnThread && sharedMemoryAvailable()
+        ? new WebAssembly.Memory({ initial: m.pages, maximum: m.pages, shared: true })
+        : undefined;
+    const own = splitMemory ? (module.buffers as (shared: WebAssembly.Memory) => ReturnType<typeof ownBuffers<A>>)(splitMemory) : ownBuffers(module);
     this.Arr = opts.Array ?? (own ? (own.params.constructor as ArrayCtor<A>) : (Float32Array as unknown as ArrayCtor<A>));
     if (own && !(own.params instanceof this.Arr))
       throw new RuntimeError("E_ARG", `Array is ${this.Arr.name}, but model '${layout.name}' computes in ${own.params.constructor.name}`);
@@ -747,8 +757,15 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       if (why) throw new RuntimeError("E_THREAD", `threads: ${chunks}: ${why}. Train with threads: 1`);
       const where = { ...(module.url !== undefined ? { module: module.url } : {}), ...(opts.threadScript !== undefined ? { script: opts.threadScript } : {}) };
       const spawn = this.platform.spawnThread;
+      const ranged = this.optimizer.ranged;
+      const split =
+        splitMemory && kernels && ranged && this.optimizer.prepare && this.optimizer.advance && this.params.buffer === splitMemory.buffer
+          ? { memory: splitMemory, kernels, update: ranged, mean: layout.split === "mean" }
+          : undefined;
       this.pool =
-        sharedMemoryAvailable() && spawn ? new ThreadPool<A>(layout, chunks, (init) => spawn.call(this.platform, init, where), this.params instanceof Float64Array) : undefined;
+        sharedMemoryAvailable() && spawn
+          ? new ThreadPool<A>(layout, chunks, (init) => spawn.call(this.platform, init, where), this.params instanceof Float64Array, split)
+          : undefined;
       this.reduce = new Reducer(layout.paramSize, this.params instanceof Float64Array);
     } else {
       this.pool = undefined;
@@ -1008,6 +1025,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private stepChunks(feed: Feed, order: Int32Array, start: number, n: number): void {
     const k = this.chunks;
     const pool = this.pool;
+    if (pool?.part0) return this.stepSplit(feed, order, start, n, pool, pool.part0);
     const mod = this.module;
     const params = this.params;
     const grads = this.grads;
@@ -1040,7 +1058,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       if (j === 0) red.a.set(grads);
       else {
         red.b.set(grads);
-        red.axpby(j === 1 ? w0 : 1, w);
+        red.w[0] = j === 1 ? w0 : 1;
+        red.w[1] = w;
+        red.axpby();
       }
     }
     if (pool)
@@ -1050,7 +1070,9 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         pool.finish(j);
         const w = mean ? nj / n : 1;
         red.b.set(pool.grads[j]!);
-        red.axpby(j === 1 ? w0 : 1, w);
+        red.w[0] = j === 1 ? w0 : 1;
+        red.w[1] = w;
+        red.axpby();
         loss += w * pool.arena[j]![this.lossAt]!;
         hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
       }
@@ -1060,6 +1082,62 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
     else if (Math.abs(loss) > GROWTH * Math.max(Math.abs(stats[STAT_REF]!), 1)) this.diverged("growth", loss);
     if (!this.optimizer.update(params, grads)) this.diverged("gradient", NaN);
+    stats[STAT_LOSS] = loss;
+    stats[STAT_SUM] += loss * n;
+    stats[STAT_ROWS] += n;
+    stats[STAT_CORRECT] += hits;
+  }
+
+  /**
+   * stepChunks with a split update (modules with optimizer kernels, runtime/threads.ts): the parameters, the summed
+   * gradient and the optimizer's state live in the trainer's shared memory; after the chunks' forward and backward
+   * (each thread copies the parameters in first) every thread combines the gradients over its own range of the
+   * parameters, adds L2 and checks it (REDUCE), and only when every range is finite and the loss passed the guard
+   * makes the update there (UPDATE): elementwise the arithmetic of the serial path, so the same bits.
+   */
+  private stepSplit(feed: Feed, order: Int32Array, start: number, n: number, pool: ThreadPool<A>, part: SplitPart): void {
+    const k = this.chunks;
+    const mod = this.module;
+    const mean = this.layout.split === "mean";
+    for (let j = 1; j < k; j++) {
+      const nj = this.chunkRows(n, j);
+      if (nj === 0) continue;
+      this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!);
+      pool.start(j, nj);
+    }
+    const n0 = this.chunkRows(n, 0);
+    this.pack(feed, order, start, n0, true);
+    if (mod.step) mod.step(this.params, this.inputs, this.arena, this.grads, n0);
+    else {
+      mod.forward(this.params, this.inputs, this.arena, n0);
+      mod.backward!(this.params, this.inputs, this.arena, this.grads, n0);
+    }
+    let loss = (mean ? n0 / n : 1) * this.arena[this.lossAt]!;
+    let hits = this.correct(n0);
+    for (let j = 1; j < k; j++) {
+      const nj = this.chunkRows(n, j);
+      if (nj === 0) continue;
+      pool.finish(j);
+      loss += (mean ? nj / n : 1) * pool.arena[j]![this.lossAt]!;
+      hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);
+    }
+    const stats = this.stats;
+    if (loss - loss !== 0) this.diverged("loss", loss);
+    if (!(stats[STAT_REF]! === stats[STAT_REF]!)) stats[STAT_REF] = loss;
+    else if (Math.abs(loss) > GROWTH * Math.max(Math.abs(stats[STAT_REF]!), 1)) this.diverged("growth", loss);
+    const opt = this.optimizer;
+    opt.prepare!(); // the rate and scalars every range's update reads
+    for (let j = 1; j < k; j++) pool.start(j, n, OP.REDUCE);
+    let finite = part.reduce(n);
+    for (let j = 1; j < k; j++) {
+      pool.finish(j);
+      if (!pool.finite(j)) finite = false;
+    }
+    if (!finite) this.diverged("gradient", NaN); // nothing updated; this.grads holds the whole summed gradient
+    for (let j = 1; j < k; j++) pool.start(j, n, OP.UPDATE);
+    part.apply();
+    for (let j = 1; j < k; j++) pool.finish(j);
+    opt.advance!();
     stats[STAT_LOSS] = loss;
     stats[STAT_SUM] += loss * n;
     stats[STAT_ROWS] += n;

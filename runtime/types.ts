@@ -37,20 +37,23 @@ export interface Module<A extends Buf = Float32Array> {
   optimizerKernels?(params: A): OptimizerKernels;
 }
 
-/** What compiler/emit/optimizers.ts builds; every update reads its scalars from memory (`SLOT`), so nothing is passed. */
+/**
+ * What compiler/emit/optimizers.ts builds; every update reads its scalars from memory (`SLOT`), so only an element
+ * range [from, to) is passed (`from` a multiple of 4; the trainer passes (0, size), each thread of `threads` its own range).
+ */
 export interface OptimizerKernels {
-  /** 1 when every gradient element is finite. */
-  opt_check(): number;
+  /** 1 when every gradient element in [from, to) is finite. */
+  opt_check(from: number, to: number): number;
   /** grads[i] += λ params[i] for i in [from, to) (λ in slot l2). */
   opt_l2(from: number, to: number): void;
   /** params[i] *= keep for i in [from, to). */
   opt_decay(from: number, to: number): void;
-  opt_sgd(): void;
-  opt_momentum(): void;
-  opt_nesterov(): void;
-  opt_adagrad(): void;
-  opt_rmsprop(): void;
-  opt_adam(): void;
+  opt_sgd(from: number, to: number): void;
+  opt_momentum(from: number, to: number): void;
+  opt_nesterov(from: number, to: number): void;
+  opt_adagrad(from: number, to: number): void;
+  opt_rmsprop(from: number, to: number): void;
+  opt_adam(from: number, to: number): void;
 }
 
 export type ArrayCtor<A extends Buf> = new (length: number) => A;

@@ -6,9 +6,12 @@
  */
 import { workerData } from "node:worker_threads";
 import type { Buf, Module } from "./types.ts";
-import { reportThreadError, serveThread, type ThreadInit } from "./worker.ts";
+import { reportThreadDeath, reportThreadError, serveThread, type ThreadInit } from "./worker.ts";
 
 const { init, module } = workerData as { init: ThreadInit; module: string };
+// A thread that exits mid-training (process.exit in the module's code, an uncaught error) says so through the
+// control array: the trainer is blocked in Atomics.wait and sees no 'exit' event until it returns.
+process.on("exit", (code) => reportThreadDeath(init.ctl, `exited (code ${code}) while training`));
 try {
   const mod = (await import(module)) as Module<Buf>;
   serveThread(mod, init);

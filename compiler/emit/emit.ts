@@ -36,8 +36,9 @@ function nthRoot(x: number, n: number): number {
 
 /** The optimizer kernels' signatures (compiler/emit/optimizers.ts; runtime/types.ts `OptimizerKernels`). */
 const OPTIMIZER_KERNELS =
-  "opt_check(): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; opt_sgd(): void; " +
-  "opt_momentum(): void; opt_nesterov(): void; opt_adagrad(): void; opt_rmsprop(): void; opt_adam(): void";
+  "opt_check(from: number, to: number): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; " +
+  "opt_sgd(from: number, to: number): void; opt_momentum(from: number, to: number): void; opt_nesterov(from: number, to: number): void; " +
+  "opt_adagrad(from: number, to: number): void; opt_rmsprop(from: number, to: number): void; opt_adam(from: number, to: number): void";
 
 /** Wasm modules built before, by their kernels and memory: a recompile (`--watch`) of the same model reuses the bytes. */
 const builtWasm = new Map<string, Uint8Array>();

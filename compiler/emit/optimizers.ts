@@ -98,34 +98,41 @@ const RULES = (m: binaryen.Module): Rule[] => {
 };
 
 /**
- * Adds the optimizer kernels: `opt_check()` (1 when every gradient element is
- * finite), `opt_l2(from, to)` and `opt_decay(from, to)` over element ranges,
- * and one `opt_<rule>()` per rule.
+ * Adds the optimizer kernels, each over an element range [from, to) (from a
+ * multiple of 4): `opt_check(from, to)` (1 when every gradient element there is
+ * finite), `opt_l2(from, to)`, `opt_decay(from, to)`, and one
+ * `opt_<rule>(from, to)` per rule. The trainer passes (0, size); with threads,
+ * each thread updates its own range (runtime/threads.ts).
  */
 export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
   const { i32, v128, f32 } = binaryen;
   const { get, set, c } = wasmHelpers(m);
-  const vecs = Math.ceil(r.size / 4);
   const dG = r.grads - r.params;
   const s1 = r.state + SCALAR_BYTES;
   const s2 = s1 + pad16(r.size * 4);
   const dS = [s1 - r.params, s2 - r.params];
   if (r.params % 16 || dG % 16 || r.state % 16) throw new Error("internal: the optimizer regions must be 16-byte aligned");
 
-  // opt_check: Σ g·0 over every lane; x·0 is ±0 for finite x and NaN for ±∞ and NaN.
+  // Element ranges [from, to) of the kernels below: `from` a multiple of 4 (a range starts on a vector), `to` rounded
+  // up to one (the padding after every region is zero), so the threads of runtime/threads.ts can each take a range.
+  const startAt = (base: number, from: number) => m.i32.add(c(base), m.i32.shl(get(from), c(2)));
+  const endAt = (base: number, to: number) => m.i32.add(c(base), m.i32.shl(m.i32.and(m.i32.add(get(to), c(3)), c(-4)), c(2)));
+
+  // opt_check(from, to): Σ g·0 over the range's lanes; x·0 is ±0 for finite x and NaN for ±∞ and NaN.
   {
-    const P = 0, ACC = 1;
+    const FROM = 0, TO = 1, P = 2, END = 3, ACC = 4;
     const body = [
       set(ACC, m.v128.const(new Array(16).fill(0))),
-      set(P, c(r.grads)),
-      ...(vecs > 0 ? [m.loop("v", m.block(null, [
+      set(P, startAt(r.grads, FROM)),
+      set(END, endAt(r.grads, TO)),
+      m.if(m.i32.lt_u(get(P), get(END)), m.loop("v", m.block(null, [
         set(ACC, m.f32x4.add(get(ACC, v128), m.f32x4.mul(m.v128.load(0, 16, get(P)), m.v128.const(new Array(16).fill(0))))),
         set(P, m.i32.add(get(P), c(16))),
-        m.br("v", m.i32.lt_u(get(P), c(r.grads + vecs * 16))),
-      ]))] : []),
+        m.br("v", m.i32.lt_u(get(P), get(END))),
+      ]))),
       m.return(m.i32x4.all_true(m.f32x4.eq(get(ACC, v128), m.v128.const(new Array(16).fill(0))))),
     ];
-    m.addFunction("opt_check", binaryen.none, i32, [i32, v128], m.block(null, body, i32));
+    m.addFunction("opt_check", binaryen.createType([i32, i32]), i32, [i32, i32, v128], m.block(null, body, i32));
     m.addFunctionExport("opt_check", "opt_check");
   }
 
@@ -152,10 +159,10 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
 
   // the update rules: P walks the params region; the other vectors sit at constant offsets from it
   for (const rule of RULES(m)) {
-    // locals: P | G | OLD0 OLD1 | NEW0 NEW1 | scalars (one v128 per slot used, loaded once)
-    const P = 0, G = 1, OLD = 2, NEW = 4, SC = 6;
+    // (from, to) | locals: P END | G | OLD0 OLD1 | NEW0 NEW1 | scalars (one v128 per slot used, loaded once)
+    const FROM = 0, TO = 1, P = 2, END = 3, G = 4, OLD = 5, NEW = 7, SC = 9;
     const used = new Map<number, number>();
-    const vars: number[] = [i32, v128, v128, v128, v128, v128];
+    const vars: number[] = [i32, i32, v128, v128, v128, v128, v128];
     const lanes: Lanes = {
       g: () => get(G, v128),
       old: (k) => get(OLD + k, v128),
@@ -175,10 +182,11 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
       step.push(m.v128.store(dS[k]!, 16, get(P), get(NEW + k, v128)));
     });
     step.push(m.v128.store(0, 16, get(P), m.f32x4.sub(m.v128.load(0, 16, get(P)), rule.delta(lanes))));
-    step.push(set(P, m.i32.add(get(P), c(16))), m.br("v", m.i32.lt_u(get(P), c(r.params + vecs * 16))));
+    step.push(set(P, m.i32.add(get(P), c(16))), m.br("v", m.i32.lt_u(get(P), get(END))));
     const loop = m.loop("v", m.block(null, step));
     const init = [...used].map(([slot, local]) => set(local, m.f32x4.splat(m.f32.load(slot * 4, 4, c(r.state)))));
-    m.addFunction(rule.name, binaryen.none, binaryen.none, vars, m.block(null, [...init, set(P, c(r.params)), ...(vecs > 0 ? [loop] : [])]));
+    const range = [set(P, startAt(r.params, FROM)), set(END, endAt(r.params, TO))];
+    m.addFunction(rule.name, binaryen.createType([i32, i32]), binaryen.none, vars, m.block(null, [...init, ...range, m.if(m.i32.lt_u(get(P), get(END)), loop)]));
     m.addFunctionExport(rule.name, rule.name);
   }
 }

@@ -44,6 +44,26 @@ describe("allocation on a module with wasm kernels (mnist)", () => {
   }, 300_000);
 });
 
+// The same on two threads (a split update: each thread reduces, checks and updates its own range of the
+// parameters), for three optimizers with state; the trainer's thread is what the profiler samples.
+describe("allocation with threads: 2 on mnist", () => {
+  it("trainStep and fit allocate nothing per step on the trainer's thread", () => {
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
+      encoding: "utf8",
+      timeout: 200_000,
+      env: { ...process.env, PROBE_THREADS: "2", PROBE_ONLY: "^(momentum/stepDecay|adam/cosine\\+l2|adamw/constant\\+l2)$" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; fit: number; wasm: boolean }[];
+    expect(rows.map((x) => x.config)).toEqual(["momentum/stepDecay", "adam/cosine+l2", "adamw/constant+l2"]);
+    for (const x of rows) {
+      expect(x.wasm, x.config).toBe(true);
+      expect(x.trainStep, `${x.config}: bytes sampled in 200 trainStep calls`).toBeLessThan(600);
+      expect(x.fit, `${x.config}: bytes sampled in 192 of fit's steps`).toBeLessThan(1500);
+    }
+  }, 220_000);
+});
+
 // A convolutional network (examples/lenet: conv, max-pool, dense) through the trainer: issue #16's "a training step
 // allocates nothing, tested on the lenet module through the trainer" (test/fixtures/lenet-alloc-probe.ts says how).
 describe("allocation on the lenet module (conv + pool)", () => {

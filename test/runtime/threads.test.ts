@@ -48,6 +48,9 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 const same = (a: Float32Array, b: Float32Array) =>
   a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+/** Does the trainer update on its threads, each its own range (runtime/threads.ts)? */
+const split = (t: Trainer) =>
+  (t as unknown as { pool?: { part0?: unknown } }).pool?.part0 !== undefined;
 
 describe("threads: 2 on mnist (wasm kernels)", () => {
   it("equals threads: 1 within float32 reduction error, and is bit-identical run to run and to the fallback", async () => {
@@ -63,6 +66,7 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
       });
       await t.ready();
       expect(t.threads).toBe(2);
+      expect(split(t)).toBe(true);
       runs.push({
         h: t.fit(train, { epochs: 2, progress: false }),
         params: Float32Array.from(t.params),
@@ -127,14 +131,51 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
       l2: 1e-4,
       threads: 2,
     });
+    // the split update (each thread its range) against the fallback's one update over all of it: the same bits
+    const f = make({
+      optimizer: opt,
+      batchSize: 64,
+      seed: 5,
+      l2: 1e-4,
+      threads: 2,
+      platform: { ...browserPlatform, spawnThread: undefined },
+    });
     await b.ready();
+    expect(split(b)).toBe(true);
     for (let s = 0; s < 4; s++) {
       a.trainStep(train, s * 64, 64);
       b.trainStep(train, s * 64, 64);
+      f.trainStep(train, s * 64, 64);
       expect(Math.abs(a.lastLoss - b.lastLoss)).toBeLessThan(1e-5 * a.lastLoss);
     }
     expect(maxDiff(a.params, b.params)).toBeLessThan(1e-4);
+    expect(same(b.params as Float32Array, f.params as Float32Array)).toBe(true);
+    for (const [k, v] of Object.entries(b.optimizer.state)) expect(same(v as Float32Array, f.optimizer.state[k] as Float32Array), k).toBe(true);
+    expect(b.steps).toBe(4);
     b.close();
+  });
+
+  // l2 adds λ·w to the gradient: with λ = 1e30, a weight of 1e30 on a pixel that is 0 in every row leaves the loss
+  // finite and makes that gradient element +Infinity, in the trainer's range (W1[0,·]) or the thread's (W1[783,·])
+  it.each([
+    ["the trainer's", 0, "W1\\[0,0\\]"],
+    ["the thread's", 783 * 128 + 5, "W1\\[783,5\\]"],
+  ])("a non-finite gradient in %s range: DivergedError naming it, no update anywhere", async (_, at, where) => {
+    for (const threads of [1, 2]) {
+      const t = make({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 4, l2: 1e30, threads });
+      await t.ready();
+      t.trainStep(train, 0, 64);
+      t.params[at] = 1e30;
+      const before = Float32Array.from(t.params);
+      const m = Float32Array.from(t.optimizer.state.m as Float32Array);
+      expect(() => t.trainStep(train, 64, 64)).toThrow(
+        expect.objectContaining({ code: "E_DIVERGED", message: expect.stringMatching(new RegExp(`gradient of 'W1' is Infinity at ${where}`)) }),
+      );
+      expect(same(t.params as Float32Array, before)).toBe(true);
+      expect(same(t.optimizer.state.m as Float32Array, m)).toBe(true);
+      expect(t.steps).toBe(1);
+      t.close();
+    }
   });
 
   it("a partial batch splits unevenly (n = 37: 19 + 18 rows) and still tracks one thread", async () => {
@@ -293,6 +334,31 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
     );
     expect(t.params[0]).toBe(0.5);
     expect(t.steps).toBe(0);
+    expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
+  });
+
+  it("a thread that exits mid-step (process.exit in the module): E_THREAD at once, not at the 60 s timeout", async () => {
+    const src = `
+      import { isMainThread } from "node:worker_threads";
+      export const layout = { name: "quits", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
+        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
+        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
+      export function forward(p, x, a, n = 4) {
+        if (!isMainThread) process.exit(7);
+        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
+      }
+      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
+    const mod = { ...((await import(url)) as Module), url } as Module;
+    const t = make({ optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] }, mod);
+    await t.ready();
+    const data = { x: Float32Array.of(1, 2, 3, 4), t: Float32Array.of(2, 4, 6, 8) };
+    const t0 = performance.now();
+    expect(() => t.trainStep(data, 0, 4)).toThrow(
+      expect.objectContaining({ code: "E_THREAD", message: expect.stringMatching(/thread 1 of 2 died: exited \(code 7\) while training/) }),
+    );
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(t.params[0]).toBe(0.5);
     expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
   });
 
