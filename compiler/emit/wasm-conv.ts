@@ -32,7 +32,7 @@
  */
 import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import type { ConvKernel, Epi, PoolKernel } from "../lower/kernel.ts";
-import type { BackInputPath } from "../plan/target.ts";
+import type { BackInputPath, ConvGeometry } from "../plan/target.ts";
 import { backInputPath, backInputTaps, convScratchFloats } from "../plan/target.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 
@@ -527,16 +527,7 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
 }
 
 /** Geometry of conv2dBackInput with the images in the lanes ("lanes": compiler/plan/target.ts `backInputPath`). */
-interface BackInputLanes {
-  readonly N: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-  readonly K: number;
-  readonly R: number;
-  readonly S: number;
-  readonly OH: number;
-  readonly OW: number;
+interface BackInputLanes extends Pick<ConvGeometry, "N" | "C" | "H" | "W" | "K" | "R" | "S" | "OH" | "OW"> {
   readonly pt: number;
   readonly pl: number;
   readonly dw: number;
