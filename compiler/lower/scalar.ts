@@ -20,10 +20,17 @@ export function scalarNode(n: Node): Node {
   return { ...n, shape: [], inputs: n.inputs.map((i) => ({ ...i, shape: [] })) };
 }
 
-/** Is `n` a view whose elements are its input's, rearranged (rather than read from storage)? */
+/**
+ * Is `n` a view whose elements are its input's, rearranged (rather than read from storage)? Also every view no
+ * strided access reaches (a reshape of a transpose: fuzz seed 20261204, batch 425, in a Hessian-vector product):
+ * its elements are its input's, resolved the same way down to a view that strides do express.
+ */
 const aliasView = (cx: Cx, n: Node): boolean =>
   opDef(n.op).kind === "view" &&
-  (cx.elems.has(n.inputs[0]!.id) || cx.elems.has(cx.plan.source(n).id) || size(n.shape) <= cx.plan.unrollLimit);
+  (cx.elems.has(n.inputs[0]!.id) ||
+    cx.elems.has(cx.plan.source(n).id) ||
+    size(n.shape) <= cx.plan.unrollLimit ||
+    accessOf(cx.access, cx.plan, n) === undefined);
 
 /**
  * The unrolled elements of `n`: locals or literals, or reads of its storage by

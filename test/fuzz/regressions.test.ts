@@ -301,6 +301,25 @@ const REGRESSIONS: Regression[] = [
       ],
     ],
   },
+  {
+    why:
+      "lower: an unrolled read of a view no strided access expresses (a reshape of a transpose of a matmul, in the " +
+      "Hessian-vector product of add → avgPool2dBack → matmul) threw 'reshape#85 has neither elements nor storage'; " +
+      "such a view now takes its input's elements (seed 20261204, batch 425; it failed on 973ecb1 too)",
+    recipes: [
+      {
+        seed: 16544053,
+        instrs: [
+          { op: 0, a: 0, b: 0, k: 0 },
+          { op: 737, a: 0, b: 0, k: 5199 },
+          { op: 386, a: 709, b: 0, k: 152 },
+        ],
+      },
+    ],
+    decodes: [["add", "avgPool2dBack", "matmul"]],
+    builds: ["f64", "f64 loops", "f32", "f32 loops", "f32 wasm"],
+    hvpEvery: 1,
+  },
 ];
 
 const decode = (r: Recipe) =>
