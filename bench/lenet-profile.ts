@@ -5,6 +5,7 @@
 import { importModule } from "../compiler/emit/load.ts";
 import { loadSpec } from "../compiler/frontend/load.ts";
 import { compile } from "../compiler/index.ts";
+import { fillProbeData } from "./lib/probe-data.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, d: number) => {
@@ -27,12 +28,7 @@ const P = { t: new Float64Array(64), i: 0 };
 (globalThis as unknown as { __P: typeof P }).__P = P;
 const mod = await importModule(js);
 const buf = mod.buffers();
-let s = 7;
-const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
-for (let i = 0; i < buf.params.length; i++) buf.params[i] = (rand() * 2 - 1) * 0.1;
-const L = mod.layout;
-for (const inp of L.inputs)
-  for (let i = 0; i < inp.size; i++) buf.inputs[inp.offset + i] = inp.name === "y" ? (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0) : rand();
+fillProbeData(mod, buf);
 const step = () => {
   P.i = 0;
   mod.forward(buf.params, buf.inputs, buf.arena);

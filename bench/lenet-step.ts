@@ -6,6 +6,7 @@ import { importModule } from "../compiler/emit/load.ts";
 import { buildWasm } from "../compiler/emit/wasm.ts";
 import { loadSpec } from "../compiler/frontend/load.ts";
 import { compile } from "../compiler/index.ts";
+import { fillProbeData } from "./lib/probe-data.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, d: number) => {
@@ -19,12 +20,8 @@ const steps = flag("steps", 300);
 const c = await compile(await loadSpec(spec), { precision: "f32", backend: "wasm" });
 const mod = await importModule(c.js);
 const buf = mod.buffers();
-let s = 7;
-const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
-for (let i = 0; i < buf.params.length; i++) buf.params[i] = (rand() * 2 - 1) * 0.1;
+fillProbeData(mod, buf);
 const L = mod.layout;
-for (const inp of L.inputs)
-  for (let i = 0; i < inp.size; i++) buf.inputs[inp.offset + i] = inp.name === "y" ? (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0) : rand();
 const step = () => {
   mod.forward(buf.params, buf.inputs, buf.arena);
   mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
