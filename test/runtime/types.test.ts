@@ -6,6 +6,8 @@ import type { GeneratedModule } from "../../compiler/emit/load.ts";
 import type { Layout as CompilerLayout } from "../../compiler/lower/lower.ts";
 import type { Init as CompilerInit } from "../../compiler/ir/model.ts";
 import type { Init, Layout, Module } from "../../runtime/index.ts";
+import type { OptimizerKernels } from "../../runtime/types.ts";
+import type { OptimizerKernels as EmittedKernels } from "../../generated/mnist.ts";
 
 type Assignable<A, B> = [A] extends [B] ? true : false;
 
@@ -33,5 +35,11 @@ describe("runtime types", () => {
     } as const;
     const literal: Module = generated;
     expect([layout, init, f32, f64, literal.layout.paramSize]).toEqual([true, true, true, true, 2]);
+  });
+
+  it("declare the optimizer kernels a generated module restates (it imports nothing) as the runtime does", () => {
+    // compiler/emit/emit.ts writes the type into every wasm module so the file stands alone; the two must not drift
+    const same: Assignable<EmittedKernels, OptimizerKernels> & Assignable<OptimizerKernels, EmittedKernels> = true;
+    expect(same).toBe(true);
   });
 });
