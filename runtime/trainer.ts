@@ -191,9 +191,14 @@ export interface Convergence {
    * ‖∇L(θ)‖₂ ≤ gradNorm, the gradient of the training loss over all N examples at the epoch's final weights
    * (dropout off; the trainer's `l2` term included), combined from batches as the layout's `split` says (a batch
    * mean: weights nᵢ/N; a batch sum: 1); a loss that is neither is refused when N exceeds one batch. It costs one forward and backward pass over the training set
-   * per epoch, with no update; the value is in `EpochRecord.gradNorm`, and `grads` then holds that gradient.
+   * per epoch (per `every` epochs), with no update; the value is in `EpochRecord.gradNorm`, and `grads` then holds that gradient.
    */
   readonly gradNorm?: number;
+  /**
+   * Measure gradNorm only every `every` epochs of this call (epochs every, 2·every, …), to spend one extra pass per
+   * `every` epochs instead of one per epoch. Default 1. `patience` counts the epochs on which a tolerance was measured.
+   */
+  readonly every?: number;
   /** |L_e − L_(e−1)| ≤ lossChange, the change of the epoch's mean training loss from the previous epoch of this call. */
   readonly lossChange?: number;
   /** lossChange relative to |L_(e−1)|. Default false (absolute). */
@@ -487,7 +492,7 @@ const FIT_OPTIONS: { readonly [K in keyof Required<FitOptions>]: Check } = {
   onEpoch: [(v) => typeof v === "function", "a function (record) => void | boolean"],
   progress: [(v) => typeof v === "boolean", "true or false"],
   batchSchedule: [(v) => typeof v === "function", "a function (epoch, previous record) => rows per step"],
-  until: [(v) => typeof v === "object" && v !== null, "{ gradNorm?, lossChange?, relative?, patience? }"],
+  until: [(v) => typeof v === "object" && v !== null, "{ gradNorm?, every?, lossChange?, relative?, patience? }"],
 };
 /** fit's `until` (Convergence). */
 const UNTIL_OPTIONS: { readonly [K in keyof Required<Convergence>]: Check } = {
@@ -495,6 +500,7 @@ const UNTIL_OPTIONS: { readonly [K in keyof Required<Convergence>]: Check } = {
   lossChange: finiteAtLeast0,
   relative: [(v) => typeof v === "boolean", "true or false"],
   patience: [(v) => Number.isInteger(v) && (v as number) >= 1, "a whole number >= 1"],
+  every: [(v) => Number.isInteger(v) && (v as number) >= 1, "a whole number >= 1"],
 };
 const FIT_ASYNC_OPTIONS: { readonly [K in keyof Required<FitAsyncOptions>]: Check } = {
   epochs: FIT_OPTIONS.epochs,
@@ -1257,6 +1263,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       checkOptions("fit: until", until, UNTIL_OPTIONS);
       if (until.gradNorm === undefined && until.lossChange === undefined)
         throw new RuntimeError("E_ARG", "fit: until needs a tolerance: { gradNorm: 1e-4 } (gradient norm) or { lossChange: 1e-6 } (loss change per epoch)");
+      if (until.every !== undefined && until.gradNorm === undefined)
+        throw new RuntimeError("E_ARG", `fit: until.every (${until.every}) says how often to measure gradNorm, but until has no gradNorm: add { gradNorm: 1e-4 } or drop every`);
     }
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RuntimeError("E_ARG", `fit: epochs must be a whole number >= 0, got ${epochs}`);
     const feed = this.bind(train, "train");
@@ -1354,7 +1362,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       const scored = feed.metric !== "none";
       const accuracy = scored ? stats[STAT_CORRECT]! / rows : NaN;
       const v = val ? this.evaluateFeed(val) : undefined;
-      const gradNorm = full ? this.fullGradient(feed, full.order, full.acc) : undefined;
+      const gradNorm = full && (e + 1) % (until!.every ?? 1) === 0 ? this.fullGradient(feed, full.order, full.acc) : undefined;
       const record: EpochRecord = {
         epoch: this.epochs,
         loss,
@@ -1391,7 +1399,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         const prev = records.length >= 2 ? records[records.length - 2]!.loss : undefined;
         const gradOk = gradNorm !== undefined && gradNorm <= until.gradNorm!;
         const lossOk = until.lossChange !== undefined && prev !== undefined && Math.abs(loss - prev) <= until.lossChange * (until.relative ? Math.abs(prev) : 1);
-        calm = gradOk || lossOk ? calm + 1 : 0;
+        if (gradNorm !== undefined || until.lossChange !== undefined) calm = gradOk || lossOk ? calm + 1 : 0; // an epoch measuring nothing leaves it
         if (calm >= (until.patience ?? 1)) {
           stopped = "converged";
           converged = gradOk ? "gradNorm" : "lossChange";

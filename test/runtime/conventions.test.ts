@@ -72,6 +72,22 @@ describe("fit's until: stopping tolerances", () => {
     }
   });
 
+  it("gradNorm with every: k measures on epochs k, 2k, … only, stops on the first measured epoch within tolerance, with the same weights", () => {
+    const make = () => createTrainer(lin64(), { optimizer: sgd({ lr: 0.3 }), seed: 1, Array: Float64Array });
+    const each = make().fit(regression(), { epochs: 500, until: { gradNorm: 1e-3 }, progress: false });
+    const t = make();
+    const h = t.fit(regression(), { epochs: 500, until: { gradNorm: 1e-3, every: 4 }, progress: false });
+    expect([h.stopped, h.converged]).toEqual(["converged", "gradNorm"]);
+    // the first multiple of 4 at or after the epoch where every-epoch checking stopped
+    expect(h.epochs.length).toBe(Math.ceil(each.epochs.length / 4) * 4);
+    h.epochs.forEach((e, i) => expect(e.gradNorm !== undefined).toBe((i + 1) % 4 === 0));
+    expect(h.epochs.at(-1)!.gradNorm!).toBeLessThanOrEqual(1e-3);
+    // measuring changes no weight: the same epochs of plain training give the same parameters
+    const plain = make();
+    plain.fit(regression(), { epochs: h.epochs.length, progress: false });
+    expect(Array.from(t.params)).toEqual(Array.from(plain.params));
+  });
+
   it("lossChange: stops when the epoch loss moved by at most the tolerance (absolute or relative), patience epochs in a row", () => {
     const run = (until: object) => createTrainer(lin64(), { optimizer: sgd({ lr: 0.05 }), seed: 1, Array: Float64Array }).fit(regression(), { epochs: 1000, until, progress: false });
     const change = (h: { loss: readonly number[] }, i: number) => Math.abs(h.loss[i]! - h.loss[i - 1]!);
@@ -109,6 +125,8 @@ describe("fit's until: stopping tolerances", () => {
     expect(fit({ gradNrom: 1e-3 })).toThrow(/fit: until: unknown option 'gradNrom' — did you mean 'gradNorm'/);
     expect(fit({ gradNorm: -1 })).toThrow(/gradNorm must be a finite number >= 0/);
     expect(fit({ lossChange: 1e-3, patience: 0 })).toThrow(/patience must be a whole number >= 1/);
+    expect(fit({ gradNorm: 1e-3, every: 0 })).toThrow(/every must be a whole number >= 1/);
+    expect(fit({ lossChange: 1e-3, every: 2 })).toThrow(/until has no gradNorm/);
     expect(fit(3)).toThrow(RuntimeError);
   });
 });
