@@ -17,13 +17,13 @@
  *   3. (a subset) second order: H v = the gradient of sum(g · v), interpreted
  *      and compiled, vs central differences of the gradient along v.
  */
-import { gradients } from "../../compiler/autodiff/reverse.ts";
+import { gradients, rulesFor } from "../../compiler/autodiff/reverse.ts";
 import { type GeneratedModule, importModule } from "../../compiler/emit/load.ts";
 import { compile } from "../../compiler/index.ts";
 import { B, Graph, type Node, topo } from "../../compiler/ir/graph.ts";
 import { evaluate } from "../../compiler/ir/interp.ts";
-import type { Leaf, Model } from "../../compiler/ir/model.ts";
-import { OPS, opDef } from "../../compiler/ir/ops.ts";
+import type { CustomRule, Leaf, Model } from "../../compiler/ir/model.ts";
+import { opDef } from "../../compiler/ir/ops.ts";
 import { size } from "../../compiler/ir/shape.ts";
 import { TOL, checkGradients, fmtMismatch, rng, runModule, withinTol, type Run } from "../helpers.ts";
 import { BATCH, type BuiltGraph, type Recipe, buildRecipe, kinkFree } from "./graphs.ts";
@@ -82,6 +82,8 @@ export interface CheckOptions {
   readonly hvpEvery?: number;
   /** Rows of a batched step (1..BATCH), for graphs that read the batch leaves. */
   readonly n?: number;
+  /** Replaces each custom box's rule before anything is checked (the harness's own test: a wrong rule must fail). */
+  readonly customRule?: (rule: CustomRule, b: B) => CustomRule;
 }
 
 export interface CheckResult {
@@ -102,8 +104,9 @@ const maxAbs = (v: ArrayLike<number>) => {
   return m;
 };
 
-function modelOf(name: string, g: Graph, params: Leaf[], inputs: Leaf[], outputs: { name: string; node: Node }[], loss: Node, batched: boolean): Model {
+function modelOf(name: string, g: Graph, params: Leaf[], inputs: Leaf[], outputs: { name: string; node: Node }[], loss: Node, batched: boolean, customs: ReadonlyMap<number, CustomRule>): Model {
   return {
+    ...(customs.size ? { customs } : {}),
     name,
     source: "fuzz",
     graph: g,
@@ -148,6 +151,9 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
   const b = new B(g);
   const n = opts.n ?? BATCH;
   const graphs: BuiltGraph[] = recipes.map((r, k) => buildRecipe(b, r, `g${k}_`, n));
+  // the custom boxes' rules, bound as autodiff binds a spec's (compiler/autodiff/reverse.ts rulesFor)
+  const customs = new Map(graphs.flatMap((x) => [...x.customs].map(([id, r]) => [id, opts.customRule ? opts.customRule(r, b) : r] as const)));
+  const rules = rulesFor({ customs } as Pick<Model, "customs"> as Model);
   const batched = graphs.some((x) => x.batched);
   const rows = batched ? n : undefined;
   const values: Record<string, Float64Array> = Object.assign({}, ...graphs.map((x) => x.values));
@@ -166,11 +172,11 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
     if (kink) problems.push(`graph ${k}: generator: ${kink}`);
     const y = vals.get(x.y.id)![0]!;
     if (!Number.isFinite(y)) problems.push(`graph ${k}: y = ${y} is not finite`);
-    const r = checkGradients(b, x.y, x.params, values, OPS, n);
+    const r = checkGradients(b, x.y, x.params, values, rules, n);
     numeric.push(r.numeric);
     symbolic.push(r.grads);
     for (const m of r.mismatches) problems.push(`graph ${k}: interpreter ${fmtMismatch(m)}`);
-    for (const gr of gradients(b, x.y, x.params.map((p) => p.node)).grads) for (const nn of topoOps(gr)) gradOps.add(nn);
+    for (const gr of gradients(b, x.y, x.params.map((p) => p.node), rules).grads) for (const nn of topoOps(gr)) gradOps.add(nn);
   });
 
   // 2. The generated code, all graphs in one model.
@@ -180,7 +186,7 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
     x.sinks.filter((s) => s.op !== "param" && s.op !== "input").map((s, j) => ({ name: `g${k}_o${j}`, node: s, graph: k })),
   );
   const loss = graphs.map((x) => x.y).reduce((acc, y) => b.add(acc, y));
-  const model = modelOf("fuzz", g, params, inputs, outputs, loss, batched);
+  const model = modelOf("fuzz", g, params, inputs, outputs, loss, batched, customs);
   const ref = evaluate([...outputs.map((o) => o.node), loss], values, undefined, n);
   const owner = new Map<string, number>();
   graphs.forEach((x, k) => x.params.forEach((p, i) => owner.set(p.name, k * 1e6 + i)));
@@ -217,7 +223,7 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
   }
   // float32 vs float64, build by build. The reference error: the same graphs evaluated with every value rounded to float32.
   const need32 = builds.some((x) => BUILDS[x].precision === "f32");
-  const gradNodes = need32 ? graphs.map((x) => gradients(b, x.y, x.params.map((p) => p.node)).grads) : [];
+  const gradNodes = need32 ? graphs.map((x) => gradients(b, x.y, x.params.map((p) => p.node), rules).grads) : [];
   const emul = need32 ? evaluate32([...outputs.map((o) => o.node), ...gradNodes.flat()], values, n) : new Map<number, Float64Array>();
   const emulGrads = new Map<string, Float64Array>();
   if (need32) graphs.forEach((x, k) => x.params.forEach((p, i) => emulGrads.set(p.name, emul.get(gradNodes[k]![i]!.id)!)));
@@ -257,7 +263,7 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
       const hvLoss = chosen.map(({ h }) => h.gv).reduce((acc, t) => b.add(acc, t));
       const hParams = chosen.flatMap(({ k }) => graphs[k]!.params);
       const hInputs = chosen.flatMap(({ k, h }) => [...graphs[k]!.inputs, ...h.v]);
-      const m2 = modelOf("fuzz_hvp", g, hParams, hInputs, [], hvLoss, batched);
+      const m2 = modelOf("fuzz_hvp", g, hParams, hInputs, [], hvLoss, batched, customs);
       for (const name of builds.filter((x) => BUILDS[x].precision === "f64")) {
         const r = await build(m2, name, values, rows);
         if (typeof r === "string") {
@@ -286,14 +292,14 @@ export async function checkRecipes(recipes: readonly Recipe[], opts: CheckOption
   function hvp(bb: B, x: BuiltGraph, vals: Record<string, Float64Array>, k: number) {
     const next = rng(0x4e55 + k);
     const wrt = x.params.map((p) => p.node);
-    const { grads } = gradients(bb, x.y, wrt);
+    const { grads } = gradients(bb, x.y, wrt, rules);
     const v: Leaf[] = x.params.map((p, i) => {
       const name = `g${k}_v${i}`;
       vals[name] = Float64Array.from({ length: size(p.shape) }, () => Math.fround(2 * next() - 1));
       return { name, node: bb.g.mk("input", [], { name, shape: [...p.shape] }), shape: p.shape };
     });
     const gv = grads.map((gr, i) => bb.sum(bb.mul(gr, v[i]!.node))).reduce((acc, t) => bb.add(acc, t));
-    const { grads: hvNodes } = gradients(bb, gv, wrt);
+    const { grads: hvNodes } = gradients(bb, gv, wrt, rules);
     for (const h of hvNodes) for (const op of topoOps(h)) gradOps.add(op);
     const at = evaluate(hvNodes, vals, undefined, n);
     const symbolicHv = hvNodes.map((h) => at.get(h.id)!);

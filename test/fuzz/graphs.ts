@@ -23,7 +23,7 @@
 import fc from "fast-check";
 import type { B, Node } from "../../compiler/ir/graph.ts";
 import { topo } from "../../compiler/ir/graph.ts";
-import type { Leaf } from "../../compiler/ir/model.ts";
+import type { CustomRule, Leaf } from "../../compiler/ir/model.ts";
 import { OPS, type OpDef, opDef } from "../../compiler/ir/ops.ts";
 import { type Shape, broadcastIndex, broadcastShapes, sameShape, size } from "../../compiler/ir/shape.ts";
 import { rng } from "../helpers.ts";
@@ -68,7 +68,6 @@ export const BATCH = 3;
  */
 export const CHOICES: readonly string[] = [
   "add",
-  // (custom: a spec's box with its own rule, tested in test/frontend/custom.test.ts; nothing to fuzz without a spec)
   ...Object.keys(OPS).filter((op) => op !== "add" && op !== "input" && op !== "param" && op !== "softmaxCE" && op !== "custom" && OPS[op as keyof typeof OPS].kind !== "conv"),
   "newParam",
   "newInput",
@@ -82,7 +81,12 @@ export const CHOICES: readonly string[] = [
   "broadcast",
   // Convolutions and pooling (test/fuzz/conv-graphs.ts), conv2d and maxPool2d weighted up.
   ...CONV_CHOICES,
+  // A spec's custom box (m.custom) around an elementwise op, its vjp written from the op's rule (see `box` below).
+  "custom",
 ];
+
+/** What a fuzzed custom box wraps: the differentiable elementwise ops (not `where`, whose condition has no adjoint to write). */
+const BOXABLE = CHOICES.filter((c, i) => CHOICES.indexOf(c) === i && c !== "where" && (OPS as Record<string, OpDef>)[c]?.kind === "elementwise" && [1, 2].includes((OPS as Record<string, OpDef>)[c]!.arity) && typeof (OPS as Record<string, OpDef>)[c]!.vjp === "function");
 
 const KINK0 = new Set(["abs", "relu", "sign", "step"]);
 const KINK2 = new Set(["max", "min", "ge"]);
@@ -160,6 +164,8 @@ export interface BuiltGraph {
   readonly y: Node;
   /** Ops in the finished graph (for coverage). */
   readonly ops: Set<string>;
+  /** The custom boxes' derivative rules by node id, as a spec's `Model.customs` holds them. */
+  readonly customs: Map<number, CustomRule>;
   /** Does the graph read the batch leaves (then it must be compiled with `batch: BATCH`)? */
   readonly batched: boolean;
   /** Does it hold a max/min tie between two different values (its gradient jumps there: no Hessian to check)? */
@@ -223,6 +229,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
   let batched = false;
   let ties = false;
   let count = 0;
+  const customs = new Map<number, CustomRule>();
 
   const val = (x: Node): Float64Array => {
     const hit = vals.get(x.id);
@@ -373,6 +380,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
       const m = b.reshape(mask, [BATCH, ...Array<number>(lead).fill(1)]);
       return compatible(x.shape, m.shape) ? b.mul(x, m) : b.mul(b.sum(x), mask);
     }
+    if (op === "custom") return box(ins);
     const def = opDef(op);
     switch (def.kind) {
       case "elementwise": {
@@ -482,6 +490,31 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
     }
   };
 
+  /**
+   * m.custom around one elementwise op u = op(x1, …) (built as that op's own instruction would build it): the box's
+   * value is u, its inputs u's operands, and its vjp the op's table rule written against the box's output — what a
+   * spec author writes as `vjp: (g, [x], y) => [...]`. Autodiff then must take the box's rule, not differentiate u
+   * (simplify erases the box after autodiff), in every build and in H v.
+   */
+  const box = (ins: Instr): Node | undefined => {
+    const inner = BOXABLE[ins.k % BOXABLE.length]!;
+    const u = step({ op: CHOICES.indexOf(inner), a: ins.a, b: ins.b, k: Math.floor(ins.k / BOXABLE.length) });
+    if (!u || u.op !== inner) return u; // folded or rewritten by the builder: no single op to box
+    const xs = u.inputs.filter((x, i) => u.inputs.indexOf(x) === i);
+    const name = `${prefix}box${count++}`;
+    const node = b.g.mk("custom", [u, ...xs], { name });
+    if (customs.has(node.id)) return node;
+    const adjoint = b.g.mk("input", [], { name: "__adjoint", shape: [...node.shape], custom: name });
+    const ds = opDef(inner).vjp!(adjoint, u.inputs, node, b);
+    // an operand used twice (x op x) gets the sum of its two adjoints, as a spec's vjp would return it
+    const vjp = xs.map((x) => {
+      const parts = u.inputs.flatMap((v, i) => (v === x && ds[i] ? [ds[i]!] : []));
+      return parts.length ? parts.reduce((p, q) => b.add(p, q)) : null;
+    });
+    customs.set(node.id, { name, adjoint, vjp });
+    return node;
+  };
+
   for (const ins of r.instrs) {
     const y = step(ins);
     if (y && size(y.shape) <= MAX_SIZE && !pool.includes(y)) pool.push(y);
@@ -499,7 +532,7 @@ export function buildRecipe(b: B, r: Recipe, prefix: string, n: number = BATCH):
     y = y ? b.add(y, t) : t;
   }
   const ops = new Set(topo([y!]).map((n) => n.op));
-  return { params, inputs, values, sinks, y: y!, ops, batched, ties };
+  return { params, inputs, values, sinks, y: y!, ops, customs, batched, ties };
 }
 
 /**
