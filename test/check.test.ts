@@ -75,6 +75,18 @@ describe("gradc check: edges, non-finite values, ties", () => {
     expect(r.params.map((p) => p.edges)).toEqual([2, 2]);
   });
 
+  it("1/w at w = 2e-5 (near its pole): the central difference's own error (2.5e-3) passes rtol, Richardson's extrapolation does not blame a right rule; a rule 1% off still fails", async () => {
+    const model = await specOf(`  const w = m.param("w", [2], { init: { value: [2e-5, 0.5] } });\n  m.loss(m.sum(m.div(1, w)));`, "pole");
+    const r = await checkModel(model, { points: 1 });
+    expect(r.ok, formatReport("pole", r)).toBe(true);
+    expect(r.params[0]!.extrapolated).toBe(1); // w = 0.5 needs none
+    expect(formatReport("pole", r)).toContain("(1 near a pole: extrapolated)");
+    const off: Rules = { ...OPS, div: { vjp: (g, [x, y], out, b) => OPS.div.vjp!(b.mul(g, 1.01), [x!, y!], out, b) } };
+    const bad = await checkModel(model, { points: 1, rules: off });
+    expect(bad.ok).toBe(false);
+    expect(bad.culprit?.op).toBe("div");
+  });
+
   it("never ok when a derivative is not finite: sqrt at exactly 0", async () => {
     const r = await checkModel(await specOf(`  const w = m.param("w", [1], { init: { value: [0] } });\n  m.loss(m.sum(m.sqrt(w)));`, "sqrt0"));
     expect(r.ok).toBe(false);
