@@ -26,7 +26,9 @@
  * The filter gradient (`backFilter`) is a reduction over the batch and the
  * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
  * kb channels × sb kernel columns of partial sums in f32x4 registers (lanes:
- * four output columns), summed across lanes once per filter element.
+ * four output columns), summed across lanes once per filter element. Narrow rows
+ * are unrolled, each vector of columns in a basic block of its own (`filterRows`):
+ * V8 loads a block's operands at its top, so two vectors in one block spill.
  *
  * Pools are scalar loops (they move memory; there is nothing to block).
  */
@@ -420,7 +422,20 @@ export function filterTile(q: Pick<BackFilter, "K" | "S">): [number, number] {
   return best;
 }
 
-function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0): Ref[] {
+/**
+ * The filter gradient's rows, unless the tiles say otherwise: rows of at most FENCE_UNITS units (vectors of four
+ * output columns) are unrolled and fenced (`backFilter`), FENCE_UNITS units per loop iteration (LeNet's conv2dBackFilter,
+ * bench/conv-tiles.ts at load 2: conv2 (2 units a row) 193 µs as a loop, 168 fenced one row an iteration, 164-166 with
+ * all 8 rows; conv1 (6 units a row) 99 µs, 95 fenced one row, 93.5-94 with 2-8 rows, 95 with 12).
+ */
+const FENCE_UNITS = 16;
+export function filterRows(q: Pick<BackFilter, "sw" | "OW" | "OH">): { fence: boolean; rows: number } {
+  const units = q.sw === 1 && q.OW >= 4 ? Math.ceil(q.OW / 4) : 0;
+  if (units === 0 || units > FENCE_UNITS) return { fence: false, rows: 1 };
+  return { fence: true, rows: Math.max(1, Math.min(q.OH, Math.floor(FENCE_UNITS / units))) };
+}
+
+function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows): Ref[] {
   const { i32, v128, f32 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
@@ -444,9 +459,9 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
       set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4]])),
     );
     /** One unit of the reduction: a vector of four output columns at `col` (masked: only its last `keep` lanes count), or one column. */
-    const unit = (G: number, X: number, col: number, keep = 4): Ref[] => {
+    const unit = (G: number, X: number, col: number, keep = 4, xRow = 0): Ref[] => {
       const gl = (ko: number) => (V4 ? m.v128.load((ko * plane + col) * 4, 4, get(G)) : m.f32.load((ko * plane + col) * 4, 4, get(G)));
-      const xl = (sj: number) => (V4 ? m.v128.load((col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
+      const xl = (sj: number) => (V4 ? m.v128.load((xRow + col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
       // the lane mask, built anew at each use: an expression is one node of one tree
       const mask = keep < 4 ? () => m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
       const madd = (a: number, x: Ref, y: Ref) => {
@@ -469,8 +484,23 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
       }
       return s;
     };
+    // A row's units unrolled at static offsets, every unit after the first in a basic block of its own, behind a test
+    // that always holds (g's pointer is below g's end) with a distinct bound per unit (V8 drops a test it has seen
+    // and merges the blocks). V8 loads a block's operands at its top: units in one block spill; and a loop per row
+    // costs its counter, addresses and stack check every NV units (LeNet's conv2: 2).
+    const gEnd = q.gBase + q.N * q.K * plane * 4;
+    const fencedRows = (rows: number): Ref[] => {
+      const units: Ref[][] = [];
+      for (let j = 0; j < rows; j++) {
+        const xRow = j * (q.sh * q.Wp - q.OW);
+        for (let v = 0; v < NV; v++) units.push(unit(PG, PX, j * q.OW + 4 * v, 4, xRow));
+        if (q.OW % 4) units.push(unit(PG, PX, j * q.OW + q.OW - 4, q.OW % 4, xRow));
+      }
+      return units.flatMap((u, i) => (i === 0 ? u : [m.if(t.ltU(get(PG), c(Math.min(gEnd + 4 * i, 0xffffffff))), m.block(null, u))]));
+    };
     const row: Ref[] = [];
-    if (V4 && NV <= unrollMax) for (let v = 0; v < NV; v++) row.push(...unit(PG, PX, 4 * v));
+    if (V4 && fence) row.push(...fencedRows(1));
+    else if (V4 && NV <= unrollMax) for (let v = 0; v < NV; v++) row.push(...unit(PG, PX, 4 * v));
     else if (V4) {
       const lab = f.label("v");
       row.push(
@@ -496,11 +526,18 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
         ])),
       );
     }
-    if (V4 && q.OW % 4) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
-    row.push(set(PG, add(get(PG), c(q.OW * 4))), set(PX, add(get(PX), c(q.sh * q.Wp * 4))));
+    if (V4 && q.OW % 4 && !fence) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
+    const rowStep = (rows: number) => [set(PG, add(get(PG), c(rows * q.OW * 4))), set(PX, add(get(PX), c(rows * q.sh * q.Wp * 4)))];
+    // fenced: rowsPer rows an iteration, then the last OH % rowsPer one at a time
+    const rowsPer = V4 && fence ? Math.max(1, Math.min(rowsPerIter, q.OH)) : 1;
+    const full = Math.floor(q.OH / rowsPer) * rowsPer;
+    const rows: Ref[] = [
+      ...t.blocked(OH0, 0, full, rowsPer, () => [...(rowsPer === 1 ? row : fencedRows(rowsPer)), ...rowStep(rowsPer)]),
+      ...t.count(OH0, full, q.OH, [...row, ...rowStep(1)]),
+    ];
     out.push(
       ...t.count(N_, 0, q.N, [
-        ...t.count(OH0, 0, q.OH, row),
+        ...rows,
         set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
         set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
       ]),
@@ -769,6 +806,9 @@ export interface ConvTiles {
   readonly filter?: [number, number];
   /** conv2dBackFilter: vectors of output columns unrolled up to this many per row (default 0: always a loop, 20-30% faster on LeNet than unrolled). */
   readonly filterUnroll?: number;
+  /** conv2dBackFilter: each row's units unrolled, one basic block each (default: rows of up to 16 units), and `filterRows` rows per loop iteration. */
+  readonly filterFence?: boolean;
+  readonly filterRows?: number;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
   /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
@@ -805,7 +845,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
           ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S }, tapLoop: tiles.tapLoop !== false } : {}),
         }, epiExpr, tiles.core),
       );
-    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll));
+    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows));
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
     const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);
