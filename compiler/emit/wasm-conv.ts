@@ -413,8 +413,10 @@ export function filterTile(q: Pick<BackFilter, "K" | "S">): [number, number] {
   let bestCost = Infinity;
   for (let kb = Math.min(q.K, 8); kb >= 1; kb--)
     for (let sb = 1; sb <= Math.min(q.S, 8); sb++) {
-      // at most 8 accumulators: on LeNet's two filter gradients 4×2 and 2×3 tiles beat 2×5 (10) by 33-40% and 3×3 (9) by 40%
-      if (kb * sb > 8 || kb * sb + Math.min(kb, sb) + 1 > 15) continue;
+      // at most 8 accumulators: on LeNet's two filter gradients 4×2 and 2×3 tiles beat 2×5 (10) by 33-40% and 3×3 (9) by 40%;
+      // and V8 loads a unit's kb + sb vectors before its multiplies, so accumulators + loads + a product must fit its 15
+      // vector registers: 8×1 (18) spilled (a 1×1 conv 32->32 on 14×14, batch 8: 136 µs; 6×1 91 µs, bench/filter-ab.ts)
+      if (kb * sb > 8 || kb * sb + kb + sb + 1 > 15) continue;
       let cost = 0;
       for (const [nk, k] of parts(q.K, kb)) for (const [ns, s] of parts(q.S, sb)) cost += nk * ns * (k * s + (k + s) + 0.02 * k * s);
       if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, sb], cost];
@@ -435,14 +437,36 @@ export function filterRows(q: Pick<BackFilter, "sw" | "OW" | "OH">): { fence: bo
   return { fence: true, rows: Math.max(1, Math.min(q.OH, Math.floor(FENCE_UNITS / units))) };
 }
 
-function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows): Ref[] {
+/**
+ * Images per block of the filter gradient: every tile runs over one block of images before the next, so the
+ * block's x and g (NB·(K·OH·OW + C·Hp·Wp) floats, at most 16 KiB) stay in the L1 cache (32 KiB here) across the
+ * tiles that reuse them, instead of each tile streaming all N images from L2. A block costs each tile its setup
+ * and its lane sums added into dw (~80 instructions against ~23 per vector of columns): blocks of fewer than 128
+ * vectors a tile lose. LeNet (bench/conv-tiles.ts, load 4.7, blocks of 1/2/4/8/32 images): conv1 (144 vectors
+ * an image) 96.3/97.6/97.5/100.3/100.4 µs; conv2 (16 an image) 213/191/181/174/174 µs: conv2 keeps one block.
+ */
+export function filterImages(q: Pick<BackFilter, "N" | "K" | "C" | "OH" | "OW" | "Hp" | "Wp" | "sw">): number {
+  const perImage = (q.K * q.OH * q.OW + q.C * q.Hp * q.Wp) * 4;
+  const nb = Math.max(1, Math.min(q.N, Math.floor((16 << 10) / perImage)));
+  const vectors = q.OH * (q.sw === 1 ? Math.ceil(q.OW / 4) : q.OW);
+  return nb * vectors >= 128 ? nb : q.N;
+}
+
+function backFilter(
+  m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows,
+  images = filterImages(q),
+): Ref[] {
   const { i32, v128, f32 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
   const [kb, sb] = tile;
   const K0 = f.local(i32), C0 = f.local(i32), R0 = f.local(i32), N_ = f.local(i32), OH0 = f.local(i32), V_ = f.local(i32);
   const PG = f.local(i32), PX = f.local(i32), QG = f.local(i32), QX = f.local(i32), PD = f.local(i32);
+  const NB0 = f.local(i32), NE = f.local(i32);
   const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  // blocks of `NBk` images [NB0, NE): each block's sums are added into dw (zeroed first unless accumulating)
+  const NBk = Math.max(1, Math.min(q.N, Math.floor(images)));
+  const blocks = NBk < q.N;
   const V4 = q.sw === 1 && q.OW >= 4;
   const NV = V4 ? Math.floor(q.OW / 4) : 0;
   const plane = q.OH * q.OW;
@@ -454,9 +478,10 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
     const tmp = V4 ? tmpV : tmpF;
     const out: Ref[] = [];
     for (let a = 0; a < kbs * sbs; a++) out.push(set((V4 ? accV : accF)(a), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
+    const nTerm = (bytes: number): [number, number][] => (blocks ? [[NB0, bytes]] : []);
     out.push(
-      set(PG, t.affine(q.gBase, [[K0, plane * 4]])),
-      set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4]])),
+      set(PG, t.affine(q.gBase, [[K0, plane * 4], ...nTerm(q.K * plane * 4)])),
+      set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])),
     );
     /** One unit of the reduction: a vector of four output columns at `col` (masked: only its last `keep` lanes count), or one column. */
     const unit = (G: number, X: number, col: number, keep = 4, xRow = 0): Ref[] => {
@@ -535,13 +560,16 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
       ...t.blocked(OH0, 0, full, rowsPer, () => [...(rowsPer === 1 ? row : fencedRows(rowsPer)), ...rowStep(rowsPer)]),
       ...t.count(OH0, full, q.OH, [...row, ...rowStep(1)]),
     ];
-    out.push(
-      ...t.count(N_, 0, q.N, [
-        ...rows,
-        set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
-        set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
-      ]),
-    );
+    const image = [
+      ...rows,
+      set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
+      set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
+    ];
+    if (!blocks) out.push(...t.count(N_, 0, q.N, image));
+    else {
+      const lab = f.label("n");
+      out.push(set(N_, get(NB0)), m.loop(lab, m.block(null, [...image, set(N_, add(get(N_), c(1))), m.br(lab, t.ltU(get(N_), get(NE)))])));
+    }
     const CRS = q.C * q.R * q.S;
     out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], [R0, q.S * 4]])));
     for (let ko = 0; ko < kbs; ko++)
@@ -550,7 +578,7 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
         const lane = (l: number) => m.f32x4.extract_lane(get(a, v128), l);
         let val = V4 ? m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))) : get(a, f32);
         const off = (ko * CRS + s0 + sj) * 4;
-        if (q.accumulate) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
+        if (q.accumulate || blocks) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
         out.push(m.f32.store(off, 4, get(PD), val));
       }
     return out;
@@ -560,7 +588,33 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
     for (let s0 = 0; s0 < q.S; s0 += sb) out.push(...tileCode(kbs, s0, Math.min(sb, q.S - s0)));
     return out;
   };
-  return t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
+  const tiles = t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
+  if (!blocks) return tiles;
+  const out: Ref[] = [];
+  if (!q.accumulate) {
+    // dw = 0, then each block adds its sums
+    const n = q.K * q.C * q.R * q.S, vecs = Math.floor(n / 4);
+    if (vecs > 0) {
+      const lab = f.label("z");
+      out.push(
+        set(PD, c(q.wBase)),
+        m.loop(lab, m.block(null, [m.v128.store(0, 4, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(q.wBase + vecs * 16)))])),
+      );
+    }
+    for (let e = vecs * 4; e < n; e++) out.push(m.f32.store(e * 4, 4, c(q.wBase), m.f32.const(0)));
+  }
+  const lab = f.label("b");
+  out.push(
+    set(NB0, c(0)),
+    m.loop(lab, m.block(null, [
+      set(NE, add(get(NB0), c(NBk))),
+      set(NE, m.select(t.ltU(get(NE), c(q.N)), get(NE), c(q.N))),
+      ...tiles,
+      set(NB0, get(NE)),
+      m.br(lab, t.ltU(get(NB0), c(q.N))),
+    ])),
+  );
+  return out;
 }
 
 /** Geometry of conv2dBackInput with the images in the lanes ("lanes": compiler/plan/target.ts `backInputPath`). */
@@ -809,6 +863,8 @@ export interface ConvTiles {
   /** conv2dBackFilter: each row's units unrolled, one basic block each (default: rows of up to 16 units), and `filterRows` rows per loop iteration. */
   readonly filterFence?: boolean;
   readonly filterRows?: number;
+  /** conv2dBackFilter: images per block (`filterImages`). */
+  readonly filterImages?: number;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
   /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
@@ -845,7 +901,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
           ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S }, tapLoop: tiles.tapLoop !== false } : {}),
         }, epiExpr, tiles.core),
       );
-    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows));
+    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows, tiles.filterImages));
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
     const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);

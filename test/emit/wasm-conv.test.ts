@@ -172,6 +172,9 @@ describe("wasm conv gradient kernels with their tensors at address 0 and at the 
       for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
         for (const ends of ORDERS)
           it(`${op} ${label}${path ? ` (${path})` : ""}: ${ends[0]} at 0, ${ends[2]} at the end`, () => convCase(op, label, g, "plain", path, ends));
+  for (const ends of ORDERS)
+    it(`conv2dBackFilter LeNet conv2 (batch 32) in blocks of 5 images: ${ends[0]} at 0, ${ends[2]} at the end`, () =>
+      convCase("conv2dBackFilter", "LeNet conv2 (batch 32)", GEOS.find(([l]) => l === "LeNet conv2 (batch 32)")![1], "plain", undefined, ends, { filterImages: 5 }));
 });
 
 describe("wasm conv2dBackFilter with its rows as a loop and with other numbers of fenced rows an iteration", () => {
@@ -179,6 +182,12 @@ describe("wasm conv2dBackFilter with its rows as a loop and with other numbers o
   const TILES: [string, ConvTiles][] = [["a loop per row", { filterFence: false }], ["1 fenced row an iteration", { filterRows: 1 }], ["3 fenced rows an iteration", { filterRows: 3 }], ["fenced, tile 2×3", { filterRows: 2, filter: [2, 3] }]];
   for (const [label, g] of CASES)
     for (const [what, tiles] of TILES)
+      for (const variant of ["plain", "accumulate"])
+        it(`${label} ${variant}: ${what}`, () => convCase("conv2dBackFilter", label, g, variant, undefined, undefined, tiles));
+  // blocks of images (`filterImages`), the last one partial
+  const BLOCKED = GEOS.filter(([l]) => /^(LeNet conv2 \(batch 32\)|batch 12,|batch 7 |15 rows|stride 2×3)/.test(l));
+  for (const [label, g] of BLOCKED)
+    for (const [what, tiles] of [["blocks of 5 images", { filterImages: 5 }], ["blocks of 2 images, a loop per row", { filterImages: 2, filterFence: false }]] as [string, ConvTiles][])
       for (const variant of ["plain", "accumulate"])
         it(`${label} ${variant}: ${what}`, () => convCase("conv2dBackFilter", label, g, variant, undefined, undefined, tiles));
 });
