@@ -1,4 +1,5 @@
-// conv2dBackFilter's kernel variants (compiler/emit/wasm-conv.ts: `filterRows` fencing, `filterImages` blocks) on
+// conv2dBackFilter's kernel variants (compiler/emit/wasm-conv.ts: `filterRows` fencing, `filterImages` blocks, tiles over
+// the R·S taps or one kernel row's columns) on
 // several shapes, each variant its own instance over one memory, called interleaved (every variant once per round)
 // so all see the same machine load: fastest and median call per shape and variant.
 //   node --import tsx bench/filter-ab.ts [--rounds 200]
@@ -23,7 +24,12 @@ const SHAPES: [string, Shape][] = [
   ["1x1 14x14, 32->32, batch 8", shape(8, 32, 14, 14, 32, 1, 1)],
   ["1x1 16x16, 16->24, batch 4", shape(4, 16, 16, 16, 24, 1, 1)],
 ];
-const VARIANTS: [string, ConvTiles][] = [["loop rows, 1 block", { filterFence: false, filterImages: 1 << 30 }], ["fenced, 1 block", { filterImages: 1 << 30 }], ["default", {}]];
+const VARIANTS: [string, ConvTiles][] = [
+  ["loop rows, 1 block", { filterFence: false, filterImages: 1 << 30 }],
+  ["fenced, 1 block, column tiles", { filterImages: 1 << 30, filterTaps: false }],
+  ["fenced, column tiles", { filterTaps: false }],
+  ["default", {}],
+];
 for (const [label, g] of SHAPES) {
   const OH = (g.H + g.pad[0] + g.pad[2] - g.dilation[0] * (g.R - 1) - 1) / g.stride[0] + 1;
   const OW = (g.W + g.pad[1] + g.pad[3] - g.dilation[1] * (g.S - 1) - 1) / g.stride[1] + 1;
@@ -39,6 +45,8 @@ for (const [label, g] of SHAPES) {
   const k: ConvKernel = { kind: "conv", name: "k", op: "conv2dBackFilter", ...geo, x: X, w: Wb, y: Y, scratch: SCR, scratchBytes: scratchFloats * 4 };
   const fns = VARIANTS.map(([, tiles]) => new WebAssembly.Instance(new WebAssembly.Module(buildWasm([k], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles) as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void);
   const ts = fns.map(() => new Float64Array(rounds));
+  // warm up past V8's tier-up (a small kernel's first hundreds of calls can run in Liftoff): 0.3 s of calls each
+  for (const fn of fns) for (let t0 = performance.now(); performance.now() - t0 < 300; ) fn();
   for (let r = -30; r < rounds; r++)
     fns.forEach((fn, j) => {
       const t0 = performance.now();

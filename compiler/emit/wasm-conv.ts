@@ -453,16 +453,25 @@ export function filterImages(q: Pick<BackFilter, "N" | "K" | "C" | "OH" | "OW" |
 }
 
 function backFilter(
-  m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows,
-  images = filterImages(q),
+  m: binaryen.Module, f: Fn, q: BackFilter, tile?: [number, number], unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows,
+  images = filterImages(q), flatTaps = true,
 ): Ref[] {
   const { i32, v128, f32 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
-  const [kb, sb] = tile;
+  // Fenced rows take their taps from the R·S taps in order (blocks may span kernel rows, one x pointer per tap), so
+  // only the last block of each (k, c) is short: a tile of 4 or fewer accumulators waits on its adds' latency (3
+  // cycles, 2 ports) — S = 5 in column blocks of 2 or 3 left a fifth to two fifths of the work in such tiles.
+  const flat = fence && flatTaps && q.sw === 1 && q.OW >= 4;
+  const [kb, sb] = tile ?? filterTile(flat ? { K: q.K, S: q.R * q.S } : q);
+  // a tap's kernel row t ÷ S as (t·M) >> 16 when that is exact for every tap (checked here), else a division
+  const M = Math.ceil(65536 / q.S);
+  const exact = Array.from({ length: q.R * q.S + 8 }, (_, t) => Math.floor((t * M) / 65536) === Math.floor(t / q.S)).every(Boolean);
+  const rowOf = (tap: Ref): Ref => (exact ? m.i32.shr_u(t.mul(tap, c(M)), c(16)) : m.i32.div_u(tap, c(q.S)));
   const K0 = f.local(i32), C0 = f.local(i32), R0 = f.local(i32), N_ = f.local(i32), OH0 = f.local(i32), V_ = f.local(i32);
   const PG = f.local(i32), PX = f.local(i32), QG = f.local(i32), QX = f.local(i32), PD = f.local(i32);
-  const NB0 = f.local(i32), NE = f.local(i32);
+  const NB0 = f.local(i32), NE = f.local(i32), T0 = f.local(i32), TR = f.local(i32);
+  const PXT = f.pool(i32);
   const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
   // blocks of `NBk` images [NB0, NE): each block's sums are added into dw (zeroed first unless accumulating)
   const NBk = Math.max(1, Math.min(q.N, Math.floor(images)));
@@ -479,14 +488,26 @@ function backFilter(
     const out: Ref[] = [];
     for (let a = 0; a < kbs * sbs; a++) out.push(set((V4 ? accV : accF)(a), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
     const nTerm = (bytes: number): [number, number][] => (blocks ? [[NB0, bytes]] : []);
-    out.push(
-      set(PG, t.affine(q.gBase, [[K0, plane * 4], ...nTerm(q.K * plane * 4)])),
-      set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])),
-    );
+    out.push(set(PG, t.affine(q.gBase, [[K0, plane * 4], ...nTerm(q.K * plane * 4)])));
+    if (!flat) out.push(set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])));
+    else {
+      // tap T0 + j = r·S + s: its pointer at x[n, c, r·dh, s·dw]
+      out.push(set(PX, t.affine(q.xBase, [[C0, q.Hp * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])));
+      for (let j = 0; j < sbs; j++) {
+        const tap = () => add(get(T0), c(j));
+        out.push(
+          set(TR, rowOf(tap())),
+          set(PXT(j), add(get(PX), add(t.mul(get(TR), c(q.dh * q.Wp * 4)), t.mul(m.i32.sub(tap(), t.mul(get(TR), c(q.S))), c(q.dw * 4))))),
+        );
+      }
+    }
+    const xPtrs = (bytes: number): Ref[] => (flat ? Array.from({ length: sbs }, (_, j) => set(PXT(j), add(get(PXT(j)), c(bytes)))) : [set(PX, add(get(PX), c(bytes)))]);
     /** One unit of the reduction: a vector of four output columns at `col` (masked: only its last `keep` lanes count), or one column. */
     const unit = (G: number, X: number, col: number, keep = 4, xRow = 0): Ref[] => {
       const gl = (ko: number) => (V4 ? m.v128.load((ko * plane + col) * 4, 4, get(G)) : m.f32.load((ko * plane + col) * 4, 4, get(G)));
-      const xl = (sj: number) => (V4 ? m.v128.load((xRow + col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
+      const xl = (sj: number) =>
+        flat ? m.v128.load((xRow + col) * 4, 4, get(PXT(sj)))
+        : V4 ? m.v128.load((xRow + col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X));
       // the lane mask, built anew at each use: an expression is one node of one tree
       const mask = keep < 4 ? () => m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
       const madd = (a: number, x: Ref, y: Ref) => {
@@ -552,7 +573,7 @@ function backFilter(
       );
     }
     if (V4 && q.OW % 4 && !fence) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
-    const rowStep = (rows: number) => [set(PG, add(get(PG), c(rows * q.OW * 4))), set(PX, add(get(PX), c(rows * q.sh * q.Wp * 4)))];
+    const rowStep = (rows: number) => [set(PG, add(get(PG), c(rows * q.OW * 4))), ...xPtrs(rows * q.sh * q.Wp * 4)];
     // fenced: rowsPer rows an iteration, then the last OH % rowsPer one at a time
     const rowsPer = V4 && fence ? Math.max(1, Math.min(rowsPerIter, q.OH)) : 1;
     const full = Math.floor(q.OH / rowsPer) * rowsPer;
@@ -563,7 +584,7 @@ function backFilter(
     const image = [
       ...rows,
       set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
-      set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
+      ...xPtrs((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4),
     ];
     if (!blocks) out.push(...t.count(N_, 0, q.N, image));
     else {
@@ -571,7 +592,7 @@ function backFilter(
       out.push(set(N_, get(NB0)), m.loop(lab, m.block(null, [...image, set(N_, add(get(N_), c(1))), m.br(lab, t.ltU(get(N_), get(NE)))])));
     }
     const CRS = q.C * q.R * q.S;
-    out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], [R0, q.S * 4]])));
+    out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], flat ? [T0, 4] : [R0, q.S * 4]])));
     for (let ko = 0; ko < kbs; ko++)
       for (let sj = 0; sj < sbs; sj++) {
         const a = acc(ko, sj);
@@ -588,7 +609,9 @@ function backFilter(
     for (let s0 = 0; s0 < q.S; s0 += sb) out.push(...tileCode(kbs, s0, Math.min(sb, q.S - s0)));
     return out;
   };
-  const tiles = t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
+  const tiles = t.blocked(K0, 0, q.K, kb, (kbs) =>
+    t.count(C0, 0, q.C, flat ? t.blocked(T0, 0, q.R * q.S, sb, (n) => tileCode(kbs, 0, n)) : t.count(R0, 0, q.R, sBlocks(kbs))),
+  );
   if (!blocks) return tiles;
   const out: Ref[] = [];
   if (!q.accumulate) {
@@ -865,6 +888,8 @@ export interface ConvTiles {
   readonly filterRows?: number;
   /** conv2dBackFilter: images per block (`filterImages`). */
   readonly filterImages?: number;
+  /** conv2dBackFilter with fenced rows: tiles over blocks of the R·S taps in order (default), or of one kernel row's columns (false). */
+  readonly filterTaps?: boolean;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
   /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
@@ -901,7 +926,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
           ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S }, tapLoop: tiles.tapLoop !== false } : {}),
         }, epiExpr, tiles.core),
       );
-    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows, tiles.filterImages));
+    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows, tiles.filterImages, tiles.filterTaps));
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
     const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);

@@ -94,6 +94,9 @@ const GEOS: [string, Geo][] = [
   ["row stride 2, column stride 1, OW % 4", { N: 2, C: 2, H: 11, W: 10, K: 5, R: 3, S: 3, stride: [2, 1], pad: [0, 1, 0, 1], dilation: [1, 1] }],
   ["15 rows, row dilation 2, OW 7", { N: 3, C: 2, H: 17, W: 8, K: 3, R: 3, S: 2, stride: [1, 1], pad: [1, 0, 1, 0], dilation: [2, 1] }],
   ["1 image, rows of 70 columns", { N: 1, C: 1, H: 5, W: 72, K: 3, R: 3, S: 3, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  // its tiles over the R·S taps in order: a block of taps one per kernel row (S = 1), a 1×1 kernel
+  ["3×1 kernel, row dilation 2", { N: 2, C: 3, H: 9, W: 9, K: 4, R: 3, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [2, 1] }],
+  ["1×1 kernel, 6 columns, 13 channels", { N: 3, C: 4, H: 5, W: 6, K: 13, R: 1, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
 ];
 
 type ConvOp = "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
@@ -178,8 +181,11 @@ describe("wasm conv gradient kernels with their tensors at address 0 and at the 
 });
 
 describe("wasm conv2dBackFilter with its rows as a loop and with other numbers of fenced rows an iteration", () => {
-  const CASES = GEOS.filter(([l]) => /^(LeNet conv[12] \(batch 2\)|odd channels|asymmetric|row stride 2|15 rows)/.test(l));
-  const TILES: [string, ConvTiles][] = [["a loop per row", { filterFence: false }], ["1 fenced row an iteration", { filterRows: 1 }], ["3 fenced rows an iteration", { filterRows: 3 }], ["fenced, tile 2×3", { filterRows: 2, filter: [2, 3] }]];
+  const CASES = GEOS.filter(([l]) => /^(LeNet conv[12] \(batch 2\)|odd channels|asymmetric|row stride 2|15 rows|3×1 kernel)/.test(l));
+  const TILES: [string, ConvTiles][] = [
+    ["a loop per row", { filterFence: false }], ["1 fenced row an iteration", { filterRows: 1 }], ["3 fenced rows an iteration", { filterRows: 3 }],
+    ["fenced, tile 2×3", { filterRows: 2, filter: [2, 3] }], ["fenced, tiles over one kernel row's columns", { filterTaps: false }], ["fenced, 3×4 taps", { filter: [3, 4] }],
+  ];
   for (const [label, g] of CASES)
     for (const [what, tiles] of TILES)
       for (const variant of ["plain", "accumulate"])
