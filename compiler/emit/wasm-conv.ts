@@ -466,7 +466,8 @@ function backFilter(
   const [kb, sb] = tile ?? filterTile(flat ? { K: q.K, S: q.R * q.S } : q);
   // a tap's kernel row t ÷ S as (t·M) >> 16 when that is exact for every tap (checked here), else a division
   const M = Math.ceil(65536 / q.S);
-  const exact = Array.from({ length: q.R * q.S + 8 }, (_, t) => Math.floor((t * M) / 65536) === Math.floor(t / q.S)).every(Boolean);
+  const taps = q.R * q.S + 8;
+  const exact = taps * M < 2 ** 32 && Array.from({ length: taps }, (_, t) => Math.floor((t * M) / 65536) === Math.floor(t / q.S)).every(Boolean);
   const rowOf = (tap: Ref): Ref => (exact ? m.i32.shr_u(t.mul(tap, c(M)), c(16)) : m.i32.div_u(tap, c(q.S)));
   const K0 = f.local(i32), C0 = f.local(i32), R0 = f.local(i32), N_ = f.local(i32), OH0 = f.local(i32), V_ = f.local(i32);
   const PG = f.local(i32), PX = f.local(i32), QG = f.local(i32), QX = f.local(i32), PD = f.local(i32);
