@@ -442,8 +442,10 @@ export function filterRows(q: Pick<BackFilter, "sw" | "OW" | "OH">): { fence: bo
  * block's x and g (NB·(K·OH·OW + C·Hp·Wp) floats, at most 16 KiB) stay in the L1 cache (32 KiB here) across the
  * tiles that reuse them, instead of each tile streaming all N images from L2. A block costs each tile its setup
  * and its lane sums added into dw (~80 instructions against ~23 per vector of columns): blocks of fewer than 128
- * vectors a tile lose. LeNet (bench/conv-tiles.ts, load 4.7, blocks of 1/2/4/8/32 images): conv1 (144 vectors
- * an image) 96.3/97.6/97.5/100.3/100.4 µs; conv2 (16 an image) 213/191/181/174/174 µs: conv2 keeps one block.
+ * vectors a tile lose. LeNet with column tiles (bench/conv-tiles.ts, load 4.7, blocks of 1/2/4/8/32 images): conv1
+ * (144 vectors an image) 96.3/97.6/97.5/100.3/100.4 µs; conv2 (16 an image) 213/191/181/174/174 µs: conv2 keeps one
+ * block. With the tap tiles conv1's blocks of 1 ran 1.2 µs slower than one block (92.7 against 91.5); they are kept
+ * for their shorter float32 sums (max |err| / Σ|terms| 3.2e-8 → 7.3e-9 on conv1).
  */
 export function filterImages(q: Pick<BackFilter, "N" | "K" | "C" | "OH" | "OW" | "Hp" | "Wp" | "sw">): number {
   const perImage = (q.K * q.OH * q.OW + q.C * q.Hp * q.Wp) * 4;
