@@ -1,7 +1,8 @@
 // A/B of register tiles (a trailing u: conv2d with its kernel rows unrolled; x: the filter gradient's column vectors unrolled) for one LeNet conv kernel, variants interleaved in one process (minimum of single calls:
 // the machine is shared, and noise only adds time).
 //   node --import tsx bench/conv-tiles.ts <conv1|conv2|conv2BackInput|conv2BackFilter|conv1BackFilter> kb,pr,pv|kb,sb ...
-//   (conv2BackInput also: rows — the column-padded path — and L<kb>,<nv>[t<taps>] — the images-in-lanes path with that tile and taps per loop iteration)
+//   (conv2BackFilter also kb,sb followed by f or f<rows>: each row's units fenced, <rows> rows per loop iteration; f0: a loop per row; then n<images>: images per block; then c: tiles over one kernel row's columns;
+//   conv2BackInput also: rows — the column-padded path — and L<kb>,<nv>[t<taps>] — the images-in-lanes path with that tile and taps per loop iteration)
 import { buildWasm } from "../compiler/emit/wasm.ts";
 import { type ConvTiles, convScratchFloats } from "../compiler/emit/wasm-conv.ts";
 import type { ConvKernel } from "../compiler/lower/kernel.ts";
@@ -25,11 +26,20 @@ const fns = ["", ...variants].map((v0) => {
     const bytes = buildWasm([k], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
     return { v: v0, fn: new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void, best: Infinity };
   }
+  // conv2dBackFilter: "f" or "f<rows>": each row's units fenced (ConvTiles.filterFence), <rows> rows per iteration
+  // conv2dBackFilter: a last "c": fenced rows' tiles over one kernel row's columns (ConvTiles.filterTaps false)
+  const cols = v.endsWith("c");
+  v = v.replace(/c$/, "");
+  // conv2dBackFilter: "n<images>" at the end: images per block (ConvTiles.filterImages)
+  const nimg = /n(\d+)$/.exec(v);
+  v = v.replace(/n\d+$/, "");
+  const fence = /f\d*$/.exec(v);
+  v = v.replace(/f\d*$/, "");
   const unrolled = v.endsWith("u");
   const loop = v.endsWith("x"); // conv2dBackFilter: the column vectors unrolled (up to 8)
   v = v.replace(/x$/, "");
   const t = v && v !== "u" ? v.replace(/u$/, "").split(",").map(Number) : undefined;
-  const tiles: ConvTiles = { ...(t ? (op === "conv2dBackFilter" ? { filter: t as [number, number] } : { core: t as [number, number, number] }) : {}), ...(unrolled ? { rowLoop: false } : {}), ...(loop ? { filterUnroll: 8 } : {}) };
+  const tiles: ConvTiles = { ...(t ? (op === "conv2dBackFilter" ? { filter: t as [number, number] } : { core: t as [number, number, number] }) : {}), ...(unrolled ? { rowLoop: false } : {}), ...(loop ? { filterUnroll: 8, filterFence: false } : {}), ...(nimg ? { filterImages: Number(nimg[1]) } : {}), ...(cols ? { filterTaps: false } : {}), ...(fence ? (fence[0] === "f0" ? { filterFence: false } : { filterFence: true, filterRows: Number(fence[0].slice(1) || 1) }) : {}) };
   const bytes = buildWasm([k], pages, { params: 0, grads: 0, size: 0 }, undefined, tiles);
   return { v: v0 || "default", fn: new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { memory } }).exports.k as () => void, best: Infinity };
 });

@@ -26,7 +26,9 @@
  * The filter gradient (`backFilter`) is a reduction over the batch and the
  * output pixels: dw[k,c,r,s] = Σ_{n,oh,ow} g[n,k,oh,ow] · xp[n,c,oh·sh+r·dh, ow·sw+s·dw],
  * kb channels × sb kernel columns of partial sums in f32x4 registers (lanes:
- * four output columns), summed across lanes once per filter element.
+ * four output columns), summed across lanes once per filter element. Narrow rows
+ * are unrolled, each vector of columns in a basic block of its own (`filterRows`):
+ * V8 loads a block's operands at its top, so two vectors in one block spill.
  *
  * Pools are scalar loops (they move memory; there is nothing to block).
  */
@@ -411,8 +413,10 @@ export function filterTile(q: Pick<BackFilter, "K" | "S">): [number, number] {
   let bestCost = Infinity;
   for (let kb = Math.min(q.K, 8); kb >= 1; kb--)
     for (let sb = 1; sb <= Math.min(q.S, 8); sb++) {
-      // at most 8 accumulators: on LeNet's two filter gradients 4×2 and 2×3 tiles beat 2×5 (10) by 33-40% and 3×3 (9) by 40%
-      if (kb * sb > 8 || kb * sb + Math.min(kb, sb) + 1 > 15) continue;
+      // at most 8 accumulators: on LeNet's two filter gradients 4×2 and 2×3 tiles beat 2×5 (10) by 33-40% and 3×3 (9) by 40%;
+      // and V8 loads a unit's kb + sb vectors before its multiplies, so accumulators + loads + a product must fit its 15
+      // vector registers: 8×1 (18) spilled (a 1×1 conv 32->32 on 14×14, batch 8: 136 µs; 6×1 91 µs, bench/filter-ab.ts)
+      if (kb * sb > 8 || kb * sb + kb + sb + 1 > 15) continue;
       let cost = 0;
       for (const [nk, k] of parts(q.K, kb)) for (const [ns, s] of parts(q.S, sb)) cost += nk * ns * (k * s + (k + s) + 0.02 * k * s);
       if (cost < bestCost - 1e-9) [best, bestCost] = [[kb, sb], cost];
@@ -420,14 +424,61 @@ export function filterTile(q: Pick<BackFilter, "K" | "S">): [number, number] {
   return best;
 }
 
-function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(q), unrollMax = 0): Ref[] {
+/**
+ * The filter gradient's rows, unless the tiles say otherwise: rows of at most FENCE_UNITS units (vectors of four
+ * output columns) are unrolled and fenced (`backFilter`), FENCE_UNITS units per loop iteration (LeNet's conv2dBackFilter,
+ * bench/conv-tiles.ts at load 2: conv2 (2 units a row) 193 µs as a loop, 168 fenced one row an iteration, 164-166 with
+ * all 8 rows; conv1 (6 units a row) 99 µs, 95 fenced one row, 93.5-94 with 2-8 rows, 95 with 12).
+ */
+const FENCE_UNITS = 16;
+export function filterRows(q: Pick<BackFilter, "sw" | "OW" | "OH">): { fence: boolean; rows: number } {
+  const units = q.sw === 1 && q.OW >= 4 ? Math.ceil(q.OW / 4) : 0;
+  if (units === 0 || units > FENCE_UNITS) return { fence: false, rows: 1 };
+  return { fence: true, rows: Math.max(1, Math.min(q.OH, Math.floor(FENCE_UNITS / units))) };
+}
+
+/**
+ * Images per block of the filter gradient: every tile runs over one block of images before the next, so the
+ * block's x and g (NB·(K·OH·OW + C·Hp·Wp) floats, at most 16 KiB) stay in the L1 cache (32 KiB here) across the
+ * tiles that reuse them, instead of each tile streaming all N images from L2. A block costs each tile its setup
+ * and its lane sums added into dw (~80 instructions against ~23 per vector of columns): blocks of fewer than 128
+ * vectors a tile lose. LeNet with column tiles (bench/conv-tiles.ts, load 4.7, blocks of 1/2/4/8/32 images): conv1
+ * (144 vectors an image) 96.3/97.6/97.5/100.3/100.4 µs; conv2 (16 an image) 213/191/181/174/174 µs: conv2 keeps one
+ * block. With the tap tiles conv1's blocks of 1 ran 1.2 µs slower than one block (92.7 against 91.5); they are kept
+ * for their shorter float32 sums (max |err| / Σ|terms| 3.2e-8 → 7.3e-9 on conv1).
+ */
+export function filterImages(q: Pick<BackFilter, "N" | "K" | "C" | "OH" | "OW" | "Hp" | "Wp" | "sw">): number {
+  const perImage = (q.K * q.OH * q.OW + q.C * q.Hp * q.Wp) * 4;
+  const nb = Math.max(1, Math.min(q.N, Math.floor((16 << 10) / perImage)));
+  const vectors = q.OH * (q.sw === 1 ? Math.ceil(q.OW / 4) : q.OW);
+  return nb * vectors >= 128 ? nb : q.N;
+}
+
+function backFilter(
+  m: binaryen.Module, f: Fn, q: BackFilter, tile?: [number, number], unrollMax = 0, fence = filterRows(q).fence, rowsPerIter = filterRows(q).rows,
+  images = filterImages(q), flatTaps = true,
+): Ref[] {
   const { i32, v128, f32 } = binaryen;
   const t = tools(m, f);
   const { get, set, c, add } = t;
-  const [kb, sb] = tile;
+  // Fenced rows take their taps from the R·S taps in order (blocks may span kernel rows, one x pointer per tap), so
+  // only the last block of each (k, c) is short: a tile of 4 or fewer accumulators waits on its adds' latency (3
+  // cycles, 2 ports) — S = 5 in column blocks of 2 or 3 left a fifth to two fifths of the work in such tiles.
+  const flat = fence && flatTaps && q.sw === 1 && q.OW >= 4;
+  const [kb, sb] = tile ?? filterTile(flat ? { K: q.K, S: q.R * q.S } : q);
+  // a tap's kernel row t ÷ S as (t·M) >> 16 when that is exact for every tap (checked here), else a division
+  const M = Math.ceil(65536 / q.S);
+  const taps = q.R * q.S + 8;
+  const exact = taps * M < 2 ** 32 && Array.from({ length: taps }, (_, t) => Math.floor((t * M) / 65536) === Math.floor(t / q.S)).every(Boolean);
+  const rowOf = (tap: Ref): Ref => (exact ? m.i32.shr_u(t.mul(tap, c(M)), c(16)) : m.i32.div_u(tap, c(q.S)));
   const K0 = f.local(i32), C0 = f.local(i32), R0 = f.local(i32), N_ = f.local(i32), OH0 = f.local(i32), V_ = f.local(i32);
   const PG = f.local(i32), PX = f.local(i32), QG = f.local(i32), QX = f.local(i32), PD = f.local(i32);
+  const NB0 = f.local(i32), NE = f.local(i32), T0 = f.local(i32), TR = f.local(i32);
+  const PXT = f.pool(i32);
   const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  // blocks of `NBk` images [NB0, NE): each block's sums are added into dw (zeroed first unless accumulating)
+  const NBk = Math.max(1, Math.min(q.N, Math.floor(images)));
+  const blocks = NBk < q.N;
   const V4 = q.sw === 1 && q.OW >= 4;
   const NV = V4 ? Math.floor(q.OW / 4) : 0;
   const plane = q.OH * q.OW;
@@ -439,14 +490,27 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
     const tmp = V4 ? tmpV : tmpF;
     const out: Ref[] = [];
     for (let a = 0; a < kbs * sbs; a++) out.push(set((V4 ? accV : accF)(a), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
-    out.push(
-      set(PG, t.affine(q.gBase, [[K0, plane * 4]])),
-      set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4]])),
-    );
+    const nTerm = (bytes: number): [number, number][] => (blocks ? [[NB0, bytes]] : []);
+    out.push(set(PG, t.affine(q.gBase, [[K0, plane * 4], ...nTerm(q.K * plane * 4)])));
+    if (!flat) out.push(set(PX, t.affine(q.xBase + s0 * q.dw * 4, [[C0, q.Hp * q.Wp * 4], [R0, q.dh * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])));
+    else {
+      // tap T0 + j = r·S + s: its pointer at x[n, c, r·dh, s·dw]
+      out.push(set(PX, t.affine(q.xBase, [[C0, q.Hp * q.Wp * 4], ...nTerm(q.C * q.Hp * q.Wp * 4)])));
+      for (let j = 0; j < sbs; j++) {
+        const tap = () => add(get(T0), c(j));
+        out.push(
+          set(TR, rowOf(tap())),
+          set(PXT(j), add(get(PX), add(t.mul(get(TR), c(q.dh * q.Wp * 4)), t.mul(m.i32.sub(tap(), t.mul(get(TR), c(q.S))), c(q.dw * 4))))),
+        );
+      }
+    }
+    const xPtrs = (bytes: number): Ref[] => (flat ? Array.from({ length: sbs }, (_, j) => set(PXT(j), add(get(PXT(j)), c(bytes)))) : [set(PX, add(get(PX), c(bytes)))]);
     /** One unit of the reduction: a vector of four output columns at `col` (masked: only its last `keep` lanes count), or one column. */
-    const unit = (G: number, X: number, col: number, keep = 4): Ref[] => {
+    const unit = (G: number, X: number, col: number, keep = 4, xRow = 0): Ref[] => {
       const gl = (ko: number) => (V4 ? m.v128.load((ko * plane + col) * 4, 4, get(G)) : m.f32.load((ko * plane + col) * 4, 4, get(G)));
-      const xl = (sj: number) => (V4 ? m.v128.load((col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X)));
+      const xl = (sj: number) =>
+        flat ? m.v128.load((xRow + col) * 4, 4, get(PXT(sj)))
+        : V4 ? m.v128.load((xRow + col + sj * q.dw) * 4, 4, get(X)) : m.f32.load((col * q.sw + sj * q.dw) * 4, 4, get(X));
       // the lane mask, built anew at each use: an expression is one node of one tree
       const mask = keep < 4 ? () => m.v128.const(Array.from({ length: 16 }, (_, b) => (b >> 2 >= 4 - keep ? 255 : 0))) : null;
       const madd = (a: number, x: Ref, y: Ref) => {
@@ -469,8 +533,23 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
       }
       return s;
     };
+    // A row's units unrolled at static offsets, every unit after the first in a basic block of its own, behind a test
+    // that always holds (g's pointer is below g's end) with a distinct bound per unit (V8 drops a test it has seen
+    // and merges the blocks). V8 loads a block's operands at its top: units in one block spill; and a loop per row
+    // costs its counter, addresses and stack check every NV units (LeNet's conv2: 2).
+    const gEnd = q.gBase + q.N * q.K * plane * 4;
+    const fencedRows = (rows: number): Ref[] => {
+      const units: Ref[][] = [];
+      for (let j = 0; j < rows; j++) {
+        const xRow = j * (q.sh * q.Wp - q.OW);
+        for (let v = 0; v < NV; v++) units.push(unit(PG, PX, j * q.OW + 4 * v, 4, xRow));
+        if (q.OW % 4) units.push(unit(PG, PX, j * q.OW + q.OW - 4, q.OW % 4, xRow));
+      }
+      return units.flatMap((u, i) => (i === 0 ? u : [m.if(t.ltU(get(PG), c(Math.min(gEnd + 4 * i, 0xffffffff))), m.block(null, u))]));
+    };
     const row: Ref[] = [];
-    if (V4 && NV <= unrollMax) for (let v = 0; v < NV; v++) row.push(...unit(PG, PX, 4 * v));
+    if (V4 && fence) row.push(...fencedRows(1));
+    else if (V4 && NV <= unrollMax) for (let v = 0; v < NV; v++) row.push(...unit(PG, PX, 4 * v));
     else if (V4) {
       const lab = f.label("v");
       row.push(
@@ -496,24 +575,34 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
         ])),
       );
     }
-    if (V4 && q.OW % 4) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
-    row.push(set(PG, add(get(PG), c(q.OW * 4))), set(PX, add(get(PX), c(q.sh * q.Wp * 4))));
-    out.push(
-      ...t.count(N_, 0, q.N, [
-        ...t.count(OH0, 0, q.OH, row),
-        set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
-        set(PX, add(get(PX), c((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4))),
-      ]),
-    );
+    if (V4 && q.OW % 4 && !fence) row.push(...unit(PG, PX, q.OW - 4, q.OW % 4));
+    const rowStep = (rows: number) => [set(PG, add(get(PG), c(rows * q.OW * 4))), ...xPtrs(rows * q.sh * q.Wp * 4)];
+    // fenced: rowsPer rows an iteration, then the last OH % rowsPer one at a time
+    const rowsPer = V4 && fence ? Math.max(1, Math.min(rowsPerIter, q.OH)) : 1;
+    const full = Math.floor(q.OH / rowsPer) * rowsPer;
+    const rows: Ref[] = [
+      ...t.blocked(OH0, 0, full, rowsPer, () => [...(rowsPer === 1 ? row : fencedRows(rowsPer)), ...rowStep(rowsPer)]),
+      ...t.count(OH0, full, q.OH, [...row, ...rowStep(1)]),
+    ];
+    const image = [
+      ...rows,
+      set(PG, add(get(PG), c((q.K - 1) * plane * 4))),
+      ...xPtrs((q.C * q.Hp * q.Wp - q.OH * q.sh * q.Wp) * 4),
+    ];
+    if (!blocks) out.push(...t.count(N_, 0, q.N, image));
+    else {
+      const lab = f.label("n");
+      out.push(set(N_, get(NB0)), m.loop(lab, m.block(null, [...image, set(N_, add(get(N_), c(1))), m.br(lab, t.ltU(get(N_), get(NE)))])));
+    }
     const CRS = q.C * q.R * q.S;
-    out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], [R0, q.S * 4]])));
+    out.push(set(PD, t.affine(q.wBase, [[K0, CRS * 4], [C0, q.R * q.S * 4], flat ? [T0, 4] : [R0, q.S * 4]])));
     for (let ko = 0; ko < kbs; ko++)
       for (let sj = 0; sj < sbs; sj++) {
         const a = acc(ko, sj);
         const lane = (l: number) => m.f32x4.extract_lane(get(a, v128), l);
         let val = V4 ? m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))) : get(a, f32);
         const off = (ko * CRS + s0 + sj) * 4;
-        if (q.accumulate) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
+        if (q.accumulate || blocks) val = m.f32.add(m.f32.load(off, 4, get(PD)), val);
         out.push(m.f32.store(off, 4, get(PD), val));
       }
     return out;
@@ -523,7 +612,35 @@ function backFilter(m: binaryen.Module, f: Fn, q: BackFilter, tile = filterTile(
     for (let s0 = 0; s0 < q.S; s0 += sb) out.push(...tileCode(kbs, s0, Math.min(sb, q.S - s0)));
     return out;
   };
-  return t.blocked(K0, 0, q.K, kb, (kbs) => t.count(C0, 0, q.C, t.count(R0, 0, q.R, sBlocks(kbs))));
+  const tiles = t.blocked(K0, 0, q.K, kb, (kbs) =>
+    t.count(C0, 0, q.C, flat ? t.blocked(T0, 0, q.R * q.S, sb, (n) => tileCode(kbs, 0, n)) : t.count(R0, 0, q.R, sBlocks(kbs))),
+  );
+  if (!blocks) return tiles;
+  const out: Ref[] = [];
+  if (!q.accumulate) {
+    // dw = 0, then each block adds its sums
+    const n = q.K * q.C * q.R * q.S, vecs = Math.floor(n / 4);
+    if (vecs > 0) {
+      const lab = f.label("z");
+      out.push(
+        set(PD, c(q.wBase)),
+        m.loop(lab, m.block(null, [m.v128.store(0, 4, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(q.wBase + vecs * 16)))])),
+      );
+    }
+    for (let e = vecs * 4; e < n; e++) out.push(m.f32.store(e * 4, 4, c(q.wBase), m.f32.const(0)));
+  }
+  const lab = f.label("b");
+  out.push(
+    set(NB0, c(0)),
+    m.loop(lab, m.block(null, [
+      set(NE, add(get(NB0), c(NBk))),
+      set(NE, m.select(t.ltU(get(NE), c(q.N)), get(NE), c(q.N))),
+      ...tiles,
+      set(NB0, get(NE)),
+      m.br(lab, t.ltU(get(NB0), c(q.N))),
+    ])),
+  );
+  return out;
 }
 
 /** Geometry of conv2dBackInput with the images in the lanes ("lanes": compiler/plan/target.ts `backInputPath`). */
@@ -769,6 +886,13 @@ export interface ConvTiles {
   readonly filter?: [number, number];
   /** conv2dBackFilter: vectors of output columns unrolled up to this many per row (default 0: always a loop, 20-30% faster on LeNet than unrolled). */
   readonly filterUnroll?: number;
+  /** conv2dBackFilter: each row's units unrolled, one basic block each (default: rows of up to 16 units), and `filterRows` rows per loop iteration. */
+  readonly filterFence?: boolean;
+  readonly filterRows?: number;
+  /** conv2dBackFilter: images per block (`filterImages`). */
+  readonly filterImages?: number;
+  /** conv2dBackFilter with fenced rows: tiles over blocks of the R·S taps in order (default), or of one kernel row's columns (false). */
+  readonly filterTaps?: boolean;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
   /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
@@ -805,7 +929,7 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
           ...(tiles.rowLoop !== false && sh === 1 && dh === 1 ? { rowClip: { P0: 0, wr: S }, tapLoop: tiles.tapLoop !== false } : {}),
         }, epiExpr, tiles.core),
       );
-    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll));
+    else body.push(...backFilter(m, f, { N, C, K, R, S, OH, OW, Hp, Wp, sh, sw, dh, dw, xBase, gBase: k.y, wBase: k.w, accumulate: acc }, tiles.filter, tiles.filterUnroll, tiles.filterFence, tiles.filterRows, tiles.filterImages, tiles.filterTaps));
   } else {
     // dx = the stride-1 correlation of g, dilated by the stride and padded by (R−1)·dh − pt, with the flipped filter.
     const wrs = (r: number, s: number) => (R - 1 - r) * S + (S - 1 - s);

@@ -89,6 +89,14 @@ const GEOS: [string, Geo][] = [
   ["batch 12, 7 channels, padded, column dilation", { N: 12, C: 7, H: 7, W: 8, K: 3, R: 3, S: 3, stride: [1, 1], pad: [2, 1, 0, 2], dilation: [1, 2] }],
   ["batch 5, kernel wider than the output", { N: 5, C: 2, H: 4, W: 9, K: 4, R: 3, S: 6, stride: [1, 1], pad: [1, 0, 1, 0], dilation: [1, 1] }],
   ["batch 9, padding past the taps (pixels no tap reaches)", { N: 9, C: 4, H: 5, W: 6, K: 2, R: 2, S: 2, stride: [1, 1], pad: [3, 3, 0, 1], dilation: [1, 1] }],
+  // conv2dBackFilter's fenced rows (compiler/emit/wasm-conv.ts `filterRows`): several rows an iteration over input
+  // rows two apart, a last partial vector in each; 15 rows (8 an iteration, then 7 one at a time); rows too wide to fence
+  ["row stride 2, column stride 1, OW % 4", { N: 2, C: 2, H: 11, W: 10, K: 5, R: 3, S: 3, stride: [2, 1], pad: [0, 1, 0, 1], dilation: [1, 1] }],
+  ["15 rows, row dilation 2, OW 7", { N: 3, C: 2, H: 17, W: 8, K: 3, R: 3, S: 2, stride: [1, 1], pad: [1, 0, 1, 0], dilation: [2, 1] }],
+  ["1 image, rows of 70 columns", { N: 1, C: 1, H: 5, W: 72, K: 3, R: 3, S: 3, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
+  // its tiles over the R·S taps in order: a block of taps one per kernel row (S = 1), a 1×1 kernel
+  ["3×1 kernel, row dilation 2", { N: 2, C: 3, H: 9, W: 9, K: 4, R: 3, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [2, 1] }],
+  ["1×1 kernel, 6 columns, 13 channels", { N: 3, C: 4, H: 5, W: 6, K: 13, R: 1, S: 1, stride: [1, 1], pad: [0, 0, 0, 0], dilation: [1, 1] }],
 ];
 
 type ConvOp = "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
@@ -98,7 +106,7 @@ type ConvOp = "conv2d" | "conv2dBackInput" | "conv2dBackFilter";
  * and the last ending at the memory's last byte (an address below a region or past the memory traps), the bias
  * and the scratch between them; else all at small unaligned offsets.
  */
-async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path: BackInputPath | undefined, ends?: readonly ("x" | "w" | "y")[]) {
+async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path: BackInputPath | undefined, ends?: readonly ("x" | "w" | "y")[], tiles: ConvTiles = {}) {
   const { OH, OW } = out(g);
   const nx = g.N * g.C * g.H * g.W, nw = g.K * g.C * g.R * g.S, ny = g.N * g.K * OH * OW;
   const seed = nx + nw * 7 + op.length;
@@ -132,7 +140,7 @@ async function convCase(op: ConvOp, label: string, g: Geo, variant: string, path
     // the destination starts as `old` (accumulate) or garbage (it must be overwritten)
     if (acc) f.set(old.subarray(0, dest.n), dest.at / 4);
     else f.fill(1e30, dest.at / 4, dest.at / 4 + dest.n);
-  }, path ? { backInputPath: path } : {});
+  }, { ...tiles, ...(path ? { backInputPath: path } : {}) });
   const want = new Float64Array(dest.n), mag = new Float64Array(dest.n);
   terms(g, (yi, xi, wi) => {
     const [o, a, b] = op === "conv2d" ? [yi, x[xi]!, w[wi]!] : op === "conv2dBackInput" ? [xi, y[yi]!, w[wi]!] : [wi, x[xi]!, y[yi]!];
@@ -167,6 +175,27 @@ describe("wasm conv gradient kernels with their tensors at address 0 and at the 
       for (const path of op === "conv2dBackInput" ? backInputPaths(g) : [undefined])
         for (const ends of ORDERS)
           it(`${op} ${label}${path ? ` (${path})` : ""}: ${ends[0]} at 0, ${ends[2]} at the end`, () => convCase(op, label, g, "plain", path, ends));
+  for (const ends of ORDERS)
+    it(`conv2dBackFilter LeNet conv2 (batch 32) in blocks of 5 images: ${ends[0]} at 0, ${ends[2]} at the end`, () =>
+      convCase("conv2dBackFilter", "LeNet conv2 (batch 32)", GEOS.find(([l]) => l === "LeNet conv2 (batch 32)")![1], "plain", undefined, ends, { filterImages: 5 }));
+});
+
+describe("wasm conv2dBackFilter with its rows as a loop and with other numbers of fenced rows an iteration", () => {
+  const CASES = GEOS.filter(([l]) => /^(LeNet conv[12] \(batch 2\)|odd channels|asymmetric|row stride 2|15 rows|3×1 kernel)/.test(l));
+  const TILES: [string, ConvTiles][] = [
+    ["a loop per row", { filterFence: false }], ["1 fenced row an iteration", { filterRows: 1 }], ["3 fenced rows an iteration", { filterRows: 3 }],
+    ["fenced, tile 2×3", { filterRows: 2, filter: [2, 3] }], ["fenced, tiles over one kernel row's columns", { filterTaps: false }], ["fenced, 3×4 taps", { filter: [3, 4] }],
+  ];
+  for (const [label, g] of CASES)
+    for (const [what, tiles] of TILES)
+      for (const variant of ["plain", "accumulate"])
+        it(`${label} ${variant}: ${what}`, () => convCase("conv2dBackFilter", label, g, variant, undefined, undefined, tiles));
+  // blocks of images (`filterImages`), the last one partial
+  const BLOCKED = GEOS.filter(([l]) => /^(LeNet conv2 \(batch 32\)|batch 12,|batch 7 |15 rows|stride 2×3)/.test(l));
+  for (const [label, g] of BLOCKED)
+    for (const [what, tiles] of [["blocks of 5 images", { filterImages: 5 }], ["blocks of 2 images, a loop per row", { filterImages: 2, filterFence: false }]] as [string, ConvTiles][])
+      for (const variant of ["plain", "accumulate"])
+        it(`${label} ${variant}: ${what}`, () => convCase("conv2dBackFilter", label, g, variant, undefined, undefined, tiles));
 });
 
 interface PoolGeo { N: number; C: number; H: number; W: number; R: number; S: number; stride: [number, number]; pad: [number, number, number, number] }
