@@ -15,7 +15,13 @@
  * update over all of them — and what they give on paper for 2, 4 and 8
  * threads.
  *
- *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 15] [--ms 150] [--train 4096] [--write]
+ * The machine is shared, and a threaded step needs every one of its threads on a core at once: one other busy
+ * process on these 2 cores takes a third of each thread's time (three runnable threads share two cores) and
+ * threads: 2 falls to ~1.3×, while threads: 1 still has a core to itself. So each run also records how much CPU
+ * the other processes on the machine used meanwhile (Linux /proc/stat minus this process's own CPU time), and
+ * the medians are given again over the quiet runs (the others below a quarter of a core).
+ *
+ *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 30] [--ms 100] [--train 4096] [--write]
  *
  * `--write` also writes what it prints to bench/THREADS.md, which `npm run bench` puts into BENCHMARKS.md.
  */
@@ -38,13 +44,30 @@ const opt = (f: string, d: number) =>
   argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d;
 const threads = opt("threads", 2);
 const batch = opt("batch", 128);
-const runs = opt("runs", 15);
-const ms = opt("ms", 150);
+const runs = opt("runs", 30);
+const ms = opt("ms", 100);
 const nTrain = opt("train", 4096);
 const REPO = path.resolve(import.meta.dirname, "..");
 const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 const printed: string[] = [];
+/** CPU time (ms) all processes on the machine have used (Linux /proc/stat, user + nice + system + irq + softirq + steal; USER_HZ 100), or NaN. */
+function machineMs(): number {
+  try {
+    const f = readFileSync("/proc/stat", "utf8");
+    const v = f.slice(0, f.indexOf("\n")).trim().split(/\s+/).slice(1).map(Number);
+    return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) * 10;
+  } catch {
+    return NaN;
+  }
+}
+/** This process's CPU time (ms), all its threads. */
+const ownMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+/** Below this many cores used by other processes during a run, the run counts as quiet. */
+const QUIET = 0.25;
 const say = (line: string) => {
   printed.push(line);
   console.log(line);
@@ -91,11 +114,12 @@ try {
   const B = createTrainer(per, { ...trainerOpts, threads, params: start });
   await B.ready();
   const rows = [
-    { name: `threads: 1, m.batch(${batch})`, t: A, times: [] as number[] },
+    { name: `threads: 1, m.batch(${batch})`, t: A, times: [] as number[], others: [] as number[] },
     {
       name: `threads: ${threads}, m.batch(${batch / threads})`,
       t: B,
       times: [] as number[],
+      others: [] as number[],
     },
   ];
   const steps = Math.floor(nTrain / batch);
@@ -109,6 +133,8 @@ try {
       const r = rows[(j + k) % rows.length]!;
       r.t.params.set(start);
       let s = 0;
+      const m0 = machineMs();
+      const o0 = ownMs();
       const t0 = performance.now();
       let t1 = t0;
       while (t1 - t0 < ms) {
@@ -118,6 +144,7 @@ try {
       }
       t1 = performance.now();
       r.times.push((t1 - t0) / s);
+      r.others.push((machineMs() - m0 - (ownMs() - o0)) / (t1 - t0)); // cores the other processes kept busy
     }
   }
   const base = med(rows[0]!.times);
@@ -127,9 +154,18 @@ try {
   for (const r of rows) {
     const m = med(r.times);
     say(
-      `  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×`,
+      `  ${r.name.padEnd(30)} ${m.toFixed(3)} ms/step  (min ${Math.min(...r.times).toFixed(3)}, max ${Math.max(...r.times).toFixed(3)})  speed-up ${(base / m).toFixed(2)}×` +
+        `; other processes meanwhile ${med(r.others).toFixed(2)} cores (median)`,
     );
   }
+  const quiet = rows.map((r) => r.times.filter((_, i) => r.others[i]! < QUIET));
+  if (quiet.every((q) => q.length > 0)) {
+    const qb = med(quiet[0]!);
+    say(
+      `  quiet runs only (other processes < ${QUIET} of a core): ` +
+        rows.map((r, j) => `${r.name} ${med(quiet[j]!).toFixed(3)} ms/step (${quiet[j]!.length} of ${runs} runs, ${(qb / med(quiet[j]!)).toFixed(2)}×)`).join("; "),
+    );
+  } else if (rows[0]!.others.every((o) => Number.isFinite(o))) say(`  no quiet runs (other processes < ${QUIET} of a core) for both rows: the medians above are the loaded machine's`);
 
   // Serial parts of a threaded step, alone (µs per step, the minimum of many: what the trainer's thread does
   // while no other thread works), and the parallel part: one thread's forward + backward.
