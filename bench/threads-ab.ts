@@ -19,9 +19,9 @@
  * process on these 2 cores takes a third of each thread's time (three runnable threads share two cores) and
  * threads: 2 falls to ~1.3×, while threads: 1 still has a core to itself. So each run also records how much CPU
  * the other processes on the machine used meanwhile (Linux /proc/stat minus this process's own CPU time), and
- * the medians are given again over the quiet runs (the others below a quarter of a core).
+ * the medians are given again over the quiet runs (the others below a quarter of a core). `--each` prints every run.
  *
- *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 30] [--ms 100] [--train 4096] [--write]
+ *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 30] [--ms 100] [--train 4096] [--each] [--write]
  *
  * `--write` also writes what it prints to bench/THREADS.md, which `npm run bench` puts into BENCHMARKS.md.
  */
@@ -47,6 +47,7 @@ const batch = opt("batch", 128);
 const runs = opt("runs", 30);
 const ms = opt("ms", 100);
 const nTrain = opt("train", 4096);
+const each = argv.includes("--each");
 const REPO = path.resolve(import.meta.dirname, "..");
 const dir = mkdtempSync(path.join(tmpdir(), "gradc-threads-ab-"));
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
@@ -145,6 +146,10 @@ try {
       t1 = performance.now();
       r.times.push((t1 - t0) / s);
       r.others.push((machineMs() - m0 - (ownMs() - o0)) / (t1 - t0)); // cores the other processes kept busy
+      if (each)
+        console.log(
+          `  run ${k + 1}: ${r.name.padEnd(26)} ${((t1 - t0) / s).toFixed(3)} ms/step; cores used: this process ${((ownMs() - o0) / (t1 - t0)).toFixed(2)}, the others ${r.others.at(-1)!.toFixed(2)}`,
+        );
     }
   }
   const base = med(rows[0]!.times);
