@@ -281,8 +281,13 @@ try {
           "pack (~21 µs), forward + backward, and the guard, L2, check and Adam (~80 µs). threads: 2: the trainer packs",
           "chunk 1 (~15 µs) and wakes the thread; then in parallel the trainer packs chunk 0 (~13 µs) and computes it,",
           "while the thread copies the parameters in (~15 µs) and computes its chunk; then each thread reduces and checks",
-          "its range (~35 µs) and updates it (~25–30 µs). With both sides spinning a meeting costs ~1 µs. On a quiet",
-          "machine this is within ~10% of the ideal (the 64-row forward + backward, the range's reduction and update).",
+          "its range (~35 µs) and updates it (~25–30 µs). With both sides spinning a meeting costs ~1 µs, and a quiet",
+          "machine's step is ~0.59 ms, within ~10% of the ideal (the 64-row forward + backward, the range's reduction",
+          "and update). The runs are bimodal, though: when a waiting thread has gone to sleep in Atomics.wait, the",
+          "wake-up can put it on the waker's core, where it preempts the trainer until it blocks again — the profile",
+          "then shows the trainer stalled from waking the thread until the thread's chunk is done (~0.5 ms), and the",
+          "step is ~1.3 ms with both cores busy. Longer spins avoid the sleeps but cost more on a loaded machine",
+          "(measured interleaved: spins of 2^15–2^17 loads instead of 2^11–2^15 gave 1.46–1.47× vs 1.37–1.42× in two runs at load ~2, 0.44× vs 0.76× in one at load ~3).",
         ].join("\n") + "\n",
     );
   }

@@ -126,8 +126,8 @@ try {
     return (v[Math.floor(v.length * f)]! * 1000).toFixed(1).padStart(8);
   };
   const show = (r: number[][], names: string[]) => {
-    console.log(`  ${"µs since the step began".padEnd(40)}      p10      p25   median      p75`);
-    names.forEach((n, i) => console.log(`  ${n.padEnd(40)} ${[0.1, 0.25, 0.5, 0.75].map((f) => q(r, i, f)).join(" ")}`));
+    console.log(`  ${"µs since the step began".padEnd(40)}      p10      p25   median      p75      p90`);
+    names.forEach((n, i) => console.log(`  ${n.padEnd(40)} ${[0.1, 0.25, 0.5, 0.75, 0.9].map((f) => q(r, i, f)).join(" ")}`));
   };
   console.log(`load ${loadavg()[0]!.toFixed(2)}; ${steps} steps, stretches of ${stretch}, alternating`);
   console.log("threads: 1, m.batch(128)");
