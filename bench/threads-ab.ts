@@ -20,6 +20,8 @@
  * threads: 2 falls to ~1.3×, while threads: 1 still has a core to itself. So each run also records how much CPU
  * the other processes on the machine used meanwhile (Linux /proc/stat minus this process's own CPU time), and
  * the medians are given again over the quiet runs (the others below a quarter of a core). `--each` prints every run.
+ * The cores of this VM are not always equal even then, so it also runs two chunks at once on two threads with no
+ * meetings between them and gives the ceiling that leaves threads: n in that minute.
  *
  *   npx tsx bench/threads-ab.ts [--threads 2] [--batch 128] [--runs 30] [--ms 100] [--train 4096] [--each] [--write]
  *
@@ -229,6 +231,52 @@ try {
       `over all parameters: params copy ${copy.toFixed(1)} µs, 2-way reduction ${reduce.toFixed(1)} µs (with its copies), Adam update ${update.toFixed(1)} µs; ` +
       `split, each thread's range (${part ? part.to - part.from : "?"} of ${t.params.length}): reduction + check ${splitReduce.toFixed(1)} µs, Adam ${splitUpdate.toFixed(1)} µs`,
   );
+  // Are the two cores equal right now? The chunk's forward + backward on this thread and on a plain Worker at the
+  // same time, with no meetings between them (each its own module instance): on this VM the second often runs
+  // 30–50% slower while nothing else runs in the guest, and a threaded step waits for the slower chunk.
+  {
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const { Worker } = await import("node:worker_threads");
+    const w = new Worker(
+      `const { workerData: d, parentPort } = require("node:worker_threads");
+       import(d.url).then((m) => {
+         const b = m.buffers(); b.params.fill(0.01); b.inputs.fill(0.5);
+         const fb = () => { m.forward(b.params, b.inputs, b.arena); m.backward(b.params, b.inputs, b.arena, b.grads); };
+         for (let i = 0; i < 50; i++) fb();
+         parentPort.postMessage("ready");
+         Atomics.wait(d.flag, 0, 0);
+         const ts = [];
+         while (Atomics.load(d.flag, 0) === 1) { const t0 = performance.now(); fb(); ts.push(performance.now() - t0); }
+         ts.sort((x, y) => x - y);
+         parentPort.postMessage(ts[ts.length >> 1] * 1000);
+       });`,
+      { eval: true, workerData: { url: per.url, flag } },
+    );
+    const msg = () => new Promise<unknown>((resolve, reject) => { w.once("message", resolve); w.once("error", reject); });
+    await msg();
+    const medFor = (f: () => void, out: number[]) => {
+      for (const t0 = performance.now(); performance.now() - t0 < 400; ) {
+        const a = performance.now();
+        f();
+        out.push((performance.now() - a) * 1000);
+      }
+      return med(out);
+    };
+    const whole = medFor(fb(one, bufs, batch), []); // threads: 1's forward + backward, in the same minute
+    const run = fb(per, half, batch / threads);
+    const ts: number[] = [];
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    medFor(run, ts);
+    Atomics.store(flag, 0, 2);
+    const other = (await msg()) as number;
+    await w.terminate();
+    say(
+      `  two chunks at once, no meetings (median, ${batch / threads} rows each): this thread ${(med(ts) / 1000).toFixed(3)} ms, a second thread ${(other / 1000).toFixed(3)} ms; ` +
+        `${batch} rows alone just before ${(whole / 1000).toFixed(3)} ms — the machine's ceiling for threads: ${threads} in this minute ~${((whole + update) / (Math.max(med(ts), other) + splitReduce + splitUpdate + copy)).toFixed(2)}× ` +
+        `(the slower chunk + a range's reduction and update + the parameter copy, against ${batch} rows + Adam)`,
+    );
+  }
   // On paper: each of k threads computes batch/k rows (time ≈ the measured chunk's, scaled by rows), then combines
   // k gradients over 1/k of the parameters (≈ (k − 1)/k of a 2-way reduction over all of them) and updates 1/k of
   // them; the thread copies the parameters in while it starts. Not counted: packing the chunks (serial on the
