@@ -54,6 +54,7 @@ import { removeStaleTemps } from "./stale-temps.ts";
 import { type Buf, type Layout, type Module, RuntimeError } from "./types.ts";
 import { CTL, CTL_INTS, reportThreadError, type ThreadInit } from "./worker.ts";
 import type { ThreadHandle } from "./threads.ts";
+import type { ThreadScript, WatchedThread } from "./worker-node.ts";
 
 export * from "./index.ts";
 
@@ -262,7 +263,11 @@ export function progressBar(enabled = true): Progress | undefined {
 
 /**
  * A worker_threads Worker serving one training thread (runtime/worker-node.ts imports the module at
- * `where.module` and calls serveThread). Unref'd: a trainer that is never closed does not keep the
+ * `where.module` and calls serveThread), started by a second, idle Worker that watches it: a Worker's 'exit' and
+ * 'error' events reach only its parent's event loop, and the trainer's loop is blocked in Atomics.wait while a
+ * step runs, so a thread that dies without running its own code (out of memory, terminated) would be seen only at
+ * the 60 s timeout. The watcher's loop is free: it marks the thread dead in the control array at once
+ * (reportThreadDeath), with the error's message. Unref'd: a trainer that is never closed does not keep the
  * process alive. From the sources (tests, tsx) the thread script is the .ts, run through tsx.
  */
 function spawnNodeThread(
@@ -276,8 +281,7 @@ function spawnNodeThread(
       "threads: the trainer needs the generated module's URL to load it in its threads: create the trainer with the module's own createTrainer " +
         '(import { createTrainer } from "./generated/model.js"), or pass createTrainer({ ...model, url: import.meta.resolve("./generated/model.js") }, opts)',
     );
-  const workerData = { init, module };
-  let w: Worker;
+  let thread: ThreadScript;
   if (import.meta.url.endsWith(".ts")) {
     // From the sources: the thread imports worker-node.ts through tsx's API (a worker's own --import hook does not apply to its entry).
     const api = pathToFileURL(
@@ -287,31 +291,26 @@ function spawnNodeThread(
       ),
     ).href;
     const entry = new URL("./worker-node.ts", import.meta.url).href;
-    w = new Worker(
-      `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`,
-      { eval: true, workerData },
-    );
+    thread = {
+      script: `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`,
+      eval: true,
+    };
   } else {
     // dist/runtime-worker.js, from dist/ or from a shared chunk in dist/chunks/
-    const script = new URL(
-      /\/chunks\/[^/]+$/.test(import.meta.url)
-        ? "../runtime-worker.js"
-        : "./runtime-worker.js",
-      import.meta.url,
-    );
-    w = new Worker(script, { workerData });
+    thread = {
+      script: new URL(/\/chunks\/[^/]+$/.test(import.meta.url) ? "../runtime-worker.js" : "./runtime-worker.js", import.meta.url).href,
+      eval: false,
+    };
   }
+  // the watcher is the thread script too (worker-node.ts, `watch` set): it starts the thread and watches it
+  const data: WatchedThread = { init, module, watch: thread };
+  const w = thread.eval ? new Worker(thread.script, { eval: true, workerData: data }) : new Worker(new URL(thread.script), { workerData: data });
   w.unref();
+  // the watcher's own failure (it could not start the thread)
   w.on("error", (e) =>
-    reportThreadError(
-      init.ctl,
-      e,
-      Atomics.load(new Int32Array(init.ctl, 0, CTL_INTS), CTL.READY) === 1
-        ? "STATUS"
-        : "READY",
-    ),
+    reportThreadError(init.ctl, e, Atomics.load(new Int32Array(init.ctl, 0, CTL_INTS), CTL.READY) === 1 ? "STATUS" : "READY"),
   );
-  return { terminate: () => void w.terminate() };
+  return { terminate: () => void w.terminate() }; // its thread ends with it
 }
 
 /** Node's: checkpoints are files (atomic writes), progress is a terminal bar, training threads are worker_threads. */

@@ -57,8 +57,8 @@ export const SPIN_MIN = 1 << 11;
 export const SPIN_MAX = 1 << 15;
 
 /**
- * Spins while ctl[slot] === value, at most `loads` loads (an optimized load costs ~10 ns here: 2,048 to 32,768 are
- * ~20 to ~330 µs); true when it changed. Counted in loads, not read off a clock: Node's performance.now() may
+ * Spins while ctl[slot] === value, at most `loads` loads (an optimized load costs ~5 ns here: 2,048 to 32,768 are
+ * ~10 to ~165 µs); true when it changed. Counted in loads, not read off a clock: Node's performance.now() may
  * allocate, and a step allocates nothing.
  */
 export function spinWhile(ctl: Int32Array, slot: number, value: number, loads: number): boolean {

@@ -362,6 +362,46 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
     expect(() => t.trainStep(data, 0, 4)).toThrow(/closed/);
   });
 
+  it("a thread that runs out of memory (killed without running its own exit handler): E_THREAD at once, not at the 60 s timeout", () => {
+    // V8's heap limit is process-wide, so --max-old-space-size caps the thread too; Node then ends that thread
+    // alone (ERR_WORKER_OUT_OF_MEMORY) without running any of its code: only its parent's 'error'/'exit' events
+    // know, and the trainer is blocked in Atomics.wait — the watcher (runtime/worker-node.ts) reports it
+    const src = `
+      import { isMainThread } from "node:worker_threads";
+      export const layout = { name: "hungry", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
+        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
+        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
+      const hoard = [];
+      export function forward(p, x, a, n = 4) {
+        if (!isMainThread) for (;;) hoard.push(new Array(1 << 20).fill(1.5));
+        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
+      }
+      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const code = `
+      import { createTrainer, sgd } from "./runtime/node.ts";
+      const url = "data:text/javascript;base64,${Buffer.from(src).toString("base64")}";
+      const t = createTrainer({ ...(await import(url)), url }, { optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] });
+      await t.ready();
+      const t0 = performance.now();
+      try {
+        t.trainStep({ x: Float32Array.of(1, 2, 3, 4), t: Float32Array.of(2, 4, 6, 8) }, 0, 4);
+        console.log(JSON.stringify({ trained: true }));
+      } catch (e) {
+        console.log(JSON.stringify({ code: e.code, message: e.message, ms: performance.now() - t0, w: t.params[0], steps: t.steps }));
+      }`;
+    const r = spawnSync(process.execPath, ["--max-old-space-size=256", "--import", "tsx", "--input-type=module", "-e", code], {
+      encoding: "utf8",
+      timeout: 50_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { code: string; message: string; ms: number; w: number; steps: number };
+    expect(out.code).toBe("E_THREAD");
+    expect(out.message).toMatch(/training thread 1 of 2 died: .*memory limit/);
+    expect(out.ms).toBeLessThan(20_000); // the timeout is 60 s; the report comes as soon as the thread is gone
+    expect(out.w).toBe(0.5); // no update made
+    expect(out.steps).toBe(0);
+  });
+
   it("a process that trains on threads ends by itself, closed or not", () => {
     for (const close of [true, false]) {
       const code = `
