@@ -242,6 +242,38 @@ export const B: 64 = layout.batch;\n`,
   return `xor inference ${kb(sizes.xorInfer)} (xor.js itself ${kb(js.length)}), mnist inference ${kb(sizes.mnistInfer)}, mnist training ${kb(sizes.mnistTrain)}`;
 });
 
+check("threads from the installed package: createTrainer({ threads: 2 }) trains mnist on two worker_threads, bit-identical run to run", () => {
+  // generated/mnist.js: compiled by the bundles check above (m.batch(64): two threads train batches of 128)
+  writeFileSync(
+    path.join(esm, "threads.mjs"),
+    `import { adam } from "gradc/runtime";
+import { createTrainer } from "./generated/mnist.js";
+const n = 512;
+const x = new Float32Array(n * 784);
+const y = new Float32Array(n * 10);
+let s = 7;
+const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+for (let i = 0; i < x.length; i++) x[i] = rand();
+for (let i = 0; i < n; i++) y[i * 10 + (i % 10)] = 1;
+const run = async (threads) => {
+  const t = createTrainer({ optimizer: adam({ lr: 1e-3 }), batchSize: 128, seed: 3, threads });
+  await t.ready();
+  const h = t.fit({ x, y }, { epochs: 2, progress: false });
+  const r = { threads: t.threads, loss: h.loss, params: Float32Array.from(t.params) };
+  t.close();
+  return r;
+};
+const [a, b] = [await run(2), await run(2)];
+const same = a.params.every((v, i) => Object.is(v, b.params[i]));
+console.log(JSON.stringify({ threads: a.threads, same, loss: a.loss, again: b.loss }));\n`,
+  );
+  const out = JSON.parse(run(esm, process.execPath, ["threads.mjs"]).stdout.trim().split("\n").pop());
+  if (out.threads !== 2) throw new Error(`the trainer runs ${out.threads} thread(s), not 2: the worker script did not start from the package`);
+  if (!out.same || JSON.stringify(out.loss) !== JSON.stringify(out.again)) throw new Error(`two runs of threads: 2 differ: ${JSON.stringify(out)}`);
+  if (!(out.loss[1] < out.loss[0])) throw new Error(`the loss did not fall: ${out.loss}`);
+  return `2 threads, loss ${out.loss.map((l) => l.toFixed(4)).join(" -> ")}, two runs bit-identical`;
+});
+
 // ---- a CommonJS app ---------------------------------------------------------------------
 const cjs = app("cjs-app", "commonjs");
 writeFileSync(path.join(cjs, "xor.ts"), blocks["xor.ts"]);
