@@ -40,7 +40,18 @@ export { convScratchFloats };
 
 type Ref = number;
 /** The epilogue builder of compiler/emit/wasm.ts (passed in: wasm.ts imports this file). */
-export type EpiExpr = (m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; I: number; J: number; r: number; colOff: number }) => Ref;
+export type EpiExpr = (m: binaryen.Module, e: Epi, o: EpiAt) => Ref;
+/** Where an epilogue runs: see compiler/emit/wasm.ts `epiExpr`. */
+export interface EpiAt {
+  readonly vector: boolean;
+  readonly acc: number;
+  readonly I: number;
+  readonly J: number;
+  readonly r: number;
+  readonly colOff: number;
+  /** The local already holding a load's value, if one does. */
+  readonly held?: (e: Epi & { readonly k: "load" }) => number | undefined;
+}
 
 const ZERO = Array.from({ length: 16 }, () => 0);
 
@@ -886,9 +897,9 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   // the epilogue's same-index loads: J is the flat index of the window's corner cell in dx
   const JJ = f.local(i32), SH = f.local(f32), SV = f.local(binaryen.v128);
   const jAt = () => set(JJ, t.affine(0, [[PL, H * W], [OH0, sh * W], [OW0, sw]]));
-  const epi = (v: Ref, vector: boolean, colOff: number): Ref => {
+  const epi = (v: Ref, vector: boolean, colOff: number, held?: EpiAt["held"]): Ref => {
     if (!k.epilogue) return v;
-    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff })], vector ? binaryen.v128 : f32);
+    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff, ...(held ? { held } : {}) })], vector ? binaryen.v128 : f32);
   };
   const body: Ref[] = [];
   if (back && !acc && !tiles) {
@@ -966,49 +977,71 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   // a time, from two vectors of each window row — the maximum over rows, then over the even and odd lanes.
   const vec = isMax && !padded && S === 2 && sw === 2 && OW >= 4 && (!back || tiles);
   const OW4 = vec ? OW - (OW % 4) : 0;
-  const vwin: Ref[] = [];
+  /** Four windows at OW0 (fresh nodes at each call: an expression is one node of one tree). */
+  let vwin = (): Ref[] => [];
   if (vec) {
     const V = binaryen.v128;
     const A = Array.from({ length: R }, () => f.local(V)), Bv = Array.from({ length: R }, () => f.local(V));
     const VA = f.local(V), VB = f.local(V), Y = f.local(V), YA = f.local(V), YB = f.local(V), CA = f.local(V), CB = f.local(V), G = f.local(V);
     const lanes = (a: Ref, b: Ref, l: number[]) => m.i8x16.shuffle(a, b, l.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3]));
-    const ONEv = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!);
+    const UA = f.local(V), UB = f.local(V), T4 = f.local(V), S4 = f.local(V), K7F = f.local(V);
+    // set once, before the loops (V8 rebuilds a splat inside the loop at each use)
+    if (back) body.push(set(K7F, m.i32x4.splat(c(0x7f000000))));
+    vwin = () => {
+    const vwin: Ref[] = [];
     // PX: the first window's corner; its row r at r·W floats, the eight columns in two vectors
     vwin.push(set(PX, t.affine(k.x, [[PL, H * W * 4], [OH0, sh * W * 4], [OW0, sw * 4]])));
     for (let r = 0; r < R; r++) vwin.push(set(A[r]!, m.v128.load(r * W * 4, 4, get(PX))), set(Bv[r]!, m.v128.load(r * W * 4 + 16, 4, get(PX))));
+    const ev = (a: number, b: number) => lanes(get(a, V), get(b, V), [0, 2, 4, 6]), od = (a: number, b: number) => lanes(get(a, V), get(b, V), [1, 3, 5, 7]);
+    // the forward's maximum: f32x4.max (NaN and ±0 as the op table's max); the gradient's: see below
+    const MAX = back ? m.f32x4.pmax : m.f32x4.max;
     vwin.push(set(VA, get(A[0]!, V)), set(VB, get(Bv[0]!, V)));
-    for (let r = 1; r < R; r++) vwin.push(set(VA, m.f32x4.max(get(VA, V), get(A[r]!, V))), set(VB, m.f32x4.max(get(VB, V), get(Bv[r]!, V))));
-    vwin.push(set(Y, m.f32x4.max(lanes(get(VA, V), get(VB, V), [0, 2, 4, 6]), lanes(get(VA, V), get(VB, V), [1, 3, 5, 7]))));
+    for (let r = 1; r < R; r++) vwin.push(set(VA, MAX(get(VA, V), get(A[r]!, V))), set(VB, MAX(get(VB, V), get(Bv[r]!, V))));
+    vwin.push(set(Y, MAX(ev(VA, VB), od(VA, VB))));
     vwin.push(set(PY, t.affine(k.y, [[PL, OH * OW * 4], [OH0, OW * 4], [OW0, 4]])));
     if (!back) vwin.push(m.v128.store(0, 4, get(PY), acc ? m.f32x4.add(m.v128.load(0, 4, get(PY)), get(Y, V)) : get(Y, V)));
     else {
-      // each cell's window maximum and gradient, lanes (0,0,1,1) and (2,2,3,3); ties: a window's count in both its lanes
+      // The gradient needs only which cells equal the maximum and how many. f32x4.max is eight instructions in V8
+      // (its NaN and ±0 rules), pmax one: without a NaN in the window pmax's maximum equals max's (−0 and +0 compare
+      // equal), and a window holding a NaN gets all ones (a NaN) as its maximum, so that no cell hits, as with max.
+      const nan = (x: number) => m.f32x4.ne(get(x, V), get(x, V));
+      vwin.push(set(UA, nan(A[0]!)), set(UB, nan(Bv[0]!)));
+      for (let r = 1; r < R; r++) vwin.push(set(UA, m.v128.or(get(UA, V), nan(A[r]!))), set(UB, m.v128.or(get(UB, V), nan(Bv[r]!))));
+      vwin.push(set(Y, m.v128.or(get(Y, V), m.v128.or(ev(UA, UB), od(UA, UB)))));
+      // each cell's window maximum, lanes (0,0,1,1) and (2,2,3,3)
       vwin.push(set(YA, lanes(get(Y, V), get(Y, V), [0, 0, 1, 1])), set(YB, lanes(get(Y, V), get(Y, V), [2, 2, 3, 3])));
-      vwin.push(set(CA, m.v128.const(ZERO)), set(CB, m.v128.const(ZERO)));
       const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));
-      for (let r = 0; r < R; r++)
-        vwin.push(
-          set(CA, m.f32x4.add(get(CA, V), m.v128.and(hit(A[r]!, YA), m.v128.const(ONEv)))),
-          set(CB, m.f32x4.add(get(CB, V), m.v128.and(hit(Bv[r]!, YB), m.v128.const(ONEv)))),
-        );
+      // ties: the hit masks (all ones: −1) subtracted as integers, per column, then per window (four windows in T4)
+      vwin.push(set(CA, m.i32x4.sub(m.v128.const(ZERO), hit(A[0]!, YA))), set(CB, m.i32x4.sub(m.v128.const(ZERO), hit(Bv[0]!, YB))));
+      for (let r = 1; r < R; r++) vwin.push(set(CA, m.i32x4.sub(get(CA, V), hit(A[r]!, YA))), set(CB, m.i32x4.sub(get(CB, V), hit(Bv[r]!, YB))));
+      vwin.push(set(T4, m.i32x4.add(ev(CA, CB), od(CA, CB))), set(G, m.v128.load(0, 4, get(PY))), set(CA, m.f32x4.convert_i32x4_s(get(T4, V))));
+      // g/t: for t a power of two g·(1/t) is the same rounding of the same quotient, and 1/t's bits are
+      // 0x7F000000 − t's (its exponent negated); a division only when some window has another count (3 ties).
+      // (t = 0, a NaN window, takes the product: no cell hits there.)
       vwin.push(
-        set(CA, m.f32x4.add(get(CA, V), lanes(get(CA, V), get(CA, V), [1, 0, 3, 2]))),
-        set(CB, m.f32x4.add(get(CB, V), lanes(get(CB, V), get(CB, V), [1, 0, 3, 2]))),
-        set(G, m.v128.load(0, 4, get(PY))),
-        set(CA, m.f32x4.div(lanes(get(G, V), get(G, V), [0, 0, 1, 1]), get(CA, V))),
-        set(CB, m.f32x4.div(lanes(get(G, V), get(G, V), [2, 2, 3, 3]), get(CB, V))),
+        set(S4, m.f32x4.mul(get(G, V), m.i32x4.sub(get(K7F, V), get(CA, V)))),
+        m.if(m.v128.any_true(m.v128.and(get(T4, V), m.i32x4.sub(get(T4, V), m.i32x4.splat(c(1))))), set(S4, m.f32x4.div(get(G, V), get(CA, V)))),
+        set(CA, lanes(get(S4, V), get(S4, V), [0, 0, 1, 1])),
+        set(CB, lanes(get(S4, V), get(S4, V), [2, 2, 3, 3])),
         set(PD, add(get(PX), c(k.dx - k.x))),
       );
       if (k.epilogue) vwin.push(jAt());
       for (let r = 0; r < R; r++)
         for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
-          const v = epi(m.v128.and(hit(cell, ym), get(share, V)), true, r * W + off / 4);
+          // an epilogue's load of x at the cell (relu's mask) is the cell's vector, already in a local
+          const held = (e: Epi & { readonly k: "load" }) => (e.at === k.x && e.col && e.rowBytes === 0 ? cell : undefined);
+          const v = epi(m.v128.and(hit(cell, ym), get(share, V)), true, r * W + off / 4, held);
           vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
         }
     }
+    return vwin;
+    };
   }
-  const row = [...t.blocked(OW0, 0, OW4, 4, () => vwin), ...t.count(OW0, OW4, OW, win)];
-  body.push(...t.count(PL, 0, N * C, t.count(OH0, 0, OH, row)));
+  // a row of up to four vectors of windows unrolled (LeNet's first pool: three)
+  const vrow = OW4 <= 16 ? Array.from({ length: OW4 / 4 }, (_, i) => [set(OW0, c(4 * i)), ...vwin()]).flat() : t.blocked(OW0, 0, OW4, 4, vwin);
+  const row = [...vrow, ...t.count(OW0, OW4, OW, win)];
+  // every cell in one window: the planes' rows of windows are one run (window row p at x's row p·R), one loop
+  body.push(...(tiles ? [set(PL, c(0)), ...t.count(OH0, 0, N * C * OH, row)] : t.count(PL, 0, N * C, t.count(OH0, 0, OH, row))));
   m.addFunction(k.name, binaryen.none, binaryen.none, f.vars, m.block(null, body));
   m.addFunctionExport(k.name, k.name);
 }

@@ -291,3 +291,76 @@ describe("wasm forward conv and pools at address 0 and at the end of memory", ()
         expectClose(mem, dest, want, mag, `${op} ${label}`);
       });
 });
+
+// maxPool2dBack's vector path (windows two columns wide at column stride 2, every cell in one window) finds each
+// window's maximum with pmax and a NaN flag and divides by the tie count only when it is not a power of two:
+// its result must be bit for bit float32's g/t at each of the t tied maxima, for every count, NaN, ±0 and ±∞.
+describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float32", () => {
+  const LEVELS = [Number.NEGATIVE_INFINITY, -1, -0, 0, 0.5, 1, Number.POSITIVE_INFINITY, Number.NaN];
+  const cases: [string, PoolGeo][] = [
+    ["2×2/2 24×24 (a row of three vectors, unrolled)", { N: 2, C: 3, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["2×2/2 8×44 (a row of five vectors as a loop, two windows left)", { N: 1, C: 2, H: 8, W: 44, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["3×2/(3,2) 9×12 (up to six ties: 3, 5, 6 divide)", { N: 2, C: 2, H: 9, W: 12, R: 3, S: 2, stride: [3, 2], pad: [0, 0, 0, 0] }],
+  ];
+  const reluSel: (at: number) => Epi = (at) => ({ k: "sel", c: { op: ">", a: { k: "load", at, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "acc" }, b: { k: "num", v: 0 } });
+  // the form lowering fuses for relu's derivative: acc · (x > 0 ? 1 : 0) — a NaN or ∞ gradient times 0 stays NaN
+  const reluMul: (at: number) => Epi = (at) => ({ k: "*", a: { k: "acc" }, b: { k: "sel", c: { op: ">", a: { k: "load", at, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "num", v: 1 }, b: { k: "num", v: 0 } } });
+  for (const [label, g] of cases)
+    for (const [variant, epi, acc] of [["plain", undefined, false], ["relu mask (select)", reluSel, false], ["relu mask (product)", reluMul, false], ["relu mask (product), accumulate", reluMul, true]] as const)
+      it(`${label}, ${variant}`, async () => {
+        const OH = g.H / g.R, OW = g.W / g.S;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + ny);
+        // window by window: t tied maxima for t = 0 (a NaN among the cells) … R·S, the tied value often ±0 (mixed
+        // signs), ∞ or −1, the other cells below it; every few windows random levels instead
+        const x = new Float32Array(nx);
+        const cellsOf = (p: number, oh: number, ow: number) => {
+          const cs: number[] = [];
+          for (let a = 0; a < g.R; a++) for (let b = 0; b < g.S; b++) cs.push((p * g.H + oh * g.R + a) * g.W + ow * g.S + b);
+          return cs;
+        };
+        let wi = 0;
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++, wi++) {
+              const cs = cellsOf(p, oh, ow).sort(() => r() - 0.5);
+              const t = wi % (cs.length + 2);
+              if (t === cs.length + 1) {
+                for (const i of cs) x[i] = LEVELS[Math.floor(r() * LEVELS.length)]!;
+                continue;
+              }
+              const top = [0, 0, 1, Number.POSITIVE_INFINITY, -1, 0.5][Math.floor(r() * 6)]!;
+              cs.forEach((i, j) => (x[i] = j < t ? (top === 0 && r() < 0.5 ? -0 : top) : r() < 0.3 ? Number.NEGATIVE_INFINITY : top - 1 - r()));
+              if (t === 0) x[cs[0]!] = Number.NaN;
+            }
+        const gy = Float32Array.from({ length: ny }, () => (r() < 0.03 ? [Number.NaN, Number.POSITIVE_INFINITY, -0][Math.floor(r() * 3)]! : r() * 2 - 1));
+        const old = random(nx, 11);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op: "maxPool2dBack", ...g, OH, OW, x: X, y: Y, dx: DX, ...(epi ? { epilogue: epi(X) } : {}), ...(acc ? { accumulate: true } : {}) };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          f.set(gy, Y / 4);
+          if (acc) f.set(old, DX / 4);
+        });
+        const want = new Float32Array(nx);
+        const counts = new Set<number>();
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells = cellsOf(p, oh, ow);
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const tied = cells.filter((i) => x[i] === mx);
+              counts.add(tied.length);
+              const share = Math.fround(gy[(p * OH + oh) * OW + ow]! / tied.length);
+              for (const i of cells) {
+                let v = tied.includes(i) ? share : 0;
+                if (epi === reluSel) v = x[i]! > 0 ? v : 0;
+                if (epi === reluMul) v = Math.fround(v * (x[i]! > 0 ? 1 : 0));
+                want[i] = acc ? Math.fround(old[i]! + v) : v;
+              }
+            }
+        for (let t = 0; t <= (g.R === 2 ? 4 : 6); t++) expect(counts.has(t), `a window with ${t} tied maxima`).toBe(true);
+        for (let i = 0; i < nx; i++) if (!Object.is(mem[DX / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[DX / 4 + i]}, want ${want[i]} (x ${x[i]})`);
+        expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
+      });
+});
