@@ -114,6 +114,25 @@ function tools(m: binaryen.Module, f: Fn) {
   return { ...h, count, blocked, affine };
 }
 
+/** The loads in an epilogue expression. */
+function epiLoads(e: Epi): (Epi & { readonly k: "load" })[] {
+  switch (e.k) {
+    case "load":
+      return [e];
+    case "acc":
+    case "num":
+      return [];
+    case "neg":
+    case "abs":
+    case "sqrt":
+      return epiLoads(e.x);
+    case "sel":
+      return [...epiLoads(e.c.a), ...epiLoads(e.c.b), ...epiLoads(e.a), ...epiLoads(e.b)];
+    default:
+      return [...epiLoads(e.a), ...epiLoads(e.b)];
+  }
+}
+
 /** The direct-convolution core's geometry (see the file comment); every length in elements, bases in bytes. */
 interface Core {
   readonly N: number;
@@ -189,12 +208,14 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
   const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
   const S_ = f.local(i32), PXS = f.local(i32), PWS = f.local(i32);
   const rc = q.rowClip;
+  // no row to clip: [max(0, P0 − h), min(R, Hi + P0 − h)) is [0, R) for every output row h < Ho
+  const allRows = rc !== undefined && rc.P0 <= 0 && q.Hi + rc.P0 - (q.Ho - 1) >= q.R;
   // With rows clipped, the filter pointer walks the flipped rows downward (rc.wr < 0). Wasm adds a load's static
   // offset to the pointer without wrapping, so the pointer itself must never go below the filter: the filter's
   // row offset of the first tap row is in the pointer, not in the loads' offsets (a filter at a low address read
   // out of bounds: fuzz seed 20261202, batch 106).
   const wAdj = rc ? Math.min(...Array.from({ length: q.S }, (_, s) => q.wrs(0, s))) : 0;
-  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32), holdV = f.pool(v128), holdF = f.pool(f32);
   const V4ok = q.sw === 1 && q.Wo >= 4;
   const NV = V4ok ? Math.floor(q.Wo / 4) : 0;
 
@@ -209,7 +230,13 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
     const tmp = V4 ? tmpV : tmpF;
     const out: Ref[] = [];
     for (let ko = 0; ko < kbs; ko++) for (let u = 0; u < P; u++) out.push(set(acc(ko, u), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
-    if (rc) {
+    if (rc && allRows) {
+      // every output row has all R taps in the input (the forward conv: P0 = 0, Hi = Ho + R − 1)
+      out.push(
+        set(PX, t.affine(q.inBase - rc.P0 * q.Wi * 4, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase + wAdj * 4, [[K0, q.wo * 4]])),
+      );
+    } else if (rc) {
       // the taps r ∈ [max(0, P0 − h), min(R, Hi + P0 − h)) of output row h = OH0
       const from = (v: number) => m.i32.sub(c(v), get(OH0));
       out.push(
@@ -269,7 +296,21 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
         ])),
       ];
     }
-    if (rc) {
+    if (rc && allRows) {
+      const lab = f.label("r");
+      inner = [
+        set(R_, c(0)),
+        set(PXR, get(PX)),
+        set(PWR, get(PW)),
+        m.loop(lab, m.block(null, [
+          ...inner,
+          set(PXR, add(get(PXR), c(q.Wi * 4))),
+          set(PWR, add(get(PWR), c(rc.wr * 4))),
+          set(R_, add(get(R_), c(1))),
+          m.br(lab, t.ltU(get(R_), c(q.R))),
+        ])),
+      ];
+    } else if (rc) {
       const lab = f.label("r");
       inner = [
         m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
@@ -301,10 +342,19 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
       );
     }
     out.push(set(PY, t.affine(q.outBase, [[N_, q.Co * q.Ho * q.Wo * 4], [K0, q.Ho * q.Wo * 4], [OH0, q.Wo * 4], [OW0, 4]])));
+    // the epilogue's loads of one value per output channel (a bias): once per channel, not once per unit
+    const key = (e: Epi & { readonly k: "load" }) => `${e.at} ${e.rowBytes}`;
+    const rowLoads = q.epi ? [...new Map(epiLoads(q.epi).filter((e) => !e.col).map((e) => [key(e), e])).values()] : [];
+    const hold = (ko: number, i: number) => (V4 ? holdV : holdF)(ko * rowLoads.length + i);
+    for (let ko = 0; ko < kbs; ko++) rowLoads.forEach((e, i) => out.push(set(hold(ko, i), epiExpr(m, e, { vector: V4, acc: acc(ko, 0), I: K0, J: OW0, r: ko, colOff: 0 }))));
     for (let ko = 0; ko < kbs; ko++)
       units.forEach((u, j) => {
         const off = (ko * q.Ho * q.Wo + u.pj * q.Wo + u.col) * 4;
-        let val = q.epi ? epiExpr(m, q.epi, { vector: V4, acc: acc(ko, j), I: K0, J: OW0, r: ko, colOff: 0 }) : get(acc(ko, j), T);
+        const held = (e: Epi & { readonly k: "load" }) => {
+          const i = e.col ? -1 : rowLoads.findIndex((l) => key(l) === key(e));
+          return i < 0 ? undefined : hold(ko, i);
+        };
+        let val = q.epi ? epiExpr(m, q.epi, { vector: V4, acc: acc(ko, j), I: K0, J: OW0, r: ko, colOff: 0, held }) : get(acc(ko, j), T);
         if (q.accumulate) val = F.add(V4 ? m.v128.load(off, 4, get(PY)) : m.f32.load(off, 4, get(PY)), val);
         out.push(V4 ? m.v128.store(off, 4, get(PY), val) : m.f32.store(off, 4, get(PY), val));
       });
