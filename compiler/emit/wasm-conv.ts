@@ -166,7 +166,8 @@ interface Core {
   /**
    * With rows clipped: the S taps of a kernel row as a loop too, one tap (pv input vectors, kb splatted
    * weights) per iteration, instead of S taps unrolled — V8 hoisted the unrolled taps' 5·(kb + pv) loads
-   * ahead of their uses and spilled most of them (forward conv2d only: wrs(0, s) = wrs(0, 0) + s).
+   * ahead of their uses and spilled most of them. Needs wrs(0, s) = wrs(0, 0) + s·ws (the forward: ws = 1; the
+   * input gradient's flipped filter: ws = −1, its weight pointer walking down to the row's first weight, never below).
    */
   readonly tapLoop?: boolean;
 }
@@ -261,7 +262,8 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
         };
         const wl = (ko: number) => {
-          const off = (ko * q.wo + q.wrs(r, s) - wAdj) * 4;
+          // in the tap loop the pointer itself is at the tap (PWS: see below)
+          const off = (ko * q.wo + (taps ? 0 : q.wrs(r, s) - wAdj)) * 4;
           return V4 ? m.v128.load32_splat(off, 4, get(PWa)) : m.f32.load(off, 4, get(PWa));
         };
         // Hold the smaller of the two operand sets in registers, stream the other.
@@ -281,16 +283,19 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
       }
     let inner = step;
     if (taps) {
-      // the taps s = 0 … S−1 of row R_: the input pointer moves dw columns, the weight pointer one weight
+      // the taps s = 0 … S−1 of row R_: the input pointer moves dw columns, the weight pointer ws weights (from
+      // tap 0's weight; with ws = −1 it ends on the row's lowest weight, where PWR points: never below the filter)
+      const ws = q.wrs(0, 1) - q.wrs(0, 0);
+      for (let s2 = 0; s2 < q.S; s2++) if (q.wrs(0, s2) !== q.wrs(0, 0) + s2 * ws) throw new Error("internal: conv tap loop needs weights evenly spaced in a row");
       const lab = f.label("s");
       inner = [
         set(S_, c(0)),
         set(PXS, get(PXR)),
-        set(PWS, get(PWR)),
+        set(PWS, q.wrs(0, 0) === wAdj ? get(PWR) : add(get(PWR), c((q.wrs(0, 0) - wAdj) * 4))),
         m.loop(lab, m.block(null, [
           ...step,
           set(PXS, add(get(PXS), c(q.dw * 4))),
-          set(PWS, add(get(PWS), c(4))),
+          set(PWS, add(get(PWS), c(ws * 4))),
           set(S_, add(get(S_), c(1))),
           m.br(lab, t.ltU(get(S_), c(q.S))),
         ])),
@@ -832,7 +837,7 @@ export interface ConvTiles {
   readonly filterUnroll?: number;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
-  /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
+  /** conv2d with the kernel rows as a loop, and conv2dBackInput "rows": each row's taps as a loop too (default), or unrolled (false). */
   readonly tapLoop?: boolean;
 }
 
@@ -889,6 +894,8 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
       const q: Core = {
         N, Ci: K, Hi: OH, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh: 1, dw,
         wBase: k.w, wo: R * S, wi: C * R * S, wrs, rowClip: { P0: R - 1 - pt, wr: -S }, accumulate: acc,
+        // each kernel row's taps as a loop, as the forward's (the unrolled taps spilled there)
+        ...(tiles.tapLoop !== false ? { tapLoop: true } : {}),
       };
       body.push(...core(m, f, q, epiExpr, tiles.core ?? coreTile(q)));
       return { body, vars: f.vars };
