@@ -993,7 +993,13 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   win.push(set(PX, add(t.affine(k.x - (pt * W + pl) * 4, [[PL, H * W * 4], [OH0, sh * W * 4]]), t.mul(get(OW0), c(sw * 4)))));
   const V = binaryen.v128;
   const xSplat = (off: number, ptr: () => Ref) => m.v128.load32_splat(off, 4, ptr());
-  if (isMax) {
+  if (isMax && back) {
+    // the gradient needs only the cells equal to the maximum: pmax and a NaN flag, as in the vector path below
+    const UV = f.local(V), XV = f.local(V);
+    win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))), set(UV, m.v128.const(ZERO)));
+    win.push(...cells((off, ptr) => [set(XV, xSplat(off, ptr)), set(MV, m.f32x4.pmax(get(MV, V), get(XV, V))), set(UV, m.v128.or(get(UV, V), m.f32x4.ne(get(XV, V), get(XV, V))))]));
+    win.push(set(MV, m.v128.or(get(MV, V), get(UV, V))));
+  } else if (isMax) {
     win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))));
     win.push(...cells((off, ptr) => [set(MV, m.f32x4.max(get(MV, V), xSplat(off, ptr)))]));
     win.push(set(MX, m.f32x4.extract_lane(get(MV, V), 0)));

@@ -363,4 +363,51 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
         for (let i = 0; i < nx; i++) if (!Object.is(mem[DX / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[DX / 4 + i]}, want ${want[i]} (x ${x[i]})`);
         expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
       });
+
+  // the scalar path (windows that overlap, leave gaps, are padded or are fewer than four in a row): pmax and a NaN
+  // flag per window there too; overlapping windows add their shares in window order
+  const scalarCases: [string, PoolGeo][] = [
+    ["3×3/2 padded 1", { N: 2, C: 3, H: 9, W: 9, R: 3, S: 3, stride: [2, 2], pad: [1, 1, 1, 1] }],
+    ["3×2/1 overlapping", { N: 1, C: 2, H: 5, W: 7, R: 3, S: 2, stride: [1, 1], pad: [0, 0, 0, 0] }],
+    ["2×2/2 6×6 (three windows a row)", { N: 2, C: 2, H: 6, W: 6, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+  ];
+  for (const [label, g] of scalarCases)
+    for (const acc of [false, true])
+      it(`${label}${acc ? ", accumulate" : ""}`, async () => {
+        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + 3 * ny);
+        const x = Float32Array.from({ length: nx }, () => LEVELS[Math.floor(r() * (r() < 0.9 ? 7 : 8))]!);
+        const gy = Float32Array.from({ length: ny }, () => (r() < 0.03 ? [Number.NaN, Number.POSITIVE_INFINITY, -0][Math.floor(r() * 3)]! : r() * 2 - 1));
+        const old = random(nx, 13);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op: "maxPool2dBack", ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}) };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          f.set(gy, Y / 4);
+          if (acc) f.set(old, DX / 4);
+        });
+        const want = acc ? Float32Array.from(old) : new Float32Array(nx);
+        let nanWindows = 0, tied = 0;
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells: number[] = [];
+              for (let a = 0; a < g.R; a++)
+                for (let b = 0; b < g.S; b++) {
+                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
+                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+                }
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const hits = cells.filter((i) => x[i] === mx);
+              if (Number.isNaN(mx)) nanWindows++;
+              if (hits.length > 1) tied++;
+              const share = Math.fround(gy[(p * OH + oh) * OW + ow]! / hits.length);
+              for (const i of cells) want[i] = Math.fround(want[i]! + (hits.includes(i) ? share : 0));
+            }
+        expect(nanWindows, "windows holding a NaN").toBeGreaterThan(0);
+        expect(tied, "windows with tied maxima").toBeGreaterThan(0);
+        for (let i = 0; i < nx; i++) if (!Object.is(mem[DX / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[DX / 4 + i]}, want ${want[i]} (x ${x[i]})`);
+        expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
+      });
 });
