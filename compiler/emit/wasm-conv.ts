@@ -997,11 +997,14 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
     // the gradient needs only the cells equal to the maximum: pmax and a NaN flag, as in the vector path below
     const UV = f.local(V), XV = f.local(V);
     win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))), set(UV, m.v128.const(ZERO)));
-    win.push(...cells((off, ptr) => [set(XV, xSplat(off, ptr)), set(MV, m.f32x4.pmax(get(MV, V), get(XV, V))), set(UV, m.v128.or(get(UV, V), m.f32x4.ne(get(XV, V), get(XV, V))))]));
-    win.push(set(MV, m.v128.or(get(MV, V), get(UV, V))));
+    if (k.ordered) win.push(...cells((off, ptr) => [set(MV, m.f32x4.pmax(get(MV, V), xSplat(off, ptr)))]));
+    else {
+      win.push(...cells((off, ptr) => [set(XV, xSplat(off, ptr)), set(MV, m.f32x4.pmax(get(MV, V), get(XV, V))), set(UV, m.v128.or(get(UV, V), m.f32x4.ne(get(XV, V), get(XV, V))))]));
+      win.push(set(MV, m.v128.or(get(MV, V), get(UV, V))));
+    }
   } else if (isMax) {
     win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))));
-    win.push(...cells((off, ptr) => [set(MV, m.f32x4.max(get(MV, V), xSplat(off, ptr)))]));
+    win.push(...cells((off, ptr) => [set(MV, (k.ordered ? m.f32x4.pmax : m.f32x4.max)(get(MV, V), xSplat(off, ptr)))]));
     win.push(set(MX, m.f32x4.extract_lane(get(MV, V), 0)));
   } else {
     win.push(set(MX, m.f32.const(0)), set(CNT, m.f32.const(0)));
@@ -1056,8 +1059,9 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
     vwin.push(set(PX, t.affine(k.x, [[PL, H * W * 4], [OH0, sh * W * 4], [OW0, sw * 4]])));
     for (let r = 0; r < R; r++) vwin.push(set(A[r]!, m.v128.load(r * W * 4, 4, get(PX))), set(Bv[r]!, m.v128.load(r * W * 4 + 16, 4, get(PX))));
     const ev = (a: number, b: number) => lanes(get(a, V), get(b, V), [0, 2, 4, 6]), od = (a: number, b: number) => lanes(get(a, V), get(b, V), [1, 3, 5, 7]);
-    // the forward's maximum: f32x4.max (NaN and ±0 as the op table's max); the gradient's: see below
-    const MAX = back ? m.f32x4.pmax : m.f32x4.max;
+    // the forward's maximum: f32x4.max (NaN and ±0 as the op table's max), or pmax when x holds no NaN and no −0
+    // (k.ordered: then pmax's bits are max's); the gradient's: see below
+    const MAX = back || k.ordered ? m.f32x4.pmax : m.f32x4.max;
     vwin.push(set(VA, get(A[0]!, V)), set(VB, get(Bv[0]!, V)));
     for (let r = 1; r < R; r++) vwin.push(set(VA, MAX(get(VA, V), get(A[r]!, V))), set(VB, MAX(get(VB, V), get(Bv[r]!, V))));
     vwin.push(set(Y, MAX(ev(VA, VB), od(VA, VB))));
@@ -1068,9 +1072,11 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
       // (its NaN and ±0 rules), pmax one: without a NaN in the window pmax's maximum equals max's (−0 and +0 compare
       // equal), and a window holding a NaN gets all ones (a NaN) as its maximum, so that no cell hits, as with max.
       const nan = (x: number) => m.f32x4.ne(get(x, V), get(x, V));
-      vwin.push(set(UA, nan(A[0]!)), set(UB, nan(Bv[0]!)));
-      for (let r = 1; r < R; r++) vwin.push(set(UA, m.v128.or(get(UA, V), nan(A[r]!))), set(UB, m.v128.or(get(UB, V), nan(Bv[r]!))));
-      vwin.push(set(Y, m.v128.or(get(Y, V), m.v128.or(ev(UA, UB), od(UA, UB)))));
+      if (!k.ordered) {
+        vwin.push(set(UA, nan(A[0]!)), set(UB, nan(Bv[0]!)));
+        for (let r = 1; r < R; r++) vwin.push(set(UA, m.v128.or(get(UA, V), nan(A[r]!))), set(UB, m.v128.or(get(UB, V), nan(Bv[r]!))));
+        vwin.push(set(Y, m.v128.or(get(Y, V), m.v128.or(ev(UA, UB), od(UA, UB)))));
+      }
       // each cell's window maximum, lanes (0,0,1,1) and (2,2,3,3)
       vwin.push(set(YA, lanes(get(Y, V), get(Y, V), [0, 0, 1, 1])), set(YB, lanes(get(Y, V), get(Y, V), [2, 2, 3, 3])));
       const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));

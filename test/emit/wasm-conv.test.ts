@@ -364,6 +364,51 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
         expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
       });
 
+  // `ordered` (x a relu's output: no NaN, no −0): the forward and the gradient take pmax without the NaN flag;
+  // their bits must still be max's, on +0 ties, +∞ and windows all zero, in the vector and the scalar paths
+  const orderedCases: [string, PoolGeo][] = [
+    ["2×2/2 24×24", { N: 2, C: 3, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["2×2/2 8×44", { N: 1, C: 2, H: 8, W: 44, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["3×3/2 padded 1", { N: 2, C: 3, H: 9, W: 9, R: 3, S: 3, stride: [2, 2], pad: [1, 1, 1, 1] }],
+  ];
+  for (const [label, g] of orderedCases)
+    for (const op of ["maxPool2d", "maxPool2dBack"] as const)
+      it(`ordered (a relu's output): ${op} ${label}`, async () => {
+        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + 5 * ny);
+        const x = Float32Array.from({ length: nx }, () => (r() < 0.5 ? 0 : r() < 0.1 ? Number.POSITIVE_INFINITY : r() < 0.3 ? 1 : r()));
+        const gy = random(ny, 17);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ordered: true };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          if (op === "maxPool2dBack") f.set(gy, Y / 4);
+        });
+        const back = op === "maxPool2dBack";
+        const want = new Float32Array(back ? nx : ny);
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells: number[] = [];
+              for (let a = 0; a < g.R; a++)
+                for (let b = 0; b < g.S; b++) {
+                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
+                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+                }
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const yi = (p * OH + oh) * OW + ow;
+              if (!back) want[yi] = mx;
+              else {
+                const hits = cells.filter((i) => x[i] === mx);
+                const share = Math.fround(gy[yi]! / hits.length);
+                for (const i of cells) want[i] = Math.fround(want[i]! + (hits.includes(i) ? share : 0));
+              }
+            }
+        const at = back ? DX : Y;
+        for (let i = 0; i < want.length; i++) if (!Object.is(mem[at / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[at / 4 + i]}, want ${want[i]}`);
+      });
+
   // the scalar path (windows that overlap, leave gaps, are padded or are fewer than four in a row): pmax and a NaN
   // flag per window there too; overlapping windows add their shares in window order
   const scalarCases: [string, PoolGeo][] = [
