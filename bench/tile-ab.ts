@@ -1,10 +1,13 @@
 // The LeNet step's conv kernels built with several register tiles, each in its own instance over one copy of
 // the step's memory, called interleaved (every variant once per round) so all see the same machine load:
-// fastest and 10th-percentile call per variant and kernel.
+// fastest and 10th-percentile call per variant and kernel. The memory is the step's own after one step on the
+// probe data (bench/lib/probe-data.ts): the pools see real ReLU outputs, zeros and ties included.
 //   node --import tsx bench/tile-ab.ts [--rounds 400] [--kernels cv0,cv2] 2,1,6 6,1,2 notap notap:2,1,6 …
 import { buildWasm } from "../compiler/emit/wasm.ts";
 import { loadSpec } from "../compiler/frontend/load.ts";
 import { compile } from "../compiler/index.ts";
+import { importModule } from "../compiler/emit/load.ts";
+import { fillProbeData } from "./lib/probe-data.ts";
 
 const args = process.argv.slice(2);
 const opt = (f: string) => (args.includes(`--${f}`) ? args[args.indexOf(`--${f}`) + 1] : undefined);
@@ -14,9 +17,14 @@ const variants = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.star
 const c = await compile(await loadSpec("examples/lenet/model.ts"), { precision: "f32", backend: "wasm" });
 const pages = c.lowered.layout.memory!.pages;
 const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-const f32 = new Float32Array(memory.buffer);
-let s = 7;
-for (let i = 0; i < f32.length; i++) f32[i] = ((s = (s * 16807) % 2147483647) / 2147483647) * 0.2 - 0.1;
+{
+  const mod = await importModule(c.js);
+  const buf = mod.buffers();
+  fillProbeData(mod, buf);
+  mod.forward(buf.params, buf.inputs, buf.arena);
+  mod.backward!(buf.params, buf.inputs, buf.arena, buf.grads);
+  new Uint8Array(memory.buffer).set(new Uint8Array(buf.params.buffer as ArrayBuffer));
+}
 const inst = ["default", ...variants].map((v) => {
   // "notap" or "notap:kb,pr,pv": the kernel rows' taps unrolled (ConvTiles.tapLoop false)
   const [flag, tile] = v.startsWith("notap") ? ["notap", v.split(":")[1]] : ["", v === "default" ? undefined : v];

@@ -42,7 +42,18 @@ export { convScratchFloats };
 
 type Ref = number;
 /** The epilogue builder of compiler/emit/wasm.ts (passed in: wasm.ts imports this file). */
-export type EpiExpr = (m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; I: number; J: number; r: number; colOff: number }) => Ref;
+export type EpiExpr = (m: binaryen.Module, e: Epi, o: EpiAt) => Ref;
+/** Where an epilogue runs: see compiler/emit/wasm.ts `epiExpr`. */
+export interface EpiAt {
+  readonly vector: boolean;
+  readonly acc: number;
+  readonly I: number;
+  readonly J: number;
+  readonly r: number;
+  readonly colOff: number;
+  /** The local already holding a load's value, if one does. */
+  readonly held?: (e: Epi & { readonly k: "load" }) => number | undefined;
+}
 
 const ZERO = Array.from({ length: 16 }, () => 0);
 
@@ -105,6 +116,25 @@ function tools(m: binaryen.Module, f: Fn) {
   return { ...h, count, blocked, affine };
 }
 
+/** The loads in an epilogue expression. */
+function epiLoads(e: Epi): (Epi & { readonly k: "load" })[] {
+  switch (e.k) {
+    case "load":
+      return [e];
+    case "acc":
+    case "num":
+      return [];
+    case "neg":
+    case "abs":
+    case "sqrt":
+      return epiLoads(e.x);
+    case "sel":
+      return [...epiLoads(e.c.a), ...epiLoads(e.c.b), ...epiLoads(e.a), ...epiLoads(e.b)];
+    default:
+      return [...epiLoads(e.a), ...epiLoads(e.b)];
+  }
+}
+
 /** The direct-convolution core's geometry (see the file comment); every length in elements, bases in bytes. */
 interface Core {
   readonly N: number;
@@ -138,7 +168,8 @@ interface Core {
   /**
    * With rows clipped: the S taps of a kernel row as a loop too, one tap (pv input vectors, kb splatted
    * weights) per iteration, instead of S taps unrolled — V8 hoisted the unrolled taps' 5·(kb + pv) loads
-   * ahead of their uses and spilled most of them (forward conv2d only: wrs(0, s) = wrs(0, 0) + s).
+   * ahead of their uses and spilled most of them. Needs wrs(0, s) = wrs(0, 0) + s·ws (the forward: ws = 1; the
+   * input gradient's flipped filter: ws = −1, its weight pointer walking down to the row's first weight, never below).
    */
   readonly tapLoop?: boolean;
 }
@@ -180,12 +211,14 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
   const RLO = f.local(i32), RHI = f.local(i32), R_ = f.local(i32), PXR = f.local(i32), PWR = f.local(i32);
   const S_ = f.local(i32), PXS = f.local(i32), PWS = f.local(i32);
   const rc = q.rowClip;
+  // no row to clip: [max(0, P0 − h), min(R, Hi + P0 − h)) is [0, R) for every output row h < Ho
+  const allRows = rc !== undefined && rc.P0 <= 0 && q.Hi + rc.P0 - (q.Ho - 1) >= q.R;
   // With rows clipped, the filter pointer walks the flipped rows downward (rc.wr < 0). Wasm adds a load's static
   // offset to the pointer without wrapping, so the pointer itself must never go below the filter: the filter's
   // row offset of the first tap row is in the pointer, not in the loads' offsets (a filter at a low address read
   // out of bounds: fuzz seed 20261202, batch 106).
   const wAdj = rc ? Math.min(...Array.from({ length: q.S }, (_, s) => q.wrs(0, s))) : 0;
-  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32);
+  const accV = f.pool(v128), tmpV = f.pool(v128), accF = f.pool(f32), tmpF = f.pool(f32), holdV = f.pool(v128), holdF = f.pool(f32);
   const V4ok = q.sw === 1 && q.Wo >= 4;
   const NV = V4ok ? Math.floor(q.Wo / 4) : 0;
 
@@ -200,7 +233,13 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
     const tmp = V4 ? tmpV : tmpF;
     const out: Ref[] = [];
     for (let ko = 0; ko < kbs; ko++) for (let u = 0; u < P; u++) out.push(set(acc(ko, u), V4 ? m.v128.const(ZERO) : m.f32.const(0)));
-    if (rc) {
+    if (rc && allRows) {
+      // every output row has all R taps in the input (the forward conv: P0 = 0, Hi = Ho + R − 1)
+      out.push(
+        set(PX, t.affine(q.inBase - rc.P0 * q.Wi * 4, [[N_, q.Ci * q.Hi * q.Wi * 4], [OH0, q.Wi * 4], [OW0, q.sw * 4]])),
+        set(PW, t.affine(q.wBase + wAdj * 4, [[K0, q.wo * 4]])),
+      );
+    } else if (rc) {
       // the taps r ∈ [max(0, P0 − h), min(R, Hi + P0 − h)) of output row h = OH0
       const from = (v: number) => m.i32.sub(c(v), get(OH0));
       out.push(
@@ -225,7 +264,8 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           return V4 ? m.v128.load(off, 4, get(PXa)) : m.f32.load(off, 4, get(PXa));
         };
         const wl = (ko: number) => {
-          const off = (ko * q.wo + q.wrs(r, s) - wAdj) * 4;
+          // in the tap loop the pointer itself is at the tap (PWS: see below)
+          const off = (ko * q.wo + (taps ? 0 : q.wrs(r, s) - wAdj)) * 4;
           return V4 ? m.v128.load32_splat(off, 4, get(PWa)) : m.f32.load(off, 4, get(PWa));
         };
         // Hold the smaller of the two operand sets in registers, stream the other.
@@ -245,22 +285,39 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
       }
     let inner = step;
     if (taps) {
-      // the taps s = 0 … S−1 of row R_: the input pointer moves dw columns, the weight pointer one weight
+      // the taps s = 0 … S−1 of row R_: the input pointer moves dw columns, the weight pointer ws weights (from
+      // tap 0's weight; with ws = −1 it ends on the row's lowest weight, where PWR points: never below the filter)
+      const ws = q.wrs(0, 1) - q.wrs(0, 0);
+      for (let s2 = 0; s2 < q.S; s2++) if (q.wrs(0, s2) !== q.wrs(0, 0) + s2 * ws) throw new Error("internal: conv tap loop needs weights evenly spaced in a row");
       const lab = f.label("s");
       inner = [
         set(S_, c(0)),
         set(PXS, get(PXR)),
-        set(PWS, get(PWR)),
+        set(PWS, q.wrs(0, 0) === wAdj ? get(PWR) : add(get(PWR), c((q.wrs(0, 0) - wAdj) * 4))),
         m.loop(lab, m.block(null, [
           ...step,
           set(PXS, add(get(PXS), c(q.dw * 4))),
-          set(PWS, add(get(PWS), c(4))),
+          set(PWS, add(get(PWS), c(ws * 4))),
           set(S_, add(get(S_), c(1))),
           m.br(lab, t.ltU(get(S_), c(q.S))),
         ])),
       ];
     }
-    if (rc) {
+    if (rc && allRows) {
+      const lab = f.label("r");
+      inner = [
+        set(R_, c(0)),
+        set(PXR, get(PX)),
+        set(PWR, get(PW)),
+        m.loop(lab, m.block(null, [
+          ...inner,
+          set(PXR, add(get(PXR), c(q.Wi * 4))),
+          set(PWR, add(get(PWR), c(rc.wr * 4))),
+          set(R_, add(get(R_), c(1))),
+          m.br(lab, t.ltU(get(R_), c(q.R))),
+        ])),
+      ];
+    } else if (rc) {
       const lab = f.label("r");
       inner = [
         m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
@@ -292,10 +349,19 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
       );
     }
     out.push(set(PY, t.affine(q.outBase, [[N_, q.Co * q.Ho * q.Wo * 4], [K0, q.Ho * q.Wo * 4], [OH0, q.Wo * 4], [OW0, 4]])));
+    // the epilogue's loads of one value per output channel (a bias): once per channel, not once per unit
+    const key = (e: Epi & { readonly k: "load" }) => `${e.at} ${e.rowBytes}`;
+    const rowLoads = q.epi ? [...new Map(epiLoads(q.epi).filter((e) => !e.col).map((e) => [key(e), e])).values()] : [];
+    const hold = (ko: number, i: number) => (V4 ? holdV : holdF)(ko * rowLoads.length + i);
+    for (let ko = 0; ko < kbs; ko++) rowLoads.forEach((e, i) => out.push(set(hold(ko, i), epiExpr(m, e, { vector: V4, acc: acc(ko, 0), I: K0, J: OW0, r: ko, colOff: 0 }))));
     for (let ko = 0; ko < kbs; ko++)
       units.forEach((u, j) => {
         const off = (ko * q.Ho * q.Wo + u.pj * q.Wo + u.col) * 4;
-        let val = q.epi ? epiExpr(m, q.epi, { vector: V4, acc: acc(ko, j), I: K0, J: OW0, r: ko, colOff: 0 }) : get(acc(ko, j), T);
+        const held = (e: Epi & { readonly k: "load" }) => {
+          const i = e.col ? -1 : rowLoads.findIndex((l) => key(l) === key(e));
+          return i < 0 ? undefined : hold(ko, i);
+        };
+        let val = q.epi ? epiExpr(m, q.epi, { vector: V4, acc: acc(ko, j), I: K0, J: OW0, r: ko, colOff: 0, held }) : get(acc(ko, j), T);
         if (q.accumulate) val = F.add(V4 ? m.v128.load(off, 4, get(PY)) : m.f32.load(off, 4, get(PY)), val);
         out.push(V4 ? m.v128.store(off, 4, get(PY), val) : m.f32.store(off, 4, get(PY), val));
       });
@@ -895,7 +961,7 @@ export interface ConvTiles {
   readonly filterTaps?: boolean;
   /** conv2d with row stride and dilation 1: the kernel rows as a loop (default), or unrolled (false). */
   readonly rowLoop?: boolean;
-  /** conv2d with the kernel rows as a loop: each row's taps as a loop too (default), or unrolled (false). */
+  /** conv2d with the kernel rows as a loop, and conv2dBackInput "rows": each row's taps as a loop too (default), or unrolled (false). */
   readonly tapLoop?: boolean;
 }
 
@@ -952,6 +1018,8 @@ function convBody(m: binaryen.Module, k: ConvKernel, epiExpr: EpiExpr, tiles: Co
       const q: Core = {
         N, Ci: K, Hi: OH, Wi: Wp, inBase: gBase, Co: C, Ho: H, Wo: W, outBase: k.x, R, S, sh: 1, sw: 1, dh: 1, dw,
         wBase: k.w, wo: R * S, wi: C * R * S, wrs, rowClip: { P0: R - 1 - pt, wr: -S }, accumulate: acc,
+        // each kernel row's taps as a loop, as the forward's (the unrolled taps spilled there)
+        ...(tiles.tapLoop !== false ? { tapLoop: true } : {}),
       };
       body.push(...core(m, f, q, epiExpr, tiles.core ?? coreTile(q)));
       return { body, vars: f.vars };
@@ -1010,9 +1078,9 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   // the epilogue's same-index loads: J is the flat index of the window's corner cell in dx
   const JJ = f.local(i32), SH = f.local(f32), SV = f.local(binaryen.v128);
   const jAt = () => set(JJ, t.affine(0, [[PL, H * W], [OH0, sh * W], [OW0, sw]]));
-  const epi = (v: Ref, vector: boolean, colOff: number): Ref => {
+  const epi = (v: Ref, vector: boolean, colOff: number, held?: EpiAt["held"]): Ref => {
     if (!k.epilogue) return v;
-    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff })], vector ? binaryen.v128 : f32);
+    return m.block(null, [set(vector ? SV : SH, v), epiExpr(m, k.epilogue, { vector, acc: vector ? SV : SH, I: JJ, J: JJ, r: 0, colOff, ...(held ? { held } : {}) })], vector ? binaryen.v128 : f32);
   };
   const body: Ref[] = [];
   if (back && !acc && !tiles) {
@@ -1049,9 +1117,18 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   win.push(set(PX, add(t.affine(k.x - (pt * W + pl) * 4, [[PL, H * W * 4], [OH0, sh * W * 4]]), t.mul(get(OW0), c(sw * 4)))));
   const V = binaryen.v128;
   const xSplat = (off: number, ptr: () => Ref) => m.v128.load32_splat(off, 4, ptr());
-  if (isMax) {
+  if (isMax && back) {
+    // the gradient needs only the cells equal to the maximum: pmax and a NaN flag, as in the vector path below
+    const UV = f.local(V), XV = f.local(V);
+    win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))), set(UV, m.v128.const(ZERO)));
+    if (k.ordered) win.push(...cells((off, ptr) => [set(MV, m.f32x4.pmax(get(MV, V), xSplat(off, ptr)))]));
+    else {
+      win.push(...cells((off, ptr) => [set(XV, xSplat(off, ptr)), set(MV, m.f32x4.pmax(get(MV, V), get(XV, V))), set(UV, m.v128.or(get(UV, V), m.f32x4.ne(get(XV, V), get(XV, V))))]));
+      win.push(set(MV, m.v128.or(get(MV, V), get(UV, V))));
+    }
+  } else if (isMax) {
     win.push(set(MV, m.f32x4.splat(m.f32.const(-Infinity))));
-    win.push(...cells((off, ptr) => [set(MV, m.f32x4.max(get(MV, V), xSplat(off, ptr)))]));
+    win.push(...cells((off, ptr) => [set(MV, (k.ordered ? m.f32x4.pmax : m.f32x4.max)(get(MV, V), xSplat(off, ptr)))]));
     win.push(set(MX, m.f32x4.extract_lane(get(MV, V), 0)));
   } else {
     win.push(set(MX, m.f32.const(0)), set(CNT, m.f32.const(0)));
@@ -1090,49 +1167,74 @@ export function addPoolKernel(m: binaryen.Module, k: PoolKernel, epiExpr: EpiExp
   // a time, from two vectors of each window row — the maximum over rows, then over the even and odd lanes.
   const vec = isMax && !padded && S === 2 && sw === 2 && OW >= 4 && (!back || tiles);
   const OW4 = vec ? OW - (OW % 4) : 0;
-  const vwin: Ref[] = [];
+  /** Four windows at OW0 (fresh nodes at each call: an expression is one node of one tree). */
+  let vwin = (): Ref[] => [];
   if (vec) {
     const V = binaryen.v128;
     const A = Array.from({ length: R }, () => f.local(V)), Bv = Array.from({ length: R }, () => f.local(V));
     const VA = f.local(V), VB = f.local(V), Y = f.local(V), YA = f.local(V), YB = f.local(V), CA = f.local(V), CB = f.local(V), G = f.local(V);
     const lanes = (a: Ref, b: Ref, l: number[]) => m.i8x16.shuffle(a, b, l.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3]));
-    const ONEv = Array.from({ length: 16 }, (_, b) => [0, 0, 128, 63][b % 4]!);
+    const UA = f.local(V), UB = f.local(V), T4 = f.local(V), S4 = f.local(V), K7F = f.local(V);
+    // set once, before the loops (V8 rebuilds a splat inside the loop at each use)
+    if (back) body.push(set(K7F, m.i32x4.splat(c(0x7f000000))));
+    vwin = () => {
+    const vwin: Ref[] = [];
     // PX: the first window's corner; its row r at r·W floats, the eight columns in two vectors
     vwin.push(set(PX, t.affine(k.x, [[PL, H * W * 4], [OH0, sh * W * 4], [OW0, sw * 4]])));
     for (let r = 0; r < R; r++) vwin.push(set(A[r]!, m.v128.load(r * W * 4, 4, get(PX))), set(Bv[r]!, m.v128.load(r * W * 4 + 16, 4, get(PX))));
+    const ev = (a: number, b: number) => lanes(get(a, V), get(b, V), [0, 2, 4, 6]), od = (a: number, b: number) => lanes(get(a, V), get(b, V), [1, 3, 5, 7]);
+    // the forward's maximum: f32x4.max (NaN and ±0 as the op table's max), or pmax when x holds no NaN and no −0
+    // (k.ordered: then pmax's bits are max's); the gradient's: see below
+    const MAX = back || k.ordered ? m.f32x4.pmax : m.f32x4.max;
     vwin.push(set(VA, get(A[0]!, V)), set(VB, get(Bv[0]!, V)));
-    for (let r = 1; r < R; r++) vwin.push(set(VA, m.f32x4.max(get(VA, V), get(A[r]!, V))), set(VB, m.f32x4.max(get(VB, V), get(Bv[r]!, V))));
-    vwin.push(set(Y, m.f32x4.max(lanes(get(VA, V), get(VB, V), [0, 2, 4, 6]), lanes(get(VA, V), get(VB, V), [1, 3, 5, 7]))));
+    for (let r = 1; r < R; r++) vwin.push(set(VA, MAX(get(VA, V), get(A[r]!, V))), set(VB, MAX(get(VB, V), get(Bv[r]!, V))));
+    vwin.push(set(Y, MAX(ev(VA, VB), od(VA, VB))));
     vwin.push(set(PY, t.affine(k.y, [[PL, OH * OW * 4], [OH0, OW * 4], [OW0, 4]])));
     if (!back) vwin.push(m.v128.store(0, 4, get(PY), acc ? m.f32x4.add(m.v128.load(0, 4, get(PY)), get(Y, V)) : get(Y, V)));
     else {
-      // each cell's window maximum and gradient, lanes (0,0,1,1) and (2,2,3,3); ties: a window's count in both its lanes
+      // The gradient needs only which cells equal the maximum and how many. f32x4.max is eight instructions in V8
+      // (its NaN and ±0 rules), pmax one: without a NaN in the window pmax's maximum equals max's (−0 and +0 compare
+      // equal), and a window holding a NaN gets all ones (a NaN) as its maximum, so that no cell hits, as with max.
+      const nan = (x: number) => m.f32x4.ne(get(x, V), get(x, V));
+      if (!k.ordered) {
+        vwin.push(set(UA, nan(A[0]!)), set(UB, nan(Bv[0]!)));
+        for (let r = 1; r < R; r++) vwin.push(set(UA, m.v128.or(get(UA, V), nan(A[r]!))), set(UB, m.v128.or(get(UB, V), nan(Bv[r]!))));
+        vwin.push(set(Y, m.v128.or(get(Y, V), m.v128.or(ev(UA, UB), od(UA, UB)))));
+      }
+      // each cell's window maximum, lanes (0,0,1,1) and (2,2,3,3)
       vwin.push(set(YA, lanes(get(Y, V), get(Y, V), [0, 0, 1, 1])), set(YB, lanes(get(Y, V), get(Y, V), [2, 2, 3, 3])));
-      vwin.push(set(CA, m.v128.const(ZERO)), set(CB, m.v128.const(ZERO)));
       const hit = (x: number, y: number) => m.f32x4.ge(get(x, V), get(y, V));
-      for (let r = 0; r < R; r++)
-        vwin.push(
-          set(CA, m.f32x4.add(get(CA, V), m.v128.and(hit(A[r]!, YA), m.v128.const(ONEv)))),
-          set(CB, m.f32x4.add(get(CB, V), m.v128.and(hit(Bv[r]!, YB), m.v128.const(ONEv)))),
-        );
+      // ties: the hit masks (all ones: −1) subtracted as integers, per column, then per window (four windows in T4)
+      vwin.push(set(CA, m.i32x4.sub(m.v128.const(ZERO), hit(A[0]!, YA))), set(CB, m.i32x4.sub(m.v128.const(ZERO), hit(Bv[0]!, YB))));
+      for (let r = 1; r < R; r++) vwin.push(set(CA, m.i32x4.sub(get(CA, V), hit(A[r]!, YA))), set(CB, m.i32x4.sub(get(CB, V), hit(Bv[r]!, YB))));
+      vwin.push(set(T4, m.i32x4.add(ev(CA, CB), od(CA, CB))), set(G, m.v128.load(0, 4, get(PY))), set(CA, m.f32x4.convert_i32x4_s(get(T4, V))));
+      // g/t: for t a power of two g·(1/t) is the same rounding of the same quotient, and 1/t's bits are
+      // 0x7F000000 − t's (its exponent negated); a division only when some window has another count (3 ties).
+      // (t = 0, a NaN window, takes the product: no cell hits there.)
       vwin.push(
-        set(CA, m.f32x4.add(get(CA, V), lanes(get(CA, V), get(CA, V), [1, 0, 3, 2]))),
-        set(CB, m.f32x4.add(get(CB, V), lanes(get(CB, V), get(CB, V), [1, 0, 3, 2]))),
-        set(G, m.v128.load(0, 4, get(PY))),
-        set(CA, m.f32x4.div(lanes(get(G, V), get(G, V), [0, 0, 1, 1]), get(CA, V))),
-        set(CB, m.f32x4.div(lanes(get(G, V), get(G, V), [2, 2, 3, 3]), get(CB, V))),
+        set(S4, m.f32x4.mul(get(G, V), m.i32x4.sub(get(K7F, V), get(CA, V)))),
+        m.if(m.v128.any_true(m.v128.and(get(T4, V), m.i32x4.sub(get(T4, V), m.i32x4.splat(c(1))))), set(S4, m.f32x4.div(get(G, V), get(CA, V)))),
+        set(CA, lanes(get(S4, V), get(S4, V), [0, 0, 1, 1])),
+        set(CB, lanes(get(S4, V), get(S4, V), [2, 2, 3, 3])),
         set(PD, add(get(PX), c(k.dx - k.x))),
       );
       if (k.epilogue) vwin.push(jAt());
       for (let r = 0; r < R; r++)
         for (const [off, cell, share, ym] of [[0, A[r]!, CA, YA], [16, Bv[r]!, CB, YB]] as const) {
-          const v = epi(m.v128.and(hit(cell, ym), get(share, V)), true, r * W + off / 4);
+          // an epilogue's load of x at the cell (relu's mask) is the cell's vector, already in a local
+          const held = (e: Epi & { readonly k: "load" }) => (e.at === k.x && e.col && e.rowBytes === 0 ? cell : undefined);
+          const v = epi(m.v128.and(hit(cell, ym), get(share, V)), true, r * W + off / 4, held);
           vwin.push(m.v128.store(r * W * 4 + off, 4, get(PD), acc ? m.f32x4.add(m.v128.load(r * W * 4 + off, 4, get(PD)), v) : v));
         }
     }
+    return vwin;
+    };
   }
-  const row = [...t.blocked(OW0, 0, OW4, 4, () => vwin), ...t.count(OW0, OW4, OW, win)];
-  body.push(...t.count(PL, 0, N * C, t.count(OH0, 0, OH, row)));
+  // a row of up to four vectors of windows unrolled (LeNet's first pool: three)
+  const vrow = OW4 <= 16 ? Array.from({ length: OW4 / 4 }, (_, i) => [set(OW0, c(4 * i)), ...vwin()]).flat() : t.blocked(OW0, 0, OW4, 4, vwin);
+  const row = [...vrow, ...t.count(OW0, OW4, OW, win)];
+  // every cell in one window: the planes' rows of windows are one run (window row p at x's row p·R), one loop
+  body.push(...(tiles ? [set(PL, c(0)), ...t.count(OH0, 0, N * C * OH, row)] : t.count(PL, 0, N * C, t.count(OH0, 0, OH, row))));
   m.addFunction(k.name, binaryen.none, binaryen.none, f.vars, m.block(null, body));
   m.addFunctionExport(k.name, k.name);
 }

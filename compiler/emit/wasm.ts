@@ -17,7 +17,7 @@
 import * as binaryen from "./wasm-encoder.ts"; // binaryen's builder API, on our own encoder
 import type { Epi, MatmulKernel, WasmKernel } from "../lower/kernel.ts";
 import { addOptimizers, type OptimizerRegions } from "./optimizers.ts";
-import { addConvKernel, addPoolKernel, type ConvTiles } from "./wasm-conv.ts";
+import { addConvKernel, addPoolKernel, type ConvTiles, type EpiAt } from "./wasm-conv.ts";
 import { wasmHelpers } from "./wasm-helpers.ts";
 import { addSumKernel } from "./wasm-sum.ts";
 
@@ -26,9 +26,11 @@ export type { Epi, MatmulKernel };
 /**
  * The epilogue as wasm, for four lanes (vector: columns colOff..colOff+3 of
  * the tile) or one (scalar). `acc` is the local holding the accumulated value,
- * I and J the locals of the tile's first row and column, r the row in the tile.
+ * I and J the locals of the tile's first row and column, r the row in the tile;
+ * `held`, when given, names a local already holding a load's value (a pool
+ * gradient's cell of x) — that load is then not repeated.
  */
-function epiExpr(m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; I: number; J: number; r: number; colOff: number }): number {
+function epiExpr(m: binaryen.Module, e: Epi, o: EpiAt): number {
   const { i32, v128, f32 } = binaryen;
   const go = (x: Epi) => epiExpr(m, x, o);
   const V = o.vector;
@@ -39,6 +41,8 @@ function epiExpr(m: binaryen.Module, e: Epi, o: { vector: boolean; acc: number; 
     case "num":
       return V ? m.f32x4.splat(m.f32.const(e.v)) : m.f32.const(e.v);
     case "load": {
+      const held = o.held?.(e);
+      if (held !== undefined) return m.local.get(held, V ? v128 : f32);
       const row = e.rowBytes ? m.i32.mul(m.local.get(o.I, i32), m.i32.const(e.rowBytes)) : null;
       const col = e.col ? m.i32.shl(m.local.get(o.J, i32), m.i32.const(2)) : null;
       const ptr = row !== null && col !== null ? m.i32.add(row, col) : (row ?? col ?? m.i32.const(0));

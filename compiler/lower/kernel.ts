@@ -98,6 +98,11 @@ export interface PoolKernel extends Omit<ConvGeometry, "op" | "groups" | "K" | "
    */
   readonly epilogue?: Epi;
   readonly accumulate?: boolean;
+  /**
+   * The max pools: x holds no NaN and no −0 (x is a relu's output: x > 0 ? x : +0), so that pmax — one
+   * instruction where f32x4.max is eight — gives max's bits.
+   */
+  readonly ordered?: boolean;
   readonly node?: number;
 }
 

@@ -97,8 +97,8 @@ export function convOnWasm(t: Target, n: Node, contiguous: boolean): boolean {
  *   multiply-adds partly land on zeros), the rows clipped to the taps that land on g. Needs row stride and
  *   dilation 1.
  * - "padded": g dilated by the stride and zero-padded in both axes, then a plain correlation.
- * "lanes" is chosen by a cost model of the two's wasted lanes (LeNet's conv2: 12 output columns from 8 of g with 5
- * taps: 40 of "rows"' 60 column taps land on g; all 32 images fill lanes).
+ * "lanes" is chosen by a cost model of the two's wasted lanes and measured speeds (LeNet's conv2: 12 output columns
+ * from 8 of g with 5 taps: 40 of "rows"' 60 column taps land on g; all 32 images fill lanes).
  */
 export type BackInputPath = "lanes" | "rows" | "padded";
 
@@ -107,17 +107,22 @@ type BackInputGeometry = Pick<ConvGeometry, "N" | "K" | "W" | "S" | "OW" | "R" |
 export function backInputPath(g: BackInputGeometry): BackInputPath {
   if (!backInputRowClip(g)) return "padded";
   if (g.stride[1] !== 1) return "rows";
-  // the share of "rows"' column taps (W output columns × S taps) that land on g, against the share of real images in the lanes
+  // "rows": the share of its column taps (W output columns × S taps) that land on g, and its columns past the last
+  // multiple of four, each a scalar tile as slow as a vector of four
   let hits = 0;
   for (let w = 0; w < g.W; w++) hits += backInputTaps(g, w).length;
   const cols = hits / (g.W * g.S);
-  const lanes = g.N / (4 * Math.ceil(g.N / 4));
-  // Relative costs per multiply-add that lands on g, measured on 15 shapes at batch 1-32 (`ConvTiles.backInputPath`
-  // A/B, load 9-10): "rows" runs its multiply-adds 1.3-1.8× slower than "lanes" with two or more image vectors
-  // (LeNet's conv2 469 vs 173 µs; 3×3 'same' 16×16, batch 32: 1225 vs 676), one vector of images is 1.25× slower
-  // (3×3 'same' 32×32, batch 4: 600 vs 462); empty lanes cost like full ones (batch 6 there: 875 vs 946). Per
-  // element of dx the lanes path adds a scalar store and its share of g's transpose: it needs work per element.
-  const lanesCost = (g.N > 4 ? 1 : 1.25) / lanes, rowsCost = 1.3 / cols;
+  const colVec = g.W >= 4 ? (Math.floor(g.W / 4) + (g.W % 4)) / (g.W / 4) : 4;
+  // "lanes": four images a vector; a tile of one vector (a batch of 4 or less, or the last N % 4 images) runs its
+  // multiply-adds 1.35× slower than tiles of two or more vectors, and empty lanes cost like full ones
+  const NF = Math.floor(g.N / 4);
+  const vectorCost = (NF >= 2 ? NF : 1.35 * NF) + (g.N % 4 ? 1.35 : 0);
+  // Per multiply-add that lands on g, measured on 6 shapes at batch 1, 2, 4, 6, 8 and 32 (after "rows" got its tap
+  // loop; load 1.5-3): "rows" runs 0.95× the time of "lanes"' full tiles (LeNet's conv2, batch 32: 257 vs 170 µs
+  // with 40 of 60 column taps on g; 3×3 'same' 16×16: 634 vs 645; 5×5 'same' 28×28, C 1: 199 vs 186); W = 10 with
+  // two scalar columns: 44 vs 23; batch 6 (two one-vector tiles): LeNet's 48 vs 65. Per element of dx the lanes path
+  // adds a scalar store and its share of g's transpose: it needs work per element.
+  const lanesCost = vectorCost / (g.N / 4), rowsCost = (0.95 * colVec) / cols;
   return g.K * g.R * g.S >= 16 && lanesCost < rowsCost ? "lanes" : "rows";
 }
 

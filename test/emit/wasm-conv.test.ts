@@ -320,3 +320,168 @@ describe("wasm forward conv and pools at address 0 and at the end of memory", ()
         expectClose(mem, dest, want, mag, `${op} ${label}`);
       });
 });
+
+// maxPool2dBack's vector path (windows two columns wide at column stride 2, every cell in one window) finds each
+// window's maximum with pmax and a NaN flag and divides by the tie count only when it is not a power of two:
+// its result must be bit for bit float32's g/t at each of the t tied maxima, for every count, NaN, ±0 and ±∞.
+describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float32", () => {
+  const LEVELS = [Number.NEGATIVE_INFINITY, -1, -0, 0, 0.5, 1, Number.POSITIVE_INFINITY, Number.NaN];
+  const cases: [string, PoolGeo][] = [
+    ["2×2/2 24×24 (a row of three vectors, unrolled)", { N: 2, C: 3, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["2×2/2 8×44 (a row of five vectors as a loop, two windows left)", { N: 1, C: 2, H: 8, W: 44, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["3×2/(3,2) 9×12 (up to six ties: 3, 5, 6 divide)", { N: 2, C: 2, H: 9, W: 12, R: 3, S: 2, stride: [3, 2], pad: [0, 0, 0, 0] }],
+  ];
+  const reluSel: (at: number) => Epi = (at) => ({ k: "sel", c: { op: ">", a: { k: "load", at, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "acc" }, b: { k: "num", v: 0 } });
+  // the form lowering fuses for relu's derivative: acc · (x > 0 ? 1 : 0) — a NaN or ∞ gradient times 0 stays NaN
+  const reluMul: (at: number) => Epi = (at) => ({ k: "*", a: { k: "acc" }, b: { k: "sel", c: { op: ">", a: { k: "load", at, rowBytes: 0, col: true }, b: { k: "num", v: 0 } }, a: { k: "num", v: 1 }, b: { k: "num", v: 0 } } });
+  for (const [label, g] of cases)
+    for (const [variant, epi, acc] of [["plain", undefined, false], ["relu mask (select)", reluSel, false], ["relu mask (product)", reluMul, false], ["relu mask (product), accumulate", reluMul, true]] as const)
+      it(`${label}, ${variant}`, async () => {
+        const OH = g.H / g.R, OW = g.W / g.S;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + ny);
+        // window by window: t tied maxima for t = 0 (a NaN among the cells) … R·S, the tied value often ±0 (mixed
+        // signs), ∞ or −1, the other cells below it; every few windows random levels instead
+        const x = new Float32Array(nx);
+        const cellsOf = (p: number, oh: number, ow: number) => {
+          const cs: number[] = [];
+          for (let a = 0; a < g.R; a++) for (let b = 0; b < g.S; b++) cs.push((p * g.H + oh * g.R + a) * g.W + ow * g.S + b);
+          return cs;
+        };
+        let wi = 0;
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++, wi++) {
+              const cs = cellsOf(p, oh, ow).sort(() => r() - 0.5);
+              const t = wi % (cs.length + 2);
+              if (t === cs.length + 1) {
+                for (const i of cs) x[i] = LEVELS[Math.floor(r() * LEVELS.length)]!;
+                continue;
+              }
+              const top = [0, 0, 1, Number.POSITIVE_INFINITY, -1, 0.5][Math.floor(r() * 6)]!;
+              cs.forEach((i, j) => (x[i] = j < t ? (top === 0 && r() < 0.5 ? -0 : top) : r() < 0.3 ? Number.NEGATIVE_INFINITY : top - 1 - r()));
+              if (t === 0) x[cs[0]!] = Number.NaN;
+            }
+        const gy = Float32Array.from({ length: ny }, () => (r() < 0.03 ? [Number.NaN, Number.POSITIVE_INFINITY, -0][Math.floor(r() * 3)]! : r() * 2 - 1));
+        const old = random(nx, 11);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op: "maxPool2dBack", ...g, OH, OW, x: X, y: Y, dx: DX, ...(epi ? { epilogue: epi(X) } : {}), ...(acc ? { accumulate: true } : {}) };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          f.set(gy, Y / 4);
+          if (acc) f.set(old, DX / 4);
+        });
+        const want = new Float32Array(nx);
+        const counts = new Set<number>();
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells = cellsOf(p, oh, ow);
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const tied = cells.filter((i) => x[i] === mx);
+              counts.add(tied.length);
+              const share = Math.fround(gy[(p * OH + oh) * OW + ow]! / tied.length);
+              for (const i of cells) {
+                let v = tied.includes(i) ? share : 0;
+                if (epi === reluSel) v = x[i]! > 0 ? v : 0;
+                if (epi === reluMul) v = Math.fround(v * (x[i]! > 0 ? 1 : 0));
+                want[i] = acc ? Math.fround(old[i]! + v) : v;
+              }
+            }
+        for (let t = 0; t <= (g.R === 2 ? 4 : 6); t++) expect(counts.has(t), `a window with ${t} tied maxima`).toBe(true);
+        for (let i = 0; i < nx; i++) if (!Object.is(mem[DX / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[DX / 4 + i]}, want ${want[i]} (x ${x[i]})`);
+        expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
+      });
+
+  // `ordered` (x a relu's output: no NaN, no −0): the forward and the gradient take pmax without the NaN flag;
+  // their bits must still be max's, on +0 ties, +∞ and windows all zero, in the vector and the scalar paths
+  const orderedCases: [string, PoolGeo][] = [
+    ["2×2/2 24×24", { N: 2, C: 3, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["2×2/2 8×44", { N: 1, C: 2, H: 8, W: 44, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+    ["3×3/2 padded 1", { N: 2, C: 3, H: 9, W: 9, R: 3, S: 3, stride: [2, 2], pad: [1, 1, 1, 1] }],
+  ];
+  for (const [label, g] of orderedCases)
+    for (const op of ["maxPool2d", "maxPool2dBack"] as const)
+      it(`ordered (a relu's output): ${op} ${label}`, async () => {
+        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + 5 * ny);
+        const x = Float32Array.from({ length: nx }, () => (r() < 0.5 ? 0 : r() < 0.1 ? Number.POSITIVE_INFINITY : r() < 0.3 ? 1 : r()));
+        const gy = random(ny, 17);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op, ...g, OH, OW, x: X, y: Y, dx: DX, ordered: true };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          if (op === "maxPool2dBack") f.set(gy, Y / 4);
+        });
+        const back = op === "maxPool2dBack";
+        const want = new Float32Array(back ? nx : ny);
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells: number[] = [];
+              for (let a = 0; a < g.R; a++)
+                for (let b = 0; b < g.S; b++) {
+                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
+                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+                }
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const yi = (p * OH + oh) * OW + ow;
+              if (!back) want[yi] = mx;
+              else {
+                const hits = cells.filter((i) => x[i] === mx);
+                const share = Math.fround(gy[yi]! / hits.length);
+                for (const i of cells) want[i] = Math.fround(want[i]! + (hits.includes(i) ? share : 0));
+              }
+            }
+        const at = back ? DX : Y;
+        for (let i = 0; i < want.length; i++) if (!Object.is(mem[at / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[at / 4 + i]}, want ${want[i]}`);
+      });
+
+  // the scalar path (windows that overlap, leave gaps, are padded or are fewer than four in a row): pmax and a NaN
+  // flag per window there too; overlapping windows add their shares in window order
+  const scalarCases: [string, PoolGeo][] = [
+    ["3×3/2 padded 1", { N: 2, C: 3, H: 9, W: 9, R: 3, S: 3, stride: [2, 2], pad: [1, 1, 1, 1] }],
+    ["3×2/1 overlapping", { N: 1, C: 2, H: 5, W: 7, R: 3, S: 2, stride: [1, 1], pad: [0, 0, 0, 0] }],
+    ["2×2/2 6×6 (three windows a row)", { N: 2, C: 2, H: 6, W: 6, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
+  ];
+  for (const [label, g] of scalarCases)
+    for (const acc of [false, true])
+      it(`${label}${acc ? ", accumulate" : ""}`, async () => {
+        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
+        const r = rng(nx + 3 * ny);
+        const x = Float32Array.from({ length: nx }, () => LEVELS[Math.floor(r() * (r() < 0.9 ? 7 : 8))]!);
+        const gy = Float32Array.from({ length: ny }, () => (r() < 0.03 ? [Number.NaN, Number.POSITIVE_INFINITY, -0][Math.floor(r() * 3)]! : r() * 2 - 1));
+        const old = random(nx, 13);
+        const X = 64, Y = X + nx * 4 + 16, DX = Y + ny * 4 + 32;
+        const k: PoolKernel = { kind: "pool", name: "pl", op: "maxPool2dBack", ...g, OH, OW, x: X, y: Y, dx: DX, ...(acc ? { accumulate: true } : {}) };
+        const mem = await run(k, (f) => {
+          f.set(x, X / 4);
+          f.set(gy, Y / 4);
+          if (acc) f.set(old, DX / 4);
+        });
+        const want = acc ? Float32Array.from(old) : new Float32Array(nx);
+        let nanWindows = 0, tied = 0;
+        for (let p = 0; p < g.N * g.C; p++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const cells: number[] = [];
+              for (let a = 0; a < g.R; a++)
+                for (let b = 0; b < g.S; b++) {
+                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
+                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+                }
+              const mx = Math.max(...cells.map((i) => x[i]!));
+              const hits = cells.filter((i) => x[i] === mx);
+              if (Number.isNaN(mx)) nanWindows++;
+              if (hits.length > 1) tied++;
+              const share = Math.fround(gy[(p * OH + oh) * OW + ow]! / hits.length);
+              for (const i of cells) want[i] = Math.fround(want[i]! + (hits.includes(i) ? share : 0));
+            }
+        expect(nanWindows, "windows holding a NaN").toBeGreaterThan(0);
+        expect(tied, "windows with tied maxima").toBeGreaterThan(0);
+        for (let i = 0; i < nx; i++) if (!Object.is(mem[DX / 4 + i], want[i])) throw new Error(`element ${i}: got ${mem[DX / 4 + i]}, want ${want[i]} (x ${x[i]})`);
+        expect(Number.isNaN(mem[DX / 4 + nx]!)).toBe(true);
+      });
+});

@@ -58,6 +58,8 @@ describe("conv nets on wasm vs the float64 interpreter", () => {
       expect(c.lowered.kernels.some((k) => k.kind === "conv" && k.op === "conv2d" && k.epilogue)).toBe(true); // bias + relu fused
       // relu's mask on the pool gradient's registers, where each cell lies in one window
       if (net.pad.every((p) => p === 0)) expect(c.lowered.kernels.some((k) => k.kind === "pool" && k.epilogue)).toBe(true);
+      // the max pool and its gradient read relu's output (no NaN, no −0): both may take pmax for max
+      if (net.pool === "max") for (const op of ["maxPool2d", "maxPool2dBack"]) expect(c.lowered.kernels.some((k) => k.kind === "pool" && k.op === op && k.ordered)).toBe(true);
       const run = runModule(await importModule(c.js), L.values, Float32Array);
       const { grads } = gradients(b, loss, L.params.map((p) => p.node));
       const ref = evaluate([out, loss, ...grads], L.values);
