@@ -113,7 +113,21 @@ function tools(m: binaryen.Module, f: Fn) {
     }
     return e === null ? h.c(c0) : c0 ? h.add(h.c(c0), e) : e;
   };
-  return { ...h, count, blocked, affine };
+  /** n floats from byte address `base` set to 0: a vector loop on local P (stores aligned to `align` bytes), then scalars. */
+  const zero = (P: number, base: number, n: number, align: number): Ref[] => {
+    const vecs = Math.floor(n / 4);
+    const out: Ref[] = [];
+    if (vecs > 0) {
+      const lab = f.label("z");
+      out.push(
+        h.set(P, h.c(base)),
+        m.loop(lab, m.block(null, [m.v128.store(0, align, h.get(P), m.v128.const(ZERO)), h.set(P, h.add(h.get(P), h.c(16))), m.br(lab, h.ltU(h.get(P), h.c(base + vecs * 16)))])),
+      );
+    }
+    for (let e = vecs * 4; e < n; e++) out.push(m.f32.store(e * 4, 4, h.c(base), m.f32.const(0)));
+    return out;
+  };
+  return { ...h, count, blocked, affine, zero };
 }
 
 /** The loads in an epilogue expression. */
@@ -397,17 +411,7 @@ function prep(m: binaryen.Module, f: Fn, p: Prep): Ref[] {
   const PL = f.local(i32), T_ = f.local(i32), Q = f.local(i32), PS = f.local(i32), PD = f.local(i32);
   const total = p.planes * p.Hp * p.Wp;
   if (p.dst % 16) throw new Error("internal: conv scratch must be 16-byte aligned");
-  const out: Ref[] = [];
-  // zero the padded planes
-  const vecs = Math.floor(total / 4);
-  if (vecs > 0) {
-    const lab = f.label("z");
-    out.push(
-      set(PD, c(p.dst)),
-      m.loop(lab, m.block(null, [m.v128.store(0, 16, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(p.dst + vecs * 16)))])),
-    );
-  }
-  for (let e = vecs * 4; e < total; e++) out.push(m.f32.store(e * 4, 4, c(p.dst), m.f32.const(0)));
+  const out: Ref[] = t.zero(PD, p.dst, total, 16); // the padded planes
   // the rows and columns that land inside
   const range = (n: number, step: number, off: number, size: number): [number, number] => [
     Math.max(0, Math.ceil(-off / step)),
@@ -683,18 +687,7 @@ function backFilter(
   );
   if (!blocks) return tiles;
   const out: Ref[] = [];
-  if (!q.accumulate) {
-    // dw = 0, then each block adds its sums
-    const n = q.K * q.C * q.R * q.S, vecs = Math.floor(n / 4);
-    if (vecs > 0) {
-      const lab = f.label("z");
-      out.push(
-        set(PD, c(q.wBase)),
-        m.loop(lab, m.block(null, [m.v128.store(0, 4, get(PD), m.v128.const(ZERO)), set(PD, add(get(PD), c(16))), m.br(lab, t.ltU(get(PD), c(q.wBase + vecs * 16)))])),
-      );
-    }
-    for (let e = vecs * 4; e < n; e++) out.push(m.f32.store(e * 4, 4, c(q.wBase), m.f32.const(0)));
-  }
+  if (!q.accumulate) out.push(...t.zero(PD, q.wBase, q.K * q.C * q.R * q.S, 4)); // dw = 0, then each block adds its sums
   const lab = f.label("b");
   out.push(
     set(NB0, c(0)),
