@@ -971,45 +971,69 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
    * Copies rows order[start .. start + n) into the inputs buffer: input dropout
    * and fresh dropout masks when `training`, masks of ones otherwise; rows n..B-1
    * of the data inputs are zero-filled when n < B. Allocates nothing.
-   *
-   * With `at` >= 0 (a chunk of a chunked step, its first row in the batch; training), the dropped inputs and the
-   * masks are not drawn here but copied from the batch's (drawBatch drew them for the whole batch), rows at .. at + n
-   * of them; the masks' rows n..B-1 hold ones.
    */
-  private pack(feed: Feed, order: Int32Array, start: number, n: number, training: boolean, inputs: A = this.inputs, at = -1): void {
+  private pack(feed: Feed, order: Int32Array, start: number, n: number, training: boolean, inputs: A = this.inputs): void {
     const rows = this.rows;
     const rng = this.rngDrop;
-    const batch = at >= 0 ? this.batchDrop : undefined;
     for (let k = 0; k < this.dataNames.length; k++) {
       const off = this.dataOff[k]!;
       const w = this.dataWidth[k]!;
-      const drawn = batch?.data[k];
-      if (drawn !== undefined) copyRows(inputs, off, w, drawn, batch!.dataRows[k], at, n);
-      else {
-        if (feed.cols[k] === undefined) {
-          inputs.fill(0, off, off + rows * w);
-          continue;
-        }
-        this.copyFeed(feed, order, start, n, k, inputs, off);
-        const p = this.dataDrop[k]!;
-        if (p > 0 && training) rng.dropout(inputs, off, off + n * w, p, this.invertedDropout);
-        else if (p > 0 && !this.invertedDropout) for (let i = off; i < off + n * w; i++) inputs[i] = inputs[i]! * (1 - p); // scaled at test time
+      const src = feed.cols[k];
+      if (src === undefined) {
+        inputs.fill(0, off, off + rows * w);
+        continue;
       }
+      const views = feed.rowViews[k];
+      if (views !== undefined) for (let r = 0; r < n; r++) inputs.set(views[order[start + r]!]!, off + r * w);
+      else
+        for (let r = 0; r < n; r++) {
+          const from = order[start + r]! * w;
+          const to = off + r * w;
+          for (let j = 0; j < w; j++) inputs[to + j] = src[from + j]!;
+        }
+      const p = this.dataDrop[k]!;
+      if (p > 0 && training) rng.dropout(inputs, off, off + n * w, p, this.invertedDropout);
+      else if (p > 0 && !this.invertedDropout) for (let i = off; i < off + n * w; i++) inputs[i] = inputs[i]! * (1 - p); // scaled at test time
       if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
     }
     for (let m = 0; m < this.maskNames.length; m++) {
       const off = this.maskOff[m]!;
       const end = off + this.maskSize[m]!;
-      if (batch !== undefined) {
-        const w = this.maskSize[m]! / rows;
-        copyRows(inputs, off, w, batch.masks[m]!, batch.maskRows[m], at, n);
-        if (n < rows) inputs.fill(1, off + n * w, end); // rows past n: read by no loss or gradient
-        continue;
-      }
       const p = this.maskDrop[m]!;
       inputs.fill(training || this.invertedDropout ? 1 : 1 - p, off, end); // "test" scaling: 1 - p at evaluation
       if (training) rng.dropout(inputs, off, end, p, this.invertedDropout); // 0 or 1 / (1 - p) (or 1)
     }
+  }
+
+  /**
+   * pack for chunk j of a chunked step with dropout (training): rows order[start .. start + n) are rows at .. at + n
+   * of the step's batch, whose input dropout and masks drawBatch drew; those rows of them are copied in as the data
+   * rows are. Rows n..B-1 of the data inputs are zero-filled, those of the masks hold ones (no loss or gradient
+   * reads them). Allocates nothing.
+   */
+  private packChunk(feed: Feed, order: Int32Array, start: number, n: number, inputs: A, at: number): void {
+    const rows = this.rows;
+    const batch = this.batchDrop!;
+    for (let k = 0; k < this.dataNames.length; k++) {
+      const off = this.dataOff[k]!;
+      const w = this.dataWidth[k]!;
+      const drawn = batch.data[k];
+      if (drawn !== undefined) copyRows(inputs, off, w, drawn, batch.dataRows[k], at, n);
+      else this.copyFeed(feed, order, start, n, k, inputs, off);
+      if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
+    }
+    for (let m = 0; m < this.maskNames.length; m++) {
+      const off = this.maskOff[m]!;
+      const w = this.maskSize[m]! / rows;
+      copyRows(inputs, off, w, batch.masks[m]!, batch.maskRows[m], at, n);
+      if (n < rows) inputs.fill(1, off + n * w, off + rows * w);
+    }
+  }
+
+  /** A chunk's inputs: pack, or with dropout packChunk (its rows of drawBatch's draws). */
+  private packPart(feed: Feed, order: Int32Array, start: number, n: number, inputs: A, at: number): void {
+    if (this.batchDrop === undefined) this.pack(feed, order, start, n, true, inputs);
+    else this.packChunk(feed, order, start, n, inputs, at);
   }
 
   /** Rows order[start .. start + n) of data input k, into `dst` from `off` (row r at off + r·w). */
@@ -1030,7 +1054,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   /**
    * A chunked step's dropout, before its chunks are packed: draws from the dropout stream exactly what a one-thread
    * step of these n rows draws, in its order (pack) — each data input's input dropout over its n rows, then each mask
-   * over all the rows of its buffer — into `batchDrop`; chunk j then copies out its rows of them (pack with `at`).
+   * over all the rows of its buffer — into `batchDrop`; chunk j then copies out its rows of them (packChunk).
    * A one-thread mask buffer has the module's B rows; here a mask is drawn over max(B, batchSize) rows: for
    * batchSize <= B the draws of threads: 1 on this module, above it those of one thread on a module compiled for
    * batchSize rows (m.batch(batchSize)), the partial last batch included. So every row of a batch gets the mask
@@ -1128,7 +1152,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
       for (let j = 1; j < k; j++) {
         const nj = this.chunkRows(n, j);
         if (nj === 0) continue;
-        this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!, this.chunkStart(0, n, j));
+        this.packPart(feed, order, this.chunkStart(start, n, j), nj, pool.inputs[j]!, this.chunkStart(0, n, j));
         pool.params[j]!.set(params);
         pool.start(j, nj);
       }
@@ -1140,7 +1164,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let j = 0; j < (pool ? 1 : k); j++) {
       const nj = this.chunkRows(n, j);
       if (nj === 0) continue;
-      this.pack(feed, order, this.chunkStart(start, n, j), nj, true, this.inputs, this.chunkStart(0, n, j));
+      this.packPart(feed, order, this.chunkStart(start, n, j), nj, this.inputs, this.chunkStart(0, n, j));
       if (mod.step) mod.step(params, this.inputs, this.arena, grads, nj);
       else {
         mod.forward(params, this.inputs, this.arena, nj);
@@ -1197,11 +1221,11 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let j = 1; j < k; j++) {
       const nj = this.chunkRows(n, j);
       if (nj === 0) continue;
-      this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!, this.chunkStart(0, n, j));
+      this.packPart(feed, order, this.chunkStart(start, n, j), nj, pool.inputs[j]!, this.chunkStart(0, n, j));
       pool.start(j, nj);
     }
     const n0 = this.chunkRows(n, 0);
-    this.pack(feed, order, start, n0, true, this.inputs, 0);
+    this.packPart(feed, order, start, n0, this.inputs, 0);
     if (mod.step) mod.step(this.params, this.inputs, this.arena, this.grads, n0);
     else {
       mod.forward(this.params, this.inputs, this.arena, n0);
