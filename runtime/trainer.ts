@@ -160,9 +160,10 @@ export interface TrainerOptions<A extends Buf = Float32Array> {
    * compiled batch B (so batchSize may reach threads × B), computed on that many threads, and the losses and
    * gradients combined in a fixed order into one update. The same seed gives bit-identical weights run to run
    * for a given thread count; against threads: 1 they differ by float32 rounding of the sums' order. Needs a
-   * model whose loss is a batch mean or sum (the layout's `split`), no dropout, and shared memory: where there is
-   * none (a page without cross-origin isolation) the chunks run one after another on this thread, with the same
-   * results, and `trainer.threads` is 1. Default 1, not the core count: threads change the batch (and the sums'
+   * model whose loss is a batch mean or sum (the layout's `split`), and shared memory: where there is none (a page
+   * without cross-origin isolation) the chunks run one after another on this thread, with the same results, and
+   * `trainer.threads` is 1. Dropout masks and input dropout are drawn for the whole batch as one thread draws them
+   * (for batchSize <= B the very masks of threads: 1; runtime/README.md#threads). Default 1, not the core count: threads change the batch (and the sums'
    * order), so a default taken from the machine would train the same seed to different weights on different
    * machines (runtime/README.md#threads has the measurements).
    */
@@ -433,6 +434,19 @@ interface Feed {
   readonly metric: Metric;
 }
 
+/**
+ * A chunked step's dropout, drawn for the whole batch before the chunks are packed (TrainerImpl.drawBatch): per data
+ * input with input dropout, its n rows with dropout applied, and per mask its values; chunk j then copies its rows
+ * out, as it copies its rows of the data. Buffers of threads × B rows, made once; `*Rows` are views of their rows
+ * (for rows of 16 numbers or more, so a row is one `set`), else undefined.
+ */
+interface BatchDrop<A extends Buf> {
+  readonly data: readonly (A | undefined)[];
+  readonly dataRows: readonly (readonly A[] | undefined)[];
+  readonly masks: readonly A[];
+  readonly maskRows: readonly (readonly A[] | undefined)[];
+}
+
 /** Row views are made for data sets up to this many rows × inputs (each view is a small object, made once). */
 const MAX_ROW_VIEWS = 1 << 18;
 
@@ -555,6 +569,15 @@ const rate = (what: string, p: unknown): number => {
   return p;
 };
 
+/** Rows from .. from + n of `src` (rows of w; `rows`: its row views, or undefined) into `dst` from `off`. Allocates nothing. */
+function copyRows<A extends Buf>(dst: A, off: number, w: number, src: A, rows: readonly A[] | undefined, from: number, n: number): void {
+  if (rows !== undefined) for (let r = 0; r < n; r++) dst.set(rows[from + r]!, off + r * w);
+  else {
+    const a = from * w - off;
+    for (let i = off; i < off + n * w; i++) dst[i] = src[a + i]!;
+  }
+}
+
 class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   readonly layout: Layout;
   readonly params: A;
@@ -612,6 +635,8 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
   private readonly chunks: number;
   private readonly pool: ThreadPool<A> | undefined;
   private readonly reduce: Reducer | undefined;
+  /** With threads and dropout: the whole batch's dropped inputs and masks, drawn as one thread draws them (drawBatch). */
+  private readonly batchDrop: BatchDrop<A> | undefined;
 
   constructor(
     readonly module: Module<A>,
@@ -757,10 +782,22 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
         ? `model '${layout.name}' was compiled without m.batch(...), so its rows cannot be split`
         : layout.split === undefined
           ? `the loss of '${layout.name}' is not a batch mean or sum of per-example terms (its rows mix, e.g. a batch statistic, or the loss is not linear in its batch mean), so chunks of the batch do not combine into the batch's gradient`
-          : this.maskNames.length > 0 || this.dataDrop.some((p) => p > 0)
-            ? "dropout masks are drawn per step for the whole batch; with threads they would differ from one thread's"
-            : undefined;
+          : undefined;
       if (why) throw new RuntimeError("E_THREAD", `threads: ${chunks}: ${why}. Train with threads: 1`);
+      // dropout: drawn for the whole batch of up to chunks × rows rows here, then handed out by rows (drawBatch)
+      const all = chunks * rows;
+      const views = (buf: A, w: number) => (w < 16 ? undefined : Array.from({ length: all }, (_, r) => buf.subarray(r * w, (r + 1) * w) as A));
+      const dropped = Array.from(this.dataDrop, (p, k) => (p > 0 ? new Arr(all * this.dataWidth[k]!) : undefined));
+      const masksAll = Array.from(this.maskSize, (size) => new Arr(all * (size / rows)));
+      this.batchDrop =
+        this.maskNames.length > 0 || dropped.some((d) => d !== undefined)
+          ? {
+              data: dropped,
+              dataRows: dropped.map((d, k) => (d ? views(d, this.dataWidth[k]!) : undefined)),
+              masks: masksAll,
+              maskRows: masksAll.map((d, m) => views(d, this.maskSize[m]! / rows)),
+            }
+          : undefined;
       const where = { ...(module.url !== undefined ? { module: module.url } : {}), ...(opts.threadScript !== undefined ? { script: opts.threadScript } : {}) };
       const spawn = this.platform.spawnThread;
       const ranged = this.optimizer.ranged;
@@ -776,6 +813,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     } else {
       this.pool = undefined;
       this.reduce = undefined;
+      this.batchDrop = undefined;
     }
   }
 
@@ -967,6 +1005,79 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     }
   }
 
+  /**
+   * pack for chunk j of a chunked step with dropout (training): rows order[start .. start + n) are rows at .. at + n
+   * of the step's batch, whose input dropout and masks drawBatch drew; those rows of them are copied in as the data
+   * rows are. Rows n..B-1 of the data inputs are zero-filled, those of the masks hold ones (no loss or gradient
+   * reads them). Allocates nothing.
+   */
+  private packChunk(feed: Feed, order: Int32Array, start: number, n: number, inputs: A, at: number): void {
+    const rows = this.rows;
+    const batch = this.batchDrop!;
+    for (let k = 0; k < this.dataNames.length; k++) {
+      const off = this.dataOff[k]!;
+      const w = this.dataWidth[k]!;
+      const drawn = batch.data[k];
+      if (drawn !== undefined) copyRows(inputs, off, w, drawn, batch.dataRows[k], at, n);
+      else this.copyFeed(feed, order, start, n, k, inputs, off);
+      if (n < rows) inputs.fill(0, off + n * w, off + rows * w);
+    }
+    for (let m = 0; m < this.maskNames.length; m++) {
+      const off = this.maskOff[m]!;
+      const w = this.maskSize[m]! / rows;
+      copyRows(inputs, off, w, batch.masks[m]!, batch.maskRows[m], at, n);
+      if (n < rows) inputs.fill(1, off + n * w, off + rows * w);
+    }
+  }
+
+  /** A chunk's inputs: pack, or with dropout packChunk (its rows of drawBatch's draws). */
+  private packPart(feed: Feed, order: Int32Array, start: number, n: number, inputs: A, at: number): void {
+    if (this.batchDrop === undefined) this.pack(feed, order, start, n, true, inputs);
+    else this.packChunk(feed, order, start, n, inputs, at);
+  }
+
+  /** Rows order[start .. start + n) of data input k, into `dst` from `off` (row r at off + r·w). */
+  private copyFeed(feed: Feed, order: Int32Array, start: number, n: number, k: number, dst: A, off: number): void {
+    const w = this.dataWidth[k]!;
+    const views = feed.rowViews[k];
+    if (views !== undefined) for (let r = 0; r < n; r++) dst.set(views[order[start + r]!]!, off + r * w);
+    else {
+      const src = feed.cols[k]!;
+      for (let r = 0; r < n; r++) {
+        const from = order[start + r]! * w;
+        const to = off + r * w;
+        for (let j = 0; j < w; j++) dst[to + j] = src[from + j]!;
+      }
+    }
+  }
+
+  /**
+   * A chunked step's dropout, before its chunks are packed: draws from the dropout stream exactly what a one-thread
+   * step of these n rows draws, in its order (pack) — each data input's input dropout over its n rows, then each mask
+   * over all the rows of its buffer — into `batchDrop`; chunk j then copies out its rows of them (packChunk).
+   * A one-thread mask buffer has the module's B rows; here a mask is drawn over max(B, batchSize) rows: for
+   * batchSize <= B the draws of threads: 1 on this module, above it those of one thread on a module compiled for
+   * batchSize rows (m.batch(batchSize)), the partial last batch included. So every row of a batch gets the mask
+   * one thread would give it. Allocates nothing.
+   */
+  private drawBatch(feed: Feed, order: Int32Array, start: number, n: number): void {
+    const batch = this.batchDrop!;
+    const rng = this.rngDrop;
+    for (let k = 0; k < this.dataNames.length; k++) {
+      const dst = batch.data[k];
+      if (dst === undefined) continue;
+      this.copyFeed(feed, order, start, n, k, dst, 0);
+      rng.dropout(dst, 0, n * this.dataWidth[k]!, this.dataDrop[k]!, this.invertedDropout);
+    }
+    const drawn = Math.max(n, this.rows, this.batchSize); // n > batchSize: a batchSchedule's epoch
+    for (let m = 0; m < this.maskNames.length; m++) {
+      const dst = batch.masks[m]!;
+      const end = drawn * (this.maskSize[m]! / this.rows);
+      dst.fill(1, 0, end);
+      rng.dropout(dst, 0, end, this.maskDrop[m]!, this.invertedDropout);
+    }
+  }
+
   /** Correct predictions among the first n rows of the current forward pass. */
   private correct(n: number, arena: A = this.arena, inputs: A = this.inputs): number {
     if (!this.accuracyOk) return 0;
@@ -1036,11 +1147,12 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const params = this.params;
     const grads = this.grads;
     const mean = this.layout.split === "mean";
+    if (this.batchDrop !== undefined) this.drawBatch(feed, order, start, n); // before any chunk: one thread's draws
     if (pool)
       for (let j = 1; j < k; j++) {
         const nj = this.chunkRows(n, j);
         if (nj === 0) continue;
-        this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!);
+        this.packPart(feed, order, this.chunkStart(start, n, j), nj, pool.inputs[j]!, this.chunkStart(0, n, j));
         pool.params[j]!.set(params);
         pool.start(j, nj);
       }
@@ -1052,7 +1164,7 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     for (let j = 0; j < (pool ? 1 : k); j++) {
       const nj = this.chunkRows(n, j);
       if (nj === 0) continue;
-      this.pack(feed, order, this.chunkStart(start, n, j), nj, true);
+      this.packPart(feed, order, this.chunkStart(start, n, j), nj, this.inputs, this.chunkStart(0, n, j));
       if (mod.step) mod.step(params, this.inputs, this.arena, grads, nj);
       else {
         mod.forward(params, this.inputs, this.arena, nj);
@@ -1105,14 +1217,15 @@ class TrainerImpl<A extends Buf> implements Trainer<string, string, A> {
     const k = this.chunks;
     const mod = this.module;
     const mean = this.layout.split === "mean";
+    if (this.batchDrop !== undefined) this.drawBatch(feed, order, start, n); // before any chunk: one thread's draws
     for (let j = 1; j < k; j++) {
       const nj = this.chunkRows(n, j);
       if (nj === 0) continue;
-      this.pack(feed, order, this.chunkStart(start, n, j), nj, true, pool.inputs[j]!);
+      this.packPart(feed, order, this.chunkStart(start, n, j), nj, pool.inputs[j]!, this.chunkStart(0, n, j));
       pool.start(j, nj);
     }
     const n0 = this.chunkRows(n, 0);
-    this.pack(feed, order, start, n0, true);
+    this.packPart(feed, order, start, n0, this.inputs, 0);
     if (mod.step) mod.step(this.params, this.inputs, this.arena, this.grads, n0);
     else {
       mod.forward(this.params, this.inputs, this.arena, n0);

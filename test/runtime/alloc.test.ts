@@ -64,6 +64,26 @@ describe("allocation with threads: 2 on mnist", () => {
   }, 220_000);
 });
 
+// The same with dropout (a mask on the hidden layer and input dropout, test/fixtures/mnist-dropout.model.ts): a chunked
+// step draws the whole batch's dropout into buffers made with the trainer and hands each chunk its rows.
+describe("allocation with threads: 2 and dropout (mnist with a dropout mask)", () => {
+  it("trainStep and fit allocate nothing per step on the trainer's thread", () => {
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
+      encoding: "utf8",
+      timeout: 200_000,
+      env: { ...process.env, PROBE_THREADS: "2", PROBE_DROPOUT: "1", PROBE_ONLY: "^(sgd/constant|adam/cosine\\+l2)$" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; fit: number; wasm: boolean }[];
+    expect(rows.map((x) => x.config)).toEqual(["sgd/constant", "adam/cosine+l2"]);
+    for (const x of rows) {
+      expect(x.wasm, x.config).toBe(true);
+      expect(x.trainStep, `${x.config}: bytes sampled in 200 trainStep calls`).toBeLessThan(600);
+      expect(x.fit, `${x.config}: bytes sampled in 192 of fit's steps`).toBeLessThan(1500);
+    }
+  }, 220_000);
+});
+
 // A convolutional network (examples/lenet: conv, max-pool, dense) through the trainer: issue #16's "a training step
 // allocates nothing, tested on the lenet module through the trainer" (test/fixtures/lenet-alloc-probe.ts says how).
 describe("allocation on the lenet module (conv + pool)", () => {

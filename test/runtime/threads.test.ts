@@ -1,8 +1,8 @@
 // createTrainer({ threads }) in Node (runtime/threads.ts, runtime/worker.ts): worker_threads over shared
 // WebAssembly.Memory. threads: 2 equals threads: 1 up to float32 rounding of the reduction's order, is
 // bit-identical run to run and to the one-thread fallback (the same chunks summed in the same order), works with
-// every optimizer (the wasm kernels on the trainer's memory), refuses what cannot be split, reports a thread's
-// failure as E_THREAD, and never keeps the process alive.
+// every optimizer (the wasm kernels on the trainer's memory), trains with dropout on the masks one thread would
+// draw, refuses what cannot be split, reports a thread's failure as E_THREAD, and never keeps the process alive.
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -24,7 +24,7 @@ import {
   type Module,
   type Trainer,
 } from "../../runtime/node.ts";
-import { compiled } from "./models.ts";
+import { compiled, linear, rows } from "./models.ts";
 
 const url = pathToFileURL("generated/mnist.js").href;
 const model = { ...mnist, url } as unknown as Module;
@@ -48,6 +48,8 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 const same = (a: Float32Array, b: Float32Array) =>
   a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+/** A platform without threads: a threads: n trainer runs its n chunks one after another on this thread. */
+const noThreads = { ...browserPlatform, spawnThread: undefined };
 /** Does the trainer update on its threads, each its own range (runtime/threads.ts)? */
 const split = (t: Trainer) =>
   (t as unknown as { pool?: { part0?: unknown } }).pool?.part0 !== undefined;
@@ -195,6 +197,142 @@ describe("threads: 2 on mnist (wasm kernels)", () => {
   });
 });
 
+describe("dropout with threads: one thread's masks, row for row", () => {
+  // the trainer draws a chunked step's input dropout and masks for the whole batch, as one thread does (same stream,
+  // same order), and hands each chunk its rows (runtime/trainer.ts: drawBatch); `linear` records what forward is fed
+  const B = 8;
+  /** Rows [0, n) of x and of the mask dropout_x, from a forward call of linear(Bm). */
+  const fed = (c: { n: number; inputs: Float32Array }, Bm: number) => ({
+    x: Array.from(c.inputs.subarray(0, 2 * c.n)),
+    mask: Array.from(c.inputs.subarray(3 * Bm, 3 * Bm + 2 * c.n)),
+  });
+  /** The one-thread calls against the chunked calls (two per step, chunk 0's then chunk 1's): the same rows. */
+  const expectSameRows = (one: readonly { n: number; inputs: Float32Array }[], Bone: number, two: readonly { n: number; inputs: Float32Array }[]) => {
+    expect(two.length).toBe(2 * one.length);
+    one.forEach((c, s) => {
+      const [a, b] = [fed(two[2 * s]!, B), fed(two[2 * s + 1]!, B)];
+      expect(two[2 * s]!.n + two[2 * s + 1]!.n).toBe(c.n);
+      const want = fed(c, Bone);
+      expect([...a.x, ...b.x], `step ${s + 1}: x (input dropout)`).toEqual(want.x);
+      expect([...a.mask, ...b.mask], `step ${s + 1}: the mask`).toEqual(want.mask);
+    });
+  };
+  const data = rows(40);
+  const opts = { optimizer: sgd({ lr: 0 }), seed: 4, inputDropout: 0.25, dropout: 0.5 };
+
+  it("batchSize <= B: threads: 2 feeds every row threads: 1's input dropout and mask (fit and trainStep, partial batches)", () => {
+    const one = linear(B, { mask: true });
+    const two = linear(B, { mask: true });
+    const t1 = make({ ...opts, batchSize: B }, one.mod);
+    const t2 = make({ ...opts, batchSize: B, threads: 2, platform: noThreads }, two.mod);
+    for (const t of [t1, t2]) {
+      t.fit(data, { epochs: 2, progress: false }); // shuffled, 5 steps an epoch
+      t.trainStep(data, 3, 5); // partial: chunks of 3 + 2 rows
+      t.trainStep(data, 10, 8);
+    }
+    expect(one.calls.length).toBe(12);
+    expectSameRows(one.calls, B, two.calls);
+    // the masks did drop: zeros and 1 / (1 - 0.5)
+    const m = one.calls.flatMap((c) => fed(c, B).mask);
+    expect(new Set(m)).toEqual(new Set([0, 2]));
+    expect(one.calls.flatMap((c) => fed(c, B).x).filter((v) => v === 0).length).toBeGreaterThan(30); // ~25% of ~190 values (x[0] = 0 once)
+  });
+
+  it("batchSize > B (16 rows on m.batch(8)): the masks one thread draws on a module compiled for 16 rows", () => {
+    const one = linear(16, { mask: true });
+    const two = linear(B, { mask: true });
+    const t1 = make({ ...opts, batchSize: 16 }, one.mod);
+    const t2 = make({ ...opts, batchSize: 16, threads: 2, platform: noThreads }, two.mod);
+    for (const t of [t1, t2]) {
+      t.fit(data, { epochs: 1, progress: false }); // 16 + 16 + 8 rows
+      t.trainStep(data, 0, 16);
+      t.trainStep(data, 16, 11); // partial: 6 + 5 rows; one thread still draws its 16-row mask
+      t.trainStep(data, 27, 13);
+    }
+    expect(one.calls.length).toBe(6);
+    expectSameRows(one.calls, 16, two.calls);
+  });
+});
+
+describe("dropout with threads on a wasm-kernel model (mnist with dropout on its hidden layer)", () => {
+  // test/fixtures/mnist-dropout.model.ts compiled here, imported by the threads from a data: URL
+  const load = async () => {
+    const c = await compile(await loadSpec("test/fixtures/mnist-dropout.model.ts"));
+    const u = `data:text/javascript;base64,${Buffer.from(c.js).toString("base64")}`;
+    return { ...((await import(u)) as Module), url: u } as Module;
+  };
+  const opts = { optimizer: adam({ lr: 1e-3 }), seed: 3, inputDropout: 0.2, l2: 1e-4 };
+
+  it("fit: threads: 2 equals threads: 1 within float32 reduction error, bit-identical run to run and to the fallback", async () => {
+    const mod = await load();
+    expect(mod.layout.memory).toBeDefined();
+    const one = make({ ...opts, batchSize: 32 }, mod);
+    const h1 = one.fit(train, { epochs: 2, progress: false });
+    const runs = [];
+    for (let r = 0; r < 2; r++) {
+      const t = make({ ...opts, batchSize: 32, threads: 2 }, mod);
+      await t.ready();
+      expect(t.threads).toBe(2);
+      expect(split(t)).toBe(true);
+      runs.push({ h: t.fit(train, { epochs: 2, progress: false }), params: Float32Array.from(t.params) });
+      t.close();
+    }
+    const fallback = make({ ...opts, batchSize: 32, threads: 2, platform: noThreads }, mod);
+    expect(fallback.threads).toBe(1);
+    const hf = fallback.fit(train, { epochs: 2, progress: false });
+    expect(same(runs[0]!.params, runs[1]!.params)).toBe(true);
+    expect(runs[0]!.h.loss).toEqual(runs[1]!.h.loss);
+    expect(same(runs[0]!.params, fallback.params as Float32Array)).toBe(true);
+    expect(hf.loss).toEqual(runs[0]!.h.loss);
+    // against one thread (32 Adam steps): the same masks, another order of float32 sums
+    for (let e = 0; e < 2; e++) expect(Math.abs(runs[0]!.h.loss[e]! - h1.loss[e]!)).toBeLessThan(1e-5 * h1.loss[e]!);
+    expect(maxDiff(runs[0]!.params, one.params)).toBeLessThan(1e-5);
+    expect(maxDiff(runs[0]!.params, one.params)).toBeGreaterThan(0);
+    // other masks train elsewhere: the bound above is one a different draw would miss
+    const other = make({ ...opts, batchSize: 32, seed: 3, dropout: 0.3 }, mod);
+    other.fit(train, { epochs: 2, progress: false });
+    expect(maxDiff(other.params, one.params)).toBeGreaterThan(1e-3);
+  });
+
+  it("trainStep, partial batches: threads: 2 tracks threads: 1 and equals the fallback's bits", async () => {
+    const mod = await load();
+    const t1 = make({ ...opts, batchSize: 32 }, mod);
+    const t2 = make({ ...opts, batchSize: 32, threads: 2 }, mod);
+    const f = make({ ...opts, batchSize: 32, threads: 2, platform: noThreads }, mod);
+    await t2.ready();
+    expect(split(t2)).toBe(true);
+    for (const [s, n] of [[0, 32], [40, 21], [100, 32], [7, 1], [300, 32]] as const) {
+      t1.trainStep(train, s, n);
+      t2.trainStep(train, s, n);
+      f.trainStep(train, s, n);
+      expect(Math.abs(t1.lastLoss - t2.lastLoss)).toBeLessThan(1e-5 * t1.lastLoss);
+      expect(t2.lastLoss).toBe(f.lastLoss);
+    }
+    expect(maxDiff(t1.params, t2.params)).toBeLessThan(1e-5);
+    expect(same(t2.params as Float32Array, f.params as Float32Array)).toBe(true);
+    t2.close();
+  });
+
+  it("64 rows on m.batch(32) (fit and trainStep): bit-identical run to run and to the fallback, parameters and Adam's state", async () => {
+    const mod = await load();
+    const ts = [make({ ...opts, threads: 2 }, mod), make({ ...opts, threads: 2 }, mod), make({ ...opts, threads: 2, platform: noThreads }, mod)];
+    for (const t of ts) {
+      await t.ready();
+      expect(t.batchSize).toBe(64);
+      t.fit(train, { epochs: 1, progress: false });
+      for (const [s, n] of [[0, 64], [200, 50], [300, 64]] as const) t.trainStep(train, s, n);
+    }
+    expect(split(ts[0]!)).toBe(true);
+    expect(ts[2]!.threads).toBe(1);
+    for (const t of ts.slice(1)) {
+      expect(t.lastLoss).toBe(ts[0]!.lastLoss);
+      expect(same(t.params as Float32Array, ts[0]!.params as Float32Array)).toBe(true);
+      for (const [k, v] of Object.entries(t.optimizer.state)) expect(same(v as Float32Array, ts[0]!.optimizer.state[k] as Float32Array), k).toBe(true);
+    }
+    for (const t of ts) t.close();
+  });
+});
+
 describe("threads with a JS module (no wasm memory) and float64", () => {
   it("iris as plain JS, compiled in-process, imported by the threads from a data: URL", async () => {
     const c = await compile(await loadSpec("examples/iris/model.ts"), {
@@ -237,14 +375,9 @@ describe("threads with a JS module (no wasm memory) and float64", () => {
 });
 
 describe("what threads refuse, and how a thread's failure surfaces", () => {
-  it("dropout, an unbatched model, a loss that does not split: E_THREAD naming why", async () => {
+  it("an unbatched model, a loss that does not split: E_THREAD naming why (dropout is no reason)", async () => {
     const drop = await compiled("test/runtime/dropout-mlp.model.ts");
-    expect(() => createTrainer({ ...drop, url }, { threads: 2 })).toThrow(
-      expect.objectContaining({
-        code: "E_THREAD",
-        message: expect.stringMatching(/dropout masks/),
-      }),
-    );
+    expect(createTrainer(drop, { threads: 2, inputDropout: 0.2, platform: noThreads }).batchSize).toBe(64);
     const xor = await compiled("xor");
     expect(() =>
       createTrainer({ ...xor, url }, { threads: 2, batchSize: 4 }),
