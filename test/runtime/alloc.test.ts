@@ -18,9 +18,12 @@ describe("allocation", () => {
 
 // The same through the trainer on the mnist module, whose update, L2 and check run as wasm kernels in its memory:
 // every optimizer and schedule, through trainStep and fit (test/fixtures/trainer-alloc-probe.ts says how it counts).
+// The probes optimize on the main thread (--no-concurrent-recompilation): V8's optimizing compiler otherwise runs on a
+// background thread, which a loaded machine can delay past the warm-up, so unoptimized code's heap numbers were
+// sampled (threads + dropout beside a 2-worker fuzz run: 6,176 bytes in 200 steps, every time; 0 with the flag).
 describe("allocation on a module with wasm kernels (mnist)", () => {
   it("trainStep and fit allocate nothing per step with every optimizer and schedule", () => {
-    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], { encoding: "utf8", timeout: 280_000 });
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--no-concurrent-recompilation", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], { encoding: "utf8", timeout: 280_000 });
     expect(r.status, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; fit: number; wasm: boolean }[];
     expect(rows.map((x) => x.config)).toEqual([
@@ -48,7 +51,7 @@ describe("allocation on a module with wasm kernels (mnist)", () => {
 // parameters), for three optimizers with state; the trainer's thread is what the profiler samples.
 describe("allocation with threads: 2 on mnist", () => {
   it("trainStep and fit allocate nothing per step on the trainer's thread", () => {
-    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--no-concurrent-recompilation", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
       encoding: "utf8",
       timeout: 200_000,
       env: { ...process.env, PROBE_THREADS: "2", PROBE_ONLY: "^(momentum/stepDecay|adam/cosine\\+l2|adamw/constant\\+l2)$" },
@@ -68,7 +71,7 @@ describe("allocation with threads: 2 on mnist", () => {
 // step draws the whole batch's dropout into buffers made with the trainer and hands each chunk its rows.
 describe("allocation with threads: 2 and dropout (mnist with a dropout mask)", () => {
   it("trainStep and fit allocate nothing per step on the trainer's thread", () => {
-    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--no-concurrent-recompilation", "--import", "tsx", "test/fixtures/trainer-alloc-probe.ts"], {
       encoding: "utf8",
       timeout: 200_000,
       env: { ...process.env, PROBE_THREADS: "2", PROBE_DROPOUT: "1", PROBE_ONLY: "^(sgd/constant|adam/cosine\\+l2)$" },
@@ -88,7 +91,7 @@ describe("allocation with threads: 2 and dropout (mnist with a dropout mask)", (
 // allocates nothing, tested on the lenet module through the trainer" (test/fixtures/lenet-alloc-probe.ts says how).
 describe("allocation on the lenet module (conv + pool)", () => {
   it("trainStep allocates nothing per step with Adam and with momentum + L2", () => {
-    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--import", "tsx", "test/fixtures/lenet-alloc-probe.ts"], { encoding: "utf8", timeout: 200_000 });
+    const r = spawnSync(process.execPath, ["--interrupt-budget=4096", "--no-concurrent-recompilation", "--import", "tsx", "test/fixtures/lenet-alloc-probe.ts"], { encoding: "utf8", timeout: 200_000 });
     expect(r.status, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { config: string; trainStep: number; steps: number }[];
     expect(rows.map((x) => x.config)).toEqual(["adam/cosine", "momentum+l2"]);
