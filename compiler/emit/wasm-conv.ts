@@ -317,10 +317,11 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
         ])),
       ];
     }
-    if (rc && allRows) {
+    if (rc) {
+      // the kernel rows R_ = from … to−1: all R of them (a fixed loop), or the run-time range [RLO, RHI) when clipped
       const lab = f.label("r");
-      inner = [
-        set(R_, c(0)),
+      const rows = (from: Ref, to: () => Ref): Ref[] => [
+        set(R_, from),
         set(PXR, get(PX)),
         set(PWR, get(PW)),
         m.loop(lab, m.block(null, [
@@ -328,25 +329,10 @@ function core(m: binaryen.Module, f: Fn, q: Core, epiExpr: EpiExpr, tile = coreT
           set(PXR, add(get(PXR), c(q.Wi * 4))),
           set(PWR, add(get(PWR), c(rc.wr * 4))),
           set(R_, add(get(R_), c(1))),
-          m.br(lab, t.ltU(get(R_), c(q.R))),
+          m.br(lab, t.ltU(get(R_), to())),
         ])),
       ];
-    } else if (rc) {
-      const lab = f.label("r");
-      inner = [
-        m.if(t.ltU(get(RLO), get(RHI)), m.block(null, [
-          set(R_, get(RLO)),
-          set(PXR, get(PX)),
-          set(PWR, get(PW)),
-          m.loop(lab, m.block(null, [
-            ...inner,
-            set(PXR, add(get(PXR), c(q.Wi * 4))),
-            set(PWR, add(get(PWR), c(rc.wr * 4))),
-            set(R_, add(get(R_), c(1))),
-            m.br(lab, t.ltU(get(R_), get(RHI))),
-          ])),
-        ])),
-      ];
+      inner = allRows ? rows(c(0), () => c(q.R)) : [m.if(t.ltU(get(RLO), get(RHI)), m.block(null, rows(get(RLO), () => get(RHI))))];
     }
     if (q.Ci === 1) out.push(...inner);
     else {
