@@ -199,6 +199,18 @@ describe("wasm conv2dBackFilter with its rows as a loop and with other numbers o
 });
 
 interface PoolGeo { N: number; C: number; H: number; W: number; R: number; S: number; stride: [number, number]; pad: [number, number, number, number] }
+/** A pool's output rows and columns. */
+const poolOut = (g: PoolGeo): [number, number] => [(g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1];
+/** The x indices of plane p's window (oh, ow) that lie inside the image (padding cells left out), in window order. */
+function windowCells(g: PoolGeo, p: number, oh: number, ow: number): number[] {
+  const cells: number[] = [];
+  for (let r = 0; r < g.R; r++)
+    for (let s = 0; s < g.S; s++) {
+      const h = oh * g.stride[0] - g.pad[0] + r, w = ow * g.stride[1] - g.pad[1] + s;
+      if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
+    }
+  return cells;
+}
 const POOLS: [string, PoolGeo, number?][] = [
   ["LeNet pool1 2×2/2", { N: 2, C: 6, H: 24, W: 24, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }],
   ["LeNet pool2 2×2/2, ties", { N: 2, C: 16, H: 8, W: 8, R: 2, S: 2, stride: [2, 2], pad: [0, 0, 0, 0] }, 3],
@@ -214,8 +226,7 @@ describe("wasm pool kernels against float64", () => {
         const tiles = g.pad.every((p) => p === 0) && g.stride[0] === g.R && g.stride[1] === g.S && g.H % g.R === 0 && g.W % g.S === 0;
         if (mask && !(tiles && op.endsWith("Back"))) continue;
         it(`${op} ${label}${acc ? " accumulate" : ""}${mask ? " + relu mask epilogue" : ""}`, async () => {
-          const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1;
-          const OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+          const [OH, OW] = poolOut(g);
           expect(Number.isInteger(OH) && Number.isInteger(OW)).toBe(true);
           const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
           const [x, gy, old] = [random(nx, nx + ny, levels), random(ny, ny + 3), random(nx, 5)];
@@ -236,12 +247,7 @@ describe("wasm pool kernels against float64", () => {
           for (let p = 0; p < g.N * g.C; p++)
             for (let oh = 0; oh < OH; oh++)
               for (let ow = 0; ow < OW; ow++) {
-                const cells: number[] = [];
-                for (let r = 0; r < g.R; r++)
-                  for (let s = 0; s < g.S; s++) {
-                    const h = oh * g.stride[0] - g.pad[0] + r, w = ow * g.stride[1] - g.pad[1] + s;
-                    if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
-                  }
+                const cells = windowCells(g, p, oh, ow);
                 const yi = (p * OH + oh) * OW + ow;
                 const mx = Math.max(...cells.map((i) => x[i]!));
                 const sum = cells.reduce((a, i) => a + x[i]!, 0);
@@ -403,7 +409,7 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
   for (const [label, g] of orderedCases)
     for (const op of ["maxPool2d", "maxPool2dBack"] as const)
       it(`ordered (a relu's output): ${op} ${label}`, async () => {
-        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const [OH, OW] = poolOut(g);
         const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
         const r = rng(nx + 5 * ny);
         const x = Float32Array.from({ length: nx }, () => (r() < 0.5 ? 0 : r() < 0.1 ? Number.POSITIVE_INFINITY : r() < 0.3 ? 1 : r()));
@@ -419,12 +425,7 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
         for (let p = 0; p < g.N * g.C; p++)
           for (let oh = 0; oh < OH; oh++)
             for (let ow = 0; ow < OW; ow++) {
-              const cells: number[] = [];
-              for (let a = 0; a < g.R; a++)
-                for (let b = 0; b < g.S; b++) {
-                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
-                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
-                }
+              const cells = windowCells(g, p, oh, ow);
               const mx = Math.max(...cells.map((i) => x[i]!));
               const yi = (p * OH + oh) * OW + ow;
               if (!back) want[yi] = mx;
@@ -448,7 +449,7 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
   for (const [label, g] of scalarCases)
     for (const acc of [false, true])
       it(`${label}${acc ? ", accumulate" : ""}`, async () => {
-        const OH = (g.H + g.pad[0] + g.pad[2] - g.R) / g.stride[0] + 1, OW = (g.W + g.pad[1] + g.pad[3] - g.S) / g.stride[1] + 1;
+        const [OH, OW] = poolOut(g);
         const nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * OH * OW;
         const r = rng(nx + 3 * ny);
         const x = Float32Array.from({ length: nx }, () => LEVELS[Math.floor(r() * (r() < 0.9 ? 7 : 8))]!);
@@ -466,12 +467,7 @@ describe("maxPool2dBack tie counts, NaN, ±0 and ±∞: bit-exact against float3
         for (let p = 0; p < g.N * g.C; p++)
           for (let oh = 0; oh < OH; oh++)
             for (let ow = 0; ow < OW; ow++) {
-              const cells: number[] = [];
-              for (let a = 0; a < g.R; a++)
-                for (let b = 0; b < g.S; b++) {
-                  const h = oh * g.stride[0] - g.pad[0] + a, w = ow * g.stride[1] - g.pad[1] + b;
-                  if (h >= 0 && h < g.H && w >= 0 && w < g.W) cells.push((p * g.H + h) * g.W + w);
-                }
+              const cells = windowCells(g, p, oh, ow);
               const mx = Math.max(...cells.map((i) => x[i]!));
               const hits = cells.filter((i) => x[i] === mx);
               if (Number.isNaN(mx)) nanWindows++;
