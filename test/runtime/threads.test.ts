@@ -54,6 +54,22 @@ const noThreads = { ...browserPlatform, spawnThread: undefined };
 const split = (t: Trainer) =>
   (t as unknown as { pool?: { part0?: unknown } }).pool?.part0 !== undefined;
 
+/**
+ * A module's source: y = w·x, loss = mean ½(y − t)² over the first n of 4 rows, whose forward runs `onThread`
+ * (a statement) on a training thread, not on the trainer's: how a thread fails, exits or runs out of memory.
+ */
+const oneWeight = (name: string, onThread: string) => `
+  import { isMainThread } from "node:worker_threads";
+  export const layout = { name: "${name}", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
+    inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
+    inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
+  const hoard = [];
+  export function forward(p, x, a, n = 4) {
+    if (!isMainThread) ${onThread};
+    let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
+  }
+  export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+
 describe("threads: 2 on mnist (wasm kernels)", () => {
   it("equals threads: 1 within float32 reduction error, and is bit-identical run to run and to the fallback", async () => {
     const one = make({ optimizer: adam({ lr: 1e-3 }), batchSize: 64, seed: 3 });
@@ -435,17 +451,8 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
   });
 
   it("a thread that throws in a step: E_THREAD with its message, no update made, the threads closed", async () => {
-    // y = w·x, loss = mean ½(y − t)² over the first n rows; forward throws on a training thread (not the trainer's)
-    const src = `
-      import { isMainThread } from "node:worker_threads";
-      export const layout = { name: "boom", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
-        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
-        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
-      export function forward(p, x, a, n = 4) {
-        if (!isMainThread) throw new RangeError("forward failed on a training thread");
-        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
-      }
-      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    // forward throws on a training thread (not the trainer's)
+    const src = oneWeight("boom", 'throw new RangeError("forward failed on a training thread")');
     const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
     const mod = { ...((await import(url)) as Module), url } as Module;
     const t = make(
@@ -471,16 +478,7 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
   });
 
   it("a thread that exits mid-step (process.exit in the module): E_THREAD at once, not at the 60 s timeout", async () => {
-    const src = `
-      import { isMainThread } from "node:worker_threads";
-      export const layout = { name: "quits", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
-        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
-        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
-      export function forward(p, x, a, n = 4) {
-        if (!isMainThread) process.exit(7);
-        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
-      }
-      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const src = oneWeight("quits", "process.exit(7)");
     const url = `data:text/javascript;base64,${Buffer.from(src).toString("base64")}`;
     const mod = { ...((await import(url)) as Module), url } as Module;
     const t = make({ optimizer: sgd({ lr: 0.1 }), threads: 2, params: [0.5] }, mod);
@@ -499,17 +497,7 @@ describe("what threads refuse, and how a thread's failure surfaces", () => {
     // V8's heap limit is process-wide, so --max-old-space-size caps the thread too; Node then ends that thread
     // alone (ERR_WORKER_OUT_OF_MEMORY) without running any of its code: only its parent's 'error'/'exit' events
     // know, and the trainer is blocked in Atomics.wait — the watcher (runtime/worker-node.ts) reports it
-    const src = `
-      import { isMainThread } from "node:worker_threads";
-      export const layout = { name: "hungry", source: "test", params: [{ name: "w", shape: [1, 1], offset: 0, size: 1, init: "zeros" }], paramSize: 1,
-        inputs: [{ name: "x", shape: [4, 1], offset: 0, size: 4, batched: true }, { name: "t", shape: [4, 1], offset: 4, size: 4, batched: true }],
-        inputSize: 8, outputs: [], arenaSize: 5, lossOffset: 4, batch: 4, hasLoss: true, split: "mean" };
-      const hoard = [];
-      export function forward(p, x, a, n = 4) {
-        if (!isMainThread) for (;;) hoard.push(new Array(1 << 20).fill(1.5));
-        let s = 0; for (let i = 0; i < n; i++) { const r = p[0] * x[i] - x[4 + i]; s += 0.5 * r * r; } a[4] = s / n;
-      }
-      export function backward(p, x, a, g, n = 4) { let s = 0; for (let i = 0; i < n; i++) s += (p[0] * x[i] - x[4 + i]) * x[i]; g[0] = s / n; }`;
+    const src = oneWeight("hungry", "for (;;) hoard.push(new Array(1 << 20).fill(1.5))");
     const code = `
       import { createTrainer, sgd } from "./runtime/node.ts";
       const url = "data:text/javascript;base64,${Buffer.from(src).toString("base64")}";
