@@ -30,9 +30,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os, { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { loadSpec } from "../compiler/frontend/load.ts";
-import { compile } from "../compiler/index.ts";
+import { mnistAt } from "./lib/mnist-at.ts";
 import { Reducer } from "../runtime/reduce.ts";
 import {
   adam,
@@ -76,34 +74,11 @@ const say = (line: string) => {
   console.log(line);
 };
 
-async function build(b: number): Promise<Module> {
-  const spec = readFileSync(
-    path.join(REPO, "examples/mnist/model.ts"),
-    "utf8",
-  ).replace("m.batch(64)", `m.batch(${b})`);
-  const file = path.join(dir, `mnist${b}.ts`);
-  writeFileSync(file, spec);
-  const { js } = await compile(await loadSpec(file, { name: "mnist" }));
-  const out = path.join(dir, `mnist${b}.mjs`);
-  writeFileSync(out, js);
-  const url = pathToFileURL(out).href;
-  const ns = (await import(url)) as Module;
-  return {
-    layout: ns.layout,
-    buffers: ns.buffers,
-    forward: ns.forward,
-    backward: ns.backward,
-    sgd: ns.sgd,
-    optimizerKernels: ns.optimizerKernels,
-    url,
-  } as Module;
-}
-
 try {
   if (batch % threads !== 0)
     throw new Error("--batch must be a multiple of --threads");
-  const one = await build(batch);
-  const per = await build(batch / threads);
+  const one = await mnistAt(dir, batch);
+  const per = await mnistAt(dir, batch / threads);
   const { train } = loadMnist({ train: nTrain, test: 10 });
   const opts = {
     optimizer: adam({ lr: 1e-3 }),

@@ -16,9 +16,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadSpec } from "../compiler/frontend/load.ts";
-import { compile } from "../compiler/index.ts";
-import type { Module } from "../runtime/types.ts";
+import { mnistAt } from "./lib/mnist-at.ts";
 
 const argv = process.argv.slice(2);
 const opt = (f: string, d: number) => (argv.includes(`--${f}`) ? Number(argv[argv.indexOf(`--${f}`) + 1]) : d);
@@ -46,8 +44,8 @@ const patches: [string, string, string][] = [
   ["trainer.ts", '    if (!this.optimizer.update(params, grads)) this.diverged("gradient", NaN);\n    stats[STAT_LOSS] = loss;\n    stats[STAT_SUM] += loss * n;\n    stats[STAT_ROWS] += n;\n    stats[STAT_CORRECT] += this.correct(n);\n',
     `    if (!this.optimizer.update(params, grads)) this.diverged("gradient", NaN);\n    ${ST}\n    stats[STAT_LOSS] = loss;\n    stats[STAT_SUM] += loss * n;\n    stats[STAT_ROWS] += n;\n    stats[STAT_CORRECT] += this.correct(n);\n`],
   // threads: 2, the trainer's side
-  ["trainer.ts", "    const k = this.chunks;\n    const mod = this.module;\n    const mean = this.layout.split === \"mean\";\n    for (let j = 1; j < k; j++) {", `    ${ST}\n    const k = this.chunks;\n    const mod = this.module;\n    const mean = this.layout.split === "mean";\n    for (let j = 1; j < k; j++) {`],
-  ["trainer.ts", "    const n0 = this.chunkRows(n, 0);\n    this.pack(feed, order, start, n0, true);\n", `    ${ST}\n    const n0 = this.chunkRows(n, 0);\n    this.pack(feed, order, start, n0, true);\n    ${ST}\n`],
+  ["trainer.ts", "    const k = this.chunks;\n    const mod = this.module;\n    const mean = this.layout.split === \"mean\";\n", `    ${ST}\n    const k = this.chunks;\n    const mod = this.module;\n    const mean = this.layout.split === "mean";\n`],
+  ["trainer.ts", "    const n0 = this.chunkRows(n, 0);\n    this.packPart(feed, order, start, n0, this.inputs, 0);\n", `    ${ST}\n    const n0 = this.chunkRows(n, 0);\n    this.packPart(feed, order, start, n0, this.inputs, 0);\n    ${ST}\n`],
   ["trainer.ts", "    let loss = (mean ? n0 / n : 1) * this.arena[this.lossAt]!;\n", `    ${ST}\n    let loss = (mean ? n0 / n : 1) * this.arena[this.lossAt]!;\n`],
   ["trainer.ts", "      hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);\n    }\n    const stats = this.stats;\n", `      hits += this.correct(nj, pool.arena[j]!, pool.inputs[j]!);\n    }\n    ${ST}\n    const stats = this.stats;\n`],
   ["trainer.ts", "    let finite = part.reduce(n);\n", `    ${ST}\n    let finite = part.reduce(n);\n    ${ST}\n`],
@@ -71,18 +69,6 @@ const patches: [string, string, string][] = [
   ["worker.ts", "    Atomics.store(ctl, CTL.DONE, seen);\n    Atomics.notify(ctl, CTL.DONE);\n  }", "    __wt();\n    Atomics.store(ctl, CTL.DONE, seen);\n    Atomics.notify(ctl, CTL.DONE);\n  }"],
 ];
 
-async function build(b: number): Promise<Module> {
-  const spec = readFileSync(path.join(REPO, "examples/mnist/model.ts"), "utf8").replace("m.batch(64)", `m.batch(${b})`);
-  const file = path.join(dir, `mnist${b}.ts`);
-  writeFileSync(file, spec);
-  const { js } = await compile(await loadSpec(file, { name: "mnist" }));
-  const out = path.join(dir, `mnist${b}.mjs`);
-  writeFileSync(out, js);
-  const url = pathToFileURL(out).href;
-  const ns = (await import(url)) as Module;
-  return { layout: ns.layout, buffers: ns.buffers, forward: ns.forward, backward: ns.backward, sgd: ns.sgd, optimizerKernels: ns.optimizerKernels, url } as Module;
-}
-
 try {
   cpSync(path.join(REPO, "runtime"), path.join(copy, "runtime"), { recursive: true });
   writeFileSync(path.join(copy, "package.json"), '{ "type": "module" }\n'); // ESM, as runtime/ is in the repo
@@ -97,8 +83,8 @@ try {
   const W = new SharedArrayBuffer(64 * 8);
   Object.assign(globalThis, { __gradcT: T, __gradcW: [W] });
   const rt = (await import(pathToFileURL(path.join(copy, "runtime", "node.ts")).href)) as typeof import("../runtime/node.ts");
-  const one = await build(128);
-  const per = await build(64);
+  const one = await mnistAt(dir, 128);
+  const per = await mnistAt(dir, 64);
   const { train } = rt.loadMnist({ train: 4096, test: 10 });
   const opts = { optimizer: rt.adam({ lr: 1e-3 }), batchSize: 128, seed: 1 } as const;
   const A = rt.createTrainer(one, { ...opts, threads: 1 });
