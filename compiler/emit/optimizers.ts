@@ -118,40 +118,61 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
   const startAt = (base: number, from: number) => m.i32.add(c(base), m.i32.shl(get(from), c(2)));
   const endAt = (base: number, to: number) => m.i32.add(c(base), m.i32.shl(m.i32.and(m.i32.add(get(to), c(3)), c(-4)), c(2)));
 
-  // opt_check(from, to): Σ g·0 over the range's lanes; x·0 is ±0 for finite x and NaN for ±∞ and NaN.
+  // opt_check(from, to): the bits of g·0 OR-ed over the range's lanes. x·0 is ±0 for finite x (no bits but the sign)
+  // and NaN for ±∞ and NaN, so the range is finite when the OR has no bit but the sign. OR (latency 1) rather than a
+  // float sum (latency 3-4, one chain) keeps the loop at memory speed; four vectors per trip, then one at a time.
   {
     const FROM = 0, TO = 1, P = 2, END = 3, ACC = 4;
+    const zero = () => m.v128.const(new Array(16).fill(0));
+    const zeroed = (at: number) => m.f32x4.mul(m.v128.load(at, 16, get(P)), zero());
     const body = [
-      set(ACC, m.v128.const(new Array(16).fill(0))),
+      set(ACC, zero()),
       set(P, startAt(r.grads, FROM)),
       set(END, endAt(r.grads, TO)),
+      m.if(m.i32.le_u(m.i32.add(get(P), c(64)), get(END)), m.loop("v4", m.block(null, [
+        set(ACC, m.v128.or(get(ACC, v128), m.v128.or(m.v128.or(zeroed(0), zeroed(16)), m.v128.or(zeroed(32), zeroed(48))))),
+        set(P, m.i32.add(get(P), c(64))),
+        m.br("v4", m.i32.le_u(m.i32.add(get(P), c(64)), get(END))),
+      ]))),
       m.if(m.i32.lt_u(get(P), get(END)), m.loop("v", m.block(null, [
-        set(ACC, m.f32x4.add(get(ACC, v128), m.f32x4.mul(m.v128.load(0, 16, get(P)), m.v128.const(new Array(16).fill(0))))),
+        set(ACC, m.v128.or(get(ACC, v128), zeroed(0))),
         set(P, m.i32.add(get(P), c(16))),
         m.br("v", m.i32.lt_u(get(P), get(END))),
       ]))),
-      m.return(m.i32x4.all_true(m.f32x4.eq(get(ACC, v128), m.v128.const(new Array(16).fill(0))))),
+      m.return(m.i32.eqz(m.v128.any_true(m.v128.and(get(ACC, v128), m.i32x4.splat(c(0x7fffffff)))))),
     ];
     m.addFunction("opt_check", binaryen.createType([i32, i32]), i32, [i32, i32, v128], m.block(null, body, i32));
     m.addFunctionExport("opt_check", "opt_check");
   }
 
-  // opt_l2(from, to): g += λ p;  opt_decay(from, to): p *= keep — element ranges, one element at a time.
+  // opt_l2(from, to): g += λ p;  opt_decay(from, to): p *= keep — over any element range: single elements up to a
+  // vector boundary, whole vectors, then the last single elements (the same operation on every element, so the
+  // same bits either way).
   const ranged = (name: string, target: number, slot: number, src: number | null) => {
-    const FROM = 0, TO = 1, I = 2, K = 3;
+    const FROM = 0, TO = 1, I = 2, K = 3, KV = 4;
     const at = (base: number) => m.i32.add(c(base), m.i32.shl(get(I), c(2)));
-    const x = m.f32.load(0, 4, at(target));
-    const value = src === null ? m.f32.mul(x, get(K, f32)) : m.f32.add(x, m.f32.mul(get(K, f32), m.f32.load(0, 4, at(src))));
+    const one = () => {
+      const x = m.f32.load(0, 4, at(target));
+      return m.f32.store(0, 4, at(target), src === null ? m.f32.mul(x, get(K, f32)) : m.f32.add(x, m.f32.mul(get(K, f32), m.f32.load(0, 4, at(src)))));
+    };
+    const four = () => {
+      const x = m.v128.load(0, 16, at(target));
+      return m.v128.store(0, 16, at(target), src === null ? m.f32x4.mul(x, get(KV, v128)) : m.f32x4.add(x, m.f32x4.mul(get(KV, v128), m.v128.load(0, 16, at(src)))));
+    };
+    const loop = (label: string, test: () => Ref, stmt: () => Ref, by: number) =>
+      m.if(test(), m.loop(label, m.block(null, [stmt(), set(I, m.i32.add(get(I), c(by))), m.br(label, test())])));
+    const headTest = () => m.i32.and(m.i32.lt_u(get(I), get(TO)), m.i32.ne(m.i32.and(get(I), c(3)), c(0)));
+    const vecTest = () => m.i32.le_u(m.i32.add(get(I), c(4)), get(TO));
+    const tailTest = () => m.i32.lt_u(get(I), get(TO));
     const body = [
       set(K, m.f32.load(slot * 4, 4, c(r.state))),
+      set(KV, m.f32x4.splat(get(K, f32))),
       set(I, get(FROM)),
-      m.if(m.i32.lt_u(get(I), get(TO)), m.loop("e", m.block(null, [
-        m.f32.store(0, 4, at(target), value),
-        set(I, m.i32.add(get(I), c(1))),
-        m.br("e", m.i32.lt_u(get(I), get(TO))),
-      ]))),
+      loop("head", headTest, one, 1),
+      loop("vec", vecTest, four, 4),
+      loop("tail", tailTest, one, 1),
     ];
-    m.addFunction(name, binaryen.createType([i32, i32]), binaryen.none, [i32, f32], m.block(null, body));
+    m.addFunction(name, binaryen.createType([i32, i32]), binaryen.none, [i32, f32, v128], m.block(null, body));
     m.addFunctionExport(name, name);
   };
   ranged("opt_l2", r.grads, SLOT.l2, r.params);

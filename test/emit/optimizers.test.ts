@@ -78,6 +78,62 @@ describe("wasm optimizer kernels = runtime/optim.ts bit for bit", () => {
         for (const s of Object.values(k.state)) expect((s as Float32Array).buffer).toBe(own.params.buffer);
       });
 
+  it("opt_l2 and opt_decay over ranges at any alignment: single elements, vectors, single elements, bit for bit", () => {
+    const L = mod.layout;
+    const own = mod.buffers!() as { params: Float32Array; grads: Float32Array };
+    const k = mod.optimizerKernels!(own.params)!;
+    const scalars = wasmUpdate(L, k, own.params.buffer)!.scalars;
+    const lambda = Math.fround(3e-3);
+    const keep = Math.fround(1 - 1e-4);
+    scalars[9] = lambda; // SLOT.l2
+    scalars[8] = keep; // SLOT.keep
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    for (const [from, to] of [[0, 0], [5, 5], [1, 2], [1, 4], [3, 9], [2, 17], [4, 8], [6, 7], [101, 1203], [0, L.paramSize], [L.paramSize - 7, L.paramSize]]) {
+      for (let i = 0; i < L.paramSize; i++) {
+        own.params[i] = rand();
+        own.grads[i] = rand() * 1e-3;
+      }
+      const p = own.params.slice();
+      const g = own.grads.slice();
+      for (let i = from!; i < to!; i++) g[i] = Math.fround(g[i]! + Math.fround(lambda * p[i]!));
+      k.opt_l2(from!, to!);
+      expect(firstDiff(own.grads, g), `opt_l2 over [${from}, ${to})`).toBe(-1);
+      for (let i = from!; i < to!; i++) p[i] = Math.fround(p[i]! * keep);
+      k.opt_decay(from!, to!);
+      expect(firstDiff(own.params, p), `opt_decay over [${from}, ${to})`).toBe(-1);
+    }
+  });
+
+  it("opt_check(from, to) is 1 exactly when every gradient in [from, to rounded up to a vector) is finite", () => {
+    const L = mod.layout;
+    const own = mod.buffers!() as { params: Float32Array; grads: Float32Array };
+    const k = mod.optimizerKernels!(own.params)!;
+    const g = own.grads;
+    // finite values the OR of g·0 must pass: ±0, subnormals, the largest float32s
+    const finite = [0, -0, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1, -0.5];
+    for (let i = 0; i < g.length; i++) g[i] = finite[i % finite.length]!;
+    const ref = (from: number, to: number) => {
+      for (let i = from; i < Math.min(g.length, Math.ceil(to / 4) * 4); i++) if (!Number.isFinite(g[i]!)) return 0;
+      return 1;
+    };
+    // ranges of 0-20 vectors (the four-vector body and the one-vector tail) and the whole
+    const ranges: [number, number][] = [[0, L.paramSize], [0, 0], [4, 4]];
+    for (const from of [0, 4, 100, 50000, L.paramSize - (L.paramSize % 4) - 80])
+      for (let len = 1; len <= 80; len += 3) ranges.push([from, Math.min(L.paramSize, from + len)]);
+    for (const [from, to] of ranges) {
+      expect(k.opt_check(from, to), `all finite over [${from}, ${to})`).toBe(1);
+      for (const bad of [NaN, Infinity, -Infinity])
+        for (const at of new Set([from - 1, from, from + 5, to - 1, to, Math.ceil(to / 4) * 4 - 1, Math.ceil(to / 4) * 4, (from + to) >> 1]))
+          if (at >= 0 && at < g.length) {
+            const keep = g[at]!;
+            g[at] = bad;
+            expect(k.opt_check(from, to), `${bad} at ${at} over [${from}, ${to})`).toBe(ref(from, to));
+            g[at] = keep;
+          }
+    }
+  });
+
   it("a non-finite gradient: update returns false and changes nothing (params, state, step)", () => {
     const L = mod.layout;
     const own = mod.buffers!() as { params: Float32Array; grads: Float32Array };
