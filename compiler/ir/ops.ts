@@ -42,6 +42,11 @@ export interface OpDef {
   readonly sumsImages?: boolean;
   /** Where tests sample each input: [lo, hi]. Defaults to [-2, 2]. */
   readonly domain?: readonly (readonly [number, number])[];
+  /**
+   * Its output never holds NaN or −0, whatever the input (relu: x > 0 ? x : +0). A max pool over it may then take
+   * f32x4.pmax, one instruction, whose bits are f32x4.max's on such values (compiler/lower/wasm-conv.ts).
+   */
+  readonly ordered?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -67,6 +72,7 @@ function elementwise<A extends number>(o: {
   noGrad?: readonly number[];
   domain?: readonly (readonly [number, number])[];
   mathjs?: string;
+  ordered?: boolean;
 }): OpDef & { readonly arity: A; readonly kind: "elementwise" } {
   const vjp: Vjp | null = o.vjp
     ? (g, xs, out, b) => {
@@ -93,6 +99,7 @@ function elementwise<A extends number>(o: {
     shape: ewShape,
     vjp,
     ...(o.noGrad ? { noGrad: o.noGrad } : {}),
+    ...(o.ordered ? { ordered: true } : {}),
     eval(ins, node) {
       const n = size(node.shape);
       const out = new Float64Array(n);
@@ -130,6 +137,7 @@ const unary = (o: {
   d: ((x: Node, y: Node, b: B) => Node) | null;
   domain?: readonly [number, number];
   mathjs?: string;
+  ordered?: boolean;
 }) =>
   elementwise({
     doc: o.doc,
@@ -137,6 +145,7 @@ const unary = (o: {
     f: o.f,
     emit: o.emit,
     mathjs: o.mathjs,
+    ordered: o.ordered,
     domain: o.domain ? [o.domain] : undefined,
     vjp: o.d ? (g, [x], y, b) => [b.mul(g, o.d!(x!, y, b))] : null,
   });
@@ -378,6 +387,7 @@ export const OPS = {
     doc: "max(x, 0) (subgradient 0 at 0)", f: (x) => (x > 0 ? x : 0),
     emit: (x) => S.cond(gt0(x), x, S.num(0)),
     d: (_, y, b) => b.op("step", y), // relu(x) > 0 exactly when x > 0: reuse the output, not the input
+    ordered: true, // NaN and −0 are not > 0: both give +0
   }),
   softplus: unary({
     doc: "ln(1 + e^x), computed as max(x,0) + log1p(e^-|x|)", f: softplus,

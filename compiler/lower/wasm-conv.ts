@@ -64,8 +64,8 @@ export function wasmConv(j: WasmConvJob, cp: ConvPlan): Stmt[] {
     const [a, b] = ins as [number, number | undefined];
     const [x, y, dx] =
       node.op === "maxPool2d" || node.op === "avgPool2d" ? [a, out, 0] : node.op === "maxPool2dBack" ? [a, b!, out] : [0, a, out];
-    // a relu's output (x > 0 ? x : 0) holds no NaN and no −0: the max pools may take pmax for max
-    const ordered = (node.op === "maxPool2d" || node.op === "maxPool2dBack") && node.inputs[0]!.op === "relu";
+    // an input with no NaN and no −0 (an `ordered` op's output: relu's): the max pools may take pmax for max
+    const ordered = (node.op === "maxPool2d" || node.op === "maxPool2dBack") && opDef(node.inputs[0]!.op).ordered === true;
     const k: PoolKernel = { kind: "pool", op: node.op as PoolKernel["op"], ...common, x, y, dx, ...(epi ? { epilogue: epi } : {}), ...(ordered ? { ordered: true } : {}) };
     cx.kernels.push(k);
   }

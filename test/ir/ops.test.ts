@@ -455,6 +455,20 @@ describe("generated code matches the interpreter", () => {
 // ---------------------------------------------------------------------------
 // 3. Coverage of the table
 
+describe("ordered ops (their output holds no NaN and no −0: max pools over them take pmax)", () => {
+  const ordered = Object.entries(OPS).filter(([, d]) => (d as { ordered?: boolean }).ordered === true);
+  it("relu is one", () => expect(ordered.map(([op]) => op)).toContain("relu"));
+  it.each(ordered.map(([op]) => [op]))("%s: eval gives neither NaN nor −0 for NaN, ±0, ±∞, subnormals and ordinary values", (op) => {
+    const xs = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, -1, 1, -3.5, 2.25, -1e30, 1e30];
+    const d = opDef(op);
+    expect(d.kind).toBe("elementwise");
+    const node = { op, inputs: [], attrs: {}, shape: [xs.length], id: 0 } as unknown as Node;
+    const out = d.eval!(Array.from({ length: d.arity }, () => Float64Array.from(xs)), node);
+    const bad = [...out].flatMap((y, i) => (Number.isNaN(y) || Object.is(y, -0) ? [`${op}(${xs[i]}) = ${y}`] : []));
+    expect(bad).toEqual([]);
+  });
+});
+
 describe("every op of the table is tested", () => {
   it("each non-leaf op is the subject of a case, and each case actually builds its op", () => {
     const uncovered = Object.entries(OPS)
