@@ -85,6 +85,11 @@ export interface RangeUpdate {
   readonly l2: Int32Array;
   /** [start, end) element ranges of AdamW's decoupled decay (empty otherwise). */
   readonly decay: Int32Array;
+  /**
+   * The decay runs inside the rule (`opt_adamw` over the decay ranges, the rule elsewhere): every range boundary is
+   * a multiple of 4 or the end, so the pieces start on vectors. Otherwise opt_decay runs first. The same bits either way.
+   */
+  readonly fused: boolean;
 }
 
 /** Calls `f(a, b)` for each of `ranges` clipped to [from, to). */
@@ -104,8 +109,33 @@ export function checkRange(k: OptimizerKernels, u: RangeUpdate, from: number, to
 
 /** An update's second half over [from, to), once every range's check passed: the decoupled decay, then the rule. */
 export function updateRange(k: OptimizerKernels, u: RangeUpdate, from: number, to: number): void {
-  if (u.decay.length > 0) clipped(u.decay, from, to, k.opt_decay);
-  k[u.rule](from, to);
+  const d = u.decay;
+  if (d.length === 0) return k[u.rule](from, to);
+  if (!u.fused) {
+    clipped(d, from, to, k.opt_decay);
+    return k[u.rule](from, to);
+  }
+  // the pieces of [from, to) between the (sorted, disjoint) decay ranges with the rule, the ranges with opt_adamw
+  let at = from;
+  for (let r = 0; r < d.length && at < to; r += 2) {
+    const a = Math.max(d[r]!, at);
+    const b = Math.min(d[r + 1]!, to);
+    if (a >= b) continue;
+    if (at < a) k[u.rule](at, a);
+    k.opt_adamw!(a, b);
+    at = b;
+  }
+  if (at < to) k[u.rule](at, to);
+}
+
+/** Can the decay run inside the rule (`RangeUpdate.fused`)? Sorted, disjoint ranges on vector boundaries (or the end). */
+function fusable(k: OptimizerKernels, decay: Int32Array, size: number): boolean {
+  if (typeof k.opt_adamw !== "function") return false; // a module from a gradc without it
+  for (let r = 0; r < decay.length; r++) {
+    const x = decay[r]!;
+    if ((x % 4 !== 0 && x !== size) || (r > 0 && x < decay[r - 1]!)) return false;
+  }
+  return true;
 }
 
 /**
@@ -315,11 +345,17 @@ abstract class Base<A extends Buf> implements Optimizer<A> {
   }
   get ranged(): RangeUpdate | undefined {
     if (this.wasm === undefined) return undefined;
-    return (this.rangedUpdate ??= {
-      rule: this.rule,
-      l2: this.l2 > 0 ? this.decay : new Int32Array(0),
-      decay: this.decoupled() ? this.decay : new Int32Array(0),
-    });
+    // made once: this getter runs every step
+    if (this.rangedUpdate === undefined) {
+      const decay = this.decoupled() ? this.decay : new Int32Array(0);
+      this.rangedUpdate = {
+        rule: this.rule,
+        l2: this.l2 > 0 ? this.decay : new Int32Array(0),
+        decay,
+        fused: decay.length > 0 && this.rule === "opt_adam" && fusable(this.wasm.kernels, decay, this.size),
+      };
+    }
+    return this.rangedUpdate;
   }
   /** AdamW: the decoupled decay runs before the rule. */
   protected decoupled(): boolean {

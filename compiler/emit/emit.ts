@@ -38,7 +38,7 @@ function nthRoot(x: number, n: number): number {
 const OPTIMIZER_KERNELS =
   "opt_check(from: number, to: number): number; opt_l2(from: number, to: number): void; opt_decay(from: number, to: number): void; " +
   "opt_sgd(from: number, to: number): void; opt_momentum(from: number, to: number): void; opt_nesterov(from: number, to: number): void; " +
-  "opt_adagrad(from: number, to: number): void; opt_rmsprop(from: number, to: number): void; opt_adam(from: number, to: number): void";
+  "opt_adagrad(from: number, to: number): void; opt_rmsprop(from: number, to: number): void; opt_adam(from: number, to: number): void; opt_adamw?(from: number, to: number): void";
 
 /** Wasm modules built before, by their kernels and memory: a recompile (`--watch`) of the same model reuses the bytes. */
 const builtWasm = new Map<string, Uint8Array>();

@@ -101,7 +101,7 @@ const RULES = (m: binaryen.Module): Rule[] => {
  * Adds the optimizer kernels, each over an element range [from, to) (from a
  * multiple of 4): `opt_check(from, to)` (1 when every gradient element there is
  * finite), `opt_l2(from, to)`, `opt_decay(from, to)`, and one
- * `opt_<rule>(from, to)` per rule. The trainer passes (0, size); with threads,
+ * `opt_<rule>(from, to)` per rule, and `opt_adamw(from, to)` (the decay and Adam in one pass). The trainer passes (0, size); with threads,
  * each thread updates its own range (runtime/threads.ts).
  */
 export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
@@ -178,8 +178,11 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
   ranged("opt_l2", r.grads, SLOT.l2, r.params);
   ranged("opt_decay", r.params, SLOT.keep, null);
 
-  // the update rules: P walks the params region; the other vectors sit at constant offsets from it
-  for (const rule of RULES(m)) {
+  // the update rules: P walks the params region; the other vectors sit at constant offsets from it. Adam also comes
+  // decayed, as `opt_adamw`: p = fl(fl(p keep) - δ), AdamW's decoupled decay and the rule in one pass — the same two
+  // roundings as opt_decay then opt_adam, so the same bits (the trainer uses it over its decay ranges).
+  for (const [rule, decayed] of RULES(m).flatMap((r) => (r.name === "opt_adam" ? [[r, false], [r, true]] : [[r, false]]) as [Rule, boolean][])) {
+    const name = decayed ? "opt_adamw" : rule.name;
     // (from, to) | locals: P END | G | OLD0 OLD1 | NEW0 NEW1 | scalars (one v128 per slot used, loaded once)
     const FROM = 0, TO = 1, P = 2, END = 3, G = 4, OLD = 5, NEW = 7, SC = 9;
     const used = new Map<number, number>();
@@ -202,12 +205,13 @@ export function addOptimizers(m: binaryen.Module, r: OptimizerRegions): void {
       step.push(set(NEW + k, next(lanes)));
       step.push(m.v128.store(dS[k]!, 16, get(P), get(NEW + k, v128)));
     });
-    step.push(m.v128.store(0, 16, get(P), m.f32x4.sub(m.v128.load(0, 16, get(P)), rule.delta(lanes))));
+    const p = m.v128.load(0, 16, get(P));
+    step.push(m.v128.store(0, 16, get(P), m.f32x4.sub(decayed ? m.f32x4.mul(p, lanes.s(SLOT.keep)) : p, rule.delta(lanes))));
     step.push(set(P, m.i32.add(get(P), c(16))), m.br("v", m.i32.lt_u(get(P), get(END))));
     const loop = m.loop("v", m.block(null, step));
     const init = [...used].map(([slot, local]) => set(local, m.f32x4.splat(m.f32.load(slot * 4, 4, c(r.state)))));
     const range = [set(P, startAt(r.params, FROM)), set(END, endAt(r.params, TO))];
-    m.addFunction(rule.name, binaryen.createType([i32, i32]), binaryen.none, vars, m.block(null, [...init, ...range, m.if(m.i32.lt_u(get(P), get(END)), loop)]));
-    m.addFunctionExport(rule.name, rule.name);
+    m.addFunction(name, binaryen.createType([i32, i32]), binaryen.none, vars, m.block(null, [...init, ...range, m.if(m.i32.lt_u(get(P), get(END)), loop)]));
+    m.addFunctionExport(name, name);
   }
 }

@@ -19,7 +19,7 @@ import {
   type Module,
   type OptimizerSpec,
 } from "../../runtime/index.ts";
-import { wasmUpdate } from "../../runtime/optim.ts";
+import { updateRange, wasmUpdate } from "../../runtime/optim.ts";
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 /** Index of the first element whose bits differ, or -1. */
@@ -77,6 +77,36 @@ describe("wasm optimizer kernels = runtime/optim.ts bit for bit", () => {
         // the state lives in the module's memory
         for (const s of Object.values(k.state)) expect((s as Float32Array).buffer).toBe(own.params.buffer);
       });
+
+  it("AdamW: the decay runs inside the rule (opt_adamw) on vector-aligned decay ranges, opt_decay first otherwise — both bit for bit the JS loop, with and without threads' ranges", () => {
+    const L = mod.layout;
+    const n = L.paramSize;
+    // mnist's weight ranges (aligned) and ranges with unaligned ends: [3, 1001) and [5000, 60002)
+    for (const [decay, fused] of [[weightRanges(L), true], [Int32Array.of(3, 1001, 5000, 60002), false], [Int32Array.of(0, 4096, 8192, n), true]] as const) {
+      const own = mod.buffers!() as { params: Float32Array; grads: Float32Array };
+      const k = adamw({ lr: 3e-3, weightDecay: 0.2 }).create(n, { decay, wasm: wasmUpdate(L, mod.optimizerKernels!(own.params), own.params.buffer)! });
+      expect(k.ranged!.fused, `fused over [${[...decay]}]`).toBe(fused);
+      const ref = adamw({ lr: 3e-3, weightDecay: 0.2 }).create(n, { decay });
+      const p = new Float32Array(n);
+      const g = new Float32Array(n);
+      let seed = 5;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      for (let i = 0; i < n; i++) own.params[i] = p[i] = rand();
+      for (let step = 0; step < 4; step++) {
+        for (let i = 0; i < n; i++) own.grads[i] = g[i] = rand() * 0.1;
+        if (step % 2 === 0) expect(k.update(own.params, own.grads)).toBe(true);
+        else {
+          // as threads make it: prepare, then the update over ranges starting on vectors, then advance
+          k.prepare!();
+          for (const [a, b] of [[0, 2048], [2048, 50884], [50884, n]]) updateRange(mod.optimizerKernels!(own.params), k.ranged!, a!, b!);
+          k.advance!();
+        }
+        expect(ref.update(p, g)).toBe(true);
+        expect(firstDiff(own.params, p), `params after step ${step + 1} over [${[...decay]}]`).toBe(-1);
+        for (const s of ["m", "v"]) expect(firstDiff(k.state[s] as Float32Array, ref.state[s] as Float32Array), `${s} after step ${step + 1}`).toBe(-1);
+      }
+    }
+  });
 
   it("opt_l2 and opt_decay over ranges at any alignment: single elements, vectors, single elements, bit for bit", () => {
     const L = mod.layout;
