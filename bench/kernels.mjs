@@ -17,9 +17,8 @@ const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
 const time = (fn, reps = 200) => { for (let i = 0; i < 20; i++) fn(); const t = []; for (let r = 0; r < 15; r++) { const t0 = performance.now(); for (let i = 0; i < reps; i++) fn(); t.push((performance.now() - t0) / reps * 1000); } return med(t); };
 let tot = 0;
 // the optimizer kernels take an element range: time them over every parameter (fed finite values, as in training)
-const size = L.params.reduce((n, p) => n + p.size, 0);
 for (const [name, fn] of Object.entries(inst)) {
-  const us = name.startsWith("opt_") ? time(() => fn(0, size)) : time(fn);
+  const us = name.startsWith("opt_") ? time(() => fn(0, L.paramSize)) : time(fn);
   tot += us;
   console.log(name.padEnd(6), us.toFixed(1), "µs");
 }

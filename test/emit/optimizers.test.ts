@@ -30,6 +30,9 @@ const firstDiff = (a: Float32Array, b: Float32Array) => {
   return x.length === y.length ? -1 : x.length;
 };
 
+/** A seeded generator of numbers in [-1, 1) (a linear congruential one: the tests' data, the same every run). */
+const lcg = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+
 const SPECS: [string, OptimizerSpec][] = [
   ["sgd", sgd({ lr: 0.05 })],
   ["sgd on a schedule", sgd({ lr: stepDecay({ lr: 0.1, every: 2 }) })],
@@ -61,8 +64,7 @@ describe("wasm optimizer kernels = runtime/optim.ts bit for bit", () => {
         const ref = spec.create(n, { decay, l2 });
         const p = new Float32Array(n);
         const g = new Float32Array(n);
-        let seed = 7;
-        const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        const rand = lcg(7);
         for (let i = 0; i < n; i++) own.params[i] = p[i] = 0.1 * rand();
         for (let step = 0; step < 6; step++) {
           // gradients of mixed scales, with exact zeros and tiny values (the ε and √ paths)
@@ -89,8 +91,7 @@ describe("wasm optimizer kernels = runtime/optim.ts bit for bit", () => {
       const ref = adamw({ lr: 3e-3, weightDecay: 0.2 }).create(n, { decay });
       const p = new Float32Array(n);
       const g = new Float32Array(n);
-      let seed = 5;
-      const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      const rand = lcg(5);
       for (let i = 0; i < n; i++) own.params[i] = p[i] = rand();
       for (let step = 0; step < 4; step++) {
         for (let i = 0; i < n; i++) own.grads[i] = g[i] = rand() * 0.1;
@@ -117,8 +118,7 @@ describe("wasm optimizer kernels = runtime/optim.ts bit for bit", () => {
     const keep = Math.fround(1 - 1e-4);
     scalars[9] = lambda; // SLOT.l2
     scalars[8] = keep; // SLOT.keep
-    let seed = 11;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const rand = lcg(11);
     for (const [from, to] of [[0, 0], [5, 5], [1, 2], [1, 4], [3, 9], [2, 17], [4, 8], [6, 7], [101, 1203], [0, L.paramSize], [L.paramSize - 7, L.paramSize]]) {
       for (let i = 0; i < L.paramSize; i++) {
         own.params[i] = rand();

@@ -462,7 +462,9 @@ describe("ordered ops (their output holds no NaN and no −0: max pools over the
     const xs = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, -1, 1, -3.5, 2.25, -1e30, 1e30];
     const d = opDef(op);
     expect(d.kind).toBe("elementwise");
-    const node = { op, inputs: [], attrs: {}, shape: [xs.length], id: 0 } as unknown as Node;
+    const g = new Graph();
+    const x = g.mk("input", [], { name: "x", shape: [xs.length] });
+    const node = g.mk(op, Array.from({ length: d.arity }, () => x), {});
     const out = d.eval!(Array.from({ length: d.arity }, () => Float64Array.from(xs)), node);
     const bad = [...out].flatMap((y, i) => (Number.isNaN(y) || Object.is(y, -0) ? [`${op}(${xs[i]}) = ${y}`] : []));
     expect(bad).toEqual([]);
